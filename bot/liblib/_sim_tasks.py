@@ -1,0 +1,251 @@
+"""Task records and the task life cycle of the LiblibAI simulator (liblib-api.md §6, §9).
+
+A task's status follows real time from its creation: 1 for ``queued`` seconds, 2 for ``running``
+(``percentCompleted`` rising 0→1), then 3 and 4 for half of ``auditing`` each, then 5. Injected outcomes
+end it as 6 or 7 after the running phase instead. A loop timer makes each task terminal on time even when
+nobody polls, so the concurrency count and the points charged never depend on the client polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.liblib import endpoints as ep
+from bot.liblib._sim_images import STAR3_SIZES, clamp_size, kontext_size, megapixel_size
+from bot.liblib._sim_validate import SEED_MAX, SubmitKind
+
+log = logging.getLogger(__name__)
+
+Durations = tuple[float, float, float]  # seconds in status 1, in 2, and in 3+4
+
+
+@dataclass
+class SimCounters:
+    """What the simulator saw; tests and benchmarks assert on these."""
+
+    submits: int = 0  # tasks created
+    submit_requests: int = 0  # submit attempts that passed auth
+    status_queries: int = 0  # status queries that passed auth
+    rate_limit_violations: int = 0  # submits refused 429 because the client crossed the QPS limit
+    concurrency_violations: int = 0  # submits refused 100054 because the client crossed the cap
+    max_concurrent_seen: int = 0  # most non-terminal tasks one AccessKey had at once
+    auth_failures: int = 0
+    duplicate_uuid_queries_after_terminal: int = 0  # status queries for a task already reported terminal
+    source_fetches: list[str] = field(default_factory=list)
+    submits_by_path: dict[str, int] = field(default_factory=dict)
+    points_spent: int = 0
+    status_rate_limit_violations: int = 0  # only with settings.status_qps
+    faults_served: int = 0  # injected faults consumed
+    uploads: int = 0  # files stored through POST /oss
+
+    def snapshot(self) -> dict[str, object]:
+        """A JSON-able deep copy."""
+        return dataclasses.asdict(self)
+
+    def reset(self) -> None:
+        """Zero everything in place, so references held elsewhere stay valid."""
+        fresh = SimCounters()
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(fresh, f.name))
+
+
+@dataclass(slots=True)
+class SimImage:
+    url: str
+    seed: int
+    audit_status: int  # an ep.AuditStatus value; only PASSED images are reported
+    width: int
+    height: int
+
+
+@dataclass(slots=True)
+class SimTask:
+    """One generation task. ``status`` is brought up to date whenever the simulator looks at it."""
+
+    uuid: str
+    path: str
+    params: dict[str, Any]
+    status: int
+    created_at: float  # time.monotonic()
+    images: list[SimImage]  # every image planned, blocked ones included
+    points: int  # points charged (0 until it succeeds)
+    access_key: str
+    kind: str = ""  # a SubmitKind value
+    points_key: str = ""  # "star3", "custom", "kontext-pro" or "kontext-max"
+    cost: int = 0  # points it will be charged on success
+    outcome: str | None = None  # an injected outcome, None for success
+    durations: Durations = (0.0, 0.0, 0.0)
+    percent: float = 0.0
+    generate_msg: str = ""
+    terminal_reported: bool = False
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in (ep.GenerateStatus.SUCCEEDED, ep.GenerateStatus.FAILED, ep.GenerateStatus.TIMED_OUT)
+
+    @property
+    def status_path(self) -> str:
+        return ep.DEFAULT_STATUS_PATH[SubmitKind(self.kind).family]
+
+    @property
+    def end_offset(self) -> float:
+        """Seconds from creation to the terminal status."""
+        queued, running, auditing = self.durations
+        if self.outcome in ("failed", "timeout"):
+            return queued + running
+        return queued + running + auditing
+
+
+def output_size(kind: SubmitKind, params: dict[str, Any], sources: list[tuple[int, int]]) -> tuple[int, int]:
+    """The (width, height) of the images a (validated) request produces."""
+    if kind is SubmitKind.STAR3_T2I:
+        size = params.get("imageSize")
+        if isinstance(size, dict):  # COMFY drops aspectRatio when a size is given: the size wins
+            return (int(size["width"]), int(size["height"]))
+        return STAR3_SIZES[params["aspectRatio"]]
+    if kind is SubmitKind.CUSTOM_T2I:
+        return (int(params["width"]), int(params["height"]))
+    if kind is SubmitKind.CUSTOM_I2I and "resizedWidth" in params and "resizedHeight" in params:
+        return (int(params["resizedWidth"]), int(params["resizedHeight"]))
+    if kind.family is ep.Family.KONTEXT:
+        if "aspectRatio" in params or not sources:
+            return kontext_size(params.get("aspectRatio", "1:1"))
+        return megapixel_size(*sources[0])
+    if sources:  # img2img without an explicit size follows the source picture
+        low = 512 if kind.family is ep.Family.STAR3 else 128
+        return clamp_size(sources[0], low, 2048)
+    return (1024, 1024)
+
+
+class TaskBook:
+    """Every task, the per-key active sets and balances, and the image registry."""
+
+    def __init__(self, counters: SimCounters, initial_balance: int, durations: Durations) -> None:
+        self.counters = counters
+        self.initial_balance = initial_balance
+        self.durations = durations
+        self.tasks: dict[str, SimTask] = {}
+        self.images: dict[str, tuple[str, int, int, int, int]] = {}  # file name -> render_png arguments
+        self._active: dict[str, set[str]] = {}
+        self._pending: dict[str, int] = {}  # submits past the cap check, still fetching their sources
+        self._balances: dict[str, int] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._rng = random.Random()
+
+    def get(self, generate_uuid: str) -> SimTask | None:
+        task = self.tasks.get(generate_uuid)
+        if task is not None:
+            self.refresh(task)
+        return task
+
+    def balance(self, access_key: str) -> int:
+        return self._balances.get(access_key, self.initial_balance)
+
+    def active_count(self, access_key: str) -> int:
+        """Non-terminal tasks of this key, plus submits holding a slot while they fetch sources."""
+        for task_uuid in list(self._active.get(access_key, ())):
+            self.refresh(self.tasks[task_uuid])
+        return len(self._active.get(access_key, ())) + self._pending.get(access_key, 0)
+
+    def hold(self, access_key: str, delta: int) -> None:
+        self._pending[access_key] = self._pending.get(access_key, 0) + delta
+
+    def create(
+        self,
+        *,
+        path: str,
+        kind: SubmitKind,
+        params: dict[str, Any],
+        access_key: str,
+        points_key: str,
+        cost: int,
+        sources: list[tuple[int, int]],
+        outcome: str | None,
+        base_url: str,
+    ) -> SimTask:
+        count = int(params.get("imgCount", 1))
+        width, height = output_size(kind, params, sources)
+        base_seed = int(params.get("seed", -1)) if kind.family is ep.Family.CUSTOM else -1
+        prompt = str(params["prompt"])
+        images: list[SimImage] = []
+        for index in range(count):
+            seed = base_seed + index if base_seed >= 0 else self._rng.randint(0, SEED_MAX)
+            blocked = outcome == "audit_reject" or (outcome == "partial_audit" and index == count - 1)
+            audit = ep.AuditStatus.BLOCKED if blocked else ep.AuditStatus.PASSED
+            name = hashlib.sha256(f"{prompt}\x00{seed}\x00{index}\x00{width}x{height}".encode()).hexdigest()
+            self.images[name] = (prompt, seed, index, width, height)
+            images.append(SimImage(f"{base_url}/images/{name}.png", seed, int(audit), width, height))
+        task = SimTask(
+            uuid=uuid.uuid4().hex,
+            path=path,
+            params=params,
+            status=int(ep.GenerateStatus.QUEUED),
+            created_at=time.monotonic(),
+            images=images,
+            points=0,
+            access_key=access_key,
+            kind=kind.value,
+            points_key=points_key,
+            cost=cost,
+            outcome=outcome,
+            durations=self.durations,
+        )
+        self.tasks[task.uuid] = task
+        active = self._active.setdefault(access_key, set())
+        active.add(task.uuid)
+        self.counters.submits += 1
+        self.counters.submits_by_path[path] = self.counters.submits_by_path.get(path, 0) + 1
+        # The number of active tasks only grows here, so this sees the true maximum.
+        self.counters.max_concurrent_seen = max(self.counters.max_concurrent_seen, len(active))
+        self._timers[task.uuid] = asyncio.get_running_loop().call_later(task.end_offset, self.finish, task)
+        log.info("task %s created on %s (%s, outcome %s)", task.uuid, path, kind.value, outcome or "success")
+        return task
+
+    def refresh(self, task: SimTask) -> None:
+        """Bring ``task.status`` and ``task.percent`` up to the current time."""
+        if task.terminal:
+            return
+        elapsed = time.monotonic() - task.created_at
+        queued, running, auditing = task.durations
+        if elapsed >= task.end_offset:
+            self.finish(task)
+        elif elapsed < queued:
+            task.status, task.percent = int(ep.GenerateStatus.QUEUED), 0.0
+        elif elapsed < queued + running:
+            task.status = int(ep.GenerateStatus.RUNNING)
+            task.percent = round(min(1.0, (elapsed - queued) / running), 3) if running > 0 else 1.0
+        else:
+            half_way = elapsed < queued + running + auditing / 2
+            task.status = int(ep.GenerateStatus.GENERATED if half_way else ep.GenerateStatus.AUDITING)
+            task.percent = 1.0
+
+    def finish(self, task: SimTask) -> None:
+        """Move a task to its terminal status (idempotent); charge it if it succeeded."""
+        if task.terminal:
+            return
+        handle = self._timers.pop(task.uuid, None)
+        if handle is not None:
+            handle.cancel()
+        self._active.get(task.access_key, set()).discard(task.uuid)
+        if task.outcome == "failed":
+            task.status, task.generate_msg = int(ep.GenerateStatus.FAILED), "生图失败：模型推理异常"
+        elif task.outcome == "timeout":  # the real service gives up at 30 min and releases the points
+            task.status, task.generate_msg = int(ep.GenerateStatus.TIMED_OUT), "生图超时"
+        else:  # blocked images are still paid for: only the survivors are reported
+            task.status, task.percent, task.points = int(ep.GenerateStatus.SUCCEEDED), 1.0, task.cost
+            self._balances[task.access_key] = self.balance(task.access_key) - task.cost
+            self.counters.points_spent += task.cost
+        log.info("task %s finished with status %d", task.uuid, task.status)
+
+    def cancel_timers(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()

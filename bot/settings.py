@@ -1,0 +1,246 @@
+"""Settings: a TOML file plus ``LIBBOT_<SECTION>__<KEY>`` environment overrides (pydantic-settings).
+
+Secrets also come from the plain variables ``LIBLIB_ACCESS_KEY``, ``LIBLIB_SECRET_KEY`` and
+``DISCORD_TOKEN``. Precedence, highest first: ``LIBBOT_*`` env, the plain secret env, the TOML file.
+Settings are loaded once in the composition root and passed down; nothing loads them at import.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+DEFAULT_BASE_URL = "https://openapi.liblibai.cloud"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DiscordSettings(_Section):
+    token: SecretStr | None = None
+    api_base_url: str = "https://discord.com/api/v10"
+    gateway_url: str = "wss://gateway.discord.gg/"
+    dev_guild_id: int | None = None
+    # "auto": sync only when the command set changed since the last sync; "always"; "never".
+    sync_policy: Literal["auto", "always", "never"] = "auto"
+    shard_count: int | None = None
+    shard_ids: list[int] | None = None
+
+
+class LiblibSettings(_Section):
+    base_url: str = DEFAULT_BASE_URL
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    submit_per_second: float = Field(1.0, gt=0)
+    max_concurrent_tasks: int = Field(5, ge=1)
+    connect_timeout: float = Field(10.0, gt=0)
+    request_timeout: float = Field(30.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+    retry_backoff_cap: float = Field(20.0, gt=0)
+    poll_interval_min: float = Field(1.0, ge=0)
+    poll_interval_max: float = Field(5.0, ge=0)
+    task_timeout: float = Field(1860.0, gt=0)  # the server gives up at 30 min; we wait a little longer
+    image_transport: Literal["url", "upload", "auto"] = "auto"
+    # Status routes per family (liblib-api.md §6.1, §11.2); overridable because sources disagree.
+    star3_status_path: str = "/api/generate/webui/status"
+    custom_status_path: str = "/api/generate/webui/status"
+    kontext_status_path: str = "/api/generate/status"
+    # Whether Star-3 uses the documented /ultra routes (§11.2: one app says they moved to /webui/*).
+    star3_use_ultra_routes: bool = True
+    # Points per image used for quota estimates before LiblibAI reports the actual cost.
+    estimated_points_per_image: dict[str, int] = Field(
+        default_factory=lambda: {"star3": 8, "custom": 8, "kontext-pro": 29, "kontext-max": 58}
+    )
+
+    @property
+    def has_keys(self) -> bool:
+        return bool(
+            self.access_key
+            and self.secret_key
+            and self.access_key.get_secret_value()
+            and self.secret_key.get_secret_value()
+        )
+
+
+class LoraPreset(_Section):
+    model_id: str
+    weight: float = Field(0.8, ge=-4, le=4)
+
+
+class ControlNetPreset(_Section):
+    name: str
+    preprocessor: int = 0
+    model: str
+    control_weight: float = Field(1.0, ge=0, le=2)
+
+
+class CustomModel(_Section):
+    """An admin-configured checkpoint (liblib-api.md §5.3) offered as a mode."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    label: str = ""
+    checkpoint_id: str
+    template_uuid: str = "e10adc3949ba59abbe56e057f20f883e"
+    img2img_template_uuid: str = "9c7d531dc75f476aa833b3d452b8f7ad"
+    vae_id: str = ""
+    sampler: int = 15
+    cfg_scale: float = Field(7.0, ge=1, le=15)
+    steps: int = Field(25, ge=1, le=60)
+    clip_skip: int = Field(2, ge=1, le=12)
+    width: int = Field(1024, ge=128, le=1536)
+    height: int = Field(1024, ge=128, le=1536)
+    loras: list[LoraPreset] = Field(default_factory=list, max_length=5)
+    hires_fix: bool = False
+    hires_upscaler: int = 10
+    hires_steps: int = Field(15, ge=1, le=30)
+    hires_denoising: float = Field(0.35, ge=0, le=1)
+    controlnets: list[ControlNetPreset] = Field(default_factory=list)
+    english_only: bool = True
+
+
+class ModelsSettings(_Section):
+    default_mode: str = "star3"
+    kontext_default_model: Literal["pro", "max"] = "pro"
+    # A newcomer gets one SDXL checkpoint out of the box; replace it with your own in config.toml.
+    custom: list[CustomModel] = Field(
+        default_factory=lambda: [
+            CustomModel(name="dreamtech-xl", label="Dream Tech XL v6", checkpoint_id="0ea388c7eb854be3ba3c6f65aac6bfd3")
+        ]
+    )
+    # Caps a member may not exceed when overriding a model's defaults.
+    max_steps: int = Field(60, ge=1, le=60)
+    max_cfg_scale: float = Field(15.0, ge=1, le=15)
+
+
+class QueueSettings(_Section):
+    max_active_per_user: int = Field(3, ge=1)
+    max_queued_total: int = Field(500, ge=1)
+    # Deadlines per state, seconds: a job stuck past one fails with a message and a refund.
+    queued_deadline: float = 3600.0
+    submitting_deadline: float = 120.0
+    running_deadline: float = 1900.0
+    delivering_deadline: float = 600.0
+    progress_edit_interval: float = Field(3.0, ge=0)
+    interaction_token_ttl: float = 14 * 60.0  # Discord's is 15 min; keep a margin
+
+
+class StorageSettings(_Section):
+    url: str = "sqlite:///data/bot.db"
+
+
+class LoggingSettings(_Section):
+    level: str = "INFO"
+    json_format: bool = False
+    discord_level: str = "WARNING"
+
+
+class QuotaSettings(_Section):
+    images_per_day: int | None = 50
+    images_per_month: int | None = 500
+    server_images_per_day: int | None = None
+    server_points_per_day: int | None = None
+    cooldown_seconds: float = 0.0
+    timezone: str = "UTC"
+
+
+class SimulatorSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: any free port (in-process); `liblib-bot simulate` uses 8765 when 0
+    queued_seconds: float = 0.3
+    running_seconds: float = 1.5
+    auditing_seconds: float = 0.3
+    http_error_statuses: bool = False
+    check_nonce_reuse: bool = True
+    status_qps: float | None = None
+
+
+class MetricsSettings(_Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 9108
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIBBOT_", env_nested_delimiter="__", extra="forbid")
+
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    liblib: LiblibSettings = Field(default_factory=LiblibSettings)
+    models: ModelsSettings = Field(default_factory=ModelsSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_model_names(cls, value: ModelsSettings) -> ModelsSettings:
+        names = [m.name for m in value.custom]
+        reserved = {"star3", "kontext", "kontext-pro", "kontext-max"}
+        if len(names) != len(set(names)) or reserved & set(names):
+            raise ValueError("custom model names must be unique and not star3/kontext*")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier wins: LIBBOT_* env, then the plain secret variables, then the TOML (passed as init data).
+        return (env_settings, _SecretEnvSource(settings_cls), init_settings)
+
+
+class _SecretEnvSource(PydanticBaseSettingsSource):
+    """Maps LIBLIB_ACCESS_KEY, LIBLIB_SECRET_KEY and DISCORD_TOKEN into their sections."""
+
+    _MAP: ClassVar[dict[str, tuple[str, str]]] = {
+        "LIBLIB_ACCESS_KEY": ("liblib", "access_key"),
+        "LIBLIB_SECRET_KEY": ("liblib", "secret_key"),
+        "DISCORD_TOKEN": ("discord", "token"),
+    }
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, dict[str, str]] = {}
+        for env_name, (section, key) in self._MAP.items():
+            value = os.environ.get(env_name)
+            if value:
+                out.setdefault(section, {})[key] = value
+        return out
+
+
+class SettingsError(Exception):
+    """The settings file or environment is invalid; the message says where."""
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load settings from ``path`` (or ``config.toml`` when present) plus the environment."""
+    data: dict[str, Any] = {}
+    if path is None and DEFAULT_CONFIG_PATH.is_file():
+        path = DEFAULT_CONFIG_PATH
+    if path is not None:
+        file = Path(path)
+        if not file.is_file():
+            raise SettingsError(f"settings file not found: {file}")
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{file}: not valid TOML: {exc}") from exc
+    try:
+        return Settings(**data)
+    except Exception as exc:  # pydantic ValidationError, with every bad key listed
+        raise SettingsError(f"invalid settings: {exc}") from exc

@@ -1,0 +1,167 @@
+"""The one retry policy (client._should_retry / _retry_delay / _parse_retry_after), table-driven."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from bot.liblib.client import _next_poll_interval, _parse_retry_after, _retry_delay, _should_retry
+from bot.liblib.errors import (
+    LiblibAuthError,
+    LiblibConcurrencyError,
+    LiblibConnectionError,
+    LiblibError,
+    LiblibInvalidParameterError,
+    LiblibPayloadTooLargeError,
+    LiblibResponseValidationError,
+    LiblibServerError,
+    LiblibStatusError,
+    LiblibTaskNotFoundError,
+    LiblibTimeoutError,
+    error_for_code,
+)
+from bot.liblib.models import TaskStatus
+
+NEVER_SENT = LiblibConnectionError("refused", reached_server=False)
+CONNECT_TIMEOUT = LiblibTimeoutError("connect timeout", reached_server=False)
+READ_TIMEOUT = LiblibTimeoutError("read timeout", reached_server=True)
+DISCONNECTED = LiblibConnectionError("server disconnected", reached_server=True)
+
+CASES = [
+    # (error, retry a query?, retry a submit?)
+    pytest.param(NEVER_SENT, True, True, id="connect-refused"),
+    pytest.param(CONNECT_TIMEOUT, True, True, id="connect-timeout"),
+    pytest.param(READ_TIMEOUT, True, False, id="read-timeout"),
+    pytest.param(DISCONNECTED, True, False, id="disconnected"),
+    pytest.param(error_for_code(429, "请求过多", status=200), True, True, id="envelope-429"),
+    pytest.param(error_for_code(429, "", status=429), True, True, id="http-429"),
+    pytest.param(error_for_code(500, "", status=500), True, False, id="http-500"),
+    pytest.param(error_for_code(503, "", status=503), True, False, id="http-503"),
+    pytest.param(error_for_code(200000, "内部服务错误"), True, False, id="200000"),
+    pytest.param(error_for_code(210000, "调用外部服务失败"), True, False, id="210000"),
+    pytest.param(LiblibResponseValidationError("not JSON"), True, False, id="malformed"),
+    pytest.param(error_for_code(100054, "并发"), False, False, id="100054"),
+    pytest.param(error_for_code(401, "签名验证失败"), False, False, id="401"),
+    pytest.param(error_for_code(403, "访问拒绝"), False, False, id="403"),
+    pytest.param(error_for_code(100000, "参数无效"), False, False, id="100000"),
+    pytest.param(error_for_code(100021, "用户积分不足"), False, False, id="100021"),
+    pytest.param(error_for_code(100051, "生图任务不存在"), False, False, id="100051"),
+    pytest.param(error_for_code(100052, "敏感"), False, False, id="100052"),
+    pytest.param(error_for_code(404, "", status=404), False, False, id="http-404"),
+    pytest.param(LiblibPayloadTooLargeError("big"), False, False, id="too-large"),
+    pytest.param(LiblibError("other"), False, False, id="base"),
+]
+
+
+@pytest.mark.parametrize(("error", "query", "submit"), CASES)
+def test_should_retry_table(error: LiblibError, query: bool, submit: bool) -> None:
+    assert _should_retry("query", error, 1, max_attempts=5) is query
+    assert _should_retry("submit", error, 1, max_attempts=5) is submit
+
+
+@pytest.mark.parametrize("error", [NEVER_SENT, error_for_code(429, ""), LiblibServerError("x")])
+def test_should_retry_stops_at_max_attempts(error: LiblibError) -> None:
+    assert _should_retry("query", error, 4, max_attempts=5)
+    assert not _should_retry("query", error, 5, max_attempts=5)
+    assert not _should_retry("query", error, 1, max_attempts=1)
+
+
+def test_error_types_used_by_the_table() -> None:
+    assert isinstance(error_for_code(500, "", status=500), LiblibServerError)
+    assert isinstance(error_for_code(100054, ""), LiblibConcurrencyError)
+    assert isinstance(error_for_code(401, ""), LiblibAuthError)
+    assert isinstance(error_for_code(100000, ""), LiblibInvalidParameterError)
+    assert isinstance(error_for_code(100051, ""), LiblibTaskNotFoundError)
+    assert type(error_for_code(404, "", status=404)) is LiblibStatusError
+
+
+@pytest.mark.parametrize(
+    ("attempt", "retry_after", "cap", "rand", "expected"),
+    [
+        pytest.param(1, None, 20.0, 0.0, 0.5, id="first-backoff"),
+        pytest.param(2, None, 20.0, 0.0, 1.0, id="doubles"),
+        pytest.param(3, None, 20.0, 0.0, 2.0, id="doubles-again"),
+        pytest.param(3, None, 20.0, 1.0, 1.5, id="max-jitter-takes-25pct"),
+        pytest.param(10, None, 20.0, 0.0, 20.0, id="capped"),
+        pytest.param(60, None, 5.0, 0.0, 5.0, id="huge-attempt-capped"),
+        pytest.param(1, 3.0, 20.0, 0.9, 3.0, id="retry-after-honoured-no-jitter"),
+        pytest.param(1, 0.0, 20.0, 0.5, 0.0, id="retry-after-zero"),
+        pytest.param(1, 120.0, 20.0, 0.0, 20.0, id="retry-after-capped"),
+        pytest.param(2, -1.0, 20.0, 0.0, 1.0, id="negative-retry-after-ignored"),
+        pytest.param(2, float("nan"), 20.0, 0.0, 1.0, id="nan-retry-after-ignored"),
+    ],
+)
+def test_retry_delay_table(attempt: int, retry_after: float | None, cap: float, rand: float, expected: float) -> None:
+    assert _retry_delay(attempt, retry_after, cap=cap, rand=lambda: rand) == pytest.approx(expected)
+
+
+def test_retry_delay_jitter_stays_in_range() -> None:
+    for attempt in range(1, 8):
+        delay = _retry_delay(attempt, None, cap=20.0)
+        full = min(20.0, 0.5 * 2 ** (attempt - 1))
+        assert 0.75 * full <= delay <= full
+
+
+NOW = datetime(2025, 4, 9, 13, 43, 29, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param(None, None, id="absent"),
+        pytest.param("", None, id="empty"),
+        pytest.param("3", 3.0, id="int-seconds"),
+        pytest.param(" 1.5 ", 1.5, id="float-seconds"),
+        pytest.param("0", 0.0, id="zero"),
+        pytest.param("120", 120.0, id="large-seconds-uncapped-here"),
+        pytest.param("-5", None, id="negative"),
+        pytest.param("inf", None, id="inf"),
+        pytest.param("nan", None, id="nan"),
+        pytest.param("soon", None, id="garbage"),
+        pytest.param("Wed, 09 Apr 2025 13:43:39 GMT", 10.0, id="http-date-future"),
+        pytest.param(format_datetime(NOW + timedelta(seconds=90), usegmt=True), 90.0, id="http-date-formatted"),
+        pytest.param("Wed, 09 Apr 2025 13:40:00 GMT", 0.0, id="http-date-past"),
+        pytest.param("Wed, 32 Foo 2025 99:99:99 GMT", None, id="bad-date"),
+    ],
+)
+def test_parse_retry_after(header: str | None, expected: float | None) -> None:
+    result = _parse_retry_after(header, now=NOW)
+    if expected is None:
+        assert result is None
+    else:
+        assert result == pytest.approx(expected)
+
+
+def test_retry_after_date_then_cap() -> None:
+    parsed = _parse_retry_after("Wed, 09 Apr 2025 14:43:29 GMT", now=NOW)
+    assert parsed == pytest.approx(3600)
+    assert _retry_delay(1, parsed, cap=20.0) == 20.0
+
+
+def _status(code: int, percent: float | None = None) -> TaskStatus:
+    return TaskStatus.model_validate({"generateStatus": code, "percentCompleted": percent})
+
+
+@pytest.mark.parametrize(
+    ("status", "elapsed", "expected_duration", "interval"),
+    [
+        pytest.param(_status(1), 0.0, 20.0, 5.0, id="queued-far-from-done-slow"),
+        pytest.param(_status(2), 15.0, 20.0, 2.5, id="nearing-expected"),
+        pytest.param(_status(2), 30.0, 20.0, 1.0, id="past-expected-fast"),
+        pytest.param(_status(2, 0.5), 4.0, 100.0, 2.0, id="from-progress"),
+        pytest.param(_status(2, 0.9), 9.0, None, 1.0, id="almost-done-by-progress"),
+        pytest.param(_status(3), 1.0, 100.0, 1.0, id="generated-fast"),
+        pytest.param(_status(4), 1.0, 100.0, 1.0, id="auditing-fast"),
+        pytest.param(_status(2), 1.0, None, 5.0, id="no-estimate"),
+    ],
+)
+def test_next_poll_interval(
+    status: TaskStatus, elapsed: float, expected_duration: float | None, interval: float
+) -> None:
+    assert _next_poll_interval(status, elapsed, expected_duration, lo=1.0, hi=5.0) == pytest.approx(interval)
+
+
+def test_next_poll_interval_zero_in_tests() -> None:
+    assert _next_poll_interval(_status(1), 0, 20, lo=0, hi=0) == 0
