@@ -1,0 +1,623 @@
+"""SqliteStore: the Store port on one aiosqlite connection (WAL, migrations on open, guarded writes).
+
+Every write is one explicit transaction (``BEGIN IMMEDIATE`` … ``COMMIT``) taken under an
+``asyncio.Lock``, so the quota checks, the debits and the job insert of an enqueue commit or roll
+back together, and no coroutine ever reads another's uncommitted rows. ``BEGIN IMMEDIATE`` takes
+SQLite's write lock up front, so a second process on the same file waits (``busy_timeout``) instead
+of failing half-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import UTC, datetime
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+import aiosqlite
+
+from bot.models import (
+    ACTIVE_STATES,
+    TRANSITIONS,
+    FailureReason,
+    GenerationRequest,
+    Job,
+    JobKind,
+    JobResult,
+    JobState,
+    UsageDebit,
+    utcnow,
+)
+from bot.storage.base import EnqueueOutcome, EnqueueResult, InvalidTransitionError, Settlement
+
+__all__ = ["SqliteStore", "apply_migrations", "open_sqlite_store", "sqlite_path_from_url"]
+
+log = logging.getLogger(__name__)
+
+MEMORY: Final = ":memory:"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[A-Za-z0-9_\-]+\.sql$")
+_REFUNDING_STATES: Final = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED})
+# Owned by the store: set only through enqueue/transition, never through **fields.
+_PROTECTED_FIELDS: Final = frozenset({"id", "state", "debits", "refunded"})
+
+_JOB_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Job))
+_DATETIME_FIELDS: Final = frozenset(
+    {"created_at", "state_changed_at", "submitted_at", "finished_at", "interaction_expires_at", "not_before"}
+)
+
+_DEBIT_SQL: Final = """
+INSERT INTO usage (scope, scope_id, "window", images, points)
+SELECT :scope, :scope_id, :window, :images, :points
+WHERE (:max_images IS NULL OR :images <= :max_images) AND (:max_points IS NULL OR :points <= :max_points)
+ON CONFLICT (scope, scope_id, "window") DO UPDATE
+SET images = usage.images + excluded.images, points = usage.points + excluded.points
+WHERE (:max_images IS NULL OR usage.images + excluded.images <= :max_images)
+  AND (:max_points IS NULL OR usage.points + excluded.points <= :max_points)
+RETURNING images, points
+"""
+
+_ACTIVE_JSON: Final = json.dumps(sorted(str(s) for s in ACTIVE_STATES))
+_COUNT_ACTIVE_SQL: Final = "SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN (SELECT value FROM json_each(?))"
+_INSERT_JOB_SQL: Final = (
+    f"INSERT INTO jobs ({', '.join(_JOB_FIELDS)}) "  # noqa: S608 - column names from the Job dataclass
+    f"VALUES ({', '.join('?' * len(_JOB_FIELDS))})"
+)
+
+# Unchecked adjustment (refund: negative deltas; settlement: actual - reserved), clamped at 0.
+_ADJUST_SQL: Final = """
+INSERT INTO usage (scope, scope_id, "window", images, points)
+VALUES (:scope, :scope_id, :window, MAX(:images, 0), MAX(:points, 0))
+ON CONFLICT (scope, scope_id, "window") DO UPDATE
+SET images = MAX(usage.images + :images, 0), points = MAX(usage.points + :points, 0)
+"""
+
+
+class _Rollback(Exception):  # noqa: N818 - control flow, never escapes this module
+    """Raised inside a write transaction to roll it back and hand ``result`` to the caller."""
+
+    def __init__(self, result: EnqueueResult) -> None:
+        super().__init__(result.outcome)
+        self.result = result
+
+
+# -- encoding ---------------------------------------------------------------------------------------
+
+
+def _encode_datetime(value: datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: the store keeps timezone-aware UTC only")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _decode_datetime(raw: str) -> datetime:
+    value = datetime.fromisoformat(raw)
+    if value.tzinfo is None:  # never written by this store; be lenient with hand-edited rows
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _debit_to_dict(debit: UsageDebit) -> dict[str, Any]:
+    return dataclasses.asdict(debit)
+
+
+def _encode_debits(debits: Iterable[UsageDebit]) -> str:
+    return json.dumps([_debit_to_dict(d) for d in debits], sort_keys=True)
+
+
+def _decode_debits(raw: str) -> tuple[UsageDebit, ...]:
+    return tuple(UsageDebit(**item) for item in json.loads(raw))
+
+
+def _encode_field(name: str, value: Any) -> Any:
+    """Python value of Job attribute ``name`` -> SQLite column value."""
+    if value is None:
+        return None
+    if name in _DATETIME_FIELDS:
+        return _encode_datetime(value)
+    if name == "request":
+        return value.to_json()
+    if name == "result":
+        return value.to_json()
+    if name == "debits":
+        return _encode_debits(value)
+    if name == "refunded":
+        return int(bool(value))
+    if name in {"kind", "state", "failure_reason"}:
+        return str(value)
+    return value
+
+
+def _decode_field(name: str, raw: Any) -> Any:
+    """SQLite column value -> Python value of Job attribute ``name``."""
+    if raw is None:
+        return None
+    if name in _DATETIME_FIELDS:
+        return _decode_datetime(raw)
+    if name == "request":
+        return GenerationRequest.from_json(raw)
+    if name == "result":
+        return JobResult.from_json(raw)
+    if name == "debits":
+        return _decode_debits(raw)
+    if name == "refunded":
+        return bool(raw)
+    if name == "kind":
+        return JobKind(raw)
+    if name == "state":
+        return JobState(raw)
+    if name == "failure_reason":
+        return FailureReason(raw)
+    return raw
+
+
+def _job_to_row(job: Job) -> dict[str, Any]:
+    return {name: _encode_field(name, getattr(job, name)) for name in _JOB_FIELDS}
+
+
+def _row_to_job(row: sqlite3.Row) -> Job:
+    keys = set(row.keys())
+    return Job(**{name: _decode_field(name, row[name]) for name in _JOB_FIELDS if name in keys})
+
+
+def _encode_updates(fields: Mapping[str, Any]) -> dict[str, Any]:
+    known = set(_JOB_FIELDS)
+    for name in fields:
+        if name not in known:
+            raise TypeError(f"unknown Job field {name!r}")
+        if name in _PROTECTED_FIELDS:
+            raise ValueError(f"Job.{name} is managed by the store and cannot be set directly")
+    return {name: _encode_field(name, value) for name, value in fields.items()}
+
+
+# -- migrations -------------------------------------------------------------------------------------
+
+
+def _default_migrations() -> Traversable:
+    return resources.files("bot.storage").joinpath("migrations").joinpath("sqlite")
+
+
+def _load_migrations(directory: Traversable) -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every ``NNNN_name.sql``, in order; versions must run 1, 2, 3 …"""
+    found: list[tuple[int, str, str]] = []
+    for entry in directory.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if entry.is_file() and match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    for expected, (version, name, _) in enumerate(found, start=1):
+        if version != expected:
+            raise RuntimeError(f"migration {name}: expected number {expected:04d} (gap or duplicate)")
+    return found
+
+
+def _split_statements(script: str) -> list[str]:
+    """Split a SQL script into complete statements (trigger bodies and ';' in strings stay intact)."""
+    statements: list[str] = []
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            statement = buffer.strip()
+            if statement.strip(";").strip() and not _is_only_comments(statement):
+                statements.append(statement)
+            buffer = ""
+    if buffer.strip(";").strip() and not _is_only_comments(buffer):
+        raise ValueError(f"incomplete SQL statement at end of migration: {buffer.strip()[:80]!r}")
+    return statements
+
+
+def _is_only_comments(sql: str) -> bool:
+    lines = (line.split("--", 1)[0].strip() for line in sql.splitlines())
+    return not "".join(lines).strip(";").strip()
+
+
+async def apply_migrations(conn: aiosqlite.Connection, directory: Traversable | None = None) -> int:
+    """Apply the pending numbered migrations, each in its own transaction; returns the schema version.
+
+    ``PRAGMA user_version`` holds the number of the last applied migration. It is read again under
+    the write lock, so two processes opening a fresh file at once apply each migration once.
+    """
+    migrations = _load_migrations(directory if directory is not None else _default_migrations())
+    latest = migrations[-1][0] if migrations else 0
+    for version, name, sql in migrations:
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = await _user_version(conn)
+            if current > latest:
+                raise RuntimeError(f"database schema version {current} is newer than this code ({latest})")
+            if current >= version:
+                await conn.execute("COMMIT")
+                continue
+            for statement in _split_statements(sql):
+                await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version = {version:d}")
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        log.info("applied migration %s", name)
+    current = await _user_version(conn)
+    if current > latest:
+        raise RuntimeError(f"database schema version {current} is newer than this code ({latest})")
+    return current
+
+
+async def _user_version(conn: aiosqlite.Connection) -> int:
+    rows = list(await conn.execute_fetchall("PRAGMA user_version"))
+    return int(rows[0][0])
+
+
+# -- the store --------------------------------------------------------------------------------------
+
+
+def sqlite_path_from_url(url_or_path: str | Path) -> str:
+    """``sqlite:///rel/path``, ``sqlite:////abs/path``, ``sqlite:///:memory:`` or a plain path -> a path."""
+    if isinstance(url_or_path, Path):
+        return str(url_or_path)
+    if url_or_path.startswith("sqlite://"):
+        rest = url_or_path.removeprefix("sqlite://")
+        if not rest.startswith("/"):
+            raise ValueError(f"unsupported SQLite URL {url_or_path!r}: use sqlite:///path or sqlite:///:memory:")
+        path = rest[1:]
+        if not path:
+            raise ValueError("SQLite URL has no path")
+        return path
+    if "://" in url_or_path:
+        raise ValueError(f"not a SQLite URL: {url_or_path!r}")
+    return url_or_path
+
+
+class SqliteStore:
+    """The default Store. Create with ``await SqliteStore.open(path)`` (or ``open_sqlite_store``)."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self._conn: aiosqlite.Connection | None = conn
+        self._path = path
+        self._lock = asyncio.Lock()
+        self._tx_dirty = False  # a ROLLBACK was interrupted (cancelled twice): redo it first
+
+    @classmethod
+    async def open(cls, path: str | Path, *, busy_timeout: float = 5.0, migrations: Traversable | None = None) -> Self:
+        """Connect, set the pragmas and apply pending migrations. Creates the parent directory."""
+        target = str(path)
+        if target != MEMORY:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(target, isolation_level=None, timeout=busy_timeout)
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            mode = next(iter(await conn.execute_fetchall("PRAGMA journal_mode = WAL")))[0]
+            if target != MEMORY and str(mode).lower() != "wal":
+                log.warning("SQLite journal_mode is %s, not WAL (%s)", mode, target)
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            version = await apply_migrations(conn, migrations)
+            await _check_columns(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        log.info("SQLite store open: %s (schema version %d)", target, version)
+        return cls(conn, target)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("the store is closed")
+        return self._conn
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed on exit, rolled back on any exception."""
+        async with self._lock:
+            conn = self._connection()
+            if self._tx_dirty:
+                await self._rollback(conn)
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                self._tx_dirty = True
+                await self._rollback(conn)
+                raise
+            try:
+                await conn.execute("COMMIT")
+            except BaseException:
+                self._tx_dirty = True
+                await self._rollback(conn)
+                raise
+
+    async def _rollback(self, conn: aiosqlite.Connection) -> None:
+        with contextlib.suppress(sqlite3.OperationalError):  # "no transaction is active": nothing to undo
+            await conn.execute("ROLLBACK")
+        self._tx_dirty = False
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            conn = self._connection()
+            if self._tx_dirty:
+                await self._rollback(conn)
+            yield conn
+
+    @staticmethod
+    async def _fetchall(conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        return list(await conn.execute_fetchall(sql, params))
+
+    @staticmethod
+    async def _fetchone(conn: aiosqlite.Connection, sql: str, params: Any = ()) -> sqlite3.Row | None:
+        rows = list(await conn.execute_fetchall(sql, params))
+        return rows[0] if rows else None
+
+    # -- jobs -------------------------------------------------------------------------------------
+
+    async def enqueue(
+        self, job: Job, *, max_active_per_user: int | None = None, max_queued_total: int | None = None
+    ) -> EnqueueResult:
+        """Atomically: check the per-user active cap and the queue cap, apply every debit in
+        ``job.debits`` within its limits, and insert the job. All or nothing."""
+        if job.state is not JobState.QUEUED:
+            raise ValueError(f"enqueue needs a QUEUED job, got {job.state}")
+        try:
+            async with self._write() as conn:
+                result = await self._enqueue_in_tx(conn, job, max_active_per_user, max_queued_total)
+        except _Rollback as rollback:
+            result = rollback.result
+        if result.outcome is EnqueueOutcome.QUOTA_EXCEEDED and result.failed_debit is not None:
+            debit = result.failed_debit  # totals before this request: read after the rollback
+            images, points = await self.get_usage(debit.scope, debit.scope_id, debit.window)
+            result = dataclasses.replace(result, used_images=images, used_points=points)
+        return result
+
+    async def _enqueue_in_tx(
+        self, conn: aiosqlite.Connection, job: Job, max_active: int | None, max_queued: int | None
+    ) -> EnqueueResult:
+        if max_active is not None:
+            row = await self._fetchone(conn, _COUNT_ACTIVE_SQL, (job.user_id, _ACTIVE_JSON))
+            active = int(row[0]) if row else 0
+            if active >= max_active:
+                raise _Rollback(EnqueueResult(EnqueueOutcome.TOO_MANY_ACTIVE, active_count=active))
+        if max_queued is not None:
+            row = await self._fetchone(conn, "SELECT COUNT(*) FROM jobs WHERE state = ?", (str(JobState.QUEUED),))
+            queued = int(row[0]) if row else 0
+            if queued >= max_queued:
+                raise _Rollback(EnqueueResult(EnqueueOutcome.QUEUE_FULL, active_count=queued))
+        for debit in job.debits:
+            applied = await self._fetchall(conn, _DEBIT_SQL, _debit_to_dict(debit))
+            if not applied:
+                raise _Rollback(EnqueueResult(EnqueueOutcome.QUOTA_EXCEEDED, failed_debit=debit))
+        row_values = _job_to_row(job)
+        await conn.execute(_INSERT_JOB_SQL, tuple(row_values.values()))
+        row = await self._fetchone(
+            conn,
+            """SELECT COUNT(*) FROM jobs AS q, jobs AS me
+               WHERE me.id = ? AND q.state = ?
+                 AND (q.created_at < me.created_at OR (q.created_at = me.created_at AND q.rowid <= me.rowid))""",
+            (job.id, str(JobState.QUEUED)),
+        )
+        position = int(row[0]) if row else 0
+        return EnqueueResult(EnqueueOutcome.OK, queue_position=position)
+
+    async def get_job(self, job_id: str) -> Job | None:
+        async with self._read() as conn:
+            row = await self._fetchone(conn, "SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return _row_to_job(row) if row is not None else None
+
+    async def transition(
+        self,
+        job_id: str,
+        expected: JobState | Iterable[JobState],
+        new: JobState,
+        *,
+        settlement: Settlement | None = None,
+        **fields: Any,
+    ) -> Job | None:
+        """Move the job from one of ``expected`` to ``new`` and set ``fields`` (Job attribute names),
+        in one guarded transaction. Returns the updated job, or None when its state was not expected.
+        Entering FAILED, CANCELLED or EXPIRED refunds ``job.debits`` exactly once (sets ``refunded``).
+        Entering SUCCEEDED with a settlement adjusts the debits to the actual images and points.
+
+        Raises InvalidTransitionError when ``new`` is not allowed from every state in ``expected``.
+        ``state_changed_at`` (and ``finished_at`` on a terminal state) default to now unless given.
+        """
+        sources = frozenset({expected} if isinstance(expected, JobState) else expected)
+        if not sources:
+            raise InvalidTransitionError(f"no expected state given for a move to {new}")
+        refused = sorted(str(s) for s in sources if new not in TRANSITIONS[s])
+        if refused:
+            raise InvalidTransitionError(f"{', '.join(refused)} -> {new} is not an allowed transition")
+        if settlement is not None and new is not JobState.SUCCEEDED:
+            raise ValueError("a settlement applies only to a move to SUCCEEDED")
+        updates = _encode_updates(fields)
+        now = _encode_datetime(utcnow())
+        updates.setdefault("state_changed_at", now)
+        if new.terminal:
+            updates.setdefault("finished_at", now)
+        if settlement is not None:
+            updates["points_cost"] = settlement.points
+        updates["state"] = str(new)
+        assignments = ", ".join(f"{name} = ?" for name in updates)
+        # Column names come from _encode_updates (validated Job field names); values are bound.
+        sql = (
+            f"UPDATE jobs SET {assignments} "  # noqa: S608
+            "WHERE id = ? AND state IN (SELECT value FROM json_each(?)) RETURNING *"
+        )
+        source_states = json.dumps(sorted(str(s) for s in sources))
+        async with self._write() as conn:
+            row = await self._fetchone(conn, sql, (*updates.values(), job_id, source_states))
+            if row is None:
+                return None
+            job = _row_to_job(row)
+            if new in _REFUNDING_STATES:
+                job = await self._refund_in_tx(conn, job)
+            elif settlement is not None:
+                job = await self._settle_in_tx(conn, job, settlement)
+        return job
+
+    async def _refund_in_tx(self, conn: aiosqlite.Connection, job: Job) -> Job:
+        row = await self._fetchone(
+            conn, "UPDATE jobs SET refunded = 1 WHERE id = ? AND refunded = 0 RETURNING *", (job.id,)
+        )
+        if row is None:  # already refunded
+            return job
+        for debit in job.debits:
+            await conn.execute(
+                _ADJUST_SQL,
+                {**_debit_key(debit), "images": -debit.images, "points": -debit.points},
+            )
+        return _row_to_job(row)
+
+    async def _settle_in_tx(self, conn: aiosqlite.Connection, job: Job, settlement: Settlement) -> Job:
+        if job.refunded or not job.debits:
+            return job
+        settled: list[UsageDebit] = []
+        for debit in job.debits:
+            await conn.execute(
+                _ADJUST_SQL,
+                {
+                    **_debit_key(debit),
+                    "images": settlement.images - debit.images,
+                    "points": settlement.points - debit.points,
+                },
+            )
+            settled.append(dataclasses.replace(debit, images=settlement.images, points=settlement.points))
+        row = await self._fetchone(
+            conn, "UPDATE jobs SET debits = ? WHERE id = ? RETURNING *", (_encode_debits(settled), job.id)
+        )
+        return _row_to_job(row) if row is not None else job
+
+    async def update_job(self, job_id: str, **fields: Any) -> None:
+        """Set non-state fields (progress message id, percent, ...)."""
+        updates = _encode_updates(fields)
+        if not updates:
+            return
+        assignments = ", ".join(f"{name} = ?" for name in updates)
+        sql = f"UPDATE jobs SET {assignments} WHERE id = ?"  # noqa: S608 - validated column names, bound values
+        async with self._write() as conn:
+            await conn.execute(sql, (*updates.values(), job_id))
+
+    async def list_jobs(
+        self,
+        states: Iterable[JobState],
+        *,
+        guild_id: int | None = None,
+        user_id: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Job]:
+        """Jobs in ``states``, oldest first by creation (newest first when asked)."""
+        wanted = sorted({str(s) for s in states})
+        if not wanted or (limit is not None and limit <= 0):
+            return []
+        sql = "SELECT * FROM jobs WHERE state IN (SELECT value FROM json_each(?))"
+        params: list[Any] = [json.dumps(wanted)]
+        if guild_id is not None:
+            sql += " AND guild_id = ?"
+            params.append(guild_id)
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            params.append(user_id)
+        direction = "DESC" if newest_first else "ASC"
+        sql += f" ORDER BY created_at {direction}, rowid {direction}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        async with self._read() as conn:
+            rows = await self._fetchall(conn, sql, params)
+        return [_row_to_job(row) for row in rows]
+
+    async def count_active(self, user_id: int) -> int:
+        async with self._read() as conn:
+            row = await self._fetchone(conn, _COUNT_ACTIVE_SQL, (user_id, _ACTIVE_JSON))
+        return int(row[0]) if row else 0
+
+    # -- quota counters ---------------------------------------------------------------------------
+
+    async def get_usage(self, scope: str, scope_id: int, window: str) -> tuple[int, int]:
+        """(images, points) used in that counter; (0, 0) when none."""
+        async with self._read() as conn:
+            row = await self._fetchone(
+                conn,
+                'SELECT images, points FROM usage WHERE scope = ? AND scope_id = ? AND "window" = ?',
+                (scope, scope_id, window),
+            )
+        return (int(row[0]), int(row[1])) if row is not None else (0, 0)
+
+    # -- meta -------------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self._read() as conn:
+            row = await self._fetchone(conn, "SELECT value FROM meta WHERE key = ?", (key,))
+        return str(row[0]) if row is not None else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        """True when the database answers (health checks)."""
+        if self._conn is None:
+            return False
+        try:
+            async with self._read() as conn:
+                row = await self._fetchone(conn, "SELECT 1")
+        except (sqlite3.Error, ValueError, RuntimeError):
+            return False
+        return row is not None and row[0] == 1
+
+    async def close(self) -> None:
+        """Close the connection (waits for a running transaction); safe to call twice."""
+        async with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                await conn.close()
+                log.info("SQLite store closed: %s", self._path)
+
+
+def _debit_key(debit: UsageDebit) -> dict[str, Any]:
+    return {"scope": debit.scope, "scope_id": debit.scope_id, "window": debit.window}
+
+
+async def _check_columns(conn: aiosqlite.Connection) -> None:
+    """Fail fast when a Job field has no column (a field added without a migration)."""
+    rows = list(await conn.execute_fetchall("PRAGMA table_info(jobs)"))
+    columns = {str(row[1]) for row in rows}
+    missing = [name for name in _JOB_FIELDS if name not in columns]
+    if missing:
+        raise RuntimeError(f"jobs table lacks columns for Job fields {missing}: add a migration")
+
+
+async def open_sqlite_store(url_or_path: str | Path, *, busy_timeout: float = 5.0) -> SqliteStore:
+    """Open (creating the file, its directory and the schema as needed) and return a SqliteStore.
+
+    Accepts ``sqlite:///relative/path``, ``sqlite:////absolute/path``, ``sqlite:///:memory:`` or a
+    plain path. The caller closes it (``await store.close()`` or ``async with store:``).
+    """
+    return await SqliteStore.open(sqlite_path_from_url(url_or_path), busy_timeout=busy_timeout)
