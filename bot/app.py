@@ -1,0 +1,103 @@
+"""LiblibBot: the discord.py client. Holds injected services; setup_hook loads cogs, syncs, starts the runner."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from bot.jobs import JobRunner, JobService
+from bot.request_builder import RequestBuilder
+from bot.settings import Settings
+from bot.storage import Store
+from bot.transport import ImageTransport
+from bot.tree import BotTree
+
+log = logging.getLogger(__name__)
+
+_SYNC_META_KEY = "command_sync_hash"
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything cogs may use, built once in the composition root."""
+
+    settings: Settings
+    store: Store
+    jobs: JobService
+    builder: RequestBuilder
+    transport: ImageTransport
+
+
+class LiblibBot(commands.Bot):
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = False  # mentions deliver content without the privileged intent
+        intents.members = False
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            tree_cls=BotTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            **options,
+        )
+        self.settings = settings
+        # Set by the composition root before login:
+        self.services: Services | None = None
+        self.runner: JobRunner | None = None
+        self.synced = False
+        self.sync_only = False  # `liblib-bot sync-commands`: sync and do nothing else
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Slash-only bot: no prefix commands. Cog listeners still receive every message."""
+
+    async def setup_hook(self) -> None:
+        from cogs import load_all
+
+        if self.services is None or self.runner is None:
+            raise RuntimeError("wire services and the runner before login")
+        await load_all(self, self.services)
+        if self.sync_only:
+            await self.sync_commands(force=True)
+            return
+        await self.sync_commands(force=self.settings.discord.sync_policy == "always")
+        await self.runner.start()
+
+    async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.stop()  # in-flight polls persist; the next start resumes them
+        await super().close()
+
+    def command_payload(self) -> list[dict[str, Any]]:
+        guild = discord.Object(self.settings.discord.dev_guild_id) if self.settings.discord.dev_guild_id else None
+        return [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+
+    async def sync_commands(self, *, force: bool = False) -> bool:
+        """Sync when forced, or (policy "auto") when the command set changed since the last sync."""
+        policy = self.settings.discord.sync_policy
+        guild_id = self.settings.discord.dev_guild_id
+        guild = discord.Object(guild_id) if guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        payload = json.dumps(self.command_payload(), sort_keys=True, default=str)
+        digest = hashlib.sha256(f"{guild_id}:{payload}".encode()).hexdigest()
+        if self.services is None:
+            raise RuntimeError("wire services before syncing")
+        store = self.services.store
+        if not force:
+            if policy == "never":
+                return False
+            if await store.get_meta(_SYNC_META_KEY) == digest:
+                log.info("application commands unchanged; not syncing")
+                return False
+        synced = await self.tree.sync(guild=guild)
+        await store.set_meta(_SYNC_META_KEY, digest)
+        self.synced = True
+        log.info("synced %d application commands %s", len(synced), f"to guild {guild_id}" if guild_id else "globally")
+        return True

@@ -1,0 +1,108 @@
+"""The composition root: build every long-lived resource once, wire it, and close it in reverse order.
+
+Used by ``liblib-bot run`` and, unchanged, by the end-to-end tests (which point the settings at the
+fake Discord and the simulator).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import discord
+import yarl
+from pydantic import SecretStr
+
+from bot.app import LiblibBot, Services
+from bot.discord_sink import DiscordResultSink
+from bot.generation import make_submit_builder
+from bot.jobs import JobRunner, JobService
+from bot.liblib import LiblibClient
+from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
+from bot.request_builder import RequestBuilder
+from bot.scheduling import FairQueue
+from bot.settings import LiblibSettings, Settings
+from bot.storage import Store, open_store
+from bot.transport import ImageTransport
+
+log = logging.getLogger(__name__)
+
+DISCORD_API_DEFAULT = "https://discord.com/api/v10"
+DISCORD_GATEWAY_DEFAULT = "wss://gateway.discord.gg/"
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    bot: LiblibBot
+    client: LiblibClient
+    store: Store
+    runner: JobRunner
+    simulator: Simulator | None
+
+
+def point_discord_at(api_base_url: str, gateway_url: str) -> None:
+    """Run against a Discord proxy or emulator (process-global in discord.py)."""
+    if api_base_url.rstrip("/") != DISCORD_API_DEFAULT:
+        discord.http.Route.BASE = api_base_url.rstrip("/")
+    if gateway_url != DISCORD_GATEWAY_DEFAULT:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+@contextlib.asynccontextmanager
+async def open_liblib(settings: Settings) -> AsyncIterator[tuple[LiblibClient, Simulator | None]]:
+    """A LiblibClient for the configured account, or for the built-in simulator when no keys are set."""
+    simulator: Simulator | None = None
+    liblib_settings: LiblibSettings = settings.liblib
+    async with contextlib.AsyncExitStack() as stack:
+        if not settings.liblib.has_keys:
+            simulator = Simulator(
+                settings.simulator,
+                submit_per_second=settings.liblib.submit_per_second,
+                max_concurrent=settings.liblib.max_concurrent_tasks,
+            )
+            await simulator.start(settings.simulator.host, settings.simulator.port)
+            stack.push_async_callback(simulator.stop)
+            liblib_settings = settings.liblib.model_copy(
+                update={
+                    "base_url": simulator.base_url,
+                    "access_key": SecretStr(DEV_ACCESS_KEY),
+                    "secret_key": SecretStr(DEV_SECRET_KEY),
+                }
+            )
+            log.warning(
+                "No LiblibAI keys configured: using the built-in simulator at %s. Every result is SIMULATED.",
+                simulator.base_url,
+            )
+        client = await stack.enter_async_context(LiblibClient(liblib_settings))
+        client.simulated = simulator is not None
+        yield client, simulator
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | None = None) -> AsyncIterator[Runtime]:
+    point_discord_at(settings.discord.api_base_url, settings.discord.gateway_url)
+    async with open_liblib(settings) as (client, simulator), open_store(settings.storage.url) as store:
+        options: dict[str, object] = dict(bot_options or {})
+        if settings.discord.shard_count is not None:
+            options.setdefault("shard_count", settings.discord.shard_count)
+        bot = LiblibBot(settings, **options)
+        fair = FairQueue()
+        sink = DiscordResultSink(bot, edit_interval=settings.queue.progress_edit_interval)
+        runner = JobRunner(store, client, sink, make_submit_builder(settings), settings.queue, fair=fair)
+        jobs = JobService(store, settings.queue, fair, runner.wake)
+        bot.services = Services(
+            settings=settings,
+            store=store,
+            jobs=jobs,
+            builder=RequestBuilder(settings.models, simulated=client.simulated),
+            transport=ImageTransport(client, settings.liblib.image_transport),
+        )
+        bot.runner = runner
+        try:
+            yield Runtime(settings, bot, client, store, runner, simulator)
+        finally:
+            if not bot.is_closed():
+                await bot.close()

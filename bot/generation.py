@@ -1,0 +1,169 @@
+"""Map a GenerationRequest onto a LiblibAI SubmitRequest (route, template, generateParams).
+
+Mode defaults (sampler, CFG, LoRA, hires fix, ControlNet presets) come from the settings; the member's
+options override them within the caps the request builder already enforced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, cast
+
+from pydantic import ValidationError
+
+from bot.errors import InvalidRequestError
+from bot.liblib import models as lm
+from bot.liblib.endpoints import Family
+from bot.models import GenerationRequest
+from bot.settings import CustomModel, Settings
+
+SubmitBuilder = Callable[[GenerationRequest], lm.SubmitRequest]
+
+_STAR3_NAMED = {"1:1": "square", "3:4": "portrait", "16:9": "landscape"}
+STAR3_MAX_SIDE = 2048
+
+
+def family_of(mode: str) -> Family:
+    if mode == "star3":
+        return Family.STAR3
+    if mode.startswith("kontext"):
+        return Family.KONTEXT
+    return Family.CUSTOM
+
+
+def size_for_ratio(ratio: str | None, area: int, *, lo: int, hi: int, step: int = 64) -> tuple[int, int]:
+    """Width and height near ``area`` pixels for ``ratio`` ("W:H"), multiples of ``step`` within [lo, hi]."""
+    rw, rh = (int(x) for x in (ratio or "1:1").split(":"))
+    height = math.sqrt(area * rh / rw)
+    width = height * rw / rh
+
+    def fit(v: float) -> int:
+        return max(lo, min(hi, round(v / step) * step))
+
+    return fit(width), fit(height)
+
+
+def make_submit_builder(settings: Settings) -> SubmitBuilder:
+    custom = {m.name: m for m in settings.models.custom}
+    ultra = settings.liblib.star3_use_ultra_routes
+
+    def build(request: GenerationRequest) -> lm.SubmitRequest:
+        try:
+            if request.mode == "star3":
+                return _star3(request, ultra=ultra)
+            if request.mode == "kontext":
+                return _kontext(request, default_model=settings.models.kontext_default_model)
+            model = custom.get(request.mode)
+            if model is None:
+                raise InvalidRequestError("mode", f"the model `{request.mode}` is no longer configured.")
+            return _custom(request, model)
+        except ValidationError as exc:
+            raise InvalidRequestError("options", lm.explain(exc)) from exc
+
+    return build
+
+
+def _star3(r: GenerationRequest, *, ultra: bool) -> lm.SubmitRequest:
+    control: dict[str, Any] = {}
+    if r.control_type and r.control_image:
+        control = {"control_type": r.control_type, "control_image": r.control_image}
+    if r.is_img2img:
+        return lm.star3_img2img(r.prompt, r.source_images[0], img_count=r.count, steps=r.steps, ultra=ultra, **control)
+    if r.hires or (r.aspect_ratio and r.aspect_ratio not in _STAR3_NAMED):
+        area = STAR3_MAX_SIDE * STAR3_MAX_SIDE if r.hires else 1024 * 1024
+        width, height = size_for_ratio(r.aspect_ratio, area, lo=512, hi=STAR3_MAX_SIDE)
+        return lm.star3_text2img(
+            r.prompt, width=width, height=height, img_count=r.count, steps=r.steps, ultra=ultra, **control
+        )
+    named = cast(lm.Star3AspectRatio, _STAR3_NAMED.get(r.aspect_ratio or "1:1", "square"))
+    return lm.star3_text2img(
+        r.prompt,
+        aspect_ratio=named,
+        img_count=r.count,
+        steps=r.steps,
+        ultra=ultra,
+        **control,
+    )
+
+
+def _kontext(r: GenerationRequest, *, default_model: str) -> lm.SubmitRequest:
+    model = cast(lm.KontextModel, r.kontext_model or default_model)
+    ratio = cast(lm.KontextAspectRatio, r.aspect_ratio or "1:1")
+    if r.is_img2img:
+        return lm.kontext_img2img(
+            r.prompt,
+            list(r.source_images),
+            model=model,
+            aspect_ratio=ratio,
+            img_count=r.count,
+            guidance_scale=r.guidance_scale,
+        )
+    return lm.kontext_text2img(
+        r.prompt,
+        model=model,
+        aspect_ratio=ratio,
+        img_count=r.count,
+        guidance_scale=r.guidance_scale,
+    )
+
+
+def _custom(r: GenerationRequest, m: CustomModel) -> lm.SubmitRequest:
+    width, height = (m.width, m.height)
+    if r.aspect_ratio:
+        width, height = size_for_ratio(r.aspect_ratio, m.width * m.height, lo=128, hi=1536)
+    common: dict[str, Any] = {
+        "check_point_id": m.checkpoint_id,
+        "vae_id": m.vae_id,
+        "prompt": r.prompt,
+        "negative_prompt": r.negative_prompt,
+        "clip_skip": m.clip_skip,
+        "sampler": r.sampler if r.sampler is not None else m.sampler,
+        "steps": r.steps or m.steps,
+        "cfg_scale": r.cfg_scale or m.cfg_scale,
+        "img_count": r.count,
+        "seed": r.seed if r.seed is not None else -1,
+        "additional_network": [{"model_id": lo.model_id, "weight": lo.weight} for lo in m.loras] or None,
+    }
+    if r.control_type and r.control_image:
+        preset = next((c for c in m.controlnets if c.name == r.control_type), None)
+        if preset is None:
+            raise InvalidRequestError("control_type", f"`{r.control_type}` is not configured for {m.name}.")
+        common["control_net"] = [
+            {
+                "unit_order": 1,
+                "source_image": r.control_image,
+                "width": width,
+                "height": height,
+                "preprocessor": preset.preprocessor,
+                "model": preset.model,
+                "control_weight": preset.control_weight,
+            }
+        ]
+    if r.is_img2img:
+        params = lm.CustomImg2ImgParams.model_validate(
+            {
+                **common,
+                "source_image": r.source_images[0],
+                "resized_width": width,
+                "resized_height": height,
+                "denoising_strength": r.strength if r.strength is not None else 0.75,
+                "mode": 4 if r.mask_image else 0,
+                "inpaint_param": {"mask_image": r.mask_image} if r.mask_image else None,
+            }
+        )
+        return lm.custom_img2img(params, template_uuid=m.img2img_template_uuid)
+    hires = None
+    if m.hires_fix or r.hires:
+        scale = 2.0 if r.hires else 1.5
+        hires = {
+            "hires_steps": m.hires_steps,
+            "hires_denoising_strength": m.hires_denoising,
+            "upscaler": m.hires_upscaler,
+            "resized_width": min(2048, int(width * scale) // 8 * 8),
+            "resized_height": min(2048, int(height * scale) // 8 * 8),
+        }
+    text_params = lm.CustomText2ImgParams.model_validate(
+        {**common, "width": width, "height": height, "hi_res_fix_info": hires}
+    )
+    return lm.custom_text2img(text_params, template_uuid=m.template_uuid)

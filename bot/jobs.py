@@ -1,0 +1,469 @@
+"""JobService (enqueue, cancel) and JobRunner (fair submit loop, polling, delivery, resume, deadlines).
+
+The runner is the only code that submits to LiblibAI. Its invariants:
+- a job is submitted at most once: it enters SUBMITTING before the request and leaves it only with
+  a stored generateUuid (RUNNING), a provable non-submit (back to QUEUED) or a failure;
+- a job found in SUBMITTING at start-up has an unknown outcome: it is failed and refunded, never resubmitted;
+- RUNNING jobs resume polling by generateUuid; DELIVERING jobs are delivered again (the sink is idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot import liblib
+from bot.delivery import DeliveryError, Progress, ResultSink, Stage
+from bot.errors import JobNotFoundError, NotJobOwnerError, QueueFullError, TooManyActiveJobsError
+from bot.generation import SubmitBuilder, family_of
+from bot.images import normalize_for_discord
+from bot.models import (
+    ACTIVE_STATES,
+    FailureReason,
+    Job,
+    JobResult,
+    JobState,
+    ResultImage,
+    utcnow,
+)
+from bot.scheduling import FairQueue
+from bot.settings import QueueSettings
+from bot.storage import EnqueueOutcome, EnqueueResult, Settlement, Store
+
+log = logging.getLogger(__name__)
+
+_BACKOFF_AFTER_LIMIT = timedelta(seconds=2)
+
+
+def log_job_event(job: Job, event: str, **extra: object) -> None:
+    """One structured line per job event (job id, guild, user, mode, state, duration, points)."""
+    fields: dict[str, object] = {
+        "job_id": job.id,
+        "event": event,
+        "guild_id": job.guild_id,
+        "user_id": job.user_id,
+        "mode": job.request.mode,
+        "state": str(job.state),
+        "duration_s": round((utcnow() - job.created_at).total_seconds(), 3),
+        "points": job.points_cost,
+        **extra,
+    }
+    log.info(
+        "job %s %s state=%s mode=%s %s",
+        job.id,
+        event,
+        job.state,
+        job.request.mode,
+        " ".join(f"{k}={v}" for k, v in extra.items()),
+        extra={"job_event": fields},
+    )
+
+
+def failure_for(error: BaseException) -> tuple[FailureReason, str]:
+    """Map an adapter error to a distinct failure reason and a safe detail."""
+    match error:
+        case liblib.AuditRejectedError():
+            return FailureReason.AUDIT_REJECTED, error.human
+        case liblib.GenerationTimedOutError():
+            return FailureReason.SERVICE_TIMEOUT, error.human
+        case liblib.GenerationFailedError():
+            return FailureReason.GENERATION_FAILED, error.human
+        case liblib.LiblibSensitivePromptError():
+            return FailureReason.BANNED_PROMPT, error.human
+        case liblib.LiblibImageUnreachableError():
+            return FailureReason.IMAGE_UNREACHABLE, error.human
+        case liblib.LiblibInvalidParameterError():
+            return FailureReason.INVALID_PARAMETER, f"{error.human} ({error.message})"
+        case liblib.LiblibInsufficientPointsError():
+            return FailureReason.OUT_OF_POINTS, error.human
+        case liblib.LiblibAuthError():
+            return FailureReason.CONFIG_ERROR, error.human
+        case liblib.LiblibError():
+            return FailureReason.SERVICE_ERROR, error.human
+    return FailureReason.SERVICE_ERROR, "Something went wrong while generating."
+
+
+class JobService:
+    """What cogs call: enqueue and cancel, with the caps enforced atomically in the store."""
+
+    def __init__(self, store: Store, settings: QueueSettings, fair: FairQueue, wake: Callable[[], None]) -> None:
+        self._store = store
+        self._settings = settings
+        self._fair = fair
+        self._wake = wake
+
+    def wake(self) -> None:
+        self._wake()
+
+    async def enqueue(self, job: Job, *, wake: bool = True) -> EnqueueResult:
+        result = await self._store.enqueue(
+            job,
+            max_active_per_user=self._settings.max_active_per_user,
+            max_queued_total=self._settings.max_queued_total,
+        )
+        if result.outcome is EnqueueOutcome.TOO_MANY_ACTIVE:
+            raise TooManyActiveJobsError(self._settings.max_active_per_user)
+        if result.outcome is EnqueueOutcome.QUEUE_FULL:
+            raise QueueFullError()
+        if result.outcome is EnqueueOutcome.OK:
+            log_job_event(job, "enqueued")
+            if wake:
+                self._wake()
+        return result
+
+    async def position(self, job_id: str) -> int | None:
+        queued = await self._store.list_jobs([JobState.QUEUED])
+        return self._fair.positions(queued).get(job_id)
+
+    async def get(self, job_id: str) -> Job:
+        job = await self._store.get_job(job_id)
+        if job is None:
+            raise JobNotFoundError(job_id)
+        return job
+
+    async def cancel(self, job_id: str, *, actor_id: int, is_admin: bool) -> Job:
+        job = await self.get(job_id)
+        if job.user_id != actor_id and not is_admin:
+            raise NotJobOwnerError()
+        moved = await self._store.transition(
+            job_id,
+            (JobState.QUEUED, JobState.RUNNING),
+            JobState.CANCELLED,
+            failure_reason=FailureReason.CANCELLED,
+            failure_detail="Cancelled.",
+        )
+        if moved is None:
+            current = await self.get(job_id)
+            raise JobNotFoundError(job_id) if current is None else _NotCancellableError(current.state)
+        log_job_event(moved, "cancelled", by=actor_id)
+        return moved
+
+
+class _NotCancellableError(JobNotFoundError):
+    def __init__(self, state: JobState) -> None:
+        Exception.__init__(self, state)
+        self.message = f"This job can no longer be cancelled (it is {state})."
+
+
+class JobRunner:
+    """Submits queued jobs fairly within the account's limits, polls them and delivers results."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: liblib.LiblibClient,
+        sink: ResultSink,
+        build_submit: SubmitBuilder,
+        settings: QueueSettings,
+        *,
+        fair: FairQueue | None = None,
+        max_image_bytes: int = 10 * 1024 * 1024,
+        watchdog_interval: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._sink = sink
+        self._build_submit = build_submit
+        self._settings = settings
+        self.fair = fair or FairQueue()
+        self._max_image_bytes = max_image_bytes
+        self._watchdog_interval = watchdog_interval
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._polls: dict[str, asyncio.Task[None]] = {}
+        self._main: list[asyncio.Task[None]] = []
+        self._accepting = True
+        self.durations: list[float] = []  # recent generation durations (s) for wait estimates
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        await self._resume()
+        self._main = [
+            asyncio.create_task(self._submit_loop(), name="job-runner-submit"),
+            asyncio.create_task(self._watchdog_loop(), name="job-runner-watchdog"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop submitting; cancel polls (their jobs stay RUNNING in the store and resume next start)."""
+        self._accepting = False
+        for task in [*self._main, *self._polls.values(), *self._tasks]:
+            task.cancel()
+        for task in [*self._main, *self._polls.values(), *self._tasks]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._main.clear()
+        self._polls.clear()
+        self._tasks.clear()
+
+    async def _resume(self) -> None:
+        for job in await self._store.list_jobs([JobState.SUBMITTING]):
+            # Crash between the submit request and storing its uuid: the task may exist and be billed.
+            # Never resubmit blindly; tell the member and refund.
+            await self._fail(
+                job,
+                (JobState.SUBMITTING,),
+                FailureReason.SUBMIT_UNKNOWN,
+                "The bot restarted while submitting this job, so its outcome is unknown. "
+                "Your quota was refunded; please try again.",
+            )
+        for job in await self._store.list_jobs([JobState.RUNNING]):
+            if job.generate_uuid:
+                self._client.adopt(job.generate_uuid)
+                self._spawn_poll(job)
+        for job in await self._store.list_jobs([JobState.DELIVERING]):
+            self._spawn(self._deliver(job))
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _spawn_poll(self, job: Job) -> None:
+        task = asyncio.create_task(self._poll(job), name=f"poll-{job.id}")
+        self._polls[job.id] = task
+        job_id = job.id
+
+        def forget(_task: asyncio.Task[None]) -> None:
+            self._polls.pop(job_id, None)
+
+        task.add_done_callback(forget)
+
+    # -- submitting --------------------------------------------------------------------------------
+
+    async def _submit_loop(self) -> None:
+        while self._accepting:
+            await self._client.wait_for_capacity()
+            job = await self._next_job()
+            if job is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                continue
+            await self._submit(job)
+
+    async def _next_job(self) -> Job | None:
+        queued = await self._store.list_jobs([JobState.QUEUED])
+        ready = self.fair.order(queued, now=utcnow())
+        if queued:
+            self._spawn(self._report_positions(queued))
+        return ready[0] if ready else None
+
+    async def _report_positions(self, queued: list[Job]) -> None:
+        eta_each = self.estimated_duration()
+        for job_id, position in self.fair.positions(queued).items():
+            job = next(j for j in queued if j.id == job_id)
+            eta = eta_each * position / max(1, self._client.free_slots + self._client.active_tasks)
+            await self._sink.progress(job, Progress(Stage.QUEUED, position=position, eta=eta))
+
+    def estimated_duration(self) -> float:
+        recent = self.durations[-20:]
+        return sorted(recent)[len(recent) // 2] if recent else 30.0
+
+    async def _submit(self, job: Job) -> None:
+        moved = await self._store.transition(
+            job.id, JobState.QUEUED, JobState.SUBMITTING, submit_attempts=job.submit_attempts + 1
+        )
+        if moved is None:
+            return  # cancelled or expired meanwhile
+        job = moved
+        self.fair.mark_served(job.user_id)
+        await self._sink.progress(job, Progress(Stage.SUBMITTING))
+        try:
+            request = self._build_submit(job.request)
+            generate_uuid = await self._client.submit(request)
+        except (liblib.LiblibRateLimitError, liblib.LiblibConcurrencyError) as exc:
+            # The API refused before creating a task: safe to queue again, a little later.
+            log.info("job %s: submit refused (%s); re-queued", job.id, type(exc).__name__)
+            await self._store.transition(
+                job.id, JobState.SUBMITTING, JobState.QUEUED, not_before=utcnow() + _BACKOFF_AFTER_LIMIT
+            )
+            return
+        except liblib.LiblibConnectionError as exc:
+            if not exc.reached_server:
+                await self._store.transition(
+                    job.id, JobState.SUBMITTING, JobState.QUEUED, not_before=utcnow() + _BACKOFF_AFTER_LIMIT
+                )
+                return
+            await self._fail(
+                job,
+                (JobState.SUBMITTING,),
+                FailureReason.SUBMIT_UNKNOWN,
+                "The image service did not confirm the job in time, so it was not retried "
+                "(that could charge twice). Your quota was refunded; please try again.",
+            )
+            return
+        except liblib.LiblibError as exc:
+            reason, detail = failure_for(exc)
+            await self._fail(job, (JobState.SUBMITTING,), reason, detail)
+            return
+        except Exception:
+            log.exception("job %s: unexpected error while submitting", job.id)
+            await self._fail(
+                job, (JobState.SUBMITTING,), FailureReason.SERVICE_ERROR, "Something went wrong while submitting."
+            )
+            return
+        running = await self._store.transition(
+            job.id, JobState.SUBMITTING, JobState.RUNNING, generate_uuid=generate_uuid, submitted_at=utcnow()
+        )
+        if running is None:  # cannot happen: only the runner moves SUBMITTING jobs
+            log.error("job %s: lost SUBMITTING state after submit", job.id)
+            return
+        log_job_event(running, "submitted")
+        self._spawn_poll(running)
+
+    # -- polling -----------------------------------------------------------------------------------
+
+    async def _poll(self, job: Job) -> None:
+        if job.generate_uuid is None:
+            raise RuntimeError(f"job {job.id} is running without a generateUuid")
+        family = family_of(job.request.mode)
+        started = job.submitted_at or job.state_changed_at
+        deadline = self._settings.running_deadline - (utcnow() - job.state_changed_at).total_seconds()
+
+        async def on_progress(status: liblib.TaskStatus) -> None:
+            stage = {1: Stage.WAITING, 2: Stage.GENERATING, 3: Stage.AUDITING, 4: Stage.AUDITING}.get(
+                status.generate_status, Stage.GENERATING
+            )
+            elapsed = (utcnow() - started).total_seconds()
+            await self._sink.progress(job, Progress(stage, percent=status.percent_completed, elapsed=elapsed))
+
+        t0 = time.monotonic()
+        try:
+            task = await self._client.wait_for(
+                family, job.generate_uuid, on_progress=on_progress, timeout=max(1.0, deadline)
+            )
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            self._client.release(job.generate_uuid)
+            await self._fail(
+                job,
+                (JobState.RUNNING,),
+                FailureReason.DEADLINE,
+                "The image service took too long, so the job was stopped. Your quota was refunded.",
+                expired=True,
+            )
+            return
+        except liblib.LiblibError as exc:
+            self._client.release(job.generate_uuid)
+            reason, detail = failure_for(exc)
+            await self._fail(job, (JobState.RUNNING,), reason, detail)
+            return
+        self.durations.append(time.monotonic() - t0)
+        result = JobResult(
+            images=tuple(ResultImage(url=i.image_url, seed=i.seed) for i in task.images),
+            points_cost=task.points_cost or 0,
+            blocked_count=task.blocked_count,
+            account_balance=task.account_balance,
+        )
+        delivering = await self._store.transition(
+            job.id, JobState.RUNNING, JobState.DELIVERING, result=result, points_cost=task.points_cost or 0, percent=1.0
+        )
+        if delivering is None:
+            log_job_event(job, "result_discarded", reason="job no longer running (cancelled)")
+            return
+        await self._deliver(delivering)
+
+    # -- delivery ----------------------------------------------------------------------------------
+
+    async def _deliver(self, job: Job) -> None:
+        if job.result is None:
+            raise RuntimeError(f"job {job.id} is delivering without a result")
+        await self._sink.progress(job, Progress(Stage.DELIVERING))
+        try:
+            files = []
+            for index, image in enumerate(job.result.images):
+                raw = await self._client.download(image.url, max_bytes=50 * 1024 * 1024)
+                files.append(normalize_for_discord(raw, f"{job.id}_{index + 1}", max_bytes=self._max_image_bytes))
+            message_id = await self._sink.deliver(job, job.result, files)
+        except DeliveryError as exc:
+            log.warning("job %s: delivery failed: %s", job.id, exc)
+            await self._fail(job, (JobState.DELIVERING,), FailureReason.DELIVERY_FAILED, str(exc))
+            return
+        except liblib.LiblibError as exc:
+            await self._fail(
+                job,
+                (JobState.DELIVERING,),
+                FailureReason.DELIVERY_FAILED,
+                f"The images could not be downloaded from the image service: {exc.human}",
+            )
+            return
+        done = await self._store.transition(
+            job.id,
+            JobState.DELIVERING,
+            JobState.SUCCEEDED,
+            settlement=Settlement(images=len(files), points=job.result.points_cost),
+            result_message_id=message_id,
+        )
+        if done is not None:
+            log_job_event(done, "delivered", images=len(files))
+
+    async def _fail(
+        self, job: Job, expected: tuple[JobState, ...], reason: FailureReason, detail: str, *, expired: bool = False
+    ) -> None:
+        new = JobState.EXPIRED if expired else JobState.FAILED
+        failed = await self._store.transition(job.id, expected, new, failure_reason=reason, failure_detail=detail)
+        if failed is None:
+            return
+        log_job_event(failed, "failed", reason=str(reason))
+        try:
+            await self._sink.notify_failure(failed)
+        except Exception:
+            log.exception("job %s: could not tell the member about the failure", job.id)
+
+    # -- deadlines ---------------------------------------------------------------------------------
+
+    async def _watchdog_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._watchdog_interval)
+            try:
+                await self.enforce_deadlines(utcnow())
+            except Exception:
+                log.exception("deadline watchdog failed")
+
+    async def enforce_deadlines(self, now: datetime) -> None:
+        s = self._settings
+        limits = {
+            JobState.QUEUED: s.queued_deadline,
+            JobState.SUBMITTING: s.submitting_deadline,
+            JobState.DELIVERING: s.delivering_deadline,
+        }
+        for job in await self._store.list_jobs(ACTIVE_STATES - {JobState.RUNNING}):
+            limit = limits[job.state]
+            if (now - job.state_changed_at).total_seconds() <= limit:
+                continue
+            if job.state is JobState.QUEUED:
+                await self._fail(
+                    job,
+                    (JobState.QUEUED,),
+                    FailureReason.DEADLINE,
+                    "The job waited in the queue too long and was dropped. Your quota was refunded.",
+                    expired=True,
+                )
+            elif job.state is JobState.SUBMITTING and job.id not in self._polls:
+                await self._fail(
+                    job,
+                    (JobState.SUBMITTING,),
+                    FailureReason.SUBMIT_UNKNOWN,
+                    "Submitting this job did not finish in time. Your quota was refunded.",
+                )
+            elif job.state is JobState.DELIVERING:
+                await self._fail(
+                    job,
+                    (JobState.DELIVERING,),
+                    FailureReason.DELIVERY_FAILED,
+                    "The result could not be delivered in time.",
+                )
+        # RUNNING jobs: the poll's own timeout enforces running_deadline; a RUNNING job with no poll
+        # task (it should always have one) is resumed here.
+        for job in await self._store.list_jobs([JobState.RUNNING]):
+            if job.id not in self._polls and job.generate_uuid and self._accepting:
+                self._spawn_poll(job)

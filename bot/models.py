@@ -1,0 +1,214 @@
+"""Domain records: jobs, their states and the generation request (no discord/aiohttp imports)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Self
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    RUNNING = "running"
+    DELIVERING = "delivering"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+ACTIVE_STATES = frozenset({JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING, JobState.DELIVERING})
+TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED})
+
+# Every allowed move; the store refuses anything else (guarded UPDATE ... WHERE state = ?).
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.QUEUED: frozenset({JobState.SUBMITTING, JobState.CANCELLED, JobState.EXPIRED, JobState.FAILED}),
+    # back to QUEUED only when the API provably did not create the task (429, 100054, connect error)
+    JobState.SUBMITTING: frozenset({JobState.RUNNING, JobState.QUEUED, JobState.FAILED, JobState.CANCELLED}),
+    JobState.RUNNING: frozenset({JobState.DELIVERING, JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED}),
+    JobState.DELIVERING: frozenset({JobState.SUCCEEDED, JobState.FAILED}),
+    JobState.SUCCEEDED: frozenset(),
+    JobState.FAILED: frozenset(),
+    JobState.CANCELLED: frozenset(),
+    JobState.EXPIRED: frozenset(),
+}
+
+
+class JobKind(StrEnum):
+    IMAGINE = "imagine"
+    RESTYLE = "restyle"
+    REROLL = "reroll"
+    VARY = "vary"
+    UPSCALE = "upscale"
+
+
+class FailureReason(StrEnum):
+    """Why a job failed; each maps to a distinct user-facing message."""
+
+    INVALID_PARAMETER = "invalid_parameter"
+    BANNED_PROMPT = "banned_prompt"
+    AUDIT_REJECTED = "audit_rejected"
+    GENERATION_FAILED = "generation_failed"
+    SERVICE_TIMEOUT = "service_timeout"
+    SERVICE_ERROR = "service_error"
+    IMAGE_UNREACHABLE = "image_unreachable"
+    CONFIG_ERROR = "config_error"
+    OUT_OF_POINTS = "out_of_points"
+    SUBMIT_UNKNOWN = "submit_unknown"
+    DEADLINE = "deadline"
+    DELIVERY_FAILED = "delivery_failed"
+    CANCELLED = "cancelled"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_job_id() -> str:
+    """A short, URL- and custom-id-safe id (10 lowercase base32-ish characters)."""
+    return secrets.token_hex(5)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """What a member asked for, after validation; enough to rebuild the LiblibAI submit."""
+
+    mode: str  # "star3", "kontext" or a configured custom model name
+    prompt: str
+    negative_prompt: str | None = None
+    aspect_ratio: str | None = None
+    count: int = 1
+    seed: int | None = None
+    steps: int | None = None
+    kontext_model: str | None = None  # "pro" | "max"
+    guidance_scale: float | None = None
+    cfg_scale: float | None = None
+    sampler: int | None = None
+    source_images: tuple[str, ...] = ()  # fetchable URLs (first is the main source)
+    strength: float | None = None  # img2img denoising strength (custom) ; ignored where unsupported
+    mask_image: str | None = None
+    control_type: str | None = None
+    control_image: str | None = None
+    width: int | None = None
+    height: int | None = None
+    hires: bool = False  # upscale: render through the mode's high-resolution option
+    simulated: bool = False
+
+    @property
+    def is_img2img(self) -> bool:
+        return bool(self.source_images)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["source_images"] = list(self.source_images)
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Self:
+        data: dict[str, Any] = json.loads(raw)
+        data["source_images"] = tuple(data.get("source_images") or ())
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def with_(self, **changes: Any) -> GenerationRequest:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultImage:
+    url: str
+    seed: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    images: tuple[ResultImage, ...]
+    points_cost: int = 0
+    blocked_count: int = 0
+    account_balance: int | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "images": [asdict(i) for i in self.images],
+                "points_cost": self.points_cost,
+                "blocked_count": self.blocked_count,
+                "account_balance": self.account_balance,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: str) -> Self:
+        data = json.loads(raw)
+        return cls(
+            images=tuple(ResultImage(**i) for i in data.get("images", [])),
+            points_cost=int(data.get("points_cost", 0)),
+            blocked_count=int(data.get("blocked_count", 0)),
+            account_balance=data.get("account_balance"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageDebit:
+    """One quota counter a job reserves: ``scope`` is "user" or "guild", ``window`` e.g. "day:2026-11-23".
+
+    The store increments it only while the new totals stay within the limits (None: unlimited),
+    in one transaction with the job insert; a refund subtracts exactly what was reserved.
+    """
+
+    scope: str
+    scope_id: int
+    window: str
+    images: int
+    points: int
+    max_images: int | None = None
+    max_points: int | None = None
+
+
+@dataclass(slots=True)
+class Job:
+    id: str
+    user_id: int
+    channel_id: int
+    guild_id: int | None
+    request: GenerationRequest
+    kind: JobKind = JobKind.IMAGINE
+    state: JobState = JobState.QUEUED
+    created_at: datetime = field(default_factory=utcnow)
+    state_changed_at: datetime = field(default_factory=utcnow)
+    generate_uuid: str | None = None
+    submitted_at: datetime | None = None
+    finished_at: datetime | None = None
+    # Where progress and results go: the interaction (while its token lives), else the channel.
+    application_id: int | None = None
+    interaction_token: str | None = None
+    interaction_expires_at: datetime | None = None
+    progress_message_id: int | None = None
+    reply_to_message_id: int | None = None
+    result_message_id: int | None = None
+    parent_job_id: str | None = None
+    locale: str = "en-US"
+    points_reserved: int = 0
+    points_cost: int | None = None
+    debits: tuple[UsageDebit, ...] = ()
+    refunded: bool = False
+    result: JobResult | None = None
+    failure_reason: FailureReason | None = None
+    failure_detail: str | None = None
+    percent: float | None = None
+    submit_attempts: int = 0
+    not_before: datetime | None = None  # re-queued after a 429/100054: do not submit before this
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES

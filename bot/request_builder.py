@@ -1,0 +1,165 @@
+"""Turn what a member typed into a validated GenerationRequest, before any I/O.
+
+Every refusal is an InvalidRequestError with a friendly message naming the option and the limit.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot.errors import InvalidRequestError
+from bot.liblib.endpoints import (
+    KONTEXT_ASPECT_RATIOS,
+    MAX_IMAGE_COUNT,
+    PROMPT_MAX_CHARS,
+    STAR3_CONTROL_TYPES,
+)
+from bot.models import GenerationRequest
+from bot.settings import CustomModel, ModelsSettings
+
+ASPECT_RATIOS = KONTEXT_ASPECT_RATIOS
+MAX_SEED = 9_999_999_999
+# Zero-width and bidi control characters: invisible, they only confuse prompts and moderation.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+@dataclass(frozen=True, slots=True)
+class ModeInfo:
+    name: str
+    label: str
+    supports_negative: bool
+    supports_steps: bool
+    supports_seed: bool
+    supports_control: bool
+    english_only: bool
+    max_references: int
+
+
+def clean_prompt(text: str | None) -> str:
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", text))
+    return " ".join(text.split()) if "\n" not in text else text.strip()
+
+
+class RequestBuilder:
+    def __init__(self, models: ModelsSettings, *, simulated: bool = False) -> None:
+        self._models = models
+        self._custom = {m.name: m for m in models.custom}
+        self.simulated = simulated
+
+    # -- modes -------------------------------------------------------------------------------------
+
+    def modes(self) -> list[ModeInfo]:
+        out = [
+            ModeInfo("star3", "Star-3 Alpha", False, True, False, True, True, 1),
+            ModeInfo("kontext-pro", "F.1 Kontext pro", False, False, False, False, False, 1),
+            ModeInfo("kontext-max", "F.1 Kontext max", False, False, False, False, False, 4),
+        ]
+        for m in self._models.custom:
+            out.append(ModeInfo(m.name, m.label or m.name, True, True, True, bool(m.controlnets), m.english_only, 1))
+        return out
+
+    def mode_info(self, name: str) -> ModeInfo:
+        for info in self.modes():
+            if info.name == name:
+                return info
+        known = ", ".join(m.name for m in self.modes())
+        raise InvalidRequestError("mode", f"unknown mode `{name}`. Available: {known}.")
+
+    def custom_model(self, name: str) -> CustomModel | None:
+        return self._custom.get(name)
+
+    def control_types(self, mode: str) -> list[str]:
+        if mode == "star3":
+            return list(STAR3_CONTROL_TYPES)
+        model = self._custom.get(mode)
+        return [c.name for c in model.controlnets] if model else []
+
+    # -- building ----------------------------------------------------------------------------------
+
+    def build(
+        self,
+        prompt: str | None,
+        *,
+        mode: str | None = None,
+        negative_prompt: str | None = None,
+        aspect_ratio: str | None = None,
+        count: int | None = None,
+        seed: int | None = None,
+        steps: int | None = None,
+        has_image: bool = False,
+        reference_count: int = 0,
+        control_type: str | None = None,
+        has_control_image: bool = False,
+        strength: float | None = None,
+        max_count: int = MAX_IMAGE_COUNT,
+        max_steps: int | None = None,
+    ) -> GenerationRequest:
+        """Validate and normalise; image URLs are filled in later (after the defer)."""
+        text = clean_prompt(prompt)
+        if not text:
+            raise InvalidRequestError("prompt", "the prompt is empty. Describe what you want to see.")
+        if len(text) > PROMPT_MAX_CHARS:
+            raise InvalidRequestError(
+                "prompt", f"the prompt is {len(text)} characters; the limit is {PROMPT_MAX_CHARS}."
+            )
+        mode_name = (mode or self._models.default_mode).strip().lower()
+        if mode_name == "kontext":
+            mode_name = f"kontext-{self._models.kontext_default_model}"
+        info = self.mode_info(mode_name)
+        negative = clean_prompt(negative_prompt) or None
+        if negative and len(negative) > PROMPT_MAX_CHARS:
+            raise InvalidRequestError("negative", f"the negative prompt is limited to {PROMPT_MAX_CHARS} characters.")
+        if negative and not info.supports_negative:
+            raise InvalidRequestError("negative", f"{info.label} does not take a negative prompt; try a custom model.")
+        if info.english_only and (_CJK.search(text) or (negative and _CJK.search(negative))):
+            raise InvalidRequestError(
+                "prompt", f"{info.label} understands English prompts only. Use `kontext-pro` for Chinese prompts."
+            )
+        if aspect_ratio is not None and aspect_ratio not in ASPECT_RATIOS:
+            raise InvalidRequestError("aspect", f"choose one of {', '.join(ASPECT_RATIOS)}.")
+        n = 1 if count is None else count
+        if not 1 <= n <= min(max_count, MAX_IMAGE_COUNT):
+            raise InvalidRequestError(
+                "count", f"the image count must be between 1 and {min(max_count, MAX_IMAGE_COUNT)}."
+            )
+        if seed is not None and not 0 <= seed <= MAX_SEED:
+            raise InvalidRequestError("seed", f"the seed must be between 0 and {MAX_SEED}.")
+        if seed is not None and not info.supports_seed:
+            raise InvalidRequestError("seed", f"{info.label} does not accept a seed.")
+        step_cap = min(max_steps or self._models.max_steps, 60)
+        if steps is not None:
+            if not info.supports_steps:
+                raise InvalidRequestError("steps", f"{info.label} does not take a step count.")
+            if not 1 <= steps <= step_cap:
+                raise InvalidRequestError("steps", f"steps must be between 1 and {step_cap}.")
+        if reference_count + (1 if has_image else 0) > max(1, info.max_references):
+            raise InvalidRequestError("image", f"{info.label} takes at most {info.max_references} reference image(s).")
+        if control_type is not None or has_control_image:
+            if not info.supports_control:
+                raise InvalidRequestError("control", f"{info.label} does not support structure control.")
+            if control_type is None or not has_control_image:
+                raise InvalidRequestError("control", "give both a control image and a control type.")
+            if control_type not in self.control_types(mode_name):
+                raise InvalidRequestError("control_type", f"choose one of {', '.join(self.control_types(mode_name))}.")
+        if strength is not None and not 0.0 <= strength <= 1.0:
+            raise InvalidRequestError("strength", "strength must be between 0 and 1.")
+        base, _, variant = mode_name.partition("-")
+        is_kontext = base == "kontext"
+        return GenerationRequest(
+            mode="kontext" if is_kontext else mode_name,
+            prompt=text,
+            negative_prompt=negative,
+            aspect_ratio=aspect_ratio,
+            count=n,
+            seed=seed,
+            steps=steps,
+            kontext_model=variant if is_kontext else None,
+            control_type=control_type,
+            strength=strength,
+            simulated=self.simulated,
+        )

@@ -1,0 +1,55 @@
+"""BotTree: the one place app-command errors become replies (STYLE §2.5)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+
+import discord
+from discord import app_commands
+
+from bot.errors import BotError
+
+log = logging.getLogger(__name__)
+
+
+async def reply_ephemeral(interaction: discord.Interaction, message: str) -> None:
+    """Answer privately, whether or not the interaction was already deferred (publicly)."""
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(message, ephemeral=True)
+            return
+        # A public "thinking…" defer cannot turn private: remove it, then send a private follow-up.
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+        await interaction.followup.send(message, ephemeral=True)
+    except discord.HTTPException as exc:
+        log.info("could not send an error reply (%s)", exc.status)
+
+
+class BotTree(app_commands.CommandTree[discord.Client]):
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(original, BotError):
+            log.info("command refused: %s", original.message)
+            await reply_ephemeral(interaction, original.message)
+        elif isinstance(original, app_commands.TransformerError):
+            await reply_ephemeral(
+                interaction, f"That value is not valid: `{discord.utils.escape_markdown(str(original.value))[:100]}`."
+            )
+        elif isinstance(original, app_commands.CommandOnCooldown):
+            await reply_ephemeral(interaction, f"Slow down: try again in {original.retry_after:.0f}s.")
+        elif isinstance(original, app_commands.MissingPermissions | app_commands.CheckFailure):
+            await reply_ephemeral(interaction, "You don't have permission to use this command here.")
+        else:
+            incident = secrets.token_hex(3)
+            log.error(
+                "unexpected error in /%s (incident %s)",
+                interaction.command and interaction.command.name,
+                incident,
+                exc_info=original,
+            )
+            await reply_ephemeral(
+                interaction, f"Something went wrong on our side (incident `{incident}`). Please try again."
+            )

@@ -1,0 +1,1 @@
+"""Discord presentation: embed builders and persistent buttons."""

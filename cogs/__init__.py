@@ -1,0 +1,15 @@
+"""Slash-command cogs: thin Discord adapters over the services in ``bot``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.app import LiblibBot, Services
+
+
+async def load_all(bot: LiblibBot, services: Services) -> None:
+    """Add every cog, passing each exactly the services it needs."""
+    from cogs.generate import GenerateCog
+
+    await bot.add_cog(GenerateCog(services))

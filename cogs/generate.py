@@ -1,0 +1,151 @@
+"""/imagine: validate → defer → fetch and publish input images → enqueue → show the queue position."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import Services
+from bot.delivery import Progress, Stage
+from bot.errors import InvalidRequestError
+from bot.images import MAX_INPUT_BYTES, sniff_input
+from bot.models import GenerationRequest, Job, JobKind, new_job_id, utcnow
+from bot.request_builder import ASPECT_RATIOS, MAX_SEED
+from bot.ui.embeds import progress_text
+
+log = logging.getLogger(__name__)
+
+
+def check_attachment(attachment: discord.Attachment | None, field: str) -> None:
+    """Metadata checks only (no I/O): size and declared type."""
+    if attachment is None:
+        return
+    if attachment.size > MAX_INPUT_BYTES:
+        raise InvalidRequestError(field, f"the file is {attachment.size / 1e6:.1f} MB; the limit is 10 MB.")
+    if attachment.content_type and not attachment.content_type.startswith("image/"):
+        raise InvalidRequestError(field, "that attachment is not an image (PNG, JPEG, WebP or GIF).")
+
+
+class GenerateCog(commands.Cog):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def publish_attachment(self, attachment: discord.Attachment, field: str, stem: str) -> str:
+        data = await attachment.read()
+        image = sniff_input(data, field=field)
+        return await self.services.transport.publish(image, source_url=attachment.url, stem=stem)
+
+    async def start_job(
+        self,
+        interaction: discord.Interaction,
+        request: GenerationRequest,
+        *,
+        kind: JobKind = JobKind.IMAGINE,
+        parent_job_id: str | None = None,
+        response_message_id: int | None = None,
+        job_id: str | None = None,
+    ) -> Job:
+        """Enqueue a job for an already-deferred interaction and show its queue position."""
+        settings = self.services.settings
+        job = Job(
+            id=job_id or new_job_id(),
+            user_id=interaction.user.id,
+            channel_id=interaction.channel_id or 0,
+            guild_id=interaction.guild_id,
+            request=request,
+            kind=kind,
+            parent_job_id=parent_job_id,
+            application_id=interaction.application_id,
+            interaction_token=interaction.token,
+            interaction_expires_at=utcnow() + timedelta(seconds=settings.queue.interaction_token_ttl),
+            progress_message_id=response_message_id,
+            locale=str(interaction.locale),
+        )
+        jobs = self.services.jobs
+        try:
+            result = await jobs.enqueue(job, wake=False)
+            position = await jobs.position(job.id) or result.queue_position
+            await interaction.edit_original_response(
+                content=progress_text(job, Progress(Stage.QUEUED, position=position))
+            )
+        finally:
+            jobs.wake()
+        return job
+
+    @app_commands.command(name="imagine", description="Generate images from a prompt")
+    @app_commands.describe(
+        prompt="What to draw (English for Star-3 and custom models)",
+        mode="Model: star3, kontext-pro, kontext-max or a configured custom model",
+        negative="What to avoid (custom models)",
+        aspect="Aspect ratio",
+        count="How many images (1-4)",
+        seed="Seed for reproducible results (custom models)",
+        steps="Sampling steps (Star-3 and custom models)",
+        image="An image to start from (image-to-image)",
+        control_image="A structure reference (line, depth, pose, ...)",
+        control_type="How the control image guides the result",
+    )
+    @app_commands.choices(aspect=[app_commands.Choice(name=r, value=r) for r in ASPECT_RATIOS])
+    async def imagine(
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, 2000],
+        mode: str | None = None,
+        negative: app_commands.Range[str, 1, 2000] | None = None,
+        aspect: str | None = None,
+        count: app_commands.Range[int, 1, 4] | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        steps: app_commands.Range[int, 1, 60] | None = None,
+        image: discord.Attachment | None = None,
+        control_image: discord.Attachment | None = None,
+        control_type: str | None = None,
+    ) -> None:
+        request = self.services.builder.build(
+            prompt,
+            mode=mode,
+            negative_prompt=negative,
+            aspect_ratio=aspect,
+            count=count,
+            seed=seed,
+            steps=steps,
+            has_image=image is not None,
+            control_type=control_type,
+            has_control_image=control_image is not None,
+        )
+        check_attachment(image, "image")
+        check_attachment(control_image, "control_image")
+        response = await interaction.response.defer(thinking=True)
+        job_id = new_job_id()
+        if image is not None:
+            url = await self.publish_attachment(image, "image", f"{job_id}-src")
+            request = request.with_(source_images=(url,))
+        if control_image is not None:
+            url = await self.publish_attachment(control_image, "control_image", f"{job_id}-ctl")
+            request = request.with_(control_image=url)
+        await self.start_job(
+            interaction, request, job_id=job_id, response_message_id=response.message_id if response else None
+        )
+
+    @imagine.autocomplete("mode")
+    async def mode_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        needle = current.lower()
+        return [
+            app_commands.Choice(name=f"{m.label} ({m.name})"[:100], value=m.name)
+            for m in self.services.builder.modes()
+            if needle in m.name or needle in m.label.lower()
+        ][:25]
+
+    @imagine.autocomplete("control_type")
+    async def control_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        mode = getattr(interaction.namespace, "mode", None) or self.services.settings.models.default_mode
+        return [
+            app_commands.Choice(name=t, value=t)
+            for t in self.services.builder.control_types(str(mode))
+            if current.lower() in t.lower()
+        ][:25]

@@ -1,0 +1,205 @@
+"""/imagine end to end: real discord.py client, fake Discord, LiblibAI simulator, SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from bot.models import JobState
+from tests.e2e.conftest import Env, assert_no_pings, make_settings, running_bot
+from tests.fake_discord import FakeDiscord
+
+
+def is_original_edit(call, token: str) -> bool:
+    return call.method == "PATCH" and "/webhooks/" in call.path and token in call.path and "@original" in call.path
+
+
+async def wait_result(fake: FakeDiscord, token: str, timeout: float = 10.0):
+    """The edit of @original that carries the result images."""
+    return await fake.wait_for_call(lambda c: is_original_edit(c, token) and bool(c.files), timeout=timeout)
+
+
+async def wait_embed_title(fake: FakeDiscord, token: str, fragment: str, timeout: float = 10.0):
+    def match(c) -> bool:
+        if not is_original_edit(c, token) or not isinstance(c.json, dict):
+            return False
+        return any(fragment in (e.get("title") or "") for e in c.json.get("embeds") or [])
+
+    return await fake.wait_for_call(match, timeout=timeout)
+
+
+async def wait_jobs(store, state: JobState, count: int, timeout: float = 10.0) -> list:
+    """The runner records the final state just after the fake answers the delivery: poll for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = await store.list_jobs([state])
+        if len(jobs) >= count or time.monotonic() > deadline:
+            return jobs
+        await asyncio.sleep(0.02)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.format == "PNG"
+        return img.size
+
+
+async def test_startup_syncs_commands_once(env: Env) -> None:
+    names = {c["name"] for c in env.fake.commands}
+    assert "imagine" in names
+    assert env.fake.sync_count == 1
+
+
+async def test_restart_does_not_resync_unchanged_commands(fake: FakeDiscord, sim, tmp_path: Path) -> None:
+    settings = make_settings(fake, sim, tmp_path / "bot.db")
+    async with running_bot(settings, fake):
+        pass
+    async with running_bot(settings, fake):
+        pass
+    assert fake.sync_count == 1
+
+
+async def test_imagine_defers_shows_progress_and_delivers_png(env: Env) -> None:
+    started = time.monotonic()
+    inter = await env.fake.slash("imagine", {"prompt": "a red fox in the snow", "aspect": "16:9"})
+    callback = await env.fake.wait_for_call(lambda c: "/callback" in c.path and str(inter.id) in c.path)
+    assert callback.json["type"] == 5  # deferred "thinking"
+    assert time.monotonic() - started < 3
+    queued = await env.fake.wait_for_call(
+        lambda c: is_original_edit(c, inter.token) and "Queued" in (c.json or {}).get("content", "")
+    )
+    assert "position" in queued.json["content"]
+    result = await wait_result(env.fake, inter.token)
+    assert len(result.files) == 1
+    assert png_size(result.files[0].content) == (1280, 720)  # Star-3 "landscape"
+    embed = result.json["embeds"][0]
+    assert "a red fox in the snow" in embed["description"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Mode"].startswith("star3") and "Points" in fields
+    jobs = await wait_jobs(env.runtime.store, JobState.SUCCEEDED, 1)
+    assert len(jobs) == 1 and jobs[0].result_message_id is not None
+    assert env.sim.counters.submits == 1
+
+
+async def test_count_four_delivers_four_files_in_one_message(env: Env) -> None:
+    inter = await env.fake.slash("imagine", {"prompt": "four cats", "count": 4})
+    result = await wait_result(env.fake, inter.token)
+    assert len(result.files) == 4
+    assert len({f.content for f in result.files}) == 4
+
+
+async def test_audit_rejection_gets_a_distinct_message(env: Env) -> None:
+    env.sim.fail_next_tasks("audit_reject")
+    inter = await env.fake.slash("imagine", {"prompt": "something the audit dislikes"})
+    call = await wait_embed_title(env.fake, inter.token, "filtered by audit")
+    assert "refunded" in call.json["embeds"][0]["footer"]["text"]
+
+
+async def test_generation_failure_gets_a_distinct_message(env: Env) -> None:
+    env.sim.fail_next_tasks("failed")
+    inter = await env.fake.slash("imagine", {"prompt": "this one fails"})
+    await wait_embed_title(env.fake, inter.token, "Generation failed")
+    [job] = await wait_jobs(env.runtime.store, JobState.FAILED, 1)
+    assert job.refunded
+
+
+async def test_banned_prompt_refused_by_liblib_is_explained(env: Env) -> None:
+    inter = await env.fake.slash("imagine", {"prompt": "a forbidden-word picture"})
+    await wait_embed_title(env.fake, inter.token, "Prompt refused")
+
+
+async def test_invalid_input_gets_an_ephemeral_message_and_no_api_call(env: Env) -> None:
+    inter = await env.fake.slash("imagine", {"prompt": "   \u200b  "})
+    call = await env.fake.wait_for_call(lambda c: "/callback" in c.path and str(inter.id) in c.path)
+    assert call.json["type"] == 4
+    assert call.json["data"]["flags"] & 64  # ephemeral
+    assert "prompt" in call.json["data"]["content"]
+    inter2 = await env.fake.slash("imagine", {"prompt": "画一只猫", "mode": "star3"})
+    call2 = await env.fake.wait_for_call(lambda c: "/callback" in c.path and str(inter2.id) in c.path)
+    assert call2.json["data"]["flags"] & 64 and "English" in call2.json["data"]["content"]
+    await asyncio.sleep(0.1)
+    assert env.sim.counters.submit_requests == 0
+
+
+async def test_ten_users_three_jobs_round_robin_without_violations(fake: FakeDiscord, sim, tmp_path: Path) -> None:
+    settings = make_settings(fake, sim, tmp_path / "bot.db", liblib={"submit_per_second": 10.0})
+    users = [fake.add_member(7000 + i, name=f"user{i}")["user"]["id"] for i in range(10)]
+    async with running_bot(settings, fake) as runtime:
+        tokens = []
+        for user in users:  # user-major order: the worst case for first-come-first-served
+            for n in range(3):
+                inter = await fake.slash("imagine", {"prompt": f"job {n} of {user}"}, user_id=int(user))
+                tokens.append(inter.token)
+        for token in tokens:
+            await wait_result(fake, token, timeout=30)
+        done = await wait_jobs(runtime.store, JobState.SUCCEEDED, 30)
+    assert len(done) == 30
+    assert sim.counters.rate_limit_violations == 0
+    assert sim.counters.concurrency_violations == 0
+    assert sim.counters.max_concurrent_seen <= 5
+    order = sorted(done, key=lambda j: j.submitted_at)
+    first_rank = {}
+    for rank, job in enumerate(order):
+        first_rank.setdefault(job.user_id, rank)
+    # Round robin: every member's first job goes out within the first pass of the rotation
+    # (FIFO would make the last member wait for 27 jobs).
+    assert max(first_rank.values()) < 15, first_rank
+    assert_no_pings(fake)
+
+
+async def test_job_outliving_the_interaction_token_is_delivered_in_the_channel(
+    fake: FakeDiscord, sim, tmp_path: Path
+) -> None:
+    sim.set_durations(queued=0.02, running=0.6, auditing=0.02)
+    settings = make_settings(fake, sim, tmp_path / "bot.db", queue={"interaction_token_ttl": 0.3})
+    async with running_bot(settings, fake):
+        inter = await fake.slash("imagine", {"prompt": "slow painting"})
+        await fake.wait_for_call(lambda c: is_original_edit(c, inter.token))
+        fake.expire_interaction_tokens()
+        sent = await fake.wait_for_call(
+            lambda c: c.method == "POST" and f"/channels/{fake.channel_id}/messages" in c.path and bool(c.files),
+            timeout=10,
+        )
+    body = sent.json
+    assert body["content"] == f"<@{fake.default_user_id}>"
+    assert body["allowed_mentions"]["parse"] == []
+    assert [int(u) for u in body["allowed_mentions"]["users"]] == [fake.default_user_id]
+    assert int(body["message_reference"]["message_id"]) > 0
+    assert_no_pings(fake)
+
+
+async def test_restart_mid_generation_delivers_once_without_resubmitting(
+    fake: FakeDiscord, sim, tmp_path: Path
+) -> None:
+    sim.set_durations(queued=0.05, running=0.8, auditing=0.05)
+    settings = make_settings(fake, sim, tmp_path / "bot.db")
+    async with running_bot(settings, fake) as runtime:
+        tokens = [(await fake.slash("imagine", {"prompt": f"restart {i}"})).token for i in range(3)]
+        for _ in range(100):
+            if len(await runtime.store.list_jobs([JobState.RUNNING])) == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert len(await runtime.store.list_jobs([JobState.RUNNING])) == 3
+    # The bot is down; the tasks keep running at LiblibAI.
+    async with running_bot(settings, fake) as runtime:
+        for token in tokens:
+            await wait_result(fake, token)
+        done = await wait_jobs(runtime.store, JobState.SUCCEEDED, 3)
+    assert len(done) == 3
+    assert sim.counters.submits == 3
+    deliveries = [c for c in fake.calls if c.files]
+    assert len(deliveries) == 3
+
+
+async def test_without_keys_the_builtin_simulator_is_used_and_results_say_so(fake: FakeDiscord, tmp_path: Path) -> None:
+    settings = make_settings(fake, None, tmp_path / "bot.db")
+    assert not settings.liblib.has_keys
+    async with running_bot(settings, fake) as runtime:
+        assert runtime.simulator is not None
+        inter = await fake.slash("imagine", {"prompt": "offline fox"})
+        result = await wait_result(fake, inter.token)
+    assert "simulated" in result.json["embeds"][0]["footer"]["text"]
