@@ -203,3 +203,25 @@ async def test_without_keys_the_builtin_simulator_is_used_and_results_say_so(fak
         inter = await fake.slash("imagine", {"prompt": "offline fox"})
         result = await wait_result(fake, inter.token)
     assert "simulated" in result.json["embeds"][0]["footer"]["text"]
+
+
+async def test_imagine_with_an_image_sends_that_image_to_liblib(env: Env) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (1, 2, 3)).save(out, "PNG")
+    attachment = env.fake.host_file("source.png", out.getvalue(), "image/png")
+    inter = await env.fake.slash("imagine", {"prompt": "paint it"}, attachments={"image": attachment})
+    await wait_result(env.fake, inter.token)
+    [fetched] = env.sim.counters.source_fetches
+    uploaded = env.sim.tasks()[0].params["sourceImage"]
+    assert fetched == uploaded  # the upload flow copied the member's attachment into LiblibAI storage
+
+
+async def test_non_image_attachment_is_refused_without_an_api_call(env: Env) -> None:
+    attachment = env.fake.host_file("cat.png", b"definitely not an image", "image/png")
+    inter = await env.fake.slash("imagine", {"prompt": "paint it"}, attachments={"image": attachment})
+    call = await env.fake.wait_for_call(
+        lambda c: c.method == "POST" and "/webhooks/" in c.path and (c.json or {}).get("flags", 0) & 64
+    )
+    assert "not a readable image" in call.json["content"]
+    assert inter.token
+    assert env.sim.counters.submit_requests == 0

@@ -1,0 +1,131 @@
+"""The real client against the real simulator on loopback: every endpoint, and the limits under a burst."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from PIL import Image
+
+from bot.liblib import LiblibClient
+from bot.liblib import models as lm
+from bot.liblib.endpoints import Family
+from bot.liblib.errors import (
+    AuditRejectedError,
+    GenerationFailedError,
+    LiblibAuthError,
+    LiblibImageUnreachableError,
+    LiblibModelNotFoundError,
+    LiblibSensitivePromptError,
+)
+from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
+from bot.settings import LiblibSettings, SimulatorSettings
+
+FAST = SimulatorSettings(port=0, queued_seconds=0.02, running_seconds=0.08, auditing_seconds=0.02)
+
+
+def settings_for(sim: Simulator, **kw) -> LiblibSettings:
+    base = {
+        "base_url": sim.base_url,
+        "access_key": DEV_ACCESS_KEY,
+        "secret_key": DEV_SECRET_KEY,
+        "submit_per_second": 20.0,
+        "poll_interval_min": 0.02,
+        "poll_interval_max": 0.05,
+    }
+    return LiblibSettings(**(base | kw))
+
+
+@pytest.fixture
+async def sim():
+    async with Simulator(FAST, submit_per_second=20.0, max_concurrent=5) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def client(sim: Simulator):
+    async with LiblibClient(settings_for(sim)) as c:
+        yield c
+
+
+def png(size=(256, 256)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 90)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def generate(client: LiblibClient, request: lm.SubmitRequest) -> lm.TaskResult:
+    uuid = await client.submit(request)
+    return await client.wait_for(request.family, uuid, timeout=10)
+
+
+async def test_star3_text2img_end_to_end(client: LiblibClient) -> None:
+    result = await generate(client, lm.star3_text2img("a fox", aspect_ratio="portrait", img_count=2))
+    assert len(result.images) == 2
+    data = await client.download(result.images[0].image_url, max_bytes=20_000_000)
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.size == (768, 1024)
+    assert result.points_cost and result.points_cost > 0
+
+
+async def test_kontext_and_custom_and_img2img_via_upload(client: LiblibClient, sim: Simulator) -> None:
+    url = await client.upload_image(png(), "src.png", "image/png")
+    assert url.startswith(sim.base_url)
+    kontext = await generate(client, lm.kontext_img2img("make it blue", [url], model="max"))
+    assert len(kontext.images) == 1
+    assert url in sim.counters.source_fetches
+    assert (await generate(client, lm.kontext_text2img("猫", model="pro"))).images
+    params = lm.CustomText2ImgParams(
+        check_point_id="0ea388c7eb854be3ba3c6f65aac6bfd3", prompt="fox", seed=7, width=512, height=512
+    )
+    custom = await generate(client, lm.custom_text2img(params))
+    assert custom.images[0].seed == 7
+    img2img = lm.CustomImg2ImgParams(
+        check_point_id="0ea388c7eb854be3ba3c6f65aac6bfd3",
+        prompt="fox",
+        source_image=url,
+        resized_width=512,
+        resized_height=512,
+    )
+    assert (await generate(client, lm.custom_img2img(img2img))).images
+    assert (await generate(client, lm.star3_img2img("fox", url))).images
+
+
+async def test_model_version_lookup(client: LiblibClient) -> None:
+    version = await client.get_model_version("0ea388c7eb854be3ba3c6f65aac6bfd3")
+    assert version.model_name
+    with pytest.raises(LiblibModelNotFoundError):
+        await client.get_model_version("f" * 32)
+
+
+async def test_twenty_concurrent_submits_cross_no_limit() -> None:
+    async with Simulator(FAST, submit_per_second=10.0, max_concurrent=5) as sim:
+        async with LiblibClient(settings_for(sim, submit_per_second=10.0, max_concurrent_tasks=5)) as client:
+            results = await asyncio.gather(*(generate(client, lm.star3_text2img(f"burst {i}")) for i in range(20)))
+        assert len(results) == 20
+        assert sim.counters.submits == 20
+        assert sim.counters.rate_limit_violations == 0
+        assert sim.counters.concurrency_violations == 0
+        assert sim.counters.max_concurrent_seen <= 5
+
+
+async def test_terminal_outcomes_and_refusals_map_to_errors(client: LiblibClient, sim: Simulator) -> None:
+    sim.fail_next_tasks("failed")
+    with pytest.raises(GenerationFailedError):
+        await generate(client, lm.star3_text2img("fails"))
+    sim.fail_next_tasks("audit_reject")
+    with pytest.raises(AuditRejectedError):
+        await generate(client, lm.star3_text2img("blocked"))
+    with pytest.raises(LiblibSensitivePromptError):
+        await client.submit(lm.star3_text2img("a forbidden-word"))
+    with pytest.raises(LiblibImageUnreachableError):
+        await client.submit(lm.kontext_img2img("x", [f"{sim.base_url}/nope.png"]))
+    assert client.active_tasks == 0
+
+
+async def test_wrong_secret_is_an_auth_error(sim: Simulator) -> None:
+    async with LiblibClient(settings_for(sim, secret_key="wrong")) as client:
+        with pytest.raises(LiblibAuthError):
+            await client.get_status(Family.STAR3, "0" * 32)
+    assert sim.counters.auth_failures == 1
