@@ -48,6 +48,12 @@ class JobNotFoundError(BotError):
         super().__init__(f"No job `{job_id}` was found.")
 
 
+class JobNotCancellableError(BotError):
+    def __init__(self, state: str) -> None:
+        super().__init__(f"This job can no longer be cancelled (it is {state}).")
+        self.state = state
+
+
 class NotJobOwnerError(BotError):
     def __init__(self) -> None:
         super().__init__("Only the member who started this job (or a server admin) can do that.")

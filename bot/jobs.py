@@ -18,7 +18,13 @@ from datetime import datetime, timedelta
 
 from bot import liblib
 from bot.delivery import DeliveryError, Progress, ResultSink, Stage
-from bot.errors import JobNotFoundError, NotJobOwnerError, QueueFullError, TooManyActiveJobsError
+from bot.errors import (
+    JobNotCancellableError,
+    JobNotFoundError,
+    NotJobOwnerError,
+    QueueFullError,
+    TooManyActiveJobsError,
+)
 from bot.generation import SubmitBuilder, family_of
 from bot.images import normalize_for_discord
 from bot.models import (
@@ -137,16 +143,9 @@ class JobService:
             failure_detail="Cancelled.",
         )
         if moved is None:
-            current = await self.get(job_id)
-            raise JobNotFoundError(job_id) if current is None else _NotCancellableError(current.state)
+            raise JobNotCancellableError(str((await self.get(job_id)).state))
         log_job_event(moved, "cancelled", by=actor_id)
         return moved
-
-
-class _NotCancellableError(JobNotFoundError):
-    def __init__(self, state: JobState) -> None:
-        Exception.__init__(self, state)
-        self.message = f"This job can no longer be cancelled (it is {state})."
 
 
 class JobRunner:
@@ -380,9 +379,11 @@ class JobRunner:
         await self._sink.progress(job, Progress(Stage.DELIVERING))
         try:
             files = []
+            # Each file within the attachment limit, and all of them within Discord's 25 MiB request cap.
+            per_file = min(self._max_image_bytes, 24 * 1024 * 1024 // max(1, len(job.result.images)))
             for index, image in enumerate(job.result.images):
                 raw = await self._client.download(image.url, max_bytes=50 * 1024 * 1024)
-                files.append(normalize_for_discord(raw, f"{job.id}_{index + 1}", max_bytes=self._max_image_bytes))
+                files.append(normalize_for_discord(raw, f"{job.id}_{index + 1}", max_bytes=per_file))
             message_id = await self._sink.deliver(job, job.result, files)
         except DeliveryError as exc:
             log.warning("job %s: delivery failed: %s", job.id, exc)
