@@ -239,14 +239,21 @@ class JobRunner:
 
     async def _submit_loop(self) -> None:
         while self._accepting:
-            await self._client.wait_for_capacity()
-            job = await self._next_job()
-            if job is None:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                continue
-            await self._submit(job)
+            try:
+                await self._client.wait_for_capacity()
+                job = await self._next_job()
+                if job is None:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                    continue
+                await self._submit(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A store or adapter hiccup must not kill the only submitter; jobs stay durable meanwhile.
+                log.exception("submit loop error; retrying in 1 s")
+                await asyncio.sleep(1.0)
 
     async def _next_job(self) -> Job | None:
         queued = await self._store.list_jobs([JobState.QUEUED])
