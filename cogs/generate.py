@@ -14,6 +14,7 @@ from bot.delivery import Progress, Stage
 from bot.errors import InvalidRequestError
 from bot.images import MAX_INPUT_BYTES, sniff_input
 from bot.models import GenerationRequest, Job, JobKind, new_job_id, utcnow
+from bot.prompt_flags import parse_flags
 from bot.request_builder import ASPECT_RATIOS, MAX_SEED
 from bot.ui.embeds import progress_text
 
@@ -104,14 +105,15 @@ class GenerateCog(commands.Cog):
         control_image: discord.Attachment | None = None,
         control_type: str | None = None,
     ) -> None:
+        flags = parse_flags(prompt)  # options win over flags typed in the prompt
         request = self.services.builder.build(
-            prompt,
-            mode=mode,
-            negative_prompt=negative,
-            aspect_ratio=aspect,
-            count=count,
-            seed=seed,
-            steps=steps,
+            flags.prompt,
+            mode=mode or flags.mode,
+            negative_prompt=negative or flags.negative_prompt,
+            aspect_ratio=aspect or flags.aspect_ratio,
+            count=count if count is not None else flags.count,
+            seed=seed if seed is not None else flags.seed,
+            steps=steps if steps is not None else flags.steps,
             has_image=image is not None,
             control_type=control_type,
             has_control_image=control_image is not None,

@@ -225,3 +225,13 @@ async def test_non_image_attachment_is_refused_without_an_api_call(env: Env) -> 
     assert "not a readable image" in call.json["content"]
     assert inter.token
     assert env.sim.counters.submit_requests == 0
+
+
+async def test_prompt_flags_apply_and_options_win(env: Env) -> None:
+    inter = await env.fake.slash("imagine", {"prompt": "two owls --count 2 --ar 3:4", "aspect": "16:9"})
+    result = await wait_result(env.fake, inter.token)
+    assert len(result.files) == 2
+    assert png_size(result.files[0].content) == (1280, 720)  # the aspect option beat --ar 3:4
+    bad = await env.fake.slash("imagine", {"prompt": "owl --stylize 9"})
+    call = await env.fake.wait_for_call(lambda c: "/callback" in c.path and str(bad.id) in c.path)
+    assert call.json["data"]["flags"] & 64 and "Known flags" in call.json["data"]["content"]
