@@ -1,0 +1,14 @@
+"""Suite-wide isolation: settings read the environment, so tests start from a clean one."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("LIBBOT_") or name in ("LIBLIB_ACCESS_KEY", "LIBLIB_SECRET_KEY", "DISCORD_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
