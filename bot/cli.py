@@ -139,7 +139,7 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
     from bot.composition import open_liblib
     from bot.errors import BotError
     from bot.generation import family_of, make_submit_builder
-    from bot.images import sniff_input
+    from bot.images import as_png_or_jpeg, sniff_input
     from bot.liblib import LiblibError, TaskStatus
     from bot.request_builder import RequestBuilder
 
@@ -179,8 +179,6 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
                     continue
                 path = Path(ref)
                 image = sniff_input(path.read_bytes(), field=f"--image {ref}")
-                from bot.images import as_png_or_jpeg
-
                 upload = as_png_or_jpeg(image)
                 sources.append(
                     await client.upload_image(upload.data, f"cli-{index}.{upload.extension}", upload.content_type)

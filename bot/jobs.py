@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -176,7 +177,7 @@ class JobRunner:
         self._polls: dict[str, asyncio.Task[None]] = {}
         self._main: list[asyncio.Task[None]] = []
         self._accepting = True
-        self.durations: list[float] = []  # recent generation durations (s) for wait estimates
+        self.durations: deque[float] = deque(maxlen=20)  # recent generation durations (s) for wait estimates
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -264,13 +265,12 @@ class JobRunner:
 
     async def _report_positions(self, queued: list[Job]) -> None:
         eta_each = self.estimated_duration()
-        for job_id, position in self.fair.positions(queued).items():
-            job = next(j for j in queued if j.id == job_id)
+        for position, job in enumerate(self.fair.order(queued), start=1):
             eta = eta_each * position / max(1, self._client.free_slots + self._client.active_tasks)
             await self._sink.progress(job, Progress(Stage.QUEUED, position=position, eta=eta))
 
     def estimated_duration(self) -> float:
-        recent = self.durations[-20:]
+        recent = list(self.durations)
         return sorted(recent)[len(recent) // 2] if recent else 30.0
 
     async def _submit(self, job: Job) -> None:
