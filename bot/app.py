@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import discord
 from discord.ext import commands
 
+from bot.admission import Admission, OpenAdmission
 from bot.jobs import JobRunner, JobService
 from bot.request_builder import RequestBuilder
 from bot.settings import Settings
@@ -32,6 +33,7 @@ class Services:
     jobs: JobService
     builder: RequestBuilder
     transport: ImageTransport
+    admission: Admission = field(default_factory=OpenAdmission)
 
 
 class LiblibBot(commands.Bot):

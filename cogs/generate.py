@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.app import Services
-from bot.delivery import Progress, Stage
-from bot.errors import InvalidRequestError
-from bot.images import MAX_INPUT_BYTES, sniff_input
-from bot.models import GenerationRequest, Job, JobKind, new_job_id, utcnow
+from bot.images import sniff_input
+from bot.models import GenerationRequest, Job, JobKind, new_job_id
 from bot.prompt_flags import parse_flags
 from bot.request_builder import ASPECT_RATIOS, MAX_SEED
-from bot.ui.embeds import progress_text
+from cogs._jobs import check_attachment, start_interaction_job
 
 log = logging.getLogger(__name__)
-
-
-def check_attachment(attachment: discord.Attachment | None, field: str) -> None:
-    """Metadata checks only (no I/O): size and declared type."""
-    if attachment is None:
-        return
-    if attachment.size > MAX_INPUT_BYTES:
-        raise InvalidRequestError(field, f"the file is {attachment.size / 1e6:.1f} MB; the limit is 10 MB.")
-    if attachment.content_type and not attachment.content_type.startswith("image/"):
-        raise InvalidRequestError(field, "that attachment is not an image (PNG, JPEG, WebP or GIF).")
 
 
 class GenerateCog(commands.Cog):
@@ -50,32 +37,15 @@ class GenerateCog(commands.Cog):
         response_message_id: int | None = None,
         job_id: str | None = None,
     ) -> Job:
-        """Enqueue a job for an already-deferred interaction and show its queue position."""
-        settings = self.services.settings
-        job = Job(
-            id=job_id or new_job_id(),
-            user_id=interaction.user.id,
-            channel_id=interaction.channel_id or 0,
-            guild_id=interaction.guild_id,
-            request=request,
+        return await start_interaction_job(
+            self.services,
+            interaction,
+            request,
             kind=kind,
             parent_job_id=parent_job_id,
-            application_id=interaction.application_id,
-            interaction_token=interaction.token,
-            interaction_expires_at=utcnow() + timedelta(seconds=settings.queue.interaction_token_ttl),
-            progress_message_id=response_message_id,
-            locale=str(interaction.locale),
+            response_message_id=response_message_id,
+            job_id=job_id,
         )
-        jobs = self.services.jobs
-        try:
-            result = await jobs.enqueue(job, wake=False)
-            position = await jobs.position(job.id) or result.queue_position
-            await interaction.edit_original_response(
-                content=progress_text(job, Progress(Stage.QUEUED, position=position))
-            )
-        finally:
-            jobs.wake()
-        return job
 
     @app_commands.command(name="imagine", description="Generate images from a prompt")
     @app_commands.describe(

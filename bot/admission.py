@@ -1,0 +1,43 @@
+"""The admission port: may this member start this job here, and which quota counters does it reserve?
+
+Cogs call ``admit`` for every new job (slash commands, replies, buttons) just before enqueue. An
+implementation refuses with a BotError (shown to the member as is) or returns the job with the
+``debits`` the store must reserve atomically at enqueue. ``OpenAdmission`` admits everything for free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.models import Job
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asks, and where: everything admission rules need, with no Discord objects."""
+
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    role_ids: tuple[int, ...] = ()
+    is_admin: bool = False  # Manage Server in that guild (or the bot owner)
+    channel_nsfw: bool = False  # age-restricted channel
+
+
+class Admission(Protocol):
+    async def admit(self, requester: Requester, job: Job) -> Job:
+        """Raise a BotError to refuse; else return ``job`` with the debits to reserve."""
+
+    async def enqueued(self, requester: Requester, job: Job) -> None:
+        """Called once the job is stored (cooldowns, the prompt log)."""
+
+
+class OpenAdmission:
+    """No limits: every job is admitted and reserves nothing."""
+
+    async def admit(self, requester: Requester, job: Job) -> Job:
+        return job
+
+    async def enqueued(self, requester: Requester, job: Job) -> None:
+        return None
