@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the Discord bot")
     sub.add_parser("sync-commands", help="sync the slash commands to Discord now, then exit")
+    sub.add_parser("check", help="check the settings, the Discord token and the LiblibAI keys; print the invite URL")
     sim = sub.add_parser("simulate", help="run the local LiblibAI simulator")
     sim.add_argument("--port", type=int, help="port (default: simulator.port)")
     sim.add_argument("--host", help="host (default: simulator.host)")
@@ -47,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "check":
+        from bot.check import main as check
+
+        return check(args.config)
     try:
         settings = load_settings(args.config)
     except SettingsError as exc:
