@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 import time
@@ -13,6 +14,8 @@ from pathlib import Path
 from bot import __version__
 from bot.log import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
 
 TOKEN_HELP = (
     "No Discord bot token configured.\n"
@@ -104,6 +107,8 @@ async def _run(settings: Settings) -> int:
         runner = asyncio.create_task(bot.start(token))
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("stop signal received: taking no new jobs; running jobs resume on the next start")
         # SIGTERM: stop taking jobs, let polls persist their state, close sessions; the next start resumes.
         await bot.close()
         stopper.cancel()
