@@ -268,8 +268,7 @@ async def apply_migrations(conn: Conn, directory: Traversable | None = None) -> 
 async def _check_columns(conn: Conn) -> None:
     """Fail fast when a Job field has no column (a field added without a migration)."""
     rows = await conn.fetch(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-        "AND table_name = 'jobs'"
+        "SELECT attname FROM pg_attribute WHERE attrelid = 'jobs'::regclass AND attnum > 0 AND NOT attisdropped"
     )
     columns = {str(row[0]) for row in rows}
     missing = [name for name in _JOB_FIELDS if name not in columns]

@@ -27,8 +27,8 @@ class FakeClock:
 
 
 @pytest.fixture
-async def pg_store(pg_schema_url: str) -> AsyncIterator[PostgresStore]:
-    async with await PostgresStore.open(pg_schema_url) as store:
+async def pg_store(pg_store_url: str) -> AsyncIterator[PostgresStore]:
+    async with await PostgresStore.open(pg_store_url) as store:
         yield store
 
 
@@ -85,22 +85,22 @@ async def test_database_clock_expiry(pg_store: PostgresStore) -> None:
     assert await lease.acquire_or_renew("b") is True
 
 
-async def test_concurrent_contenders_from_three_pools_elect_one(pg_schema_url: str) -> None:
-    stores = [await PostgresStore.open(pg_schema_url) for _ in range(3)]
+async def test_concurrent_contenders_from_three_pools_elect_one(pg_store_url: str) -> None:
+    stores = [await PostgresStore.open(pg_store_url) for _ in range(3)]
     try:
         leases = [PostgresLease(s.pool, ttl_seconds=30) for s in stores]
         holders = [new_holder_id() for _ in range(12)]
         won = await asyncio.gather(*(leases[i % 3].acquire_or_renew(h) for i, h in enumerate(holders)))
         assert won.count(True) == 1
         winner = holders[won.index(True)]
-        assert await raw_pg(pg_schema_url, "SELECT holder FROM leases") == [(winner,)]
+        assert await raw_pg(pg_store_url, "SELECT holder FROM leases") == [(winner,)]
     finally:
         for store in stores:
             await store.close()
 
 
-async def test_an_unreachable_database_means_not_leading(pg_schema_url: str) -> None:
-    store = await PostgresStore.open(pg_schema_url)
+async def test_an_unreachable_database_means_not_leading(pg_store_url: str) -> None:
+    store = await PostgresStore.open(pg_store_url)
     lease = PostgresLease(store.pool, ttl_seconds=30)
     assert await lease.acquire_or_renew("a") is True
     await store.pool.close()
@@ -109,10 +109,10 @@ async def test_an_unreachable_database_means_not_leading(pg_schema_url: str) -> 
     await store.close()
 
 
-async def test_electors_take_over_within_the_bound_when_the_leader_dies(pg_schema_url: str) -> None:
+async def test_electors_take_over_within_the_bound_when_the_leader_dies(pg_store_url: str) -> None:
     """Two processes' electors (two pools); the leader's loop dies without releasing; the other leads in time."""
     bound = 0.8
-    async with await PostgresStore.open(pg_schema_url) as one, await PostgresStore.open(pg_schema_url) as two:
+    async with await PostgresStore.open(pg_store_url) as one, await PostgresStore.open(pg_store_url) as two:
         a = elector_for(one, bound_seconds=bound, holder_id="a")
         b = elector_for(two, bound_seconds=bound, holder_id="b")
         changes: list[tuple[str, bool]] = []
@@ -136,7 +136,7 @@ async def test_electors_take_over_within_the_bound_when_the_leader_dies(pg_schem
             assert changes == [("a", True), ("b", True)]
             await b.resign()
             assert not b.is_leader
-            assert await raw_pg(pg_schema_url, "SELECT count(*) FROM leases") == [(0,)]
+            assert await raw_pg(pg_store_url, "SELECT count(*) FROM leases") == [(0,)]
         finally:
             for task in (task_a, task_b):
                 task.cancel()

@@ -95,18 +95,18 @@ async def test_a_missing_schema_is_named(pg_url: str) -> None:
         await PostgresStore.open(with_search_path(pg_url, "libbot_test_does_not_exist"))
 
 
-async def test_open_store_picks_postgres_for_both_schemes(pg_schema_url: str) -> None:
-    for url in (pg_schema_url, pg_schema_url.replace("postgresql://", "postgres://", 1)):
+async def test_open_store_picks_postgres_for_both_schemes(pg_store_url: str) -> None:
+    for url in (pg_store_url, pg_store_url.replace("postgresql://", "postgres://", 1)):
         async with open_store(url) as store:
             assert isinstance(store, PostgresStore)
             await store.set_meta("scheme", url.split(":", 1)[0])
-    async with open_store(pg_schema_url) as store:
+    async with open_store(pg_store_url) as store:
         assert await store.get_meta("scheme") == "postgres"
 
 
-async def test_counters_locked_in_one_order_never_deadlock(pg_schema_url: str) -> None:
+async def test_counters_locked_in_one_order_never_deadlock(pg_store_url: str) -> None:
     """Enqueues and refunds over the same counters, debits listed in both orders, from three pools."""
-    stores = [await PostgresStore.open(pg_schema_url) for _ in range(3)]
+    stores = [await PostgresStore.open(pg_store_url) for _ in range(3)]
     try:
 
         def debits(i: int) -> tuple[UsageDebit, ...]:

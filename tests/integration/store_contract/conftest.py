@@ -47,8 +47,8 @@ def sqlite_backend(tmp_path: Path) -> Backend:
 
 
 @pytest.fixture
-def postgres_backend(pg_schema_url: str) -> Backend:
-    return Backend("postgres", pg_schema_url)
+def postgres_backend(pg_store_url: str) -> Backend:
+    return Backend("postgres", pg_store_url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
