@@ -64,7 +64,8 @@ SELECT holder FROM leases WHERE name = $1 AND expires_at > COALESCE($2::timestam
 class Lease(Protocol):
     async def acquire_or_renew(self, holder_id: str) -> bool:
         """Take the lease if it is free or expired, or extend it if ``holder_id`` holds it.
-        True when ``holder_id`` holds it now; False when another holder does (or on a database error)."""
+        True when ``holder_id`` holds it now, False when another holder does; raises when the
+        database cannot answer (the caller cannot tell, so it keeps its belief until it lapses)."""
 
     async def release(self, holder_id: str) -> None:
         """Give the lease up at once (clean shutdown) so a standby need not wait for the expiry."""
@@ -119,14 +120,9 @@ class PostgresLease:
         return self._clock() if self._clock is not None else None
 
     async def acquire_or_renew(self, holder_id: str) -> bool:
-        try:
-            holder = await self._pool.fetchval(
-                _ACQUIRE_SQL, self._name, holder_id, self._ttl, self._now(), timeout=self._timeout
-            )
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            # Unable to confirm the lease: behave as a follower until the database answers again.
-            log.warning("lease %s: renewal failed (%s); not leading", self._name, type(exc).__name__)
-            return False
+        holder = await self._pool.fetchval(
+            _ACQUIRE_SQL, self._name, holder_id, self._ttl, self._now(), timeout=self._timeout
+        )
         return bool(holder == holder_id)
 
     async def release(self, holder_id: str) -> None:
@@ -151,8 +147,10 @@ def lease_for(store: Store, *, ttl_seconds: float, name: str = DISPATCHER) -> Le
 class LeaderElector:
     """Keeps trying to hold ``lease``; ``is_leader`` is true only while a renewal is fresh.
 
-    ``run()`` loops until cancelled, calling ``on_change(True/False)`` when leadership is won or lost.
-    ``resign()`` releases the lease (call it on shutdown, after the dispatching work stopped).
+    ``run()`` loops until cancelled, calling ``on_change(True/False)`` when leadership is won or lost
+    (an exception from ``on_change`` ends ``run()``; the lease then lapses and a standby takes over).
+    Between two steps the lease may lapse unnoticed by ``on_change``: check ``is_leader`` right
+    before each submit. ``resign()`` releases the lease (on shutdown, after dispatching stopped).
     """
 
     def __init__(
@@ -181,12 +179,17 @@ class LeaderElector:
         return self._monotonic() < self._valid_until
 
     async def step(self) -> bool:
-        """One acquire/renew attempt; returns ``is_leader`` afterwards."""
+        """One acquire/renew attempt; returns ``is_leader`` afterwards.
+
+        Another holder: not leading from now on. No answer (database error or timeout): the last
+        confirmed lease still counts until it lapses, so one failed renewal does not stop dispatching."""
         sent = self._monotonic()
-        if await self.lease.acquire_or_renew(self.holder_id):
-            self._valid_until = sent + self._ttl
-        else:
-            self._valid_until = float("-inf")
+        try:
+            held = await self.lease.acquire_or_renew(self.holder_id)
+        except Exception as exc:
+            log.warning("%s: lease renewal failed (%s)", self.holder_id, type(exc).__name__)
+            return self.is_leader
+        self._valid_until = sent + self._ttl if held else float("-inf")
         return self.is_leader
 
     async def run(self, on_change: Callable[[bool], Awaitable[None]] | None = None) -> None:

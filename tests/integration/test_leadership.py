@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from bot.leadership import PostgresLease, SingleProcessLease, elector_for, lease_for, new_holder_id
+from bot.leadership import LeaderElector, PostgresLease, SingleProcessLease, elector_for, lease_for, new_holder_id
 from bot.storage import PostgresStore, open_store
 from tests.integration.conftest import raw_pg
 
@@ -99,12 +100,19 @@ async def test_concurrent_contenders_from_three_pools_elect_one(pg_store_url: st
             await store.close()
 
 
-async def test_an_unreachable_database_means_not_leading(pg_store_url: str) -> None:
+async def test_an_unreachable_database_raises_and_the_elector_lets_its_lease_lapse(pg_store_url: str) -> None:
     store = await PostgresStore.open(pg_store_url)
     lease = PostgresLease(store.pool, ttl_seconds=30)
-    assert await lease.acquire_or_renew("a") is True
+    now = [0.0]
+    elector = LeaderElector(lease, "a", ttl_seconds=3, interval=1, monotonic=lambda: now[0])
+    assert await elector.step() is True
     await store.pool.close()
-    assert await lease.acquire_or_renew("a") is False
+    with pytest.raises(asyncpg.InterfaceError):
+        await lease.acquire_or_renew("a")
+    now[0] = 2.9
+    assert await elector.step() is True  # no answer: the confirmed lease still counts
+    now[0] = 3.0
+    assert await elector.step() is False
     await lease.release("a")  # logged, not raised
     await store.close()
 

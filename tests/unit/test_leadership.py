@@ -32,7 +32,7 @@ class MemoryLease:
     async def acquire_or_renew(self, holder_id: str) -> bool:
         self.clock.now += self.latency
         if self.down:
-            return False
+            raise ConnectionError("database unreachable")
         if self.holder in (None, holder_id) or self.expires <= self.clock.now:
             self.holder, self.expires = holder_id, self.clock.now + self.ttl
         return self.holder == holder_id
@@ -77,10 +77,18 @@ async def test_leads_while_renewals_succeed_and_stops_when_they_fail() -> None:
         assert await a.step() is True
         assert await b.step() is False
 
-    lease.down = True  # the database stops answering: a stops leading at once, never past its lease
+    renewed = clock.now
+    lease.down = True  # the database stops answering: a keeps its confirmed lease until it lapses
     clock.now += 3
+    assert await a.step() is True
+    clock.now += 3
+    assert await a.step() is True
+    clock.now = renewed + 9
     assert await a.step() is False
     assert not a.is_leader
+    lease.down = False
+    lease.holder, lease.expires = "b", clock.now + 9  # meanwhile b took it over
+    assert await a.step() is False
 
 
 async def test_belief_expires_from_when_the_renewal_was_sent() -> None:
@@ -116,9 +124,9 @@ async def test_run_reports_changes_and_resign_releases() -> None:
         ticks.append(seconds)
         clock.now += seconds
         if len(ticks) == 3:
-            lease.down = True
+            lease.holder, lease.expires = "b", clock.now + 9  # b holds it now (a stalled meanwhile)
         if len(ticks) == 5:
-            lease.down = False
+            lease.holder = None  # b resigned
         if len(ticks) == 7:
             raise asyncio.CancelledError  # stop the loop
         await asyncio.sleep(0)
