@@ -119,7 +119,7 @@ async def test_an_unreachable_database_raises_and_the_elector_lets_its_lease_lap
 
 async def test_electors_take_over_within_the_bound_when_the_leader_dies(pg_store_url: str) -> None:
     """Two processes' electors (two pools); the leader's loop dies without releasing; the other leads in time."""
-    bound = 0.8
+    bound = 1.2
     async with await PostgresStore.open(pg_store_url) as one, await PostgresStore.open(pg_store_url) as two:
         a = elector_for(one, bound_seconds=bound, holder_id="a")
         b = elector_for(two, bound_seconds=bound, holder_id="b")
@@ -132,7 +132,7 @@ async def test_electors_take_over_within_the_bound_when_the_leader_dies(pg_store
         await wait_for_condition(lambda: a.is_leader)
         task_b = asyncio.create_task(b.run(lambda leading: record("b", leading)))
         try:
-            await asyncio.sleep(bound * 1.5)  # several renewals: a keeps it, b waits
+            await asyncio.sleep(bound)  # several renewals: a keeps it, b waits
             assert a.is_leader
             assert not b.is_leader
             assert changes == [("a", True)]
@@ -140,7 +140,7 @@ async def test_electors_take_over_within_the_bound_when_the_leader_dies(pg_store
             task_a.cancel()  # the process dies: no release
             died = time.monotonic()
             await wait_for_condition(lambda: b.is_leader)
-            assert time.monotonic() - died <= bound + 0.3  # scheduling slack
+            assert time.monotonic() - died <= bound + 0.5  # scheduling slack
             assert changes == [("a", True), ("b", True)]
             await b.resign()
             assert not b.is_leader
