@@ -129,6 +129,8 @@ class QueueSettings(_Section):
     delivering_deadline: float = 600.0
     progress_edit_interval: float = Field(3.0, ge=0)
     interaction_token_ttl: float = 14 * 60.0  # Discord's is 15 min; keep a margin
+    # Several processes on PostgreSQL: a standby takes over dispatching within this many seconds.
+    dispatcher_lease_seconds: float = Field(15.0, ge=1.0)
 
 
 class StorageSettings(_Section):

@@ -1,4 +1,4 @@
-"""Durable jobs and quota counters: the Store port, its SQLite adapter and ``open_store(url)``."""
+"""Durable jobs and quota counters: the Store port, its SQLite and PostgreSQL adapters, ``open_store(url)``."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from bot.storage.base import EnqueueOutcome, EnqueueResult, InvalidTransitionError, Settlement, Store
+from bot.storage.postgres import PostgresStore, open_postgres_store
 from bot.storage.sqlite import SqliteStore, open_sqlite_store
 
 __all__ = [
     "EnqueueOutcome",
     "EnqueueResult",
     "InvalidTransitionError",
+    "PostgresStore",
     "Settlement",
     "SqliteStore",
     "Store",
@@ -26,10 +28,11 @@ def open_store(url: str) -> AbstractAsyncContextManager[Store]:
 
     ``sqlite:///relative/path``, ``sqlite:////absolute/path`` and ``sqlite:///:memory:`` open a
     SqliteStore (creating the file's directory and applying migrations); a plain path is taken as
-    a SQLite file. ``postgresql://`` is not implemented yet.
+    a SQLite file. ``postgresql://user@host:5432/db`` (or ``postgres://``) opens a PostgresStore on
+    an existing database, applying migrations; ``?search_path=name`` selects an existing schema.
     """
     if url.startswith(_POSTGRES_SCHEMES):
-        raise NotImplementedError("PostgreSQL store: see issue 10")
+        return _open_postgres(url)
     if "://" in url and not url.startswith("sqlite://"):
         raise ValueError(f"unsupported storage URL scheme: {url.split('://', 1)[0]!r}")
     return _open_sqlite(url)
@@ -38,6 +41,15 @@ def open_store(url: str) -> AbstractAsyncContextManager[Store]:
 @asynccontextmanager
 async def _open_sqlite(url: str) -> AsyncIterator[Store]:
     store = await open_sqlite_store(url)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@asynccontextmanager
+async def _open_postgres(url: str) -> AsyncIterator[Store]:
+    store = await open_postgres_store(url)
     try:
         yield store
     finally:
