@@ -665,3 +665,38 @@ def test_sqlite_path_from_url(url: str | Path, path: str) -> None:
 def test_sqlite_path_from_bad_url(url: str) -> None:
     with pytest.raises(ValueError, match="SQLite"):
         sqlite_path_from_url(url)
+
+
+# -- fingerprints -----------------------------------------------------------------------------------
+
+
+async def finished(store: Store, state: JobState = JobState.SUCCEEDED, **changes: Any) -> Job:
+    job = make_job(**changes)
+    await enqueue_ok(store, job)
+    current = await walk(store, job, JobState.DELIVERING)
+    result = JobResult(images=(ResultImage("https://example.invalid/r.png", seed=1),))
+    await store.update_job(job.id, result=result)
+    if state is JobState.SUCCEEDED:
+        moved = await store.transition(current.id, JobState.DELIVERING, JobState.SUCCEEDED)
+    else:
+        moved = await store.transition(current.id, JobState.DELIVERING, state)
+    assert moved is not None
+    return moved
+
+
+async def test_find_recent_by_fingerprint_picks_the_newest_succeeded_job_in_scope(store: SqliteStore) -> None:
+    now = datetime.now(UTC)
+    old = await finished(store, fingerprint="fp", created_at=now - timedelta(hours=3))
+    newer = await finished(store, fingerprint="fp", created_at=now - timedelta(minutes=5))
+    await finished(store, JobState.FAILED, fingerprint="fp", created_at=now - timedelta(minutes=1))
+    await finished(store, fingerprint="fp", guild_id=999, created_at=now - timedelta(minutes=1))
+    await finished(store, fingerprint="other", created_at=now)
+    found = await store.find_recent_by_fingerprint("fp", since=now - timedelta(hours=4), guild_id=100)
+    assert found is not None and found.id == newer.id
+    found = await store.find_recent_by_fingerprint("fp", since=now - timedelta(hours=4), guild_id=100, user_id=2)
+    assert found is None
+    assert await store.find_recent_by_fingerprint("fp", since=now - timedelta(minutes=2), guild_id=100) is None
+    assert old.fingerprint == "fp"
+    dm = await finished(store, fingerprint="fp", guild_id=None, user_id=3)
+    found = await store.find_recent_by_fingerprint("fp", since=now - timedelta(hours=1), guild_id=None, user_id=3)
+    assert found is not None and found.id == dm.id
