@@ -12,6 +12,7 @@ import discord
 from discord.ext import commands
 
 from bot.admission import Admission, OpenAdmission
+from bot.i18n import CatalogTranslator
 from bot.jobs import JobRunner, JobService
 from bot.request_builder import RequestBuilder
 from bot.settings import Settings
@@ -64,6 +65,7 @@ class LiblibBot(commands.Bot):
 
         if self.services is None or self.runner is None:
             raise RuntimeError("wire services and the runner before login")
+        await self.tree.set_translator(CatalogTranslator())
         await load_all(self, self.services)
         if self.sync_only:
             await self.sync_commands(force=True)
@@ -76,9 +78,14 @@ class LiblibBot(commands.Bot):
             await self.runner.stop()  # in-flight polls persist; the next start resumes them
         await super().close()
 
-    def command_payload(self) -> list[dict[str, Any]]:
+    async def command_payload(self) -> list[dict[str, Any]]:
+        """What a sync sends, translations included (so a changed translation re-syncs)."""
         guild = discord.Object(self.settings.discord.dev_guild_id) if self.settings.discord.dev_guild_id else None
-        return [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        translator = self.tree.translator
+        commands = self.tree.get_commands(guild=guild)
+        if translator is None:
+            return [c.to_dict(self.tree) for c in commands]
+        return [await c.get_translated_payload(self.tree, translator) for c in commands]
 
     async def sync_commands(self, *, force: bool = False) -> bool:
         """Sync when forced, or (policy "auto") when the command set changed since the last sync."""
@@ -87,7 +94,7 @@ class LiblibBot(commands.Bot):
         guild = discord.Object(guild_id) if guild_id else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
-        payload = json.dumps(self.command_payload(), sort_keys=True, default=str)
+        payload = json.dumps(await self.command_payload(), sort_keys=True, default=str)
         digest = hashlib.sha256(f"{guild_id}:{payload}".encode()).hexdigest()
         if self.services is None:
             raise RuntimeError("wire services before syncing")

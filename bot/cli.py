@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 import time
@@ -13,6 +14,8 @@ from pathlib import Path
 from bot import __version__
 from bot.log import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
 
 TOKEN_HELP = (
     "No Discord bot token configured.\n"
@@ -28,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the Discord bot")
     sub.add_parser("sync-commands", help="sync the slash commands to Discord now, then exit")
+    sub.add_parser("check", help="check the settings, the Discord token and the LiblibAI keys; print the invite URL")
     sim = sub.add_parser("simulate", help="run the local LiblibAI simulator")
     sim.add_argument("--port", type=int, help="port (default: simulator.port)")
     sim.add_argument("--host", help="host (default: simulator.host)")
@@ -47,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "check":
+        from bot.check import main as check
+
+        return check(args.config)
     try:
         settings = load_settings(args.config)
     except SettingsError as exc:
@@ -99,6 +107,8 @@ async def _run(settings: Settings) -> int:
         runner = asyncio.create_task(bot.start(token))
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("stop signal received: taking no new jobs; running jobs resume on the next start")
         # SIGTERM: stop taking jobs, let polls persist their state, close sessions; the next start resumes.
         await bot.close()
         stopper.cancel()

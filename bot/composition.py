@@ -18,9 +18,11 @@ from pydantic import SecretStr
 from bot.app import LiblibBot, Services
 from bot.discord_sink import DiscordResultSink
 from bot.generation import make_submit_builder
+from bot.health import HealthServer
 from bot.jobs import JobRunner, JobService
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
+from bot.metrics import Metrics
 from bot.request_builder import RequestBuilder
 from bot.scheduling import FairQueue
 from bot.settings import LiblibSettings, Settings
@@ -42,6 +44,8 @@ class Runtime:
     store: Store
     runner: JobRunner
     simulator: Simulator | None
+    metrics: Metrics
+    health: HealthServer | None = None  # the /metrics + /healthz server, when [metrics] enabled
 
 
 def point_discord_at(api_base_url: str, gateway_url: str) -> None:
@@ -87,13 +91,19 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
     point_discord_at(settings.discord.api_base_url, settings.discord.gateway_url)
     async with open_liblib(settings) as (client, simulator), open_store(settings.storage.url) as store:
         options: dict[str, object] = dict(bot_options or {})
+        metrics = Metrics()  # one registry per runtime; exported only when [metrics] is enabled
+        options.setdefault("http_trace", metrics.discord_trace())
         if settings.discord.shard_count is not None:
             options.setdefault("shard_count", settings.discord.shard_count)
         bot = LiblibBot(settings, **options)
         fair = FairQueue()
         sink = DiscordResultSink(bot, edit_interval=settings.queue.progress_edit_interval, view_factory=result_view)
-        runner = JobRunner(store, client, sink, make_submit_builder(settings), settings.queue, fair=fair)
-        jobs = JobService(store, settings.queue, fair, runner.wake, estimate_wait=runner.estimated_wait)
+        runner = JobRunner(
+            store, client, sink, make_submit_builder(settings), settings.queue, fair=fair, metrics=metrics
+        )
+        jobs = JobService(
+            store, settings.queue, fair, runner.wake, metrics=metrics, estimate_wait=runner.estimated_wait
+        )
         bot.services = Services(
             settings=settings,
             store=store,
@@ -102,8 +112,14 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
             transport=ImageTransport(client, settings.liblib.image_transport),
         )
         bot.runner = runner
+        health: HealthServer | None = None
+        if settings.metrics.enabled:
+            health = HealthServer(metrics, bot, store, host=settings.metrics.host, port=settings.metrics.port)
+            await health.start()
         try:
-            yield Runtime(settings, bot, client, store, runner, simulator)
+            yield Runtime(settings, bot, client, store, runner, simulator, metrics, health)
         finally:
             if not bot.is_closed():
                 await bot.close()
+            if health is not None:
+                await health.stop()

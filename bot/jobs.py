@@ -29,6 +29,7 @@ from bot.errors import (
 )
 from bot.generation import SubmitBuilder, family_of
 from bot.images import normalize_for_discord
+from bot.metrics import NULL_METRICS, JobMetrics
 from bot.models import (
     ACTIVE_STATES,
     FailureReason,
@@ -61,12 +62,16 @@ def log_job_event(job: Job, event: str, **extra: object) -> None:
         **extra,
     }
     log.info(
-        "job %s %s state=%s mode=%s %s",
+        "job %s %s state=%s mode=%s guild=%s user=%s duration=%.1fs points=%s%s",
         job.id,
         event,
         job.state,
         job.request.mode,
-        " ".join(f"{k}={v}" for k, v in extra.items()),
+        job.guild_id,
+        job.user_id,
+        fields["duration_s"],
+        job.points_cost,
+        "".join(f" {k}={v}" for k, v in extra.items()),
         extra={"job_event": fields},
     )
 
@@ -118,12 +123,14 @@ class JobService:
         fair: FairQueue,
         wake: Callable[[], None],
         *,
+        metrics: JobMetrics | None = None,
         estimate_wait: Callable[[int], float] | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._fair = fair
         self._wake = wake
+        self._metrics = metrics or NULL_METRICS
         self._estimate_wait = estimate_wait
 
     def wake(self) -> None:
@@ -141,6 +148,7 @@ class JobService:
             raise QueueFullError()
         if result.outcome is EnqueueOutcome.OK:
             log_job_event(job, "enqueued")
+            self._metrics.job_entered(job)
             if wake:
                 self._wake()
         return result
@@ -183,6 +191,7 @@ class JobService:
         if moved is None:
             raise JobNotCancellableError(str((await self.get(job_id)).state))
         log_job_event(moved, "cancelled", by=actor_id)
+        self._metrics.job_entered(moved)
         return moved
 
 
@@ -200,6 +209,7 @@ class JobRunner:
         fair: FairQueue | None = None,
         max_image_bytes: int = 10 * 1024 * 1024,
         watchdog_interval: float = 5.0,
+        metrics: JobMetrics | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -209,6 +219,7 @@ class JobRunner:
         self.fair = fair or FairQueue()
         self._max_image_bytes = max_image_bytes
         self._watchdog_interval = watchdog_interval
+        self._metrics = metrics or NULL_METRICS
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._polls: dict[str, asyncio.Task[None]] = {}
@@ -326,6 +337,7 @@ class JobRunner:
             request = self._build_submit(job.request)
             generate_uuid = await self._client.submit(request)
         except (liblib.LiblibRateLimitError, liblib.LiblibConcurrencyError) as exc:
+            self._metrics.liblib_error(exc)
             # The API refused before creating a task: safe to queue again, a little later.
             log.info("job %s: submit refused (%s); re-queued", job.id, type(exc).__name__)
             await self._store.transition(
@@ -333,6 +345,7 @@ class JobRunner:
             )
             return
         except liblib.LiblibConnectionError as exc:
+            self._metrics.liblib_error(exc)
             if not exc.reached_server:
                 await self._store.transition(
                     job.id, JobState.SUBMITTING, JobState.QUEUED, not_before=utcnow() + _BACKOFF_AFTER_LIMIT
@@ -347,6 +360,7 @@ class JobRunner:
             )
             return
         except liblib.LiblibError as exc:
+            self._metrics.liblib_error(exc)
             reason, detail = failure_for(exc)
             await self._fail(job, (JobState.SUBMITTING,), reason, detail)
             return
@@ -363,6 +377,7 @@ class JobRunner:
             log.error("job %s: lost SUBMITTING state after submit", job.id)
             return
         log_job_event(running, "submitted")
+        self._metrics.job_entered(running)
         self._spawn_poll(running)
 
     # -- polling -----------------------------------------------------------------------------------
@@ -402,11 +417,13 @@ class JobRunner:
             )
             return
         except liblib.LiblibError as exc:
+            self._metrics.liblib_error(exc)
             self._client.release(job.generate_uuid)
             reason, detail = failure_for(exc)
             await self._fail(job, (JobState.RUNNING,), reason, detail)
             return
         self.durations.append(time.monotonic() - t0)
+        self._metrics.generation_finished((utcnow() - started).total_seconds())
         result = JobResult(
             images=tuple(ResultImage(url=i.image_url, seed=i.seed) for i in task.images),
             points_cost=task.points_cost or 0,
@@ -440,6 +457,7 @@ class JobRunner:
             await self._fail(job, (JobState.DELIVERING,), FailureReason.DELIVERY_FAILED, str(exc))
             return
         except liblib.LiblibError as exc:
+            self._metrics.liblib_error(exc)
             await self._fail(
                 job,
                 (JobState.DELIVERING,),
@@ -456,6 +474,7 @@ class JobRunner:
         )
         if done is not None:
             log_job_event(done, "delivered", images=len(files))
+            self._metrics.job_entered(done)
 
     async def _fail(
         self, job: Job, expected: tuple[JobState, ...], reason: FailureReason, detail: str, *, expired: bool = False
@@ -465,6 +484,7 @@ class JobRunner:
         if failed is None:
             return
         log_job_event(failed, "failed", reason=str(reason))
+        self._metrics.job_entered(failed)
         try:
             await self._sink.notify_failure(failed)
         except Exception:

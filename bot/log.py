@@ -15,6 +15,10 @@ from datetime import UTC, datetime
 
 _SIGNED_QUERY = re.compile(r"(Signature|AccessKey|SignatureNonce|token)=[^&\s\"']+", re.IGNORECASE)
 _WEBHOOK_TOKEN = re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9_.\-]{20,}")
+# The same keys in a dict repr or JSON ('token': '...'), e.g. discord.py's DEBUG dump of INTERACTION_CREATE.
+_SECRET_FIELD = re.compile(
+    r"""(['"](?:Signature|AccessKey|SignatureNonce|token)['"]\s*:\s*['"])[^'"]+""", re.IGNORECASE
+)
 
 
 class RedactingFilter(logging.Filter):
@@ -26,6 +30,7 @@ class RedactingFilter(logging.Filter):
         for secret in self._secrets:
             text = text.replace(secret, "***")
         text = _SIGNED_QUERY.sub(r"\1=***", text)
+        text = _SECRET_FIELD.sub(r"\1***", text)
         return _WEBHOOK_TOKEN.sub(r"\1***", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -71,4 +76,6 @@ def setup_logging(
     root.setLevel(level.upper())
     logging.getLogger("discord").setLevel(discord_level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aiosqlite's DEBUG lines echo SQL parameters, interaction tokens included: never below INFO.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
     return redactor

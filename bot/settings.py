@@ -175,9 +175,11 @@ class SimulatorSettings(_Section):
 
 
 class MetricsSettings(_Section):
+    """The /metrics and /healthz HTTP server (bot/health.py)."""
+
     enabled: bool = False
     host: str = "127.0.0.1"
-    port: int = 9108
+    port: int = Field(9108, ge=0, le=65535)  # 0: any free port
 
 
 class Settings(BaseSettings):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import discord
 
 from bot.delivery import Progress, Stage
@@ -27,6 +29,10 @@ FAILURE_TITLES: dict[FailureReason, str] = {
     FailureReason.DELIVERY_FAILED: "Could not deliver the result",
     FailureReason.CANCELLED: "Cancelled",
 }
+
+
+# Any @everyone/@here or <@id>, <@!id>, <@&id> (discord.utils.escape_mentions misses short ids).
+_MENTION = re.compile(r"@(?=everyone|here|[!&]?\d)")
 
 
 ORIGIN_LABELS: dict[JobKind, str] = {
@@ -55,7 +61,7 @@ def origin_text(job: Job) -> str | None:
 
 def escape_prompt(text: str, limit: int = PROMPT_PREVIEW) -> str:
     """Escape markdown and mentions so an echoed prompt renders as typed and pings nobody."""
-    clean = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    clean = _MENTION.sub("@\u200b", discord.utils.escape_markdown(text))
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 

@@ -1,0 +1,232 @@
+"""``liblib-bot check``: validate the settings, the Discord token and the LiblibAI keys; print the invite URL.
+
+Each problem gets one precise line and the exit status is non-zero when there is any. The calls made are
+free and change nothing: ``GET /users/@me`` (+ ``/oauth2/applications/@me``) on Discord, and one signed
+status query for a task that does not exist on LiblibAI (answered 100051 "task not found" when the keys
+are good, an auth error when they are not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+import discord
+
+from bot import liblib
+from bot.liblib import Family, LiblibClient
+from bot.log import setup_logging
+from bot.settings import Settings, SettingsError, load_settings
+from bot.storage.sqlite import sqlite_path_from_url
+
+# Exactly what the bot uses: read the channel, answer, post embeds and images, reply in threads.
+REQUIRED_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    embed_links=True,
+    attach_files=True,
+    read_message_history=True,
+)
+PERMISSION_NAMES = (
+    "View Channel",
+    "Send Messages",
+    "Send Messages in Threads",
+    "Embed Links",
+    "Attach Files",
+    "Read Message History",
+)
+SCOPES = ("bot", "applications.commands")
+_DISCORD_TIMEOUT = aiohttp.ClientTimeout(total=15, sock_connect=10)
+
+
+def invite_url(application_id: int) -> str:
+    return (
+        f"https://discord.com/oauth2/authorize?client_id={application_id}"
+        f"&scope={'+'.join(SCOPES)}&permissions={REQUIRED_PERMISSIONS.value}"
+    )
+
+
+@dataclass(slots=True, frozen=True)
+class Finding:
+    ok: bool
+    subject: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.subject}: {self.detail}"
+
+
+# -- settings and storage -------------------------------------------------------------------------
+
+
+def check_storage(settings: Settings) -> Finding:
+    """The SQLite file's directory exists (or can be created) and is writable; other stores are not probed."""
+    url = settings.storage.url
+    try:
+        raw = sqlite_path_from_url(url)
+    except ValueError:
+        return Finding(True, "storage", f"{url.split('://', 1)[0]} store (not probed by check)")
+    if raw == ":memory:":
+        return Finding(True, "storage", "in-memory SQLite (jobs are lost on restart)")
+    path = Path(raw)
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            return Finding(False, "storage", f"the database file {path} is not readable and writable by this user")
+        return Finding(True, "storage", f"SQLite database {path}")
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+    if not parent.is_dir():
+        return Finding(False, "storage", f"cannot create {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return Finding(False, "storage", f"cannot create {path}: {parent} is not writable by this user")
+    return Finding(True, "storage", f"SQLite database {path} (created on first run)")
+
+
+# -- Discord --------------------------------------------------------------------------------------
+
+
+async def check_discord(settings: Settings) -> tuple[Finding, int | None]:
+    """The token's identity (and the application id for the invite URL), or the precise problem."""
+    token = settings.discord.token.get_secret_value() if settings.discord.token else ""
+    if not token:
+        return (
+            Finding(
+                False,
+                "Discord token",
+                "not set. Create an application at https://discord.com/developers/applications, open Bot -> "
+                "Reset Token, and set DISCORD_TOKEN (or token under [discord])",
+            ),
+            None,
+        )
+    api = settings.discord.api_base_url.rstrip("/")
+    headers = {"Authorization": f"Bot {token}", "User-Agent": "liblib-bot check"}
+    try:
+        async with aiohttp.ClientSession(timeout=_DISCORD_TIMEOUT, headers=headers) as http:
+            status, me = await _get_json(http, f"{api}/users/@me")
+            if status == 401:
+                return (
+                    Finding(
+                        False,
+                        "Discord token",
+                        "rejected by Discord (401 Unauthorized): it is wrong or was reset. Copy a new one from "
+                        "the Developer Portal (Bot -> Reset Token)",
+                    ),
+                    None,
+                )
+            if status != 200 or not isinstance(me, dict):
+                return Finding(False, "Discord token", f"Discord answered HTTP {status} to GET /users/@me"), None
+            app_status, app = await _get_json(http, f"{api}/oauth2/applications/@me")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        reason = str(exc) or type(exc).__name__
+        return Finding(False, "Discord", f"cannot reach Discord at {api}: {reason}"), None
+    # Applications made since 2016 share the bot user's id; ask anyway for older ones.
+    app_id = int(app["id"]) if app_status == 200 and isinstance(app, dict) and "id" in app else int(me["id"])
+    if not me.get("bot", False):
+        return Finding(False, "Discord token", "this is not a bot token (the account is not a bot user)"), None
+    return Finding(True, "Discord token", f"logged in as {me.get('username')} (id {me['id']})"), app_id
+
+
+async def _get_json(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
+    async with http.get(url) as resp:
+        try:
+            body = await resp.json(content_type=None)
+        except ValueError:
+            body = None
+        return resp.status, body
+
+
+# -- LiblibAI -------------------------------------------------------------------------------------
+
+
+async def check_liblib(settings: Settings) -> Finding:
+    """One signed status query for a task that does not exist: proves the keys without spending points."""
+    s = settings.liblib
+    access = s.access_key.get_secret_value() if s.access_key else ""
+    secret = s.secret_key.get_secret_value() if s.secret_key else ""
+    if not access or not secret:
+        missing = " and ".join(
+            name for name, value in (("LIBLIB_ACCESS_KEY", access), ("LIBLIB_SECRET_KEY", secret)) if not value
+        )
+        return Finding(
+            False,
+            "LiblibAI keys",
+            f"{missing} not set (or access_key/secret_key under [liblib]): the bot would use the built-in "
+            "simulator and every image would be simulated",
+        )
+    quick = s.model_copy(
+        update={"max_retries": 0, "request_timeout": min(s.request_timeout, 15.0), "connect_timeout": 10.0}
+    )
+    where = f"LiblibAI at {s.base_url}"
+    try:
+        async with LiblibClient(quick) as client:
+            status = await client.get_status(Family.STAR3, f"liblib-bot-check-{uuid.uuid4().hex}")
+    except liblib.LiblibTaskNotFoundError:
+        return Finding(True, "LiblibAI keys", f"accepted by {where} (the points balance is shown with each task)")
+    except liblib.LiblibAccessDeniedError as exc:
+        return Finding(
+            False,
+            "LiblibAI keys",
+            f"{where} denied access (HTTP/code {exc.code}): the account has no API entitlement or no API points",
+        )
+    except liblib.LiblibAuthError as exc:
+        return Finding(
+            False,
+            "LiblibAI keys",
+            f"rejected by {where} ({exc.message}): check LIBLIB_ACCESS_KEY and LIBLIB_SECRET_KEY "
+            "(copy both again from the API page of your LiblibAI account) and that the clock is right",
+        )
+    except liblib.LiblibInsufficientPointsError:
+        return Finding(False, "LiblibAI points", f"the account at {where} is out of points: top it up")
+    except liblib.LiblibConnectionError as exc:
+        return Finding(False, "LiblibAI", f"cannot reach {where}: {exc.message}")
+    except liblib.LiblibRateLimitError:
+        return Finding(False, "LiblibAI", f"{where} is rate limiting this key (429): try again in a minute")
+    except liblib.LiblibResponseValidationError:
+        return Finding(False, "LiblibAI", f"{where} did not answer like the LiblibAI API: check [liblib] base_url")
+    except liblib.LiblibError as exc:
+        return Finding(False, "LiblibAI", f"{where} answered with an error: {exc}")
+    balance = f"; balance {status.account_balance} points" if status.account_balance is not None else ""
+    return Finding(True, "LiblibAI keys", f"accepted by {where}{balance}")
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+async def run_checks(settings: Settings, out: TextIO) -> int:
+    """Print one line per check and the invite URL; 0 when everything is fine, else 1."""
+    storage = check_storage(settings)
+    (discord_finding, app_id), liblib_finding = await asyncio.gather(check_discord(settings), check_liblib(settings))
+    findings = [Finding(True, "settings", "valid"), storage, discord_finding, liblib_finding]
+    for finding in findings:
+        print(finding.line(), file=out)
+    print(file=out)
+    if app_id is not None:
+        print("Invite the bot with:", file=out)
+        print(f"  {invite_url(app_id)}", file=out)
+    else:
+        print("Invite URL: needs a working Discord token (it carries the application id).", file=out)
+    print(f"  scopes: {' + '.join(SCOPES)}; permissions: {', '.join(PERMISSION_NAMES)}", file=out)
+    print("  privileged intents: none needed", file=out)
+    problems = sum(not f.ok for f in findings)
+    print(file=out)
+    print("All checks passed." if not problems else f"{problems} problem(s) found.", file=out)
+    return 1 if problems else 0
+
+
+def main(config: str | None, out: TextIO | None = None) -> int:
+    """``liblib-bot check``: 2 for invalid settings, 1 for any failed check, 0 when all is well."""
+    out = out or sys.stdout
+    try:
+        settings = load_settings(config)
+    except SettingsError as exc:
+        print(f"FAIL  settings: {exc}", file=out)
+        return 2
+    secrets = [s.get_secret_value() for s in (settings.liblib.secret_key, settings.discord.token) if s is not None]
+    setup_logging("WARNING", discord_level="ERROR", secrets=secrets)
+    return asyncio.run(run_checks(settings, out))

@@ -1,0 +1,35 @@
+"""Every command, option, subcommand and choice the bot syncs is localized for zh-CN."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from tests.e2e.conftest import Env
+
+_NAME = re.compile(r"^[-_\w]{1,32}$")
+
+
+def _walk(commands: list[dict[str, Any]], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    for item in commands:
+        here = f"{path}/{item['name']}"
+        yield here, item
+        yield from _walk(item.get("options") or [], here)
+
+
+async def test_every_synced_name_and_description_has_a_chinese_translation(env: Env) -> None:
+    missing: list[str] = []
+    for path, item in _walk(env.fake.commands):
+        zh_name = (item.get("name_localizations") or {}).get("zh-CN")
+        if not zh_name:
+            missing.append(f"{path}: name")
+        elif not _NAME.match(zh_name) or zh_name != zh_name.lower():
+            missing.append(f"{path}: invalid localized name {zh_name!r}")
+        if item.get("description") and not (item.get("description_localizations") or {}).get("zh-CN"):
+            missing.append(f"{path}: description {item['description']!r}")
+        for choice in item.get("choices") or []:
+            if re.search(r"[A-Za-z]", choice["name"]) and not (choice.get("name_localizations") or {}).get("zh-CN"):
+                missing.append(f"{path}: choice {choice['name']!r}")
+    assert not missing, "untranslated:\n" + "\n".join(missing)
+    assert {c["name"] for c in env.fake.commands} >= {"imagine"}
