@@ -28,6 +28,7 @@ from bot.scheduling import FairQueue
 from bot.settings import LiblibSettings, Settings
 from bot.storage import Store, open_store
 from bot.transport import ImageTransport
+from bot.ui.views import result_view
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,13 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
             options.setdefault("shard_count", settings.discord.shard_count)
         bot = LiblibBot(settings, **options)
         fair = FairQueue()
-        sink = DiscordResultSink(bot, edit_interval=settings.queue.progress_edit_interval)
+        sink = DiscordResultSink(bot, edit_interval=settings.queue.progress_edit_interval, view_factory=result_view)
         runner = JobRunner(
             store, client, sink, make_submit_builder(settings), settings.queue, fair=fair, metrics=metrics
         )
-        jobs = JobService(store, settings.queue, fair, runner.wake, metrics=metrics)
+        jobs = JobService(
+            store, settings.queue, fair, runner.wake, metrics=metrics, estimate_wait=runner.estimated_wait
+        )
         bot.services = Services(
             settings=settings,
             store=store,

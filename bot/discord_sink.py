@@ -111,8 +111,9 @@ class DiscordResultSink(ResultSink):
         self._last_edit.pop(job.id, None)
         if self.token_alive(job):
             try:
+                # view=None also removes the progress message's Cancel button
                 message = await self._webhook(job).edit_message(
-                    ORIGINAL, content="", embed=embed, attachments=_files(images), **_view_kw(view)
+                    ORIGINAL, content="", embed=embed, attachments=_files(images), view=view
                 )
                 return message.id
             except discord.HTTPException as exc:
@@ -126,7 +127,7 @@ class DiscordResultSink(ResultSink):
         self._last_edit.pop(job.id, None)
         if self.token_alive(job):
             try:
-                await self._webhook(job).edit_message(ORIGINAL, content="", embed=embed)
+                await self._webhook(job).edit_message(ORIGINAL, content="", embed=embed, view=None)
                 return
             except discord.HTTPException as exc:
                 log.info("job %s: interaction failure notice failed (%s); using the channel", job.id, exc.status)

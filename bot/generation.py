@@ -141,6 +141,8 @@ def _custom(r: GenerationRequest, m: CustomModel) -> lm.SubmitRequest:
             }
         ]
     if r.is_img2img:
+        if r.hires:  # Upscale of an image-to-image result: img2img has no hires fix, so render at 2x
+            width, height = min(2048, width * 2 // 8 * 8), min(2048, height * 2 // 8 * 8)
         params = lm.CustomImg2ImgParams.model_validate(
             {
                 **common,

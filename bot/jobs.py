@@ -15,6 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import liblib
@@ -99,6 +100,19 @@ def failure_for(error: BaseException) -> tuple[FailureReason, str]:
     return FailureReason.SERVICE_ERROR, "Something went wrong while generating."
 
 
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    job: Job
+    position: int  # 1-based, across the whole bot (the LiblibAI account is shared)
+    eta: float | None  # seconds until it starts
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    waiting: tuple[QueueEntry, ...]
+    working: tuple[Job, ...]  # submitting, running or delivering
+
+
 class JobService:
     """What cogs call: enqueue and cancel, with the caps enforced atomically in the store."""
 
@@ -110,12 +124,14 @@ class JobService:
         wake: Callable[[], None],
         *,
         metrics: JobMetrics | None = None,
+        estimate_wait: Callable[[int], float] | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._fair = fair
         self._wake = wake
         self._metrics = metrics or NULL_METRICS
+        self._estimate_wait = estimate_wait
 
     def wake(self) -> None:
         self._wake()
@@ -140,6 +156,20 @@ class JobService:
     async def position(self, job_id: str) -> int | None:
         queued = await self._store.list_jobs([JobState.QUEUED])
         return self._fair.positions(queued).get(job_id)
+
+    def estimated_wait(self, position: int) -> float | None:
+        """Seconds until a job at queue ``position`` (1-based) starts, from recent durations; None if unknown."""
+        return self._estimate_wait(position) if self._estimate_wait else None
+
+    async def snapshot(self) -> QueueSnapshot:
+        """Every queued job in submit order (with its wait estimate) and every job being worked on."""
+        queued = await self._store.list_jobs([JobState.QUEUED])
+        order = self._fair.order(queued)
+        waiting = tuple(
+            QueueEntry(job, position, self.estimated_wait(position)) for position, job in enumerate(order, start=1)
+        )
+        working = await self._store.list_jobs(ACTIVE_STATES - {JobState.QUEUED})
+        return QueueSnapshot(waiting=waiting, working=tuple(working))
 
     async def get(self, job_id: str) -> Job:
         job = await self._store.get_job(job_id)
@@ -282,14 +312,17 @@ class JobRunner:
         return ready[0] if ready else None
 
     async def _report_positions(self, queued: list[Job]) -> None:
-        eta_each = self.estimated_duration()
         for position, job in enumerate(self.fair.order(queued), start=1):
-            eta = eta_each * position / max(1, self._client.free_slots + self._client.active_tasks)
-            await self._sink.progress(job, Progress(Stage.QUEUED, position=position, eta=eta))
+            await self._sink.progress(job, Progress(Stage.QUEUED, position=position, eta=self.estimated_wait(position)))
 
     def estimated_duration(self) -> float:
+        """The median of the recent generation durations (30 s before any)."""
         recent = list(self.durations)
         return sorted(recent)[len(recent) // 2] if recent else 30.0
+
+    def estimated_wait(self, position: int) -> float:
+        """Seconds until the job at queue ``position`` starts: positions share the account's task slots."""
+        return self.estimated_duration() * position / max(1, self._client.free_slots + self._client.active_tasks)
 
     async def _submit(self, job: Job) -> None:
         moved = await self._store.transition(
@@ -357,6 +390,9 @@ class JobRunner:
         deadline = self._settings.running_deadline - (utcnow() - job.state_changed_at).total_seconds()
 
         async def on_progress(status: liblib.TaskStatus) -> None:
+            current = await self._store.get_job(job.id)
+            if current is None or current.state is not JobState.RUNNING:
+                return  # cancelled: the task runs on at LiblibAI (no cancel API), but the member saw "Cancelled"
             stage = {1: Stage.WAITING, 2: Stage.GENERATING, 3: Stage.AUDITING, 4: Stage.AUDITING}.get(
                 status.generate_status, Stage.GENERATING
             )

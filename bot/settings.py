@@ -133,6 +133,19 @@ class QueueSettings(_Section):
     dispatcher_lease_seconds: float = Field(15.0, ge=1.0)
 
 
+class ActionsSettings(_Section):
+    """Result buttons and re-posting (README "Result buttons")."""
+
+    # Reroll/Vary/Upscale/Remix for anyone, not only the requester (admins always may; Delete and
+    # Cancel stay with the requester and admins). Per-server overrides come with server settings.
+    open_to_everyone: bool = False
+    # Re-post the stored result of an identical seeded request made in the same server within this
+    # many seconds instead of paying for it again; 0 disables. `/imagine fresh:true` always renders.
+    dedupe_window_seconds: float = Field(86400.0, ge=0)
+    vary_strength: float = Field(0.45, gt=0, le=1)  # img2img denoising for Vary (custom models)
+    upscale_strength: float = Field(0.3, gt=0, le=1)  # img2img denoising for Upscale of img2img results
+
+
 class StorageSettings(_Section):
     url: str = "sqlite:///data/bot.db"
 
@@ -178,6 +191,7 @@ class Settings(BaseSettings):
     liblib: LiblibSettings = Field(default_factory=LiblibSettings)
     models: ModelsSettings = Field(default_factory=ModelsSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
+    actions: ActionsSettings = Field(default_factory=ActionsSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)

@@ -34,3 +34,7 @@ class ImageTransport:
             raise ServiceUnavailableError(
                 "Could not upload your image to the image service. Please try again."
             ) from exc
+
+    async def download(self, url: str, *, max_bytes: int) -> bytes:
+        """Fetch an image LiblibAI produced (a stored result), e.g. to re-post it or to vary it."""
+        return await self._client.download(url, max_bytes=max_bytes)

@@ -10,6 +10,13 @@ if TYPE_CHECKING:
 
 async def load_all(bot: LiblibBot, services: Services) -> None:
     """Add every cog, passing each exactly the services it needs."""
+    from bot.ui.views import register_handler
+    from cogs.actions import ActionsCog
     from cogs.generate import GenerateCog
+    from cogs.info import InfoCog
 
     await bot.add_cog(GenerateCog(services))
+    actions = ActionsCog(services)
+    await bot.add_cog(actions)
+    register_handler(bot, actions)  # result buttons (dynamic items) survive restarts
+    await bot.add_cog(InfoCog(services))

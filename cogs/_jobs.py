@@ -14,9 +14,11 @@ from bot.admission import Requester
 from bot.app import Services
 from bot.delivery import Progress, Stage
 from bot.errors import InvalidRequestError
+from bot.fingerprint import request_fingerprint
 from bot.images import MAX_INPUT_BYTES
 from bot.models import GenerationRequest, Job, JobKind, new_job_id, utcnow
 from bot.ui.embeds import progress_text
+from bot.ui.views import cancel_view
 
 
 def check_attachment(attachment: discord.Attachment | None, field: str) -> None:
@@ -86,8 +88,10 @@ async def start_interaction_job(
     parent_job_id: str | None = None,
     response_message_id: int | None = None,
     job_id: str | None = None,
+    parent_message_id: int | None = None,
 ) -> Job:
-    """Enqueue a job for an already-deferred interaction and show its queue position there."""
+    """Enqueue a job for an already-deferred interaction and show its queue position (and a Cancel
+    button) there. ``parent_message_id``: the result message a button action came from."""
     job = Job(
         id=job_id or new_job_id(),
         user_id=interaction.user.id,
@@ -101,10 +105,13 @@ async def start_interaction_job(
         interaction_expires_at=utcnow() + timedelta(seconds=services.settings.queue.interaction_token_ttl),
         progress_message_id=response_message_id,
         locale=str(interaction.locale),
+        fingerprint=request_fingerprint(request),
+        parent_message_id=parent_message_id,
     )
     try:
         job, position = await _enqueue(services, requester_from_interaction(interaction), job)
-        await interaction.edit_original_response(content=progress_text(job, Progress(Stage.QUEUED, position=position)))
+        progress = Progress(Stage.QUEUED, position=position, eta=services.jobs.estimated_wait(position))
+        await interaction.edit_original_response(content=progress_text(job, progress), view=cancel_view(job))
     finally:
         services.jobs.wake()
     return job
@@ -134,6 +141,7 @@ async def start_message_job(
         parent_job_id=parent_job_id,
         reply_to_message_id=message.id,
         locale=locale,
+        fingerprint=request_fingerprint(request),
     )
     try:
         job, position = await _enqueue(services, requester_from_message(message), job)

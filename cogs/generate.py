@@ -9,11 +9,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import Services
+from bot.fingerprint import find_duplicate
 from bot.images import sniff_input
 from bot.models import GenerationRequest, Job, JobKind, new_job_id
 from bot.prompt_flags import parse_flags
 from bot.request_builder import ASPECT_RATIOS, MAX_SEED
 from cogs._jobs import check_attachment, start_interaction_job
+from cogs._repost import repost_result
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class GenerateCog(commands.Cog):
         image="An image to start from (image-to-image)",
         control_image="A structure reference (line, depth, pose, ...)",
         control_type="How the control image guides the result",
+        fresh="Render again even if the same seeded request was rendered recently (re-posted otherwise)",
     )
     @app_commands.choices(aspect=[app_commands.Choice(name=r, value=r) for r in ASPECT_RATIOS])
     async def imagine(
@@ -74,6 +77,7 @@ class GenerateCog(commands.Cog):
         image: discord.Attachment | None = None,
         control_image: discord.Attachment | None = None,
         control_type: str | None = None,
+        fresh: bool = False,
     ) -> None:
         flags = parse_flags(prompt)  # options win over flags typed in the prompt
         request = self.services.builder.build(
@@ -91,6 +95,8 @@ class GenerateCog(commands.Cog):
         check_attachment(image, "image")
         check_attachment(control_image, "control_image")
         response = await interaction.response.defer(thinking=True)
+        if not fresh and image is None and control_image is None and await self.repost_duplicate(interaction, request):
+            return
         job_id = new_job_id()
         if image is not None:
             url = await self.publish_attachment(image, "image", f"{job_id}-src")
@@ -101,6 +107,26 @@ class GenerateCog(commands.Cog):
         await self.start_job(
             interaction, request, job_id=job_id, response_message_id=response.message_id if response else None
         )
+
+    async def repost_duplicate(self, interaction: discord.Interaction, request: GenerationRequest) -> bool:
+        """Re-post the result of an identical seeded request rendered recently here, instead of paying again."""
+        window = self.services.settings.actions.dedupe_window_seconds
+        duplicate = await find_duplicate(
+            self.services.store,
+            request,
+            guild_id=interaction.guild_id,
+            user_id=interaction.user.id,
+            window_seconds=window,
+        )
+        if duplicate is None:
+            return False
+        when = f"<t:{int(duplicate.created_at.timestamp())}:R>"
+        note = (
+            f"♻️ Re-posted: the same request with the same seed was rendered {when} (job `{duplicate.id}`), "
+            "so nothing was charged. Add `fresh: True` to render it again."
+        )
+        await repost_result(self.services, interaction, duplicate, note=note)
+        return True
 
     @imagine.autocomplete("mode")
     async def mode_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

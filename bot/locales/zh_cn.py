@@ -15,6 +15,13 @@ NAMES: dict[str, str] = {
     "image": "图片",
     "control_image": "控制图",
     "control_type": "控制类型",
+    "fresh": "重新生成",
+    "help": "帮助",
+    "models": "模型",
+    "queue": "队列",
+    "jobs": "我的任务",
+    "show": "展示",
+    "job": "任务",
 }
 
 # Descriptions, choice names and messages.
@@ -30,4 +37,13 @@ TEXTS: dict[str, str] = {
     "An image to start from (image-to-image)": "作为起点的图片（图生图）",
     "A structure reference (line, depth, pose, ...)": "结构参考图（线稿、深度、姿势等）",
     "How the control image guides the result": "控制图如何引导结果",
+    "Render again even if the same seeded request was rendered recently (re-posted otherwise)": (
+        "即使最近用同一种子生成过相同请求也重新生成（否则直接重发已有结果）"
+    ),
+    "How to use the bot, with examples": "使用说明与示例",
+    "The modes and models you can use, and what each supports": "可用的模式与模型及其支持的功能",
+    "What this server is waiting for, with estimated waits": "本服务器的排队情况与预计等待时间",
+    "Your recent jobs: status, cost and links": "你最近的任务：状态、消耗与链接",
+    "Post a past job's result again, with its buttons": "重新发送某个历史任务的结果（附带按钮）",
+    "The job id (shown under every result, e.g. 3f9a0c12be)": "任务编号（显示在每个结果下方，例如 3f9a0c12be）",
 }

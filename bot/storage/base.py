@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -79,6 +80,12 @@ class Store(Protocol):
         """Jobs in ``states``, oldest first by creation (newest first when asked)."""
 
     async def count_active(self, user_id: int) -> int: ...
+
+    async def find_recent_by_fingerprint(
+        self, fingerprint: str, *, since: datetime, guild_id: int | None, user_id: int | None = None
+    ) -> Job | None:
+        """The newest SUCCEEDED job with a result, this ``fingerprint`` and ``created_at >= since``, in
+        that guild (``guild_id`` None: direct messages) and, when given, of that user; None if none."""
 
     async def get_usage(self, scope: str, scope_id: int, window: str) -> tuple[int, int]:
         """(images, points) used in that counter; (0, 0) when none."""

@@ -507,6 +507,22 @@ class PostgresStore:
     async def count_active(self, user_id: int) -> int:
         return int(await self.pool.fetchval(_COUNT_ACTIVE_SQL, user_id, _ACTIVE))
 
+    async def find_recent_by_fingerprint(
+        self, fingerprint: str, *, since: datetime, guild_id: int | None, user_id: int | None = None
+    ) -> Job | None:
+        """The newest SUCCEEDED job with a result, this ``fingerprint`` and ``created_at >= since``, in
+        that guild (``guild_id`` None: direct messages) and, when given, of that user; None if none."""
+        sql = (
+            "SELECT * FROM jobs WHERE fingerprint = $1 AND created_at >= $2 AND state = $3"
+            " AND result IS NOT NULL AND guild_id IS NOT DISTINCT FROM $4"
+        )
+        params: list[Any] = [fingerprint, since, str(JobState.SUCCEEDED), guild_id]
+        if user_id is not None:
+            sql += " AND user_id = $5"
+            params.append(user_id)
+        row = await self.pool.fetchrow(sql + " ORDER BY created_at DESC, seq DESC LIMIT 1", *params)
+        return _row_to_job(row) if row is not None else None
+
     # -- quota counters ---------------------------------------------------------------------------
 
     async def get_usage(self, scope: str, scope_id: int, window: str) -> tuple[int, int]:

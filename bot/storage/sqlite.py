@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import re
@@ -187,16 +188,23 @@ def _default_migrations() -> Traversable:
 
 
 def _load_migrations(directory: Traversable) -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every ``NNNN_name.sql``, in order; versions must run 1, 2, 3 …"""
+    """(version, name, sql) for every ``NNNN_name.sql``, in order, starting at 0001.
+
+    Gaps are allowed (features developed in parallel take distant numbers, e.g. 0100), duplicates are
+    not. ``user_version`` records the highest applied number, so a new migration must be numbered above
+    every migration already released.
+    """
     found: list[tuple[int, str, str]] = []
     for entry in directory.iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if entry.is_file() and match:
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
     found.sort()
-    for expected, (version, name, _) in enumerate(found, start=1):
-        if version != expected:
-            raise RuntimeError(f"migration {name}: expected number {expected:04d} (gap or duplicate)")
+    if found and found[0][0] != 1:
+        raise RuntimeError(f"migration {found[0][1]}: the first migration must be 0001")
+    for (before, first, _), (version, name, _) in itertools.pairwise(found):
+        if version == before:
+            raise RuntimeError(f"migrations {first} and {name} share the number {version:04d}")
     return found
 
 
@@ -552,6 +560,24 @@ class SqliteStore:
         async with self._read() as conn:
             row = await self._fetchone(conn, _COUNT_ACTIVE_SQL, (user_id, _ACTIVE_JSON))
         return int(row[0]) if row else 0
+
+    async def find_recent_by_fingerprint(
+        self, fingerprint: str, *, since: datetime, guild_id: int | None, user_id: int | None = None
+    ) -> Job | None:
+        """The newest SUCCEEDED job with a result, this ``fingerprint`` and ``created_at >= since``, in
+        that guild (``guild_id`` None: direct messages) and, when given, of that user; None if none."""
+        sql = (
+            "SELECT * FROM jobs WHERE fingerprint = ? AND created_at >= ? AND state = ? AND result IS NOT NULL"
+            " AND guild_id IS ?"
+        )
+        params: list[Any] = [fingerprint, _encode_datetime(since), str(JobState.SUCCEEDED), guild_id]
+        if user_id is not None:
+            sql += " AND user_id = ?"
+            params.append(user_id)
+        sql += " ORDER BY created_at DESC, rowid DESC LIMIT 1"
+        async with self._read() as conn:
+            row = await self._fetchone(conn, sql, params)
+        return _row_to_job(row) if row is not None else None
 
     # -- quota counters ---------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import re
 import discord
 
 from bot.delivery import Progress, Stage
-from bot.models import FailureReason, Job, JobResult
+from bot.models import FailureReason, Job, JobKind, JobResult
 
 COLOR_PROGRESS = 0x5865F2
 COLOR_DONE = 0x57F287
@@ -33,6 +33,30 @@ FAILURE_TITLES: dict[FailureReason, str] = {
 
 # Any @everyone/@here or <@id>, <@!id>, <@&id> (discord.utils.escape_mentions misses short ids).
 _MENTION = re.compile(r"@(?=everyone|here|[!&]?\d)")
+
+
+ORIGIN_LABELS: dict[JobKind, str] = {
+    JobKind.REROLL: "🔁 Reroll",
+    JobKind.VARY: "🎲 Variation",
+    JobKind.UPSCALE: "🔍 Upscale",
+    JobKind.RESTYLE: "🎨 Restyle",
+    JobKind.IMAGINE: "Remake",
+}
+
+
+def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
+
+
+def origin_text(job: Job) -> str | None:
+    """ "Reroll of [job abc](link)" for jobs started from another job's result."""
+    if not job.parent_job_id:
+        return None
+    label = ORIGIN_LABELS.get(job.kind, str(job.kind).capitalize())
+    target = f"job `{job.parent_job_id}`"
+    if job.parent_message_id:
+        target = f"[{target}]({message_link(job.guild_id, job.channel_id, job.parent_message_id)})"
+    return f"{label} of {target}"
 
 
 def escape_prompt(text: str, limit: int = PROMPT_PREVIEW) -> str:
@@ -71,12 +95,24 @@ def progress_text(job: Job, progress: Progress) -> str:
         text = "🔍 Content audit…"
     else:
         text = "📥 Delivering…"
-    return f"{text}\n> {escape_prompt(job.request.prompt, 200)}\n`{job.id}` · {describe_mode(job)}"
+    origin = f" · {job.kind} of `{job.parent_job_id}`" if job.parent_job_id else ""
+    return f"{text}\n> {escape_prompt(job.request.prompt, 200)}\n`{job.id}` · {describe_mode(job)}{origin}"
 
 
-def result_embed(job: Job, result: JobResult, *, elapsed: float) -> discord.Embed:
+def cancelled_text(job: Job, actor_id: int) -> str:
+    refund = " Your quota was refunded." if job.debits else ""
+    return (
+        f"🚫 Cancelled by <@{actor_id}>.{refund}\n> {escape_prompt(job.request.prompt, 200)}\n"
+        f"`{job.id}` · {describe_mode(job)}"
+    )
+
+
+def result_embed(job: Job, result: JobResult, *, elapsed: float, note: str | None = None) -> discord.Embed:
     r = job.request
     embed = discord.Embed(description=escape_prompt(r.prompt), color=COLOR_DONE)
+    origin = origin_text(job)
+    if origin:
+        embed.add_field(name="From", value=origin, inline=False)
     embed.add_field(name="Mode", value=describe_mode(job))
     seeds = ", ".join(str(i.seed) for i in result.images if i.seed is not None) or "random"
     embed.add_field(name="Seed" if len(result.images) == 1 else "Seeds", value=seeds)
@@ -91,6 +127,8 @@ def result_embed(job: Job, result: JobResult, *, elapsed: float) -> discord.Embe
         embed.add_field(
             name="Audit", value=f"{result.blocked_count} image(s) were filtered by the content audit.", inline=False
         )
+    if note:
+        embed.add_field(name="Note", value=note, inline=False)
     footer = f"job {job.id}"
     if job.parent_job_id:
         footer += f" · {job.kind} of {job.parent_job_id}"

@@ -17,6 +17,8 @@ from bot.storage.postgres import apply_migrations, postgres_dsn, redacted
 from tests.integration.conftest import raw_pg, with_search_path
 from tests.integration.store_contract.helpers import DAY, enqueue_ok, guild_debit, make_job, user_debit
 
+MIGRATIONS = sorted((Path(__file__).parents[2] / "bot/storage/migrations/postgres").glob("[0-9]*.sql"))
+
 
 async def test_open_creates_the_schema_and_records_the_migration(pg_schema_url: str) -> None:
     async with await PostgresStore.open(pg_schema_url) as store:
@@ -27,13 +29,14 @@ async def test_open_creates_the_schema_and_records_the_migration(pg_schema_url: 
         assert {"jobs", "usage", "meta", "leases", "schema_migrations"} <= {t[0] for t in tables}
     async with await PostgresStore.open(pg_schema_url):  # reopening applies nothing again
         pass
-    assert await raw_pg(pg_schema_url, "SELECT version, name FROM schema_migrations") == [(1, "0001_init.sql")]
+    applied = await raw_pg(pg_schema_url, "SELECT version, name FROM schema_migrations ORDER BY version")
+    assert applied == [(int(p.name[:4]), p.name) for p in MIGRATIONS]
 
 
 async def test_processes_opening_together_migrate_once(pg_schema_url: str) -> None:
     stores = await asyncio.gather(*(PostgresStore.open(pg_schema_url) for _ in range(4)))
     try:
-        assert await raw_pg(pg_schema_url, "SELECT count(*) FROM schema_migrations") == [(1,)]
+        assert await raw_pg(pg_schema_url, "SELECT count(*) FROM schema_migrations") == [(len(MIGRATIONS),)]
         assert all([await s.ping() for s in stores])
     finally:
         await asyncio.gather(*(s.close() for s in stores))

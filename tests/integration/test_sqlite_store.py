@@ -19,6 +19,10 @@ from bot.storage import (
 from bot.storage.sqlite import apply_migrations, open_sqlite_store, sqlite_path_from_url
 from tests.integration.store_contract.helpers import enqueue_ok, make_job
 
+LATEST_MIGRATION = max(
+    int(p.name[:4]) for p in (Path(__file__).parents[2] / "bot/storage/migrations/sqlite").glob("[0-9]*.sql")
+)
+
 
 def raw_query(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
     """Read or write the file behind the store's back with the stdlib driver (commits, then closes)."""
@@ -51,7 +55,7 @@ async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
 async def test_open_creates_parent_dir_wal_and_user_version(db_path: Path, store: SqliteStore) -> None:
     assert exists(db_path)
     assert raw_query(db_path, "PRAGMA journal_mode") == [("wal",)]
-    assert raw_query(db_path, "PRAGMA user_version") == [(1,)]
+    assert raw_query(db_path, "PRAGMA user_version") == [(LATEST_MIGRATION,)]
     tables = {r[0] for r in raw_query(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     indexes = {r[0] for r in raw_query(db_path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"jobs", "usage", "meta"} <= tables
@@ -64,7 +68,7 @@ async def test_migrations_are_idempotent_on_reopen(db_path: Path) -> None:
     for _ in range(2):
         async with await open_sqlite_store(db_path) as again:
             assert await again.get_meta("k") == "v"
-    assert raw_query(db_path, "PRAGMA user_version") == [(1,)]
+    assert raw_query(db_path, "PRAGMA user_version") == [(LATEST_MIGRATION,)]
 
 
 async def test_migration_runner_applies_in_order_and_only_once(tmp_path: Path) -> None:
@@ -85,8 +89,10 @@ async def test_migration_runner_applies_in_order_and_only_once(tmp_path: Path) -
         await conn.execute("INSERT INTO a (x) VALUES (7)")
         rows = list(await conn.execute_fetchall("SELECT z FROM b"))
         assert [tuple(r) for r in rows] == [(7,)]
-        (folder / "0004_gap.sql").write_text("SELECT 1;")
-        with pytest.raises(RuntimeError, match="0003"):
+        (folder / "0100_gap.sql").write_text("CREATE TABLE c (x INTEGER);")  # gaps are allowed
+        assert await apply_migrations(conn, folder) == 100
+        (folder / "0100_twin.sql").write_text("SELECT 1;")
+        with pytest.raises(RuntimeError, match="share the number 0100"):
             await apply_migrations(conn, folder)
 
 
@@ -108,7 +114,7 @@ async def test_failed_migration_rolls_back_and_keeps_version(tmp_path: Path) -> 
 async def test_database_newer_than_code_is_refused(db_path: Path) -> None:
     async with await open_sqlite_store(db_path):
         pass
-    raw_query(db_path, "PRAGMA user_version = 99")
+    raw_query(db_path, "PRAGMA user_version = 9999")
     with pytest.raises(RuntimeError, match="newer"):
         await open_sqlite_store(db_path)
 

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -101,6 +102,8 @@ def fully_populated_job() -> Job:
         percent=0.75,
         submit_attempts=2,
         not_before=datetime(2026, 1, 2, 3, 4, 30, tzinfo=UTC),
+        fingerprint="f" * 64,
+        parent_message_id=15,
     )
 
 
@@ -503,3 +506,35 @@ async def test_ping_and_close(backend: Backend) -> None:
         assert await store.ping() is False
         with pytest.raises(RuntimeError, match="closed"):
             await store.get_job("x")
+
+
+# -- fingerprints -----------------------------------------------------------------------------------
+
+
+async def finished(store: Store, state: JobState = JobState.SUCCEEDED, **changes: Any) -> Job:
+    job = make_job(**changes)
+    await enqueue_ok(store, job)
+    current = await walk(store, job, JobState.DELIVERING)
+    result = JobResult(images=(ResultImage("https://example.invalid/r.png", seed=1),))
+    await store.update_job(job.id, result=result)
+    moved = await store.transition(current.id, JobState.DELIVERING, state)
+    assert moved is not None
+    return moved
+
+
+async def test_find_recent_by_fingerprint_picks_the_newest_succeeded_job_in_scope(store: Store) -> None:
+    now = datetime.now(UTC)
+    old = await finished(store, fingerprint="fp", created_at=now - timedelta(hours=3))
+    newer = await finished(store, fingerprint="fp", created_at=now - timedelta(minutes=5))
+    await finished(store, JobState.FAILED, fingerprint="fp", created_at=now - timedelta(minutes=1))
+    await finished(store, fingerprint="fp", guild_id=999, created_at=now - timedelta(minutes=1))
+    await finished(store, fingerprint="other", created_at=now)
+    found = await store.find_recent_by_fingerprint("fp", since=now - timedelta(hours=4), guild_id=100)
+    assert found is not None and found.id == newer.id
+    found = await store.find_recent_by_fingerprint("fp", since=now - timedelta(hours=4), guild_id=100, user_id=2)
+    assert found is None
+    assert await store.find_recent_by_fingerprint("fp", since=now - timedelta(minutes=2), guild_id=100) is None
+    assert old.fingerprint == "fp"
+    dm = await finished(store, fingerprint="fp", guild_id=None, user_id=3)
+    found = await store.find_recent_by_fingerprint("fp", since=now - timedelta(hours=1), guild_id=None, user_id=3)
+    assert found is not None and found.id == dm.id

@@ -1,0 +1,92 @@
+"""What the buttons under a result do, as pure functions of the original job (no Discord, no I/O).
+
+Reroll: the same request with a new seed. Vary: image-to-image from one result image at a low strength.
+Upscale: a larger render of one image through the mode's high-resolution option, up to the API's size
+limit (Star-3: ``imageSize`` up to 2048; custom checkpoints: hires fix at 2x, up to 2048, on the image's
+own seed so the picture stays the same; image-to-image results: an img2img pass at 2x and a low strength).
+F.1 Kontext has no size option, so it offers no Upscale.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.models import GenerationRequest, Job, JobKind, JobState, ResultImage
+
+
+class Action(StrEnum):
+    REROLL = "reroll"
+    VARY = "vary"
+    UPSCALE = "upscale"
+    REMIX = "remix"  # opens a modal: edit the prompt, then reroll or vary
+    DELETE = "delete"
+    CANCEL = "cancel"
+
+
+# Actions that start a new (charged) job; the rest only act on messages or the running job.
+NEW_JOB_ACTIONS = frozenset({Action.REROLL, Action.VARY, Action.UPSCALE, Action.REMIX})
+JOB_KIND = {Action.REROLL: JobKind.REROLL, Action.VARY: JobKind.VARY, Action.UPSCALE: JobKind.UPSCALE}
+
+
+def may_act(action: Action, *, actor_id: int, owner_id: int, is_admin: bool, open_to_everyone: bool) -> bool:
+    """The owner and admins always may; everyone else only for new-job actions when opened to everyone."""
+    if actor_id == owner_id or is_admin:
+        return True
+    return open_to_everyone and action in NEW_JOB_ACTIONS
+
+
+def supports_vary(request: GenerationRequest) -> bool:
+    """Every mode takes a source image (Star-3, Kontext and custom checkpoints all have img2img)."""
+    return True
+
+
+def supports_upscale(request: GenerationRequest) -> bool:
+    if request.hires:
+        return False  # already rendered at the high-resolution size
+    if request.mode == "star3":
+        return not request.is_img2img  # Star-3 img2img has no size option: it follows the source
+    return request.mode != "kontext"
+
+
+def reroll_request(job: Job) -> GenerationRequest:
+    """Same parameters, new seed (a random one: the original's fixed seed, if any, is dropped)."""
+    return job.request.with_(seed=None)
+
+
+def vary_request(job: Job, source_url: str, *, strength: float) -> GenerationRequest:
+    """Image-to-image from ``source_url`` (one of the job's results) with the same prompt and count."""
+    return job.request.with_(
+        source_images=(source_url,),
+        strength=strength,
+        seed=None,
+        hires=False,
+        mask_image=None,
+        control_type=None,
+        control_image=None,
+    )
+
+
+def upscale_request(job: Job, index: int, source_url: str, *, strength: float) -> GenerationRequest:
+    """One image, larger: see the module docstring for what each mode does."""
+    request = job.request
+    image = result_image(job, index)
+    seed = image.seed if request.mode not in ("star3", "kontext") else None
+    if request.is_img2img:
+        return request.with_(
+            source_images=(source_url,), strength=strength, count=1, hires=True, seed=seed, mask_image=None
+        )
+    return request.with_(count=1, hires=True, seed=seed)
+
+
+def result_image_count(job: Job) -> int:
+    return len(job.result.images) if job.result else 0
+
+
+def result_image(job: Job, index: int) -> ResultImage:
+    if job.result is None or not 0 <= index < len(job.result.images):
+        raise IndexError(index)
+    return job.result.images[index]
+
+
+def has_result(job: Job) -> bool:
+    return job.state is JobState.SUCCEEDED and result_image_count(job) > 0

@@ -1,0 +1,141 @@
+"""Pure builders for /help, /models, /queue and /jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import discord
+
+from bot.jobs import QueueSnapshot
+from bot.models import Job, JobState
+from bot.request_builder import ModeInfo
+from bot.ui.embeds import COLOR_PROGRESS, describe_mode, escape_prompt, message_link
+
+MAX_LISTED = 10
+
+STATE_ICONS: dict[JobState, str] = {
+    JobState.QUEUED: "⏳",
+    JobState.SUBMITTING: "📤",
+    JobState.RUNNING: "🎨",
+    JobState.DELIVERING: "📥",
+    JobState.SUCCEEDED: "✅",
+    JobState.FAILED: "❌",
+    JobState.CANCELLED: "🚫",
+    JobState.EXPIRED: "⌛",
+}
+
+HELP_TEXT = """\
+Generate pictures with LiblibAI, right here.
+
+**/imagine** `prompt` — draw something. Options: `mode`, `aspect`, `count`, `seed`, `steps`, `negative`, \
+`image` (start from a picture), `control_image` + `control_type`, `fresh`.
+Flags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `--count N`, `--steps N`, \
+`--mode <mode>` (options win over flags).
+
+**Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image) · \
+🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits or runs (refunded).
+
+**/show** `job` — post a past result again, with buttons · **/queue** — what this server is waiting for \
+· **/jobs** — your recent jobs · **/models** — what each mode can do.
+"""
+
+HELP_EXAMPLES = """\
+`/imagine prompt: a red fox in the snow, cinematic light --ar 16:9`
+`/imagine prompt: 一只在雪地里的红狐狸 mode: kontext-pro`
+`/imagine prompt: a lighthouse at dusk --count 4 --mode dreamtech-xl --seed 42`
+`/imagine prompt: make it autumn image: <attach a photo>`
+"""
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def help_embed() -> discord.Embed:
+    embed = discord.Embed(title="LiblibAI bot — help", description=HELP_TEXT, color=COLOR_PROGRESS)
+    embed.add_field(name="Examples", value=HELP_EXAMPLES, inline=False)
+    return embed
+
+
+def _mode_line(mode: ModeInfo, *, default: bool) -> str:
+    can = ["Vary"]
+    if not mode.name.startswith("kontext"):
+        can.append("Upscale")
+    if mode.supports_negative:
+        can.append("negative prompt")
+    if mode.supports_seed:
+        can.append("seed")
+    if mode.supports_steps:
+        can.append("steps")
+    if mode.supports_control:
+        can.append("structure control")
+    refs = f"{mode.max_references} reference image" + ("s" if mode.max_references > 1 else "")
+    language = "English prompts" if mode.english_only else "Chinese or English prompts"
+    mark = " — **default**" if default else ""
+    return f"**{mode.label}** (`{mode.name}`){mark}\n{language} · {refs} · {', '.join(can)}"
+
+
+def models_embed(modes: Sequence[ModeInfo], *, default_mode: str) -> discord.Embed:
+    lines = [_mode_line(m, default=m.name == default_mode) for m in modes]
+    embed = discord.Embed(title="Modes and models", description="\n\n".join(lines)[:4000], color=COLOR_PROGRESS)
+    embed.set_footer(text="Pick one with /imagine mode:<name> or --mode <name>")
+    return embed
+
+
+def _job_line(job: Job) -> str:
+    return f"`{job.id}` <@{job.user_id}> · {describe_mode(job)} · {escape_prompt(job.request.prompt, 60)}"
+
+
+def queue_embed(snapshot: QueueSnapshot, *, guild_id: int | None, typical: float | None) -> discord.Embed:
+    """This server's part of the bot-wide queue; positions are bot-wide (the LiblibAI account is shared)."""
+    here_waiting = [e for e in snapshot.waiting if e.job.guild_id == guild_id]
+    here_working = [j for j in snapshot.working if j.guild_id == guild_id]
+    summary = f"**{len(snapshot.waiting)}** waiting and **{len(snapshot.working)}** in progress across the bot."
+    if typical is not None:
+        summary += f" A render takes about {_duration(typical)}."
+    embed = discord.Embed(title="Queue", description=summary, color=COLOR_PROGRESS)
+    working = []
+    for job in here_working[:MAX_LISTED]:
+        pct = f" {job.percent * 100:.0f}%" if job.percent else ""
+        working.append(f"{STATE_ICONS[job.state]}{pct} {_job_line(job)}")
+    waiting = [f"#{e.position} · about {_duration(e.eta)} · {_job_line(e.job)}" for e in here_waiting[:MAX_LISTED]]
+    extra = len(here_waiting) - len(waiting)
+    if extra > 0:
+        waiting.append(f"… and {extra} more")
+    embed.add_field(name="In progress here", value="\n".join(working)[:1024] or "Nothing.", inline=False)
+    embed.add_field(name="Waiting here", value="\n".join(waiting)[:1024] or "Nothing waiting.", inline=False)
+    return embed
+
+
+def _job_link(job: Job) -> str | None:
+    target = job.result_message_id or job.progress_message_id or job.reply_to_message_id
+    return message_link(job.guild_id, job.channel_id, target) if target else None
+
+
+def jobs_embed(jobs: Sequence[Job], *, positions: dict[str, int]) -> discord.Embed:
+    embed = discord.Embed(title="Your recent jobs", color=COLOR_PROGRESS)
+    if not jobs:
+        embed.description = "No jobs yet. Try `/imagine`."
+        return embed
+    lines = []
+    for job in jobs[:MAX_LISTED]:
+        status = str(job.state)
+        if job.state is JobState.QUEUED and job.id in positions:
+            status += f" #{positions[job.id]}"
+        elif job.state is JobState.RUNNING and job.percent:
+            status += f" {job.percent * 100:.0f}%"
+        cost = f"{job.points_cost} pts" if job.points_cost is not None else "—"
+        if job.refunded:
+            cost += " (refunded)"
+        link = _job_link(job)
+        ident = f"[`{job.id}`]({link})" if link else f"`{job.id}`"
+        when = f"<t:{int(job.created_at.timestamp())}:R>"
+        lines.append(
+            f"{STATE_ICONS[job.state]} {ident} {job.kind} · {status} · {cost} · {when}\n"
+            f"> {escape_prompt(job.request.prompt, 80)}"
+        )
+    embed.description = "\n".join(lines)[:4000]
+    return embed

@@ -1,0 +1,180 @@
+"""Result buttons: Reroll, Vary, Upscale, Remix (a modal to edit the prompt), Delete, and Cancel.
+
+Every click is checked against the owner in the button's custom id before anything else (no I/O), so a
+stranger's click is refused privately and costs nothing. New jobs start through
+``cogs._jobs.start_interaction_job`` like ``/imagine``, so quotas apply identically; the click is
+answered with a "thinking" response, which becomes the new job's own message (progress, then result).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable
+
+import discord
+from discord.ext import commands
+
+from bot.actions import (
+    JOB_KIND,
+    Action,
+    has_result,
+    may_act,
+    reroll_request,
+    result_image_count,
+    supports_upscale,
+    upscale_request,
+    vary_request,
+)
+from bot.app import Services
+from bot.errors import BotError, InvalidRequestError, NotJobOwnerError
+from bot.models import GenerationRequest, Job, new_job_id
+from bot.results import source_from_result
+from bot.tree import reply_ephemeral
+from bot.ui.embeds import cancelled_text
+from bot.ui.views import Click
+from cogs._jobs import requester_from_interaction, start_interaction_job
+
+log = logging.getLogger(__name__)
+
+
+class NoResultError(BotError):
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"Job `{job.id}` has no result to work from (it is {job.state}).")
+
+
+class RemixModal(discord.ui.Modal):
+    """Edit the prompt, then reroll or vary one image."""
+
+    def __init__(self, cog: ActionsCog, job: Job) -> None:
+        super().__init__(title="Remix", custom_id=f"lb-remix:{job.id}", timeout=900)
+        self.cog = cog
+        self.job_id = job.id
+        self.prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
+            style=discord.TextStyle.paragraph,
+            custom_id="prompt",
+            default=job.request.prompt[:2000],
+            min_length=1,
+            max_length=2000,
+        )
+        self.add_item(discord.ui.Label(text="Prompt", component=self.prompt))
+        options = [discord.SelectOption(label="Reroll (new seed)", value="reroll", default=True)]
+        count = result_image_count(job)
+        options += [
+            discord.SelectOption(label=f"Vary image {n + 1}" if count > 1 else "Vary the image", value=f"vary:{n}")
+            for n in range(min(count, 5))
+        ]
+        self.choice: discord.ui.Select[RemixModal] = discord.ui.Select(
+            custom_id="action", options=options, min_values=1, max_values=1
+        )
+        self.add_item(discord.ui.Label(text="Then", component=self.choice))
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        picked = self.choice.values[0] if self.choice.values else "reroll"
+        action, _, index = picked.partition(":")
+        await self.cog.run_guarded(
+            interaction,
+            self.cog.remix_submitted(interaction, self.job_id, self.prompt.value, Action(action), int(index or 0)),
+        )
+
+
+class ActionsCog(commands.Cog):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    # -- entry points ------------------------------------------------------------------------------
+
+    async def on_click(self, interaction: discord.Interaction, click: Click) -> None:
+        await self.run_guarded(interaction, self._dispatch(interaction, click))
+
+    async def run_guarded(self, interaction: discord.Interaction, work: Awaitable[None]) -> None:
+        """Run a click's work; BotErrors become private replies, anything else an incident id."""
+        try:
+            await work
+        except BotError as exc:
+            log.info("action refused: %s", exc.message)
+            await reply_ephemeral(interaction, exc.message)
+        except Exception:
+            incident = secrets.token_hex(3)
+            log.exception("unexpected error in a result action (incident %s)", incident)
+            await reply_ephemeral(interaction, f"Something went wrong on our side (incident `{incident}`).")
+
+    async def _dispatch(self, interaction: discord.Interaction, click: Click) -> None:
+        requester = requester_from_interaction(interaction)
+        allowed = may_act(
+            click.action,
+            actor_id=interaction.user.id,
+            owner_id=click.owner_id,
+            is_admin=requester.is_admin,
+            open_to_everyone=self.services.settings.actions.open_to_everyone,
+        )
+        if not allowed:
+            raise NotJobOwnerError()
+        if click.action is Action.CANCEL:
+            await self._cancel(interaction, click, is_admin=requester.is_admin)
+        elif click.action is Action.DELETE:
+            await interaction.response.defer()
+            await interaction.delete_original_response()  # the message the button is on
+        elif click.action is Action.REMIX:
+            job = await self._parent(click.job_id)  # a local read: the modal must be the first response
+            await interaction.response.send_modal(RemixModal(self, job))
+        else:
+            await self._new_job(interaction, click.action, click.job_id, click.index)
+
+    # -- actions -----------------------------------------------------------------------------------
+
+    async def _cancel(self, interaction: discord.Interaction, click: Click, *, is_admin: bool) -> None:
+        job = await self.services.jobs.cancel(click.job_id, actor_id=interaction.user.id, is_admin=is_admin)
+        await interaction.response.edit_message(content=cancelled_text(job, interaction.user.id), view=None)
+
+    async def _parent(self, job_id: str) -> Job:
+        job = await self.services.jobs.get(job_id)
+        if not has_result(job):
+            raise NoResultError(job)
+        return job
+
+    async def _new_job(
+        self, interaction: discord.Interaction, action: Action, job_id: str, index: int, prompt: str | None = None
+    ) -> None:
+        response = await interaction.response.defer(thinking=True)
+        parent = await self._parent(job_id)
+        new_id = new_job_id()
+        request = await self._request_for(parent, action, index, new_id)
+        if prompt is not None:
+            request = request.with_(prompt=prompt)
+        await start_interaction_job(
+            self.services,
+            interaction,
+            request,
+            kind=JOB_KIND[action],
+            parent_job_id=parent.id,
+            response_message_id=response.message_id if response else None,
+            job_id=new_id,
+            parent_message_id=interaction.message.id if interaction.message else None,
+        )
+
+    async def _request_for(self, parent: Job, action: Action, index: int, new_id: str) -> GenerationRequest:
+        settings = self.services.settings.actions
+        if not 0 <= index < result_image_count(parent):
+            raise InvalidRequestError("image", "that image is not part of this result.")
+        transport = self.services.transport
+        if action is Action.REROLL:
+            return reroll_request(parent)
+        if action is Action.VARY:
+            source = await source_from_result(transport, parent, index, stem=f"{new_id}-src")
+            return vary_request(parent, source, strength=settings.vary_strength)
+        if not supports_upscale(parent.request):
+            raise InvalidRequestError("upscale", "this result cannot be rendered larger with its mode.")
+        source = ""
+        if parent.request.is_img2img:
+            source = await source_from_result(transport, parent, index, stem=f"{new_id}-src")
+        return upscale_request(parent, index, source, strength=settings.upscale_strength)
+
+    async def remix_submitted(
+        self, interaction: discord.Interaction, job_id: str, prompt: str, action: Action, index: int
+    ) -> None:
+        parent = await self._parent(job_id)
+        request = parent.request
+        mode = request.mode if request.mode != "kontext" else f"kontext-{request.kontext_model or 'pro'}"
+        checked = self.services.builder.build(prompt, mode=mode)  # same prompt rules as /imagine (no I/O)
+        await self._new_job(interaction, action, job_id, index, prompt=checked.prompt)

@@ -1,0 +1,64 @@
+"""/help, /models, /queue, /jobs and /show: information about the bot, the queue and past jobs."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.actions import has_result
+from bot.app import Services
+from bot.errors import BotError, JobNotFoundError
+from bot.models import ACTIVE_STATES, TERMINAL_STATES, JobState
+from bot.ui.info import MAX_LISTED, help_embed, jobs_embed, models_embed, queue_embed
+from cogs._repost import repost_result
+
+
+class InfoCog(commands.Cog):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    @app_commands.command(name="help", description="How to use the bot, with examples")
+    async def help(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(embed=help_embed(), ephemeral=True)
+
+    @app_commands.command(name="models", description="The modes and models you can use, and what each supports")
+    async def models(self, interaction: discord.Interaction) -> None:
+        embed = models_embed(self.services.builder.modes(), default_mode=self.services.settings.models.default_mode)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(name="queue", description="What this server is waiting for, with estimated waits")
+    async def queue(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        snapshot = await self.services.jobs.snapshot()
+        typical = self.services.jobs.estimated_wait(1)
+        embed = queue_embed(snapshot, guild_id=interaction.guild_id, typical=typical)
+        await interaction.followup.send(embed=embed, ephemeral=True)
+
+    @app_commands.command(name="jobs", description="Your recent jobs: status, cost and links")
+    async def jobs(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        jobs = await self.services.store.list_jobs(
+            ACTIVE_STATES | TERMINAL_STATES, user_id=interaction.user.id, limit=MAX_LISTED, newest_first=True
+        )
+        positions: dict[str, int] = {}
+        for job in jobs:
+            if job.state is JobState.QUEUED:
+                position = await self.services.jobs.position(job.id)
+                if position is not None:
+                    positions[job.id] = position
+        await interaction.followup.send(embed=jobs_embed(jobs, positions=positions), ephemeral=True)
+
+    @app_commands.command(name="show", description="Post a past job's result again, with its buttons")
+    @app_commands.describe(job="The job id (shown under every result, e.g. 3f9a0c12be)")
+    async def show(self, interaction: discord.Interaction, job: app_commands.Range[str, 1, 40]) -> None:
+        await interaction.response.defer(thinking=True)
+        found = await self.services.jobs.get(job.strip())
+        # Jobs of another server stay private to it (and to their requester).
+        if found.guild_id != interaction.guild_id and found.user_id != interaction.user.id:
+            raise JobNotFoundError(found.id)
+        if not has_result(found):
+            raise BotError(f"Job `{found.id}` has no result to show (it is {found.state}).")
+        await repost_result(
+            self.services, interaction, found, note=f"Re-posted with /show by <@{interaction.user.id}>."
+        )

@@ -1,0 +1,254 @@
+"""Result buttons end to end: Reroll, Vary, Upscale, Remix, Delete, Cancel; owners, admins, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+from bot.admission import Requester
+from bot.models import Job, JobKind, JobState, UsageDebit
+from tests.e2e.conftest import Env, assert_no_pings, make_settings, running_bot
+from tests.e2e.helpers import (
+    ack,
+    custom_ids,
+    embed_fields,
+    imagine_done,
+    job_for_token,
+    labels,
+    original_edit_with,
+    result_of,
+)
+from tests.e2e.test_imagine import png_size
+from tests.fake_discord import FakeDiscord
+
+STRANGER = 7_100_000_000_000_000_001
+
+
+def button(message: dict, action: str, index: int = 0) -> str:
+    [custom_id] = [c for c in custom_ids(message) if c.startswith(f"lb:{action}:") and c.split(":")[3] == str(index)]
+    return custom_id
+
+
+async def test_every_result_has_buttons_for_each_image(env: Env) -> None:
+    _, job, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "three owls", "count": 3})
+    names = labels(message)
+    assert {"🔁 Reroll", "🎛️ Remix", "🗑️ Delete"} <= set(names)
+    assert [n for n in names if n.startswith("🎲")] == ["🎲 V1", "🎲 V2", "🎲 V3"]
+    assert [n for n in names if n.startswith("🔍")] == ["🔍 U1", "🔍 U2", "🔍 U3"]
+    assert all(c.endswith(f":{env.fake.user_id}") and f":{job.id}:" in c for c in custom_ids(message))
+
+
+async def test_reroll_posts_a_new_message_with_a_new_job_crediting_the_original(env: Env) -> None:
+    _inter, parent, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "a red fox"})
+    click = await env.fake.click(int(message["id"]), button(message, "reroll"))
+    assert (await ack(env.fake, click)).json["type"] == 5  # a new "thinking" message, not an edit of the result
+    result = await result_of(env.fake, click)
+    child = await job_for_token(env.runtime.store, click.token)
+    assert child.kind is JobKind.REROLL and child.parent_job_id == parent.id
+    assert child.request == parent.request.with_(seed=None)
+    origin = embed_fields(result)["From"]
+    assert f"Reroll of [job `{parent.id}`]" in origin and message["id"] in origin
+    assert env.fake.original_message(click)["id"] != message["id"]
+    assert env.fake.messages[int(message["id"])]["attachments"]  # the original result is untouched
+    assert env.sim.counters.submits == 2
+    assert f"lb:reroll:{child.id}:0:" in str(custom_ids(env.fake.original_message(click)))
+
+
+async def test_vary_starts_image_to_image_from_the_chosen_image(env: Env) -> None:
+    _, _parent, message = await imagine_done(
+        env.fake, env.runtime.store, {"prompt": "two lighthouses", "count": 2, "mode": "dreamtech-xl"}
+    )
+    click = await env.fake.click(int(message["id"]), button(message, "vary", 1))
+    await result_of(env.fake, click)
+    child = await job_for_token(env.runtime.store, click.token)
+    assert child.kind is JobKind.VARY and child.request.is_img2img and child.request.count == 2
+    task = env.sim.tasks()[-1]
+    assert task.params["denoisingStrength"] == 0.45  # [actions] vary_strength
+    assert task.params["sourceImage"] == child.request.source_images[0]
+    # The source is a copy of image 2 in LiblibAI's storage (upload transport), fetched by the simulator.
+    assert env.sim.counters.source_fetches[-1] == task.params["sourceImage"]
+    assert env.sim.counters.uploads == 1
+
+
+async def test_upscale_renders_the_image_larger_through_the_high_resolution_option(env: Env) -> None:
+    _, _parent, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "a castle", "aspect": "1:1"})
+    click = await env.fake.click(int(message["id"]), button(message, "upscale"))
+    result = await result_of(env.fake, click)
+    assert png_size(result.files[0].content) == (2048, 2048)  # Star-3 imageSize, the API's maximum
+    child = await job_for_token(env.runtime.store, click.token)
+    assert child.kind is JobKind.UPSCALE and child.request.hires and child.request.count == 1
+    assert "Upscale of" in embed_fields(result)["From"]
+    # An upscale cannot be upscaled again.
+    assert not [c for c in custom_ids(env.fake.original_message(click)) if c.startswith("lb:upscale")]
+
+
+async def test_upscale_of_a_custom_model_keeps_the_seed_and_uses_hires_fix(env: Env) -> None:
+    _, parent, message = await imagine_done(
+        env.fake, env.runtime.store, {"prompt": "a cabin", "mode": "dreamtech-xl", "count": 2}
+    )
+    click = await env.fake.click(int(message["id"]), button(message, "upscale", 1))
+    result = await result_of(env.fake, click)
+    task = env.sim.tasks()[-1]
+    assert task.params["seed"] == parent.result.images[1].seed
+    assert task.params["hiResFixInfo"]["resizedWidth"] == 2048
+    assert png_size(result.files[0].content) == (1024, 1024)  # the simulator renders at the base size
+
+
+async def test_remix_edits_the_prompt_then_rerolls_or_varies(env: Env) -> None:
+    _, parent, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "a red fox", "count": 2})
+    click = await env.fake.click(int(message["id"]), button(message, "remix"))
+    assert (await ack(env.fake, click)).json["type"] == 9  # a modal
+    modal_id = f"lb-remix:{parent.id}"
+    submit = await env.fake.submit_modal(modal_id, {"prompt": "a blue fox", "action": ["reroll"]})
+    result = await result_of(env.fake, submit)
+    assert "a blue fox" in result.json["embeds"][0]["description"]
+    child = await job_for_token(env.runtime.store, submit.token)
+    assert child.kind is JobKind.REROLL and child.request.prompt == "a blue fox"
+    assert child.parent_job_id == parent.id and child.parent_message_id == int(message["id"])
+
+    await env.fake.click(int(message["id"]), button(message, "remix"))
+    await asyncio.sleep(0.1)
+    submit = await env.fake.submit_modal(modal_id, {"prompt": "a green fox", "action": ["vary:1"]})
+    await result_of(env.fake, submit)
+    varied = await job_for_token(env.runtime.store, submit.token)
+    assert varied.kind is JobKind.VARY and varied.request.is_img2img and varied.request.prompt == "a green fox"
+
+
+async def test_remix_with_an_invalid_prompt_is_refused_privately(env: Env) -> None:
+    _, parent, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "a red fox"})
+    await env.fake.click(int(message["id"]), button(message, "remix"))
+    await asyncio.sleep(0.1)
+    submit = await env.fake.submit_modal(f"lb-remix:{parent.id}", {"prompt": "一只狐狸", "action": ["reroll"]})
+    call = await ack(env.fake, submit)
+    assert call.json["type"] == 4 and call.json["data"]["flags"] & 64 and "English" in call.json["data"]["content"]
+    assert env.sim.counters.submits == 1
+
+
+async def test_a_strangers_click_is_refused_privately_without_an_api_call(env: Env) -> None:
+    env.fake.add_member(STRANGER, name="stranger")
+    _, _, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "mine"})
+    submits = env.sim.counters.submit_requests
+    for action in ("reroll", "vary", "upscale", "remix", "delete"):
+        click = await env.fake.click(int(message["id"]), button(message, action), user_id=STRANGER)
+        call = await ack(env.fake, click)
+        assert call.json["type"] == 4 and call.json["data"]["flags"] & 64
+        assert "Only the member" in call.json["data"]["content"]
+    await asyncio.sleep(0.1)
+    assert env.sim.counters.submit_requests == submits
+    assert int(message["id"]) in env.fake.messages  # not deleted
+
+
+async def test_an_admin_can_act_on_anyones_result(env: Env) -> None:
+    _, _parent, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "for the admin"})
+    click = await env.fake.click(int(message["id"]), button(message, "reroll"), user_id=env.fake.admin_id)
+    await result_of(env.fake, click)
+    child = await job_for_token(env.runtime.store, click.token)
+    assert child.user_id == env.fake.admin_id  # the clicker's job (and quota)
+    delete = await env.fake.click(int(message["id"]), button(message, "delete"), user_id=env.fake.admin_id)
+    await ack(env.fake, delete)
+    await env.fake.wait_for_call(lambda c: c.method == "DELETE" and delete.token in c.path)
+    assert int(message["id"]) in env.fake.deleted_message_ids
+
+
+async def test_delete_removes_the_result_message_for_its_requester(env: Env) -> None:
+    _, _, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "delete me"})
+    click = await env.fake.click(int(message["id"]), button(message, "delete"))
+    assert (await ack(env.fake, click)).json["type"] == 6
+    await env.fake.wait_for_call(lambda c: c.method == "DELETE" and click.token in c.path)
+    assert int(message["id"]) in env.fake.deleted_message_ids
+
+
+async def test_open_to_everyone_lets_anyone_reroll_but_not_delete(fake: FakeDiscord, sim, tmp_path: Path) -> None:
+    settings = make_settings(fake, sim, tmp_path / "bot.db", actions={"open_to_everyone": True})
+    fake.add_member(STRANGER, name="stranger")
+    async with running_bot(settings, fake) as runtime:
+        _, _, message = await imagine_done(fake, runtime.store, {"prompt": "shared"})
+        click = await fake.click(int(message["id"]), button(message, "reroll"), user_id=STRANGER)
+        await result_of(fake, click)
+        assert (await job_for_token(runtime.store, click.token)).user_id == STRANGER
+        delete = await fake.click(int(message["id"]), button(message, "delete"), user_id=STRANGER)
+        assert (await ack(fake, delete)).json["data"]["flags"] & 64
+    assert int(message["id"]) in fake.messages
+    assert_no_pings(fake)
+
+
+async def test_buttons_on_a_result_from_before_a_restart_still_work(fake: FakeDiscord, sim, tmp_path: Path) -> None:
+    settings = make_settings(fake, sim, tmp_path / "bot.db")
+    async with running_bot(settings, fake) as runtime:
+        _, parent, message = await imagine_done(fake, runtime.store, {"prompt": "before", "count": 2})
+    async with running_bot(settings, fake) as runtime:
+        reroll = await fake.click(int(message["id"]), button(message, "reroll"))
+        vary = await fake.click(int(message["id"]), button(message, "vary", 1))
+        upscale = await fake.click(int(message["id"]), button(message, "upscale", 0))
+        for click, kind in ((reroll, JobKind.REROLL), (vary, JobKind.VARY), (upscale, JobKind.UPSCALE)):
+            await result_of(fake, click)
+            child = await job_for_token(runtime.store, click.token)
+            assert child.kind is kind and child.parent_job_id == parent.id
+        await fake.click(int(message["id"]), button(message, "remix"))
+        await asyncio.sleep(0.1)
+        submit = await fake.submit_modal(f"lb-remix:{parent.id}", {"prompt": "after", "action": ["reroll"]})
+        await result_of(fake, submit)
+        delete = await fake.click(int(message["id"]), button(message, "delete"))
+        await fake.wait_for_call(lambda c: c.method == "DELETE" and delete.token in c.path)
+    assert int(message["id"]) in fake.deleted_message_ids
+    assert sim.counters.submits == 5
+    assert_no_pings(fake)
+
+
+class ChargingAdmission:
+    """A hand-written admission that reserves one image per job on a daily counter (like the quotas)."""
+
+    async def admit(self, requester: Requester, job: Job) -> Job:
+        debit = UsageDebit("user", requester.user_id, "day:test", images=job.request.count, points=8)
+        return replace(job, debits=(debit,))
+
+    async def enqueued(self, requester: Requester, job: Job) -> None:
+        return None
+
+
+async def test_cancel_while_queued_refunds_and_never_submits(fake: FakeDiscord, sim, tmp_path: Path) -> None:
+    sim.set_durations(queued=0.02, running=1.5, auditing=0.02)
+    settings = make_settings(fake, sim, tmp_path / "bot.db", liblib={"max_concurrent_tasks": 1})
+    async with running_bot(settings, fake) as runtime:
+        runtime.bot.services.admission = ChargingAdmission()
+        await fake.slash("imagine", {"prompt": "first, slow"})
+        waiting = await fake.slash("imagine", {"prompt": "second, waits"})
+        queued = await original_edit_with(fake, waiting, "Queued")
+        assert "about" in queued.json["content"]  # position and estimated wait
+        job = await job_for_token(runtime.store, waiting.token, JobState.QUEUED)
+        assert await runtime.store.get_usage("user", fake.user_id, "day:test") == (2, 16)
+        progress = fake.original_message(waiting)
+        assert custom_ids(progress) == [f"lb:cancel:{job.id}:0:{fake.user_id}"]
+        click = await fake.click(int(progress["id"]), custom_ids(progress)[0])
+        call = await ack(fake, click)
+        assert call.json["type"] == 7 and "Cancelled" in call.json["data"]["content"]
+        assert call.json["data"]["components"] == []
+        cancelled = await runtime.store.get_job(job.id)
+        assert cancelled.state is JobState.CANCELLED and cancelled.refunded
+        assert await runtime.store.get_usage("user", fake.user_id, "day:test") == (1, 8)
+        await asyncio.sleep(2.0)
+        assert sim.counters.submits == 1
+        assert "Cancelled" in fake.original_message(waiting)["content"]
+    assert_no_pings(fake)
+
+
+async def test_cancel_while_running_refunds_and_drops_the_result(fake: FakeDiscord, sim, tmp_path: Path) -> None:
+    sim.set_durations(queued=0.02, running=1.0, auditing=0.02)
+    settings = make_settings(fake, sim, tmp_path / "bot.db")
+    fake.add_member(STRANGER, name="stranger")
+    async with running_bot(settings, fake) as runtime:
+        runtime.bot.services.admission = ChargingAdmission()
+        inter = await fake.slash("imagine", {"prompt": "stop me"})
+        job = await job_for_token(runtime.store, inter.token, JobState.RUNNING)
+        progress = fake.original_message(inter)
+        refused = await fake.click(int(progress["id"]), custom_ids(progress)[0], user_id=STRANGER)
+        assert (await ack(fake, refused)).json["data"]["flags"] & 64
+        click = await fake.click(int(progress["id"]), custom_ids(progress)[0])
+        await ack(fake, click)
+        await asyncio.sleep(1.5)  # the task finishes at LiblibAI meanwhile
+        final = await runtime.store.get_job(job.id)
+        assert final.state is JobState.CANCELLED and final.refunded
+        assert await runtime.store.get_usage("user", fake.user_id, "day:test") == (0, 0)
+        assert not [c for c in fake.calls if c.files and inter.token in c.path]
+        assert "Cancelled" in fake.original_message(inter)["content"]
