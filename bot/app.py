@@ -15,6 +15,7 @@ from bot.admission import Admission, OpenAdmission
 from bot.jobs import JobRunner, JobService
 from bot.request_builder import RequestBuilder
 from bot.settings import Settings
+from bot.source_images import SourceImageFetcher
 from bot.storage import Store
 from bot.transport import ImageTransport
 from bot.tree import BotTree
@@ -33,6 +34,7 @@ class Services:
     jobs: JobService
     builder: RequestBuilder
     transport: ImageTransport
+    sources: SourceImageFetcher  # downloads images members point at by URL (allowlisted hosts only)
     admission: Admission = field(default_factory=OpenAdmission)
 
 

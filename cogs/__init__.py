@@ -11,5 +11,7 @@ if TYPE_CHECKING:
 async def load_all(bot: LiblibBot, services: Services) -> None:
     """Add every cog, passing each exactly the services it needs."""
     from cogs.generate import GenerateCog
+    from cogs.restyle import RestyleCog
 
     await bot.add_cog(GenerateCog(services))
+    await bot.add_cog(RestyleCog(bot, services))
