@@ -16,6 +16,7 @@ from bot.i18n import CatalogTranslator
 from bot.jobs import JobRunner, JobService
 from bot.request_builder import RequestBuilder
 from bot.settings import Settings
+from bot.source_images import SourceImageFetcher
 from bot.storage import Store
 from bot.transport import ImageTransport
 from bot.tree import BotTree
@@ -34,6 +35,7 @@ class Services:
     jobs: JobService
     builder: RequestBuilder
     transport: ImageTransport
+    sources: SourceImageFetcher  # downloads images members point at by URL (allowlisted hosts only)
     admission: Admission = field(default_factory=OpenAdmission)
 
 

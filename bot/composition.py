@@ -26,6 +26,7 @@ from bot.metrics import Metrics
 from bot.request_builder import RequestBuilder
 from bot.scheduling import FairQueue
 from bot.settings import LiblibSettings, Settings
+from bot.source_images import HostPolicy, SourceImageFetcher, open_fetch_session
 from bot.storage import Store, open_store
 from bot.transport import ImageTransport
 from bot.ui.views import result_view
@@ -89,7 +90,12 @@ async def open_liblib(settings: Settings) -> AsyncIterator[tuple[LiblibClient, S
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | None = None) -> AsyncIterator[Runtime]:
     point_discord_at(settings.discord.api_base_url, settings.discord.gateway_url)
-    async with open_liblib(settings) as (client, simulator), open_store(settings.storage.url) as store:
+    policy = HostPolicy.from_settings(settings.fetch)
+    async with (
+        open_liblib(settings) as (client, simulator),
+        open_store(settings.storage.url) as store,
+        open_fetch_session(policy, settings.fetch) as fetch_session,
+    ):
         options: dict[str, object] = dict(bot_options or {})
         metrics = Metrics()  # one registry per runtime; exported only when [metrics] is enabled
         options.setdefault("http_trace", metrics.discord_trace())
@@ -110,6 +116,9 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
             jobs=jobs,
             builder=RequestBuilder(settings.models, simulated=client.simulated),
             transport=ImageTransport(client, settings.liblib.image_transport),
+            sources=SourceImageFetcher(
+                fetch_session, policy, timeout=settings.fetch.timeout, max_redirects=settings.fetch.max_redirects
+            ),
         )
         bot.runner = runner
         health: HealthServer | None = None

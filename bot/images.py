@@ -82,6 +82,14 @@ def as_png_or_jpeg(image: InputImage) -> InputImage:
     return InputImage(out.getvalue(), "image/png", "png", image.width, image.height)
 
 
+def as_png_mask(image: InputImage) -> InputImage:
+    """An inpaint mask as LiblibAI wants it: a grayscale PNG, white where to repaint (liblib-api.md §5.4)."""
+    with Image.open(io.BytesIO(image.data)) as img:
+        out = io.BytesIO()
+        img.convert("L").save(out, "PNG")
+    return InputImage(out.getvalue(), "image/png", "png", image.width, image.height)
+
+
 def normalize_for_discord(data: bytes, stem: str, *, max_bytes: int) -> ImageFile:
     """Fit a result image into ``max_bytes``: PNG as is when small enough, else JPEG, then downscale."""
     with Image.open(io.BytesIO(data)) as img:

@@ -36,6 +36,7 @@ class ModeInfo:
     supports_control: bool
     english_only: bool
     max_references: int
+    supports_strength: bool = False  # img2img denoising strength and inpaint masks (custom models)
 
 
 def clean_prompt(text: str | None) -> str:
@@ -60,7 +61,9 @@ class RequestBuilder:
             ModeInfo("kontext-max", "F.1 Kontext max", False, False, False, False, False, 4),
         ]
         for m in self._models.custom:
-            out.append(ModeInfo(m.name, m.label or m.name, True, True, True, bool(m.controlnets), m.english_only, 1))
+            out.append(
+                ModeInfo(m.name, m.label or m.name, True, True, True, bool(m.controlnets), m.english_only, 1, True)
+            )
         return out
 
     def mode_info(self, name: str) -> ModeInfo:
@@ -69,6 +72,11 @@ class RequestBuilder:
                 return info
         known = ", ".join(m.name for m in self.modes())
         raise InvalidRequestError("mode", f"unknown mode `{name}`. Available: {known}.")
+
+    def resolve_mode(self, mode: str | None) -> str:
+        """The mode name a member's choice stands for (the default, and plain "kontext", resolved)."""
+        name = (mode or self._models.default_mode).strip().lower()
+        return f"kontext-{self._models.kontext_default_model}" if name == "kontext" else name
 
     def custom_model(self, name: str) -> CustomModel | None:
         return self._custom.get(name)
@@ -96,6 +104,7 @@ class RequestBuilder:
         control_type: str | None = None,
         has_control_image: bool = False,
         strength: float | None = None,
+        has_mask: bool = False,
         max_count: int = MAX_IMAGE_COUNT,
         max_steps: int | None = None,
     ) -> GenerationRequest:
@@ -107,9 +116,7 @@ class RequestBuilder:
             raise InvalidRequestError(
                 "prompt", f"the prompt is {len(text)} characters; the limit is {PROMPT_MAX_CHARS}."
             )
-        mode_name = (mode or self._models.default_mode).strip().lower()
-        if mode_name == "kontext":
-            mode_name = f"kontext-{self._models.kontext_default_model}"
+        mode_name = self.resolve_mode(mode)
         info = self.mode_info(mode_name)
         negative = clean_prompt(negative_prompt) or None
         if negative and len(negative) > PROMPT_MAX_CHARS:
@@ -148,6 +155,8 @@ class RequestBuilder:
                 raise InvalidRequestError("control_type", f"choose one of {', '.join(self.control_types(mode_name))}.")
         if strength is not None and not 0.0 <= strength <= 1.0:
             raise InvalidRequestError("strength", "strength must be between 0 and 1.")
+        if has_mask and not (info.supports_strength and has_image):
+            raise InvalidRequestError("mask", "masks (inpainting) work with custom models and a source image only.")
         base, _, variant = mode_name.partition("-")
         is_kontext = base == "kontext"
         return GenerationRequest(

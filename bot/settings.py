@@ -108,6 +108,8 @@ class CustomModel(_Section):
 class ModelsSettings(_Section):
     default_mode: str = "star3"
     kontext_default_model: Literal["pro", "max"] = "pro"
+    # The mode /restyle, replies and the "Restyle image" menu use when the member names none.
+    restyle_default_mode: str = "kontext-pro"
     # A newcomer gets one SDXL checkpoint out of the box; replace it with your own in config.toml.
     custom: list[CustomModel] = Field(
         default_factory=lambda: [
@@ -144,6 +146,35 @@ class ActionsSettings(_Section):
     dedupe_window_seconds: float = Field(86400.0, ge=0)
     vary_strength: float = Field(0.45, gt=0, le=1)  # img2img denoising for Vary (custom models)
     upscale_strength: float = Field(0.3, gt=0, le=1)  # img2img denoising for Upscale of img2img results
+
+
+class FetchSettings(_Section):
+    """Downloading images members point at (replies, context menus, /restyle): allowlisted hosts only."""
+
+    # https only, public addresses only (a name resolving to a private address is refused).
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: [
+            "cdn.discordapp.com",
+            "media.discordapp.net",
+            "images-ext-1.discordapp.net",
+            "images-ext-2.discordapp.net",
+        ]
+    )
+    # Trusted extras: a bare host (https) or an origin such as "http://10.0.0.5:8080" (that scheme and
+    # port); these may resolve to private or loopback addresses (a self-hosted media proxy).
+    extra_hosts: list[str] = Field(default_factory=list)
+    timeout: float = Field(20.0, gt=0)  # seconds for the whole download, redirects included
+    max_redirects: int = Field(3, ge=0, le=10)
+
+    @field_validator("allowed_hosts", "extra_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            scheme, sep, rest = entry.strip().partition("://")
+            host = rest if sep else scheme
+            if (sep and scheme not in ("http", "https")) or not host or "/" in host.rstrip("/") or "@" in host:
+                raise ValueError(f"not a host or an http(s) origin: {entry!r}")
+        return value
 
 
 class StorageSettings(_Section):
@@ -192,6 +223,7 @@ class Settings(BaseSettings):
     models: ModelsSettings = Field(default_factory=ModelsSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     actions: ActionsSettings = Field(default_factory=ActionsSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)

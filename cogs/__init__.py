@@ -14,8 +14,10 @@ async def load_all(bot: LiblibBot, services: Services) -> None:
     from cogs.actions import ActionsCog
     from cogs.generate import GenerateCog
     from cogs.info import InfoCog
+    from cogs.restyle import RestyleCog
 
     await bot.add_cog(GenerateCog(services))
+    await bot.add_cog(RestyleCog(bot, services))
     actions = ActionsCog(services)
     await bot.add_cog(actions)
     register_handler(bot, actions)  # result buttons (dynamic items) survive restarts

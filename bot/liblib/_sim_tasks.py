@@ -40,6 +40,7 @@ class SimCounters:
     auth_failures: int = 0
     duplicate_uuid_queries_after_terminal: int = 0  # status queries for a task already reported terminal
     source_fetches: list[str] = field(default_factory=list)
+    source_digests: list[str] = field(default_factory=list)  # sha256 hex of each source image fetched
     submits_by_path: dict[str, int] = field(default_factory=dict)
     points_spent: int = 0
     status_rate_limit_violations: int = 0  # only with settings.status_qps

@@ -495,6 +495,7 @@ class Simulator:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.info("source fetch failed: %s", type(exc).__name__)
             return _Reply(100030, MSG_UNREACHABLE)
+        self.counters.source_digests.append(hashlib.sha256(data).hexdigest())
         size = probe_image(bytes(data))
         if size is None:
             return _Reply(100031, MSG_BAD_IMAGE)

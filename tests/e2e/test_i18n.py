@@ -18,13 +18,18 @@ def _walk(commands: list[dict[str, Any]], path: str = "") -> Iterator[tuple[str,
         yield from _walk(item.get("options") or [], here)
 
 
+def _is_context_menu(path: str, item: dict[str, Any]) -> bool:
+    """Top-level user/message commands (types 2, 3) may use spaces and capitals; options never."""
+    return path.count("/") == 1 and item.get("type") in (2, 3)
+
+
 async def test_every_synced_name_and_description_has_a_chinese_translation(env: Env) -> None:
     missing: list[str] = []
     for path, item in _walk(env.fake.commands):
         zh_name = (item.get("name_localizations") or {}).get("zh-CN")
         if not zh_name:
             missing.append(f"{path}: name")
-        elif not _NAME.match(zh_name) or zh_name != zh_name.lower():
+        elif not _is_context_menu(path, item) and (not _NAME.match(zh_name) or zh_name != zh_name.lower()):
             missing.append(f"{path}: invalid localized name {zh_name!r}")
         if item.get("description") and not (item.get("description_localizations") or {}).get("zh-CN"):
             missing.append(f"{path}: description {item['description']!r}")
