@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot.admission import Admission, OpenAdmission
 from bot.jobs import JobRunner, JobService
+from bot.quotas import GuildAdminService
 from bot.request_builder import RequestBuilder
 from bot.settings import Settings
 from bot.storage import Store
@@ -34,6 +35,7 @@ class Services:
     builder: RequestBuilder
     transport: ImageTransport
     admission: Admission = field(default_factory=OpenAdmission)
+    admin: GuildAdminService | None = None  # quotas and server settings (/quota, /settings, /usage)
 
 
 class LiblibBot(commands.Bot):

@@ -21,6 +21,7 @@ from bot.generation import make_submit_builder
 from bot.jobs import JobRunner, JobService
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
+from bot.quotas import GuildAdminService, QuotaService
 from bot.request_builder import RequestBuilder
 from bot.scheduling import FairQueue
 from bot.settings import LiblibSettings, Settings
@@ -92,13 +93,16 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
         fair = FairQueue()
         sink = DiscordResultSink(bot, edit_interval=settings.queue.progress_edit_interval)
         runner = JobRunner(store, client, sink, make_submit_builder(settings), settings.queue, fair=fair)
-        jobs = JobService(store, settings.queue, fair, runner.wake)
+        quotas = QuotaService(store, settings)
+        jobs = JobService(store, settings.queue, fair, runner.wake, quota_error=quotas.quota_error)
         bot.services = Services(
             settings=settings,
             store=store,
             jobs=jobs,
             builder=RequestBuilder(settings.models, simulated=client.simulated),
             transport=ImageTransport(client, settings.liblib.image_transport),
+            admission=quotas,
+            admin=GuildAdminService(store, quotas),
         )
         bot.runner = runner
         try:

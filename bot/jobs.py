@@ -14,12 +14,13 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from bot import liblib
 from bot.delivery import DeliveryError, Progress, ResultSink, Stage
 from bot.errors import (
+    BotError,
     JobNotCancellableError,
     JobNotFoundError,
     NotJobOwnerError,
@@ -37,6 +38,7 @@ from bot.models import (
     ResultImage,
     utcnow,
 )
+from bot.quotas.service import quota_error_for
 from bot.scheduling import FairQueue
 from bot.settings import QueueSettings
 from bot.storage import EnqueueOutcome, EnqueueResult, Settlement, Store
@@ -94,14 +96,33 @@ def failure_for(error: BaseException) -> tuple[FailureReason, str]:
     return FailureReason.SERVICE_ERROR, "Something went wrong while generating."
 
 
+QuotaErrorMapper = Callable[[EnqueueResult], Awaitable[BotError]]
+
+
+async def utc_quota_error(result: EnqueueResult) -> BotError:
+    """The QUOTA_EXCEEDED message when no quota service is wired (windows reset at UTC midnight)."""
+    if result.failed_debit is None:
+        return QueueFullError()
+    return quota_error_for(result, result.failed_debit, UTC)
+
+
 class JobService:
     """What cogs call: enqueue and cancel, with the caps enforced atomically in the store."""
 
-    def __init__(self, store: Store, settings: QueueSettings, fair: FairQueue, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: QueueSettings,
+        fair: FairQueue,
+        wake: Callable[[], None],
+        *,
+        quota_error: QuotaErrorMapper = utc_quota_error,
+    ) -> None:
         self._store = store
         self._settings = settings
         self._fair = fair
         self._wake = wake
+        self._quota_error = quota_error
 
     def wake(self) -> None:
         self._wake()
@@ -116,6 +137,8 @@ class JobService:
             raise TooManyActiveJobsError(self._settings.max_active_per_user)
         if result.outcome is EnqueueOutcome.QUEUE_FULL:
             raise QueueFullError()
+        if result.outcome is EnqueueOutcome.QUOTA_EXCEEDED:
+            raise await self._quota_error(result)
         if result.outcome is EnqueueOutcome.OK:
             log_job_event(job, "enqueued")
             if wake:

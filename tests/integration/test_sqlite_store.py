@@ -36,6 +36,8 @@ from bot.storage import (
 from bot.storage.sqlite import apply_migrations, open_sqlite_store, sqlite_path_from_url
 
 DAY = "day:2026-11-23"
+# The newest migration number: every opened store is at this schema version.
+LATEST_VERSION = len(list((Path(__file__).parents[2] / "bot/storage/migrations/sqlite").glob("[0-9]*.sql")))
 T0 = datetime(2020, 6, 1, 12, 0, tzinfo=UTC)
 
 # How to reach each non-terminal state from QUEUED.
@@ -127,7 +129,8 @@ async def enqueue_ok(store: Store, job: Job, **caps: Any) -> Job:
 async def test_open_creates_parent_dir_wal_and_user_version(db_path: Path, store: SqliteStore) -> None:
     assert exists(db_path)
     assert raw_query(db_path, "PRAGMA journal_mode") == [("wal",)]
-    assert raw_query(db_path, "PRAGMA user_version") == [(1,)]
+    assert LATEST_VERSION >= 2
+    assert raw_query(db_path, "PRAGMA user_version") == [(LATEST_VERSION,)]
     tables = {r[0] for r in raw_query(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     indexes = {r[0] for r in raw_query(db_path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"jobs", "usage", "meta"} <= tables
@@ -140,7 +143,7 @@ async def test_migrations_are_idempotent_on_reopen(db_path: Path) -> None:
     for _ in range(2):
         async with await open_sqlite_store(db_path) as again:
             assert await again.get_meta("k") == "v"
-    assert raw_query(db_path, "PRAGMA user_version") == [(1,)]
+    assert raw_query(db_path, "PRAGMA user_version") == [(LATEST_VERSION,)]
 
 
 async def test_migration_runner_applies_in_order_and_only_once(tmp_path: Path) -> None:
