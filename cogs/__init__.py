@@ -10,6 +10,11 @@ if TYPE_CHECKING:
 
 async def load_all(bot: LiblibBot, services: Services) -> None:
     """Add every cog, passing each exactly the services it needs."""
+    from cogs.admin import AdminCog
     from cogs.generate import GenerateCog
+    from cogs.usage import UsageCog
 
     await bot.add_cog(GenerateCog(services))
+    if services.admin is not None:
+        await bot.add_cog(AdminCog(services.admin))
+        await bot.add_cog(UsageCog(services.admin.quotas))
