@@ -10,7 +10,6 @@ import pytest
 from bot.models import JobState
 from bot.quotas import current_windows, get_zone
 from bot.quotas.service import GUILD_SCOPE, member_usage_scope
-from bot.storage import EnqueueOutcome
 from tests.e2e.conftest import Env, assert_no_pings, make_settings, running_bot
 from tests.e2e.test_imagine import wait_jobs, wait_result
 from tests.fake_discord import FakeDiscord
@@ -264,4 +263,5 @@ async def test_quota_exceeded_outcome_is_reported_by_the_store(env: Env) -> None
     inter = await fake.slash("imagine", {"prompt": "one", "count": 2})
     text = await private_reply(fake, inter)
     assert "0/1 images used" in text and "This request needs 2" in text
-    assert EnqueueOutcome.QUOTA_EXCEEDED  # the mapping under test lives in JobService.enqueue
+    assert await env.runtime.store.list_jobs(list(JobState)) == []  # all or nothing: no job, no debit
+    assert await env.runtime.store.get_usage(GUILD_SCOPE, fake.guild_id, today()) == (0, 0)
