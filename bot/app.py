@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.admission import Admission, OpenAdmission
 from bot.i18n import CatalogTranslator
 from bot.jobs import JobRunner, JobService
+from bot.quotas import GuildAdminService
 from bot.request_builder import RequestBuilder
 from bot.settings import Settings
 from bot.source_images import SourceImageFetcher
@@ -37,6 +38,7 @@ class Services:
     transport: ImageTransport
     sources: SourceImageFetcher  # downloads images members point at by URL (allowlisted hosts only)
     admission: Admission = field(default_factory=OpenAdmission)
+    admin: GuildAdminService | None = None  # quotas and server settings (/quota, /settings, /usage)
 
 
 class LiblibBot(commands.Bot):

@@ -23,6 +23,7 @@ from bot.jobs import JobRunner, JobService
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.metrics import Metrics
+from bot.quotas import GuildAdminService, QuotaService
 from bot.request_builder import RequestBuilder
 from bot.scheduling import FairQueue
 from bot.settings import LiblibSettings, Settings
@@ -107,8 +108,15 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
         runner = JobRunner(
             store, client, sink, make_submit_builder(settings), settings.queue, fair=fair, metrics=metrics
         )
+        quotas = QuotaService(store, settings)
         jobs = JobService(
-            store, settings.queue, fair, runner.wake, metrics=metrics, estimate_wait=runner.estimated_wait
+            store,
+            settings.queue,
+            fair,
+            runner.wake,
+            metrics=metrics,
+            estimate_wait=runner.estimated_wait,
+            quota_error=quotas.quota_error,
         )
         bot.services = Services(
             settings=settings,
@@ -119,6 +127,8 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
             sources=SourceImageFetcher(
                 fetch_session, policy, timeout=settings.fetch.timeout, max_redirects=settings.fetch.max_redirects
             ),
+            admission=quotas,
+            admin=GuildAdminService(store, quotas),
         )
         bot.runner = runner
         health: HealthServer | None = None

@@ -14,13 +14,14 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot import liblib
 from bot.delivery import DeliveryError, Progress, ResultSink, Stage
 from bot.errors import (
+    BotError,
     JobNotCancellableError,
     JobNotFoundError,
     NotJobOwnerError,
@@ -39,6 +40,7 @@ from bot.models import (
     ResultImage,
     utcnow,
 )
+from bot.quotas.service import quota_error_for
 from bot.scheduling import FairQueue
 from bot.settings import QueueSettings
 from bot.storage import EnqueueOutcome, EnqueueResult, Settlement, Store
@@ -113,6 +115,16 @@ class QueueSnapshot:
     working: tuple[Job, ...]  # submitting, running or delivering
 
 
+QuotaErrorMapper = Callable[[EnqueueResult], Awaitable[BotError]]
+
+
+async def utc_quota_error(result: EnqueueResult) -> BotError:
+    """The QUOTA_EXCEEDED message when no quota service is wired (windows reset at UTC midnight)."""
+    if result.failed_debit is None:
+        return QueueFullError()
+    return quota_error_for(result, result.failed_debit, UTC)
+
+
 class JobService:
     """What cogs call: enqueue and cancel, with the caps enforced atomically in the store."""
 
@@ -125,6 +137,7 @@ class JobService:
         *,
         metrics: JobMetrics | None = None,
         estimate_wait: Callable[[int], float] | None = None,
+        quota_error: QuotaErrorMapper = utc_quota_error,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -132,6 +145,7 @@ class JobService:
         self._wake = wake
         self._metrics = metrics or NULL_METRICS
         self._estimate_wait = estimate_wait
+        self._quota_error = quota_error
 
     def wake(self) -> None:
         self._wake()
@@ -146,6 +160,8 @@ class JobService:
             raise TooManyActiveJobsError(self._settings.max_active_per_user)
         if result.outcome is EnqueueOutcome.QUEUE_FULL:
             raise QueueFullError()
+        if result.outcome is EnqueueOutcome.QUOTA_EXCEEDED:
+            raise await self._quota_error(result)
         if result.outcome is EnqueueOutcome.OK:
             log_job_event(job, "enqueued")
             self._metrics.job_entered(job)

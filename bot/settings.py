@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import zoneinfo
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -188,12 +189,35 @@ class LoggingSettings(_Section):
 
 
 class QuotaSettings(_Section):
-    images_per_day: int | None = 50
-    images_per_month: int | None = 500
-    server_images_per_day: int | None = None
-    server_points_per_day: int | None = None
-    cooldown_seconds: float = 0.0
+    """Bot-wide defaults; server admins override most of them per server with /quota and /settings."""
+
+    images_per_day: int | None = Field(50, ge=0)  # per member per server; None: unlimited
+    images_per_month: int | None = Field(500, ge=0)
+    server_images_per_day: int | None = Field(None, ge=0)
+    server_points_per_day: int | None = Field(None, ge=0)
+    cooldown_seconds: float = Field(0.0, ge=0)
     timezone: str = "UTC"
+    # Owner switches (bot-wide, not overridable by server admins):
+    dms_allowed: bool = True  # may members generate in direct messages (bot-wide defaults apply there)
+    prompt_log_days: int = Field(30, ge=0)  # prompt log retention; 0 keeps no log
+    # Moderation defaults for every server:
+    banned_words: list[str] = Field(default_factory=list)
+    strike_limit: int = Field(3, ge=0)  # banned-word hits within the window before a block; 0: never block
+    strike_window_hours: float = Field(24.0, gt=0)
+    strike_block_hours: float = Field(24.0, gt=0)
+    audit_display: Literal["notice", "silent"] = "notice"  # tell members when the audit filtered images
+    flagged_only_nsfw: bool = True  # results the audit flagged only in age-restricted channels
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value == "UTC":  # works even without a time zone database
+            return value
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as UTC or Asia/Shanghai)") from exc
+        return value
 
 
 class SimulatorSettings(_Section):

@@ -38,6 +38,47 @@ class Settlement:
     points: int
 
 
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One quota counter (see UsageDebit for the meaning of scope and window)."""
+
+    scope: str
+    scope_id: int
+    window: str
+    images: int
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One change made by a server admin: who, what (action + JSON detail), when."""
+
+    guild_id: int
+    actor_id: int
+    action: str
+    detail: str
+    created_at: datetime
+    id: int | None = None  # set by the store
+
+
+@dataclass(frozen=True, slots=True)
+class PromptLogEntry:
+    """Who asked what, where and when (for moderation). The job columns are joined when listed."""
+
+    guild_id: int | None  # None: a direct message
+    channel_id: int
+    user_id: int
+    job_id: str
+    mode: str
+    prompt: str
+    created_at: datetime
+    negative_prompt: str | None = None
+    id: int | None = None  # set by the store
+    job_state: str | None = None  # joined from jobs when listed (None once the job row is gone)
+    images: int | None = None
+    points: int | None = None  # the settled cost, else the reservation
+
+
 class InvalidTransitionError(Exception):
     """A transition not in models.TRANSITIONS was requested (a programming error)."""
 
@@ -89,6 +130,54 @@ class Store(Protocol):
 
     async def get_usage(self, scope: str, scope_id: int, window: str) -> tuple[int, int]:
         """(images, points) used in that counter; (0, 0) when none."""
+
+    async def list_usage(self, scope: str, window: str, *, limit: int | None = None) -> list[UsageRow]:
+        """Every counter of ``scope`` in ``window``, most points first (then most images, then scope_id)."""
+
+    async def reset_usage(self, scope: str, scope_id: int, windows: Iterable[str]) -> None:
+        """Zero those counters (an admin's reset). Later refunds of older jobs clamp at zero."""
+
+    # -- server administration ------------------------------------------------------------------
+
+    async def get_guild_config(self, guild_id: int) -> dict[str, dict[str, Any]]:
+        """Every scope's stored settings object ("server", "channel:<id>", "role:<id>", "member:<id>")."""
+
+    async def set_guild_config(self, guild_id: int, scope: str, config: dict[str, Any] | None) -> None:
+        """Replace one scope's settings object (JSON-serialisable); None or {} deletes it."""
+
+    async def append_audit(self, entry: AuditEntry) -> None: ...
+
+    async def list_audit(self, guild_id: int, *, limit: int = 20) -> list[AuditEntry]:
+        """Newest first."""
+
+    async def append_prompt_log(self, entry: PromptLogEntry, *, prune_before: datetime | None = None) -> None:
+        """Record a prompt; with ``prune_before``, also delete entries created before it (retention)."""
+
+    async def list_prompt_log(
+        self, guild_id: int, *, user_id: int | None = None, limit: int = 20
+    ) -> list[PromptLogEntry]:
+        """Newest first, with each job's state, images and points joined."""
+
+    async def prune_prompt_log(self, before: datetime) -> int:
+        """Delete entries created before ``before``; returns how many."""
+
+    async def add_strike(self, guild_id: int, user_id: int, at: datetime, *, since: datetime) -> int:
+        """Record a strike at ``at``, forget the member's strikes older than ``since`` and return how
+        many remain (this one included). ``guild_id`` 0 stands for direct messages."""
+
+    async def clear_strikes(self, guild_id: int, user_id: int) -> int: ...
+
+    async def get_timer(self, guild_id: int, user_id: int, kind: str) -> datetime | None:
+        """When the member's ``kind`` timer ("cooldown", "blocked", ...) ends, or None."""
+
+    async def set_timer(self, guild_id: int, user_id: int, kind: str, until: datetime | None) -> None:
+        """Set (or with None clear) a member's timer."""
+
+    async def claim_timer(
+        self, guild_id: int, user_id: int, kind: str, *, now: datetime, until: datetime
+    ) -> datetime | None:
+        """Atomically start the timer (ending at ``until``) unless one is still running at ``now``.
+        Returns None when started, else the running timer's end."""
 
     async def get_meta(self, key: str) -> str | None: ...
 

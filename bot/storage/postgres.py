@@ -46,7 +46,15 @@ from bot.models import (
     UsageDebit,
     utcnow,
 )
-from bot.storage.base import EnqueueOutcome, EnqueueResult, InvalidTransitionError, Settlement
+from bot.storage.base import (
+    AuditEntry,
+    EnqueueOutcome,
+    EnqueueResult,
+    InvalidTransitionError,
+    PromptLogEntry,
+    Settlement,
+    UsageRow,
+)
 
 __all__ = ["Conn", "PostgresStore", "apply_migrations", "open_postgres_store", "postgres_dsn", "redacted"]
 
@@ -535,6 +543,187 @@ class PostgresStore:
         )
         return (int(row["images"]), int(row["points"])) if row is not None else (0, 0)
 
+    async def list_usage(self, scope: str, window: str, *, limit: int | None = None) -> list[UsageRow]:
+        """Every counter of ``scope`` in ``window``, most points first (then most images, then scope_id)."""
+        rows = await self.pool.fetch(
+            'SELECT scope, scope_id, "window", images, points FROM usage WHERE scope = $1 AND "window" = $2 '
+            "ORDER BY points DESC, images DESC, scope_id LIMIT $3",
+            scope,
+            window,
+            None if limit is None else max(limit, 0),
+        )
+        return [UsageRow(r["scope"], int(r["scope_id"]), r["window"], int(r["images"]), int(r["points"])) for r in rows]
+
+    async def reset_usage(self, scope: str, scope_id: int, windows: Iterable[str]) -> None:
+        """Zero those counters (an admin's reset). Later refunds of older jobs clamp at zero."""
+        await self.pool.execute(
+            'DELETE FROM usage WHERE scope = $1 AND scope_id = $2 AND "window" = ANY($3::text[])',
+            scope,
+            scope_id,
+            list(windows),
+        )
+
+    # -- server administration --------------------------------------------------------------------
+
+    async def get_guild_config(self, guild_id: int) -> dict[str, dict[str, Any]]:
+        """Every scope's stored settings object ("server", "channel:<id>", "role:<id>", "member:<id>")."""
+        rows = await self.pool.fetch("SELECT scope, config FROM guild_config WHERE guild_id = $1", guild_id)
+        return {str(r["scope"]): dict(json.loads(r["config"])) for r in rows}
+
+    async def set_guild_config(self, guild_id: int, scope: str, config: dict[str, Any] | None) -> None:
+        """Replace one scope's settings object (JSON-serialisable); None or {} deletes it."""
+        if not config:
+            await self.pool.execute("DELETE FROM guild_config WHERE guild_id = $1 AND scope = $2", guild_id, scope)
+            return
+        await self.pool.execute(
+            """INSERT INTO guild_config (guild_id, scope, config, updated_at) VALUES ($1, $2, $3::jsonb, $4)
+               ON CONFLICT (guild_id, scope)
+               DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at""",
+            guild_id,
+            scope,
+            json.dumps(config, ensure_ascii=False, sort_keys=True),
+            utcnow(),
+        )
+
+    async def append_audit(self, entry: AuditEntry) -> None:
+        await self.pool.execute(
+            "INSERT INTO admin_audit (guild_id, actor_id, action, detail, created_at) VALUES ($1, $2, $3, $4, $5)",
+            entry.guild_id,
+            entry.actor_id,
+            entry.action,
+            entry.detail,
+            _check_aware(entry.created_at),
+        )
+
+    async def list_audit(self, guild_id: int, *, limit: int = 20) -> list[AuditEntry]:
+        """Newest first."""
+        rows = await self.pool.fetch(
+            "SELECT * FROM admin_audit WHERE guild_id = $1 ORDER BY id DESC LIMIT $2", guild_id, max(limit, 0)
+        )
+        return [
+            AuditEntry(
+                guild_id=int(r["guild_id"]),
+                actor_id=int(r["actor_id"]),
+                action=r["action"],
+                detail=r["detail"],
+                created_at=r["created_at"],
+                id=int(r["id"]),
+            )
+            for r in rows
+        ]
+
+    async def append_prompt_log(self, entry: PromptLogEntry, *, prune_before: datetime | None = None) -> None:
+        """Record a prompt; with ``prune_before``, also delete entries created before it (retention)."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                """INSERT INTO prompt_log (guild_id, channel_id, user_id, job_id, mode, prompt, negative_prompt,
+                                           created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+                entry.guild_id,
+                entry.channel_id,
+                entry.user_id,
+                entry.job_id,
+                entry.mode,
+                entry.prompt,
+                entry.negative_prompt,
+                _check_aware(entry.created_at),
+            )
+            if prune_before is not None:
+                await conn.execute("DELETE FROM prompt_log WHERE created_at < $1", prune_before)
+
+    async def list_prompt_log(
+        self, guild_id: int, *, user_id: int | None = None, limit: int = 20
+    ) -> list[PromptLogEntry]:
+        """Newest first, with each job's state, images and points joined."""
+        rows = await self.pool.fetch(
+            """SELECT p.*, j.state AS job_state, j.points_cost, j.points_reserved,
+                      jsonb_array_length(j.result -> 'images') AS result_images
+               FROM prompt_log AS p LEFT JOIN jobs AS j ON j.id = p.job_id
+               WHERE p.guild_id = $1 AND ($2::bigint IS NULL OR p.user_id = $2)
+               ORDER BY p.id DESC LIMIT $3""",
+            guild_id,
+            user_id,
+            max(limit, 0),
+        )
+        return [_prompt_log_entry(r) for r in rows]
+
+    async def prune_prompt_log(self, before: datetime) -> int:
+        """Delete entries created before ``before``; returns how many."""
+        status = await self.pool.execute("DELETE FROM prompt_log WHERE created_at < $1", before)
+        return _affected(status)
+
+    async def add_strike(self, guild_id: int, user_id: int, at: datetime, *, since: datetime) -> int:
+        """Record a strike at ``at``, forget the member's strikes older than ``since`` and return how
+        many remain (this one included). ``guild_id`` 0 stands for direct messages."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "DELETE FROM strikes WHERE guild_id = $1 AND user_id = $2 AND created_at < $3", guild_id, user_id, since
+            )
+            await conn.execute(
+                "INSERT INTO strikes (guild_id, user_id, created_at) VALUES ($1, $2, $3)", guild_id, user_id, at
+            )
+            count = await conn.fetchval(
+                "SELECT COUNT(*) FROM strikes WHERE guild_id = $1 AND user_id = $2", guild_id, user_id
+            )
+        return int(count or 0)
+
+    async def clear_strikes(self, guild_id: int, user_id: int) -> int:
+        status = await self.pool.execute("DELETE FROM strikes WHERE guild_id = $1 AND user_id = $2", guild_id, user_id)
+        return _affected(status)
+
+    async def get_timer(self, guild_id: int, user_id: int, kind: str) -> datetime | None:
+        """When the member's ``kind`` timer ("cooldown", "blocked", ...) ends, or None."""
+        value: datetime | None = await self.pool.fetchval(
+            "SELECT until FROM member_timers WHERE guild_id = $1 AND user_id = $2 AND kind = $3",
+            guild_id,
+            user_id,
+            kind,
+        )
+        return value
+
+    async def set_timer(self, guild_id: int, user_id: int, kind: str, until: datetime | None) -> None:
+        """Set (or with None clear) a member's timer."""
+        if until is None:
+            await self.pool.execute(
+                "DELETE FROM member_timers WHERE guild_id = $1 AND user_id = $2 AND kind = $3", guild_id, user_id, kind
+            )
+            return
+        await self.pool.execute(
+            """INSERT INTO member_timers (guild_id, user_id, kind, until) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (guild_id, user_id, kind) DO UPDATE SET until = excluded.until""",
+            guild_id,
+            user_id,
+            kind,
+            until,
+        )
+
+    async def claim_timer(
+        self, guild_id: int, user_id: int, kind: str, *, now: datetime, until: datetime
+    ) -> datetime | None:
+        """Atomically start the timer (ending at ``until``) unless one is still running at ``now``.
+        Returns None when started, else the running timer's end."""
+        async with self._transaction() as conn:
+            started = await conn.fetchval(
+                """INSERT INTO member_timers (guild_id, user_id, kind, until) VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (guild_id, user_id, kind) DO UPDATE SET until = excluded.until
+                   WHERE member_timers.until <= $5
+                   RETURNING until""",
+                guild_id,
+                user_id,
+                kind,
+                until,
+                now,
+            )
+            if started is not None:
+                return None
+            current: datetime | None = await conn.fetchval(
+                "SELECT until FROM member_timers WHERE guild_id = $1 AND user_id = $2 AND kind = $3",
+                guild_id,
+                user_id,
+                kind,
+            )
+        return current
+
     # -- meta -------------------------------------------------------------------------------------
 
     async def get_meta(self, key: str) -> str | None:
@@ -570,3 +759,34 @@ class PostgresStore:
 async def open_postgres_store(url: str, *, min_size: int = 1, max_size: int = 10) -> PostgresStore:
     """Open a PostgresStore on ``url`` (migrating as needed). The caller closes it."""
     return await PostgresStore.open(url, min_size=min_size, max_size=max_size)
+
+
+def _affected(status: str) -> int:
+    """Rows affected, from a command tag such as ``DELETE 3``."""
+    return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
+
+
+def _prompt_log_entry(row: asyncpg.Record) -> PromptLogEntry:
+    state = row["job_state"]
+    points: int | None = None
+    images: int | None = None
+    if state is not None:
+        points = int(row["points_cost"]) if row["points_cost"] is not None else int(row["points_reserved"])
+        if row["result_images"] is not None:
+            images = int(row["result_images"])
+        elif state in {str(JobState.FAILED), str(JobState.CANCELLED), str(JobState.EXPIRED)}:
+            images, points = 0, 0
+    return PromptLogEntry(
+        guild_id=row["guild_id"],
+        channel_id=int(row["channel_id"]),
+        user_id=int(row["user_id"]),
+        job_id=row["job_id"],
+        mode=row["mode"],
+        prompt=row["prompt"],
+        created_at=row["created_at"],
+        negative_prompt=row["negative_prompt"],
+        id=int(row["id"]),
+        job_state=state,
+        images=images,
+        points=points,
+    )

@@ -39,7 +39,15 @@ from bot.models import (
     UsageDebit,
     utcnow,
 )
-from bot.storage.base import EnqueueOutcome, EnqueueResult, InvalidTransitionError, Settlement
+from bot.storage.base import (
+    AuditEntry,
+    EnqueueOutcome,
+    EnqueueResult,
+    InvalidTransitionError,
+    PromptLogEntry,
+    Settlement,
+    UsageRow,
+)
 
 __all__ = ["SqliteStore", "apply_migrations", "open_sqlite_store", "sqlite_path_from_url"]
 
@@ -190,7 +198,7 @@ def _default_migrations() -> Traversable:
 def _load_migrations(directory: Traversable) -> list[tuple[int, str, str]]:
     """(version, name, sql) for every ``NNNN_name.sql``, in order, starting at 0001.
 
-    Gaps are allowed (features developed in parallel take distant numbers, e.g. 0100), duplicates are
+    Gaps are allowed (a number may be skipped), duplicates are
     not. ``user_version`` records the highest applied number, so a new migration must be numbered above
     every migration already released.
     """
@@ -591,6 +599,188 @@ class SqliteStore:
             )
         return (int(row[0]), int(row[1])) if row is not None else (0, 0)
 
+    async def list_usage(self, scope: str, window: str, *, limit: int | None = None) -> list[UsageRow]:
+        """Every counter of ``scope`` in ``window``, most points first (then most images, then scope_id)."""
+        sql = (
+            'SELECT scope, scope_id, "window", images, points FROM usage WHERE scope = ? AND "window" = ? '
+            "ORDER BY points DESC, images DESC, scope_id"
+        )
+        params: list[Any] = [scope, window]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(max(limit, 0))
+        async with self._read() as conn:
+            rows = await self._fetchall(conn, sql, params)
+        return [UsageRow(str(r[0]), int(r[1]), str(r[2]), int(r[3]), int(r[4])) for r in rows]
+
+    async def reset_usage(self, scope: str, scope_id: int, windows: Iterable[str]) -> None:
+        """Zero those counters (an admin's reset). Later refunds of older jobs clamp at zero."""
+        keys = [(scope, scope_id, w) for w in windows]
+        async with self._write() as conn:
+            await conn.executemany('DELETE FROM usage WHERE scope = ? AND scope_id = ? AND "window" = ?', keys)
+
+    # -- server administration --------------------------------------------------------------------
+
+    async def get_guild_config(self, guild_id: int) -> dict[str, dict[str, Any]]:
+        """Every scope's stored settings object ("server", "channel:<id>", "role:<id>", "member:<id>")."""
+        async with self._read() as conn:
+            rows = await self._fetchall(conn, "SELECT scope, config FROM guild_config WHERE guild_id = ?", (guild_id,))
+        return {str(row[0]): dict(json.loads(row[1])) for row in rows}
+
+    async def set_guild_config(self, guild_id: int, scope: str, config: dict[str, Any] | None) -> None:
+        """Replace one scope's settings object (JSON-serialisable); None or {} deletes it."""
+        async with self._write() as conn:
+            if not config:
+                await conn.execute("DELETE FROM guild_config WHERE guild_id = ? AND scope = ?", (guild_id, scope))
+                return
+            await conn.execute(
+                """INSERT INTO guild_config (guild_id, scope, config, updated_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (guild_id, scope) DO UPDATE
+                   SET config = excluded.config, updated_at = excluded.updated_at""",
+                (guild_id, scope, json.dumps(config, ensure_ascii=False, sort_keys=True), _encode_datetime(utcnow())),
+            )
+
+    async def append_audit(self, entry: AuditEntry) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                "INSERT INTO admin_audit (guild_id, actor_id, action, detail, created_at) VALUES (?, ?, ?, ?, ?)",
+                (entry.guild_id, entry.actor_id, entry.action, entry.detail, _encode_datetime(entry.created_at)),
+            )
+
+    async def list_audit(self, guild_id: int, *, limit: int = 20) -> list[AuditEntry]:
+        """Newest first."""
+        async with self._read() as conn:
+            rows = await self._fetchall(
+                conn,
+                "SELECT * FROM admin_audit WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
+                (guild_id, max(limit, 0)),
+            )
+        return [
+            AuditEntry(
+                guild_id=int(r["guild_id"]),
+                actor_id=int(r["actor_id"]),
+                action=str(r["action"]),
+                detail=str(r["detail"]),
+                created_at=_decode_datetime(r["created_at"]),
+                id=int(r["id"]),
+            )
+            for r in rows
+        ]
+
+    async def append_prompt_log(self, entry: PromptLogEntry, *, prune_before: datetime | None = None) -> None:
+        """Record a prompt; with ``prune_before``, also delete entries created before it (retention)."""
+        async with self._write() as conn:
+            await conn.execute(
+                """INSERT INTO prompt_log (guild_id, channel_id, user_id, job_id, mode, prompt, negative_prompt,
+                                           created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    entry.guild_id,
+                    entry.channel_id,
+                    entry.user_id,
+                    entry.job_id,
+                    entry.mode,
+                    entry.prompt,
+                    entry.negative_prompt,
+                    _encode_datetime(entry.created_at),
+                ),
+            )
+            if prune_before is not None:
+                await conn.execute("DELETE FROM prompt_log WHERE created_at < ?", (_encode_datetime(prune_before),))
+
+    async def list_prompt_log(
+        self, guild_id: int, *, user_id: int | None = None, limit: int = 20
+    ) -> list[PromptLogEntry]:
+        """Newest first, with each job's state, images and points joined."""
+        sql = """SELECT p.*, j.state AS job_state, j.points_cost, j.points_reserved, j.result
+                 FROM prompt_log AS p LEFT JOIN jobs AS j ON j.id = p.job_id
+                 WHERE p.guild_id = ?"""
+        params: list[Any] = [guild_id]
+        if user_id is not None:
+            sql += " AND p.user_id = ?"
+            params.append(user_id)
+        sql += " ORDER BY p.id DESC LIMIT ?"
+        params.append(max(limit, 0))
+        async with self._read() as conn:
+            rows = await self._fetchall(conn, sql, params)
+        return [_prompt_log_entry(r) for r in rows]
+
+    async def prune_prompt_log(self, before: datetime) -> int:
+        """Delete entries created before ``before``; returns how many."""
+        async with self._write() as conn:
+            cursor = await conn.execute("DELETE FROM prompt_log WHERE created_at < ?", (_encode_datetime(before),))
+            return int(cursor.rowcount)
+
+    async def add_strike(self, guild_id: int, user_id: int, at: datetime, *, since: datetime) -> int:
+        """Record a strike at ``at``, forget the member's strikes older than ``since`` and return how
+        many remain (this one included). ``guild_id`` 0 stands for direct messages."""
+        async with self._write() as conn:
+            await conn.execute(
+                "DELETE FROM strikes WHERE guild_id = ? AND user_id = ? AND created_at < ?",
+                (guild_id, user_id, _encode_datetime(since)),
+            )
+            await conn.execute(
+                "INSERT INTO strikes (guild_id, user_id, created_at) VALUES (?, ?, ?)",
+                (guild_id, user_id, _encode_datetime(at)),
+            )
+            row = await self._fetchone(
+                conn, "SELECT COUNT(*) FROM strikes WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+            )
+        return int(row[0]) if row else 0
+
+    async def clear_strikes(self, guild_id: int, user_id: int) -> int:
+        async with self._write() as conn:
+            cursor = await conn.execute("DELETE FROM strikes WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+            return int(cursor.rowcount)
+
+    async def get_timer(self, guild_id: int, user_id: int, kind: str) -> datetime | None:
+        """When the member's ``kind`` timer ("cooldown", "blocked", ...) ends, or None."""
+        async with self._read() as conn:
+            row = await self._fetchone(
+                conn,
+                "SELECT until FROM member_timers WHERE guild_id = ? AND user_id = ? AND kind = ?",
+                (guild_id, user_id, kind),
+            )
+        return _decode_datetime(row[0]) if row is not None else None
+
+    async def set_timer(self, guild_id: int, user_id: int, kind: str, until: datetime | None) -> None:
+        """Set (or with None clear) a member's timer."""
+        async with self._write() as conn:
+            if until is None:
+                await conn.execute(
+                    "DELETE FROM member_timers WHERE guild_id = ? AND user_id = ? AND kind = ?",
+                    (guild_id, user_id, kind),
+                )
+                return
+            await conn.execute(
+                """INSERT INTO member_timers (guild_id, user_id, kind, until) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (guild_id, user_id, kind) DO UPDATE SET until = excluded.until""",
+                (guild_id, user_id, kind, _encode_datetime(until)),
+            )
+
+    async def claim_timer(
+        self, guild_id: int, user_id: int, kind: str, *, now: datetime, until: datetime
+    ) -> datetime | None:
+        """Atomically start the timer (ending at ``until``) unless one is still running at ``now``.
+        Returns None when started, else the running timer's end."""
+        async with self._write() as conn:
+            row = await self._fetchone(
+                conn,
+                """INSERT INTO member_timers (guild_id, user_id, kind, until) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (guild_id, user_id, kind) DO UPDATE SET until = excluded.until
+                   WHERE member_timers.until <= ?
+                   RETURNING until""",
+                (guild_id, user_id, kind, _encode_datetime(until), _encode_datetime(now)),
+            )
+            if row is not None:
+                return None
+            current = await self._fetchone(
+                conn,
+                "SELECT until FROM member_timers WHERE guild_id = ? AND user_id = ? AND kind = ?",
+                (guild_id, user_id, kind),
+            )
+        return _decode_datetime(current[0]) if current is not None else None
+
     # -- meta -------------------------------------------------------------------------------------
 
     async def get_meta(self, key: str) -> str | None:
@@ -625,6 +815,32 @@ class SqliteStore:
             if conn is not None:
                 await conn.close()
                 log.info("SQLite store closed: %s", self._path)
+
+
+def _prompt_log_entry(row: sqlite3.Row) -> PromptLogEntry:
+    state = row["job_state"]
+    points: int | None = None
+    images: int | None = None
+    if state is not None:
+        points = int(row["points_cost"]) if row["points_cost"] is not None else int(row["points_reserved"])
+        if row["result"] is not None:
+            images = len(JobResult.from_json(row["result"]).images)
+        elif state in {str(JobState.FAILED), str(JobState.CANCELLED), str(JobState.EXPIRED)}:
+            images, points = 0, 0
+    return PromptLogEntry(
+        guild_id=row["guild_id"],
+        channel_id=int(row["channel_id"]),
+        user_id=int(row["user_id"]),
+        job_id=str(row["job_id"]),
+        mode=str(row["mode"]),
+        prompt=str(row["prompt"]),
+        created_at=_decode_datetime(row["created_at"]),
+        negative_prompt=row["negative_prompt"],
+        id=int(row["id"]),
+        job_state=state,
+        images=images,
+        points=points,
+    )
 
 
 def _debit_key(debit: UsageDebit) -> dict[str, Any]:

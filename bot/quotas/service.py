@@ -1,0 +1,362 @@
+"""QuotaService: the Admission used in production, plus what members and admins read about usage.
+
+``admit`` runs every rule that needs no money (where, who, what, banned words, cooldown) and then
+returns the job with its debits; the store reserves all of them with the job insert in one
+transaction, so concurrent requests cannot overspend, and refunds them exactly once on failure.
+Counters, timers, strikes and settings all live in the store: a restart forgets nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from bot.admission import Requester
+from bot.errors import (
+    BannedWordError,
+    BotError,
+    CooldownError,
+    InvalidRequestError,
+    MemberBlockedError,
+    NotAllowedError,
+    QuotaExceededError,
+    TooManyActiveJobsError,
+)
+from bot.generation import family_of
+from bot.liblib.endpoints import Family
+from bot.models import GenerationRequest, Job, UsageDebit, utcnow
+from bot.quotas.policy import SERVER, GuildConfig, Policy, channel_scope
+from bot.quotas.windows import Windows, current_windows, get_zone, window_resets_at
+from bot.quotas.words import WordMatcher
+from bot.settings import Settings
+from bot.storage.base import EnqueueResult, PromptLogEntry, Store, UsageRow
+
+log = logging.getLogger(__name__)
+
+DM_GUILD = 0  # strikes and timers of direct messages
+COOLDOWN = "cooldown"
+BLOCKED = "blocked"
+GUILD_SCOPE = "guild"
+DM_SCOPE = "user"
+
+
+def member_usage_scope(guild_id: int | None) -> str:
+    """The usage-counter scope of a member's own budget on one server (a separate budget per server)."""
+    return DM_SCOPE if guild_id is None else f"member:{guild_id}"
+
+
+def mode_name(request: GenerationRequest) -> str:
+    """The name admins use for the request's model ("star3", "kontext-pro", a custom model name)."""
+    if request.mode == "kontext":
+        return f"kontext-{request.kontext_model or 'pro'}"
+    return request.mode
+
+
+def estimated_long_side(request: GenerationRequest) -> int:
+    """The output's longest side, roughly: explicit sizes, else about 1 MP (2 MP-ish when high-res)."""
+    if request.width or request.height:
+        return max(request.width or 0, request.height or 0)
+    w, h = (int(x) for x in (request.aspect_ratio or "1:1").split(":"))
+    area = (2048 * 2048) if request.hires else (1024 * 1024)
+    height = math.sqrt(area * h / w)
+    return round(max(height, height * w / h))
+
+
+def check_request(policy: Policy, request: GenerationRequest) -> None:
+    """The per-option caps and feature switches; raises a BotError naming the option."""
+    name = mode_name(request)
+    if policy.allowed_models is not None:
+        allowed = set(policy.allowed_models)
+        if name not in allowed and request.mode not in allowed:
+            raise NotAllowedError(f"The model `{name}` is not allowed here. Allowed: {', '.join(sorted(allowed))}.")
+    if family_of(request.mode) is Family.CUSTOM and not policy.custom_models:
+        raise NotAllowedError("Custom models are disabled on this server. Try `star3` or `kontext-pro`.")
+    if request.is_img2img and not policy.img2img:
+        raise NotAllowedError("Image-to-image (starting from an image) is disabled here.")
+    if request.count > 1 and not policy.multi_image:
+        raise InvalidRequestError("count", "this server allows one image per request.")
+    if request.count > policy.max_count:
+        raise InvalidRequestError("count", f"this server allows at most {policy.max_count} image(s) per request.")
+    if request.steps is not None and request.steps > policy.max_steps:
+        raise InvalidRequestError("steps", f"this server allows at most {policy.max_steps} steps.")
+    if policy.max_side is not None and estimated_long_side(request) > policy.max_side:
+        raise InvalidRequestError("size", f"this server allows images up to {policy.max_side} px on the long side.")
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    images: int
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """Where one member stands (for /usage and /quota show)."""
+
+    policy: Policy
+    windows: Windows
+    day: Counter
+    month: Counter
+    server_day: Counter
+    cooldown_until: datetime | None
+    blocked_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TopReport:
+    """Who spent what on one server, today and this month."""
+
+    windows: Windows
+    day: list[UsageRow]
+    month: list[UsageRow]
+    server_day: Counter
+    server_month: Counter
+
+
+class QuotaService:
+    """Limits and server rules for every new job (the Admission port), and usage reports."""
+
+    def __init__(self, store: Store, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+        self.defaults = Policy.defaults(
+            settings.quotas, max_active=settings.queue.max_active_per_user, max_steps=settings.models.max_steps
+        )
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def config(self, guild_id: int) -> GuildConfig:
+        return GuildConfig.from_store(await self._store.get_guild_config(guild_id))
+
+    async def policy_for(
+        self, guild_id: int | None, *, user_id: int | None, channel_id: int | None, role_ids: Iterable[int] = ()
+    ) -> Policy:
+        if guild_id is None:
+            return self.defaults
+        config = await self.config(guild_id)
+        return config.resolve(self.defaults, channel_id=channel_id, role_ids=role_ids, user_id=user_id)
+
+    def windows(self, policy: Policy) -> Windows:
+        return current_windows(self.now(), get_zone(policy.timezone))
+
+    # -- the Admission port ---------------------------------------------------------------------
+
+    async def admit(self, requester: Requester, job: Job) -> Job:
+        guild = requester.guild_id
+        if guild is None and not self._settings.quotas.dms_allowed:
+            raise NotAllowedError("Generating in direct messages is turned off. Use the bot in a server.")
+        config = await self.config(guild) if guild is not None else GuildConfig({})
+        policy = config.resolve(
+            self.defaults, channel_id=requester.channel_id, role_ids=requester.role_ids, user_id=requester.user_id
+        )
+        if not policy.channel_allowed:
+            raise NotAllowedError(_channel_refusal(config))
+        if policy.blocked or (not policy.exempt and 0 in (policy.images_per_day, policy.images_per_month)):
+            raise NotAllowedError("Your roles do not allow generating images on this server.")
+        now = self.now()
+        strike_key = guild if guild is not None else DM_GUILD
+        blocked_until = await self._store.get_timer(strike_key, requester.user_id, BLOCKED)
+        if blocked_until is not None and blocked_until > now:
+            raise MemberBlockedError(blocked_until)
+        await self._check_words(policy, requester, job.request, now)
+        check_request(policy, job.request)
+        # The store enforces the bot-wide cap atomically; a lower server cap is checked here.
+        lower_cap = policy.max_active < self._settings.queue.max_active_per_user
+        if lower_cap and await self._store.count_active(requester.user_id) >= policy.max_active:
+            raise TooManyActiveJobsError(policy.max_active)
+        if policy.cooldown_seconds > 0 and not policy.exempt:
+            until = now + timedelta(seconds=policy.cooldown_seconds)
+            running = await self._store.claim_timer(strike_key, requester.user_id, COOLDOWN, now=now, until=until)
+            if running is not None:
+                raise CooldownError(running)
+        return self._with_debits(job, policy, current_windows(now, get_zone(policy.timezone)))
+
+    async def enqueued(self, requester: Requester, job: Job) -> None:
+        days = self._settings.quotas.prompt_log_days
+        if days <= 0:
+            return
+        now = self.now()
+        entry = PromptLogEntry(
+            guild_id=requester.guild_id,
+            channel_id=requester.channel_id,
+            user_id=requester.user_id,
+            job_id=job.id,
+            mode=mode_name(job.request),
+            prompt=job.request.prompt,
+            negative_prompt=job.request.negative_prompt,
+            created_at=now,
+        )
+        await self._store.append_prompt_log(entry, prune_before=now - timedelta(days=days))
+
+    async def _check_words(
+        self, policy: Policy, requester: Requester, request: GenerationRequest, now: datetime
+    ) -> None:
+        word = WordMatcher(policy.banned_words).find(request.prompt, request.negative_prompt)
+        if word is None:
+            return
+        guild = requester.guild_id if requester.guild_id is not None else DM_GUILD
+        window = timedelta(hours=policy.strike_window_hours)
+        strikes = await self._store.add_strike(guild, requester.user_id, now, since=now - window)
+        blocked_until = None
+        if policy.strike_limit and strikes >= policy.strike_limit:
+            blocked_until = now + timedelta(hours=policy.strike_block_hours)
+            await self._store.set_timer(guild, requester.user_id, BLOCKED, blocked_until)
+            await self._store.clear_strikes(guild, requester.user_id)
+        log.info("banned word refused: guild=%s user=%s strikes=%d", guild, requester.user_id, strikes)
+        raise BannedWordError(word, strikes=strikes, strike_limit=policy.strike_limit, blocked_until=blocked_until)
+
+    def estimate_points(self, request: GenerationRequest) -> int:
+        table = self._settings.liblib.estimated_points_per_image
+        family = family_of(request.mode)
+        if family is Family.STAR3:
+            key = "star3"
+        elif family is Family.KONTEXT:
+            key = f"kontext-{request.kontext_model or self._settings.models.kontext_default_model}"
+        else:
+            key = "custom"
+        per_image: int = table.get(key, max(table.values(), default=0))
+        return per_image * request.count
+
+    def _with_debits(self, job: Job, policy: Policy, windows: Windows) -> Job:
+        images = job.request.count
+        points = self.estimate_points(job.request)
+        own = member_usage_scope(job.guild_id)
+        day_limit = None if policy.exempt else policy.images_per_day
+        month_limit = None if policy.exempt else policy.images_per_month
+        debits = [
+            UsageDebit(own, job.user_id, windows.day, images, points, max_images=day_limit),
+            UsageDebit(own, job.user_id, windows.month, images, points, max_images=month_limit),
+        ]
+        if job.guild_id is not None:
+            debits += [
+                UsageDebit(
+                    GUILD_SCOPE,
+                    job.guild_id,
+                    windows.day,
+                    images,
+                    points,
+                    max_images=policy.server_images_per_day,
+                    max_points=policy.server_points_per_day,
+                ),
+                UsageDebit(GUILD_SCOPE, job.guild_id, windows.month, images, points),
+            ]
+        return dataclasses.replace(job, debits=tuple(debits), points_reserved=points)
+
+    # -- refusals from the store ----------------------------------------------------------------
+
+    async def quota_error(self, result: EnqueueResult) -> BotError:
+        """The member-facing message for an enqueue refused with QUOTA_EXCEEDED."""
+        debit = result.failed_debit
+        if debit is None:
+            return QuotaExceededError("usage", 0, 0, None)
+        guild_id = debit.scope_id if debit.scope == GUILD_SCOPE else _guild_of_scope(debit.scope)
+        zone = await self._zone(guild_id)
+        return quota_error_for(result, debit, zone)
+
+    async def _zone(self, guild_id: int | None) -> tzinfo:
+        name = self.defaults.timezone
+        if guild_id is not None:
+            server = (await self.config(guild_id)).get(SERVER)
+            if server is not None and "timezone" in server.model_fields_set and server.timezone:
+                name = server.timezone
+        return get_zone(name)
+
+    # -- reports --------------------------------------------------------------------------------
+
+    async def usage(
+        self, guild_id: int | None, user_id: int, *, channel_id: int | None, role_ids: Iterable[int] = ()
+    ) -> UsageReport:
+        policy = await self.policy_for(guild_id, user_id=user_id, channel_id=channel_id, role_ids=role_ids)
+        windows = self.windows(policy)
+        own = member_usage_scope(guild_id)
+        day = Counter(*await self._store.get_usage(own, user_id, windows.day))
+        month = Counter(*await self._store.get_usage(own, user_id, windows.month))
+        server_day = Counter(0, 0)
+        if guild_id is not None:
+            server_day = Counter(*await self._store.get_usage(GUILD_SCOPE, guild_id, windows.day))
+        key = guild_id if guild_id is not None else DM_GUILD
+        now = self.now()
+        cooldown = await self._store.get_timer(key, user_id, COOLDOWN)
+        blocked = await self._store.get_timer(key, user_id, BLOCKED)
+        return UsageReport(
+            policy=policy,
+            windows=windows,
+            day=day,
+            month=month,
+            server_day=server_day,
+            cooldown_until=cooldown if cooldown and cooldown > now else None,
+            blocked_until=blocked if blocked and blocked > now else None,
+        )
+
+    async def top(self, guild_id: int, *, limit: int = 10) -> TopReport:
+        policy = await self.policy_for(guild_id, user_id=None, channel_id=None)
+        windows = self.windows(policy)
+        scope = member_usage_scope(guild_id)
+        return TopReport(
+            windows=windows,
+            day=await self._store.list_usage(scope, windows.day, limit=limit),
+            month=await self._store.list_usage(scope, windows.month, limit=limit),
+            server_day=Counter(*await self._store.get_usage(GUILD_SCOPE, guild_id, windows.day)),
+            server_month=Counter(*await self._store.get_usage(GUILD_SCOPE, guild_id, windows.month)),
+        )
+
+
+def _guild_of_scope(scope: str) -> int | None:
+    kind, _, value = scope.partition(":")
+    return int(value) if kind == "member" and value.isdigit() else None
+
+
+def _channel_refusal(config: GuildConfig) -> str:
+    allowed = sorted(
+        int(scope.partition(":")[2])
+        for scope, cfg in config.scopes.items()
+        if scope.startswith("channel:") and cfg.channel_allowed
+    )
+    where = f" Try {', '.join(f'<#{c}>' for c in allowed[:10])}." if allowed else ""
+    return f"Image generation is not enabled in this channel.{where}"
+
+
+def quota_error_for(result: EnqueueResult, debit: UsageDebit, zone: tzinfo) -> QuotaExceededError:
+    """Name the limit that did not fit, the usage and when it resets (in the server's zone)."""
+    resets_at = window_resets_at(debit.window, zone)
+    period = "daily" if debit.window.startswith("day:") else "monthly"
+    whose = "this server's " if debit.scope == GUILD_SCOPE else "your "
+    images_over = debit.max_images is not None and result.used_images + debit.images > debit.max_images
+    if images_over or debit.max_points is None:
+        return QuotaExceededError(
+            f"{whose}{period} image",
+            debit.max_images or 0,
+            result.used_images,
+            resets_at,
+            "images",
+            requested=debit.images,
+        )
+    return QuotaExceededError(
+        f"{whose}{period} points",
+        debit.max_points,
+        result.used_points,
+        resets_at,
+        "points",
+        requested=debit.points,
+    )
+
+
+__all__ = [
+    "BLOCKED",
+    "COOLDOWN",
+    "GUILD_SCOPE",
+    "Counter",
+    "QuotaService",
+    "TopReport",
+    "UsageReport",
+    "channel_scope",
+    "check_request",
+    "member_usage_scope",
+    "quota_error_for",
+]

@@ -1,0 +1,52 @@
+-- 0003: server administration (sqlite 0002): per-scope settings, the admin audit trail, the prompt
+-- log, banned-word strikes and per-member timers (cooldown, block).
+
+CREATE TABLE guild_config (
+    guild_id    BIGINT NOT NULL,
+    scope       TEXT NOT NULL,           -- "server", "channel:<id>", "role:<id>" or "member:<id>"
+    config      JSONB NOT NULL,          -- only the keys an admin set in this scope
+    updated_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (guild_id, scope)
+);
+
+CREATE TABLE admin_audit (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    guild_id    BIGINT NOT NULL,
+    actor_id    BIGINT NOT NULL,
+    action      TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL
+);
+
+CREATE INDEX admin_audit_guild ON admin_audit (guild_id, id);
+
+CREATE TABLE prompt_log (
+    id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    guild_id         BIGINT,             -- NULL for a direct message
+    channel_id       BIGINT NOT NULL,
+    user_id          BIGINT NOT NULL,
+    job_id           TEXT NOT NULL,
+    mode             TEXT NOT NULL,
+    prompt           TEXT NOT NULL,
+    negative_prompt  TEXT,
+    created_at       TIMESTAMPTZ NOT NULL
+);
+
+CREATE INDEX prompt_log_guild ON prompt_log (guild_id, id);
+CREATE INDEX prompt_log_created ON prompt_log (created_at);
+
+CREATE TABLE strikes (
+    guild_id    BIGINT NOT NULL,         -- 0 for direct messages
+    user_id     BIGINT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL
+);
+
+CREATE INDEX strikes_member ON strikes (guild_id, user_id, created_at);
+
+CREATE TABLE member_timers (
+    guild_id    BIGINT NOT NULL,         -- 0 for direct messages
+    user_id     BIGINT NOT NULL,
+    kind        TEXT NOT NULL,           -- "cooldown", "blocked"
+    until       TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (guild_id, user_id, kind)
+);

@@ -1,7 +1,0 @@
--- 0100: request fingerprints (re-post identical seeded requests instead of paying twice) and the
--- message a button action came from. Numbered high so it cannot collide with 0002.. in parallel work.
-
-ALTER TABLE jobs ADD COLUMN fingerprint TEXT;
-ALTER TABLE jobs ADD COLUMN parent_message_id INTEGER;
-
-CREATE INDEX jobs_fingerprint ON jobs (fingerprint, created_at);

@@ -1,0 +1,427 @@
+"""/quota and /settings: server administration (Manage Server), thin over GuildAdminService.
+
+``default_permissions`` hides the commands from members in Discord's UI, and ``interaction_check``
+refuses anyone without Manage Server at run time too (server owners can re-grant commands to
+anyone in the integration settings, and a client may invoke a hidden command anyway).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import BotError
+from bot.quotas import GuildAdminService
+from bot.quotas.policy import SERVER, channel_scope, member_scope, role_scope
+from bot.quotas.render import audit_text, clip, overrides_text, policy_text, prompt_log_text, usage_text
+
+ADMIN_PERMISSIONS = discord.Permissions(manage_guild=True)
+UNLIMITED = -1  # in /quota options: no limit
+
+
+class NotAdminError(BotError, app_commands.CheckFailure):
+    def __init__(self) -> None:
+        super().__init__("You need the **Manage Server** permission to do that. Nothing was changed.")
+
+
+def is_admin(interaction: discord.Interaction) -> bool:
+    return interaction.guild_id is not None and interaction.permissions.manage_guild
+
+
+def require_admin(interaction: discord.Interaction) -> int:
+    """The guild id, or NotAdminError for a member without Manage Server (or outside a server)."""
+    if interaction.guild_id is None or not is_admin(interaction):
+        raise NotAdminError()
+    return interaction.guild_id
+
+
+def role_ids(member: discord.Member | discord.User) -> tuple[int, ...]:
+    if isinstance(member, discord.Member):
+        return tuple(r.id for r in member.roles if not r.is_default())
+    return ()
+
+
+def target_scope(
+    channel: discord.abc.GuildChannel | None = None,
+    role: discord.Role | None = None,
+    member: discord.Member | discord.User | None = None,
+) -> str:
+    given = [s for s in (channel, role, member) if s is not None]
+    if len(given) > 1:
+        raise BotError("Choose at most one of channel, role or member.")
+    if channel is not None:
+        return channel_scope(channel.id)
+    if role is not None:
+        return role_scope(role.id)
+    if member is not None:
+        return member_scope(member.id)
+    return SERVER
+
+
+def _limits(**values: int | None) -> dict[str, Any]:
+    """Option values → settings: absent options unchanged, -1 → unlimited (null)."""
+    return {k: None if v == UNLIMITED else v for k, v in values.items() if v is not None}
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+async def reply(interaction: discord.Interaction, text: str) -> None:
+    await interaction.response.send_message(clip(text), ephemeral=True)
+
+
+LimitOption = app_commands.Range[int, -1, 1_000_000]
+
+
+class AdminCog(commands.Cog):
+    quota = app_commands.Group(
+        name="quota",
+        description="Image limits on this server (admins)",
+        guild_only=True,
+        default_permissions=ADMIN_PERMISSIONS,
+    )
+    settings = app_commands.Group(
+        name="settings",
+        description="Bot settings for this server (admins)",
+        guild_only=True,
+        default_permissions=ADMIN_PERMISSIONS,
+    )
+
+    def __init__(self, admin: GuildAdminService) -> None:
+        self.admin = admin
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        require_admin(interaction)
+        return True
+
+    # -- /quota ---------------------------------------------------------------------------------
+
+    @quota.command(name="show", description="Show the limits (and usage) of the server or of a member")
+    @app_commands.describe(member="A member: their effective limits and usage")
+    async def quota_show(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
+        guild_id = require_admin(interaction)
+        quotas = self.admin.quotas
+        if member is None:
+            policy = await quotas.policy_for(guild_id, user_id=None, channel_id=None)
+            config = await self.admin.config(guild_id)
+            overrides = overrides_text(sorted(config.scopes.items()))
+            text = policy_text(policy, title="Server limits and settings")
+            await reply(interaction, text + ("\n**Overrides**\n" + overrides if overrides else ""))
+            return
+        report = await quotas.usage(guild_id, member.id, channel_id=interaction.channel_id, role_ids=role_ids(member))
+        await reply(interaction, usage_text(report, who=member.mention))
+
+    @quota.command(name="set", description="Set image limits for the server or one member (-1 = unlimited)")
+    @app_commands.describe(
+        images_per_day="Images per member per day (-1 unlimited, 0 none)",
+        images_per_month="Images per member per month (-1 unlimited, 0 none)",
+        max_active="Jobs a member may have queued or running at once",
+        cooldown_seconds="Seconds between two generations by the same member",
+        server_images_per_day="Images per day for the whole server (-1 unlimited)",
+        server_points_per_day="LiblibAI points per day for the whole server (-1 unlimited)",
+        member="Set an override for this member instead of the server default",
+    )
+    async def quota_set(
+        self,
+        interaction: discord.Interaction,
+        images_per_day: LimitOption | None = None,
+        images_per_month: LimitOption | None = None,
+        max_active: app_commands.Range[int, 1, 50] | None = None,
+        cooldown_seconds: app_commands.Range[int, 0, 86_400] | None = None,
+        server_images_per_day: LimitOption | None = None,
+        server_points_per_day: LimitOption | None = None,
+        member: discord.Member | None = None,
+    ) -> None:
+        guild_id = require_admin(interaction)
+        changes = _limits(
+            images_per_day=images_per_day,
+            images_per_month=images_per_month,
+            server_images_per_day=server_images_per_day,
+            server_points_per_day=server_points_per_day,
+        ) | _present(max_active=max_active, cooldown_seconds=cooldown_seconds)
+        scope = target_scope(member=member)
+        await self.admin.update(guild_id, interaction.user.id, scope, changes)
+        policy = await self.admin.quotas.policy_for(
+            guild_id,
+            user_id=member.id if member else None,
+            channel_id=None,
+            role_ids=role_ids(member) if member else (),
+        )
+        title = f"Limits for {member.mention}" if member else "Server limits"
+        await reply(interaction, "✅ Saved.\n" + policy_text(policy, title=title))
+
+    @quota.command(name="role", description="Limits for a role (the most generous of a member's roles wins)")
+    @app_commands.describe(
+        role="The role",
+        preset="limits: use the numbers below; unlimited; blocked; exempt (no member limits); remove the override",
+        images_per_day="Images per member per day (-1 unlimited, 0 none)",
+        images_per_month="Images per member per month (-1 unlimited, 0 none)",
+        max_active="Jobs at once",
+        cooldown_seconds="Seconds between two generations",
+    )
+    async def quota_role(
+        self,
+        interaction: discord.Interaction,
+        role: discord.Role,
+        preset: Literal["limits", "unlimited", "blocked", "exempt", "remove"] = "limits",
+        images_per_day: LimitOption | None = None,
+        images_per_month: LimitOption | None = None,
+        max_active: app_commands.Range[int, 1, 50] | None = None,
+        cooldown_seconds: app_commands.Range[int, 0, 86_400] | None = None,
+    ) -> None:
+        guild_id = require_admin(interaction)
+        scope = role_scope(role.id)
+        actor = interaction.user.id
+        if preset == "remove":
+            await self.admin.clear(guild_id, actor, scope)
+            await reply(interaction, f"✅ {role.mention} has no quota override any more.")
+            return
+        changes = _limits(images_per_day=images_per_day, images_per_month=images_per_month) | _present(
+            max_active=max_active, cooldown_seconds=cooldown_seconds
+        )
+        unset: list[str] = []
+        if preset == "unlimited":
+            changes |= {"images_per_day": None, "images_per_month": None, "blocked": False}
+        elif preset == "blocked":
+            changes = {"blocked": True}
+        elif preset == "exempt":
+            changes |= {"exempt": True, "blocked": False}
+        else:
+            unset = ["blocked", "exempt"]
+        config = await self.admin.update(guild_id, actor, scope, changes, unset=unset)
+        shown = ", ".join(f"{k}={'unlimited' if v is None else v}" for k, v in sorted(config.set_values().items()))
+        await reply(interaction, f"✅ {role.mention}: {shown or 'no override'}.")
+
+    @quota.command(name="reset", description="Reset a member's usage for today and this month")
+    @app_commands.describe(member="The member whose counters go back to zero")
+    async def quota_reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        guild_id = require_admin(interaction)
+        await self.admin.reset_member(guild_id, interaction.user.id, member.id)
+        await reply(interaction, f"✅ {member.mention}'s usage for today and this month is back to zero.")
+
+    @quota.command(name="clear", description="Remove a member's personal overrides (limits and settings)")
+    @app_commands.describe(member="The member")
+    async def quota_clear(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        guild_id = require_admin(interaction)
+        await self.admin.clear(guild_id, interaction.user.id, member_scope(member.id))
+        await reply(interaction, f"✅ {member.mention} now follows the server and role settings.")
+
+    # -- /settings ------------------------------------------------------------------------------
+
+    @settings.command(name="show", description="The effective settings (in a channel, optionally)")
+    @app_commands.describe(channel="Show what applies in this channel")
+    async def settings_show(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
+        guild_id = require_admin(interaction)
+        policy = await self.admin.quotas.policy_for(guild_id, user_id=None, channel_id=channel.id if channel else None)
+        title = f"Settings in {channel.mention}" if channel else "Server settings"
+        await reply(interaction, policy_text(policy, title=title))
+
+    @settings.command(name="channels", description="Allow generation in every channel, or only in listed ones")
+    @app_commands.describe(mode="all: every channel; listed: only channels allowed with /settings channel")
+    async def settings_channels(self, interaction: discord.Interaction, mode: Literal["all", "listed"]) -> None:
+        guild_id = require_admin(interaction)
+        await self.admin.update(guild_id, interaction.user.id, SERVER, {"channel_allowed": mode == "all"})
+        await reply(
+            interaction,
+            f"✅ Generation is now allowed in {'every channel' if mode == 'all' else 'listed channels only'}.",
+        )
+
+    @settings.command(name="channel", description="Allow or deny generation in one channel")
+    @app_commands.describe(channel="The channel", access="allow, deny, or inherit the server default")
+    async def settings_channel(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel,
+        access: Literal["allow", "deny", "inherit"],
+    ) -> None:
+        guild_id = require_admin(interaction)
+        scope = channel_scope(channel.id)
+        if access == "inherit":
+            await self.admin.update(guild_id, interaction.user.id, scope, unset=["channel_allowed"])
+        else:
+            await self.admin.update(guild_id, interaction.user.id, scope, {"channel_allowed": access == "allow"})
+        await reply(interaction, f"✅ {channel.mention}: {access}.")
+
+    @settings.command(name="models", description="Allowed models and the default model")
+    @app_commands.describe(
+        allowed="Comma-separated model names, or 'all'",
+        default="The default model here",
+        channel="Only in this channel",
+        role="Only for this role",
+    )
+    async def settings_models(
+        self,
+        interaction: discord.Interaction,
+        allowed: app_commands.Range[str, 1, 500] | None = None,
+        default: app_commands.Range[str, 1, 40] | None = None,
+        channel: discord.TextChannel | None = None,
+        role: discord.Role | None = None,
+    ) -> None:
+        guild_id = require_admin(interaction)
+        changes: dict[str, Any] = {}
+        if allowed is not None:
+            names = sorted({n.strip().lower() for n in allowed.split(",") if n.strip()})
+            changes["allowed_models"] = None if names in ([], ["all"]) else names
+        if default is not None:
+            changes["default_mode"] = default.strip().lower()
+        await self.admin.update(guild_id, interaction.user.id, target_scope(channel, role), changes)
+        await reply(interaction, "✅ Saved. " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+    @settings.command(name="caps", description="Per-request caps: image count, steps, output size")
+    @app_commands.describe(
+        max_count="Images per request (1-4)",
+        max_steps="Sampling steps",
+        max_side="Longest output side in pixels",
+        channel="Only in this channel",
+        role="Only for this role",
+    )
+    async def settings_caps(
+        self,
+        interaction: discord.Interaction,
+        max_count: app_commands.Range[int, 1, 4] | None = None,
+        max_steps: app_commands.Range[int, 1, 60] | None = None,
+        max_side: app_commands.Range[int, 256, 8192] | None = None,
+        channel: discord.TextChannel | None = None,
+        role: discord.Role | None = None,
+    ) -> None:
+        guild_id = require_admin(interaction)
+        changes = _present(max_count=max_count, max_steps=max_steps, max_side=max_side)
+        await self.admin.update(guild_id, interaction.user.id, target_scope(channel, role), changes)
+        await reply(interaction, "✅ Saved. " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+    @settings.command(name="features", description="Turn features on or off")
+    @app_commands.describe(
+        img2img="Starting from an image",
+        custom_models="Admin-configured checkpoints",
+        multi_image="More than one image per request",
+        channel="Only in this channel",
+        role="Only for this role",
+    )
+    async def settings_features(
+        self,
+        interaction: discord.Interaction,
+        img2img: bool | None = None,
+        custom_models: bool | None = None,
+        multi_image: bool | None = None,
+        channel: discord.TextChannel | None = None,
+        role: discord.Role | None = None,
+    ) -> None:
+        guild_id = require_admin(interaction)
+        changes = _present(img2img=img2img, custom_models=custom_models, multi_image=multi_image)
+        await self.admin.update(guild_id, interaction.user.id, target_scope(channel, role), changes)
+        await reply(interaction, "✅ Saved. " + ", ".join(f"{k}={'on' if v else 'off'}" for k, v in changes.items()))
+
+    @settings.command(name="words", description="The banned-words list (checked before anything is sent)")
+    @app_commands.describe(action="add, remove or list", words="Comma-separated words or phrases (any language)")
+    async def settings_words(
+        self,
+        interaction: discord.Interaction,
+        action: Literal["add", "remove", "list"],
+        words: app_commands.Range[str, 1, 1000] | None = None,
+    ) -> None:
+        guild_id = require_admin(interaction)
+        if action == "list":
+            policy = await self.admin.quotas.policy_for(guild_id, user_id=None, channel_id=None)
+            listed = ", ".join(f"||{w}||" for w in policy.banned_words) or "none"
+            await reply(interaction, f"Banned words ({len(policy.banned_words)}): {listed}")
+            return
+        items = [w.strip() for w in (words or "").split(",") if w.strip()]
+        if not items:
+            raise BotError("Give the words to add or remove, separated by commas.")
+        result = await self.admin.edit_banned_words(
+            guild_id,
+            interaction.user.id,
+            add=items if action == "add" else (),
+            remove=items if action == "remove" else (),
+        )
+        await reply(interaction, f"✅ {len(result)} banned word(s) now.")
+
+    @settings.command(name="strikes", description="Banned-word strikes: how many, within how long, block for how long")
+    @app_commands.describe(
+        limit="Strikes before a block (0: never block)",
+        window_hours="Strikes older than this are forgotten",
+        block_hours="How long a block lasts",
+    )
+    async def settings_strikes(
+        self,
+        interaction: discord.Interaction,
+        limit: app_commands.Range[int, 0, 100] | None = None,
+        window_hours: app_commands.Range[float, 0.1, 8760.0] | None = None,
+        block_hours: app_commands.Range[float, 0.1, 8760.0] | None = None,
+    ) -> None:
+        guild_id = require_admin(interaction)
+        changes = _present(strike_limit=limit, strike_window_hours=window_hours, strike_block_hours=block_hours)
+        await self.admin.update(guild_id, interaction.user.id, SERVER, changes)
+        await reply(interaction, "✅ Saved. " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+    @settings.command(name="unblock", description="Lift a member's banned-word block and clear their strikes")
+    @app_commands.describe(member="The member")
+    async def settings_unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        guild_id = require_admin(interaction)
+        was = await self.admin.lift_block(guild_id, interaction.user.id, member.id)
+        await reply(
+            interaction, f"✅ {member.mention} {'is unblocked' if was else 'was not blocked; strikes cleared'}."
+        )
+
+    @settings.command(name="moderation", description="How LiblibAI's content audit results are handled")
+    @app_commands.describe(
+        audit_display="notice: tell members how many images the audit filtered; silent: say nothing",
+        flagged_only_nsfw="Results the audit flagged only in age-restricted channels",
+    )
+    async def settings_moderation(
+        self,
+        interaction: discord.Interaction,
+        audit_display: Literal["notice", "silent"] | None = None,
+        flagged_only_nsfw: bool | None = None,
+    ) -> None:
+        guild_id = require_admin(interaction)
+        changes = _present(audit_display=audit_display, flagged_only_nsfw=flagged_only_nsfw)
+        await self.admin.update(guild_id, interaction.user.id, SERVER, changes)
+        await reply(interaction, "✅ Saved. " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+    @settings.command(name="timezone", description="The time zone whose midnight resets daily and monthly limits")
+    @app_commands.describe(name="An IANA time zone, e.g. UTC, Asia/Shanghai, Europe/Paris")
+    async def settings_timezone(self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 64]) -> None:
+        guild_id = require_admin(interaction)
+        await self.admin.update(guild_id, interaction.user.id, SERVER, {"timezone": name.strip()})
+        await reply(interaction, f"✅ Limits now reset at midnight {name.strip()}.")
+
+    @settings.command(name="clear", description="Remove every override of a channel, role or member")
+    @app_commands.describe(channel="A channel", role="A role", member="A member")
+    async def settings_clear(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel | None = None,
+        role: discord.Role | None = None,
+        member: discord.Member | None = None,
+    ) -> None:
+        guild_id = require_admin(interaction)
+        scope = target_scope(channel, role, member)
+        if scope == SERVER:
+            raise BotError("Choose the channel, role or member whose overrides to remove.")
+        await self.admin.clear(guild_id, interaction.user.id, scope)
+        await reply(interaction, "✅ Overrides removed.")
+
+    @settings.command(name="audit", description="Recent changes by admins: who, what, when")
+    @app_commands.describe(limit="How many entries")
+    async def settings_audit(
+        self, interaction: discord.Interaction, limit: app_commands.Range[int, 1, 50] = 15
+    ) -> None:
+        guild_id = require_admin(interaction)
+        await reply(interaction, audit_text(await self.admin.audit_log(guild_id, limit=limit)))
+
+    @settings.command(name="log", description="Recent prompts: who asked what, where, the job and its cost")
+    @app_commands.describe(member="Only this member", limit="How many entries")
+    async def settings_log(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member | None = None,
+        limit: app_commands.Range[int, 1, 25] = 10,
+    ) -> None:
+        guild_id = require_admin(interaction)
+        entries = await self.admin.prompt_log(guild_id, user_id=member.id if member else None, limit=limit)
+        await reply(interaction, prompt_log_text(entries))

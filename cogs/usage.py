@@ -1,0 +1,33 @@
+"""/usage: a member's own usage, what remains and when it resets; ``view: top`` for admins."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.quotas import QuotaService
+from bot.quotas.render import top_text, usage_text
+from cogs.admin import reply, require_admin, role_ids
+
+
+class UsageCog(commands.Cog):
+    def __init__(self, quotas: QuotaService) -> None:
+        self.quotas = quotas
+
+    @app_commands.command(name="usage", description="Your image usage, what remains and when it resets")
+    @app_commands.describe(view="mine: your own usage; top: who spent what on this server (Manage Server)")
+    async def usage(self, interaction: discord.Interaction, view: Literal["mine", "top"] = "mine") -> None:
+        if view == "top":
+            guild_id = require_admin(interaction)
+            await reply(interaction, top_text(await self.quotas.top(guild_id)))
+            return
+        report = await self.quotas.usage(
+            interaction.guild_id,
+            interaction.user.id,
+            channel_id=interaction.channel_id,
+            role_ids=role_ids(interaction.user),
+        )
+        await reply(interaction, usage_text(report, who="You" if interaction.guild_id else "You (direct messages)"))
