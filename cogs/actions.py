@@ -34,6 +34,7 @@ from bot.tree import reply_ephemeral
 from bot.ui.embeds import cancelled_text
 from bot.ui.views import Click
 from cogs._jobs import requester_from_interaction, start_interaction_job
+from cogs.restyle import image_refs, open_restyle_modal
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,8 @@ class ActionsCog(commands.Cog):
         elif click.action is Action.DELETE:
             await interaction.response.defer()
             await interaction.delete_original_response()  # the message the button is on
+        elif click.action is Action.RESTYLE:
+            await self._restyle(interaction, click)
         elif click.action is Action.REMIX:
             job = await self._parent(click.job_id)  # a local read: the modal must be the first response
             await interaction.response.send_modal(RemixModal(self, job))
@@ -126,6 +129,15 @@ class ActionsCog(commands.Cog):
     async def _cancel(self, interaction: discord.Interaction, click: Click, *, is_admin: bool) -> None:
         job = await self.services.jobs.cancel(click.job_id, actor_id=interaction.user.id, is_admin=is_admin)
         await interaction.response.edit_message(content=cancelled_text(job, interaction.user.id), view=None)
+
+    async def _restyle(self, interaction: discord.Interaction, click: Click) -> None:
+        """The restyle modal on that image, as posted in the result message (a Discord URL we may fetch)."""
+        images = image_refs(interaction.message) if interaction.message else []
+        if not 0 <= click.index < len(images):
+            raise InvalidRequestError("image", "that image is not part of this result.")
+        await open_restyle_modal(
+            self.services, interaction, image_url=images[click.index].url, parent_job_id=click.job_id
+        )
 
     async def _parent(self, job_id: str) -> Job:
         job = await self.services.jobs.get(job_id)

@@ -22,7 +22,7 @@ from bot.models import Job
 log = logging.getLogger(__name__)
 
 CUSTOM_ID = re.compile(
-    r"lb:(?P<action>reroll|vary|upscale|remix|delete|cancel):(?P<job>[0-9A-Za-z_-]{1,40}):(?P<index>\d{1,2}):(?P<owner>\d{1,20})"
+    r"lb:(?P<action>reroll|vary|upscale|remix|restyle|delete|cancel):(?P<job>[0-9A-Za-z_-]{1,40}):(?P<index>\d{1,2}):(?P<owner>\d{1,20})"
 )
 MAX_IMAGE_BUTTONS = 5  # one row
 
@@ -64,6 +64,7 @@ _STYLE: dict[Action, tuple[str, str, discord.ButtonStyle]] = {
     Action.CANCEL: ("Cancel", "✖️", discord.ButtonStyle.danger),
     Action.VARY: ("Vary", "🎲", discord.ButtonStyle.secondary),
     Action.UPSCALE: ("Upscale", "🔍", discord.ButtonStyle.secondary),
+    Action.RESTYLE: ("Restyle", "🎨", discord.ButtonStyle.secondary),
 }
 
 
@@ -94,15 +95,20 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], t
 
 
 def result_view(job: Job, *, owner_id: int | None = None) -> discord.ui.View:
-    """Reroll, Remix and Delete; Vary and Upscale per image (numbered when there are several)."""
+    """Reroll, Remix, Restyle and Delete; Vary, Upscale (and Restyle when there are several images) per image."""
     owner = job.user_id if owner_id is None else owner_id
     count = min(result_image_count(job), MAX_IMAGE_BUTTONS)
     view = discord.ui.View(timeout=None)
     view.add_item(ActionButton(Click(Action.REROLL, job.id, 0, owner), row=0))
     view.add_item(ActionButton(Click(Action.REMIX, job.id, 0, owner), row=0))
-    # Restyle (issue 6): the restyle helper adds its button here, calling cogs.restyle.open_restyle_modal.
+    if count == 1:
+        view.add_item(ActionButton(Click(Action.RESTYLE, job.id, 0, owner), row=0))
     view.add_item(ActionButton(Click(Action.DELETE, job.id, 0, owner), row=0))
-    rows = [(Action.VARY, supports_vary(job.request)), (Action.UPSCALE, supports_upscale(job.request))]
+    rows = [
+        (Action.VARY, supports_vary(job.request)),
+        (Action.UPSCALE, supports_upscale(job.request)),
+        (Action.RESTYLE, count > 1),
+    ]
     for row, (action, supported) in enumerate(rows, start=1):
         if not supported:
             continue
