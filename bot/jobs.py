@@ -30,6 +30,7 @@ from bot.errors import (
 )
 from bot.generation import SubmitBuilder, family_of
 from bot.images import normalize_for_discord
+from bot.leadership import LeaderElector
 from bot.metrics import NULL_METRICS, JobMetrics
 from bot.models import (
     ACTIVE_STATES,
@@ -226,6 +227,9 @@ class JobRunner:
         max_image_bytes: int = 10 * 1024 * 1024,
         watchdog_interval: float = 5.0,
         metrics: JobMetrics | None = None,
+        elector: LeaderElector | None = None,
+        owns: Callable[[Job], bool] | None = None,
+        delivery_scan_interval: float = 0.5,
     ) -> None:
         self._store = store
         self._client = client
@@ -239,7 +243,13 @@ class JobRunner:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._polls: dict[str, asyncio.Task[None]] = {}
-        self._main: list[asyncio.Task[None]] = []
+        self._main: list[asyncio.Task[None]] = []  # this process's loops (election, delivery scan)
+        self._dispatch: list[asyncio.Task[None]] = []  # the dispatcher's loops (submit, watchdog)
+        self._delivering: set[str] = set()  # job ids this process is delivering now
+        # Several processes: one elected dispatcher submits and polls; each delivers its own shards' jobs.
+        self._elector = elector
+        self._owns = owns or (lambda _job: True)
+        self._delivery_scan_interval = delivery_scan_interval
         self._accepting = True
         self.durations: deque[float] = deque(maxlen=20)  # recent generation durations (s) for wait estimates
 
@@ -248,24 +258,62 @@ class JobRunner:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def is_dispatcher(self) -> bool:
+        return bool(self._dispatch)
+
     async def start(self) -> None:
-        await self._resume()
+        if self._elector is None:  # one process: it dispatches and delivers everything
+            await self._lead(True)
+            return
         self._main = [
-            asyncio.create_task(self._submit_loop(), name="job-runner-submit"),
-            asyncio.create_task(self._watchdog_loop(), name="job-runner-watchdog"),
+            asyncio.create_task(self._elector.run(self._lead), name="job-runner-election"),
+            asyncio.create_task(self._delivery_scan_loop(), name="job-runner-delivery-scan"),
         ]
 
     async def stop(self) -> None:
         """Stop submitting; cancel polls (their jobs stay RUNNING in the store and resume next start)."""
         self._accepting = False
-        for task in [*self._main, *self._polls.values(), *self._tasks]:
-            task.cancel()
-        for task in [*self._main, *self._polls.values(), *self._tasks]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await _cancel_all([*self._main, *self._dispatch, *self._polls.values(), *self._tasks])
         self._main.clear()
+        self._dispatch.clear()
         self._polls.clear()
         self._tasks.clear()
+        if self._elector is not None:
+            with contextlib.suppress(Exception):  # the lease lapses by itself if the database is gone
+                await self._elector.resign()  # a standby takes over at once
+
+    async def _lead(self, leading: bool) -> None:
+        """Become the dispatcher (resume in-flight jobs, start submitting) or stop being it."""
+        if leading and not self._dispatch and self._accepting:
+            await self._resume()
+            self._dispatch = [
+                asyncio.create_task(self._submit_loop(), name="job-runner-submit"),
+                asyncio.create_task(self._watchdog_loop(), name="job-runner-watchdog"),
+            ]
+        elif not leading and self._dispatch:
+            # Another process leads now: stop submitting and polling; job states stay as stored and the
+            # new dispatcher resumes the running jobs by their generateUuid.
+            polled = list(self._polls)
+            await _cancel_all([*self._dispatch, *self._polls.values()])
+            self._dispatch.clear()
+            for job in await self._store.list_jobs([JobState.RUNNING]):
+                if job.id in polled and job.generate_uuid:
+                    self._client.release(job.generate_uuid)
+
+    async def _delivery_scan_loop(self) -> None:
+        """Deliver the results the dispatcher (maybe another process) left for this process's shards."""
+        while True:
+            try:
+                for job in await self._store.list_jobs([JobState.DELIVERING]):
+                    self._deliver_if_mine(job)
+            except Exception:
+                log.exception("delivery scan failed")
+            await asyncio.sleep(self._delivery_scan_interval)
+
+    def _deliver_if_mine(self, job: Job) -> None:
+        if self._owns(job) and job.id not in self._delivering:
+            self._spawn(self._deliver(job))
 
     async def _resume(self) -> None:
         for job in await self._store.list_jobs([JobState.SUBMITTING]):
@@ -283,7 +331,7 @@ class JobRunner:
                 self._client.adopt(job.generate_uuid)
                 self._spawn_poll(job)
         for job in await self._store.list_jobs([JobState.DELIVERING]):
-            self._spawn(self._deliver(job))
+            self._deliver_if_mine(job)
 
     def _spawn(self, coro: object) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
@@ -349,6 +397,10 @@ class JobRunner:
         job = moved
         self.fair.mark_served(job.user_id)
         await self._sink.progress(job, Progress(Stage.SUBMITTING))
+        if self._elector is not None and not self._elector.is_leader:
+            # The lease lapsed since this loop started: never submit without it.
+            await self._store.transition(job.id, JobState.SUBMITTING, JobState.QUEUED)
+            return
         try:
             request = self._build_submit(job.request)
             generate_uuid = await self._client.submit(request)
@@ -452,11 +504,22 @@ class JobRunner:
         if delivering is None:
             log_job_event(job, "result_discarded", reason="job no longer running (cancelled)")
             return
-        await self._deliver(delivering)
+        if self._owns(delivering):
+            await self._deliver(delivering)
+        # else: the process that owns the job's shard delivers it (its delivery scan finds it)
 
     # -- delivery ----------------------------------------------------------------------------------
 
     async def _deliver(self, job: Job) -> None:
+        if job.id in self._delivering:
+            return
+        self._delivering.add(job.id)
+        try:
+            await self._deliver_now(job)
+        finally:
+            self._delivering.discard(job.id)
+
+    async def _deliver_now(self, job: Job) -> None:
         if job.result is None:
             raise RuntimeError(f"job {job.id} is delivering without a result")
         await self._sink.progress(job, Progress(Stage.DELIVERING))
@@ -554,3 +617,11 @@ class JobRunner:
         for job in await self._store.list_jobs([JobState.RUNNING]):
             if job.id not in self._polls and job.generate_uuid and self._accepting:
                 self._spawn_poll(job)
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
