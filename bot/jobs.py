@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot import liblib
@@ -44,6 +44,13 @@ from bot.storage import EnqueueOutcome, EnqueueResult, Settlement, Store
 log = logging.getLogger(__name__)
 
 _BACKOFF_AFTER_LIMIT = timedelta(seconds=2)
+# Status-query failures that say nothing about the task itself: keep polling it.
+_TRANSIENT_STATUS_ERRORS = (
+    liblib.LiblibRateLimitError,
+    liblib.LiblibServerError,
+    liblib.LiblibConnectionError,
+    liblib.LiblibResponseValidationError,
+)
 
 
 def log_job_event(job: Job, event: str, **extra: object) -> None:
@@ -343,9 +350,7 @@ class JobRunner:
 
         t0 = time.monotonic()
         try:
-            task = await self._client.wait_for(
-                family, job.generate_uuid, on_progress=on_progress, timeout=max(1.0, deadline)
-            )
+            task = await self._wait_for_task(job.id, family, job.generate_uuid, on_progress, deadline)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -378,6 +383,29 @@ class JobRunner:
             return
         await self._deliver(delivering)
 
+    async def _wait_for_task(
+        self,
+        job_id: str,
+        family: liblib.Family,
+        generate_uuid: str,
+        on_progress: Callable[[liblib.TaskStatus], Awaitable[None]],
+        deadline: float,
+    ) -> liblib.TaskResult:
+        """``wait_for``, polling on through transient errors (429, 5xx, timeouts, garbled answers) until the
+        deadline: the task keeps running, and is billed, at LiblibAI while its status route misbehaves."""
+        end = time.monotonic() + deadline
+        delay = max(0.05, self._client.settings.poll_interval_max)
+        while True:
+            try:
+                return await self._client.wait_for(
+                    family, generate_uuid, on_progress=on_progress, timeout=max(1.0, end - time.monotonic())
+                )
+            except _TRANSIENT_STATUS_ERRORS as exc:
+                if time.monotonic() + delay >= end:
+                    raise
+                log.warning("job %s: status query failed (%s); retrying in %.1fs", job_id, type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+
     # -- delivery ----------------------------------------------------------------------------------
 
     async def _deliver(self, job: Job) -> None:
@@ -390,8 +418,13 @@ class JobRunner:
             per_file = min(self._max_image_bytes, 24 * 1024 * 1024 // max(1, len(job.result.images)))
             for index, image in enumerate(job.result.images):
                 raw = await self._client.download(image.url, max_bytes=50 * 1024 * 1024)
-                files.append(normalize_for_discord(raw, f"{job.id}_{index + 1}", max_bytes=per_file))
+                try:
+                    files.append(normalize_for_discord(raw, f"{job.id}_{index + 1}", max_bytes=per_file))
+                except (OSError, ValueError) as exc:  # Pillow: not an image, or cut short
+                    raise liblib.LiblibResponseValidationError(f"result image {index + 1} is unreadable") from exc
             message_id = await self._sink.deliver(job, job.result, files)
+        except asyncio.CancelledError:
+            raise
         except DeliveryError as exc:
             log.warning("job %s: delivery failed: %s", job.id, exc)
             await self._fail(job, (JobState.DELIVERING,), FailureReason.DELIVERY_FAILED, str(exc))
@@ -402,6 +435,13 @@ class JobRunner:
                 (JobState.DELIVERING,),
                 FailureReason.DELIVERY_FAILED,
                 f"The images could not be downloaded from the image service: {exc.human}",
+            )
+            return
+        except Exception:
+            # Never leave a job in DELIVERING until its deadline because of an unforeseen error.
+            log.exception("job %s: unexpected error while delivering", job.id)
+            await self._fail(
+                job, (JobState.DELIVERING,), FailureReason.DELIVERY_FAILED, "Something went wrong while delivering."
             )
             return
         done = await self._store.transition(
