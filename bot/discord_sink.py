@@ -93,7 +93,7 @@ class DiscordResultSink(ResultSink):
                 channel = await self._channel(job)
                 if isinstance(channel, discord.abc.GuildChannel | discord.DMChannel | discord.Thread):
                     await channel.get_partial_message(job.progress_message_id).edit(content=text)
-        except (discord.HTTPException, DeliveryError) as exc:
+        except (discord.DiscordException, DeliveryError) as exc:  # best effort, never the runner's problem
             log.debug("job %s: progress edit skipped: %s", job.id, exc)
 
     async def deliver(self, job: Job, result: JobResult, images: list[ImageFile]) -> int | None:
@@ -156,7 +156,8 @@ class DiscordResultSink(ResultSink):
         try:
             message = await channel.send(**kwargs)
         except discord.Forbidden as exc:
-            raise DeliveryError("The bot lacks permission to post in that channel.", permanent=True) from exc
+            needed = "Send Messages and Attach Files permissions" if files else "Send Messages permission"
+            raise DeliveryError(f"The bot lacks the {needed} in that channel.", permanent=True) from exc
         except discord.NotFound as exc:
             raise DeliveryError("The channel no longer exists.", permanent=True) from exc
         except discord.HTTPException as exc:

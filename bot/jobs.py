@@ -464,6 +464,8 @@ class JobRunner:
         log_job_event(failed, "failed", reason=str(reason))
         try:
             await self._sink.notify_failure(failed)
+        except DeliveryError as exc:  # e.g. the channel is gone and the interaction token expired
+            log.warning("job %s: could not tell the member about the failure: %s", job.id, exc)
         except Exception:
             log.exception("job %s: could not tell the member about the failure", job.id)
 
