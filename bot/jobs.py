@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot import liblib
-from bot.delivery import DeliveryError, Progress, ResultSink, Stage
+from bot.delivery import DeliveryError, ImageFile, Progress, ResultSink, Stage
 from bot.errors import (
     JobNotCancellableError,
     JobNotFoundError,
@@ -44,6 +44,7 @@ from bot.storage import EnqueueOutcome, EnqueueResult, Settlement, Store
 log = logging.getLogger(__name__)
 
 _BACKOFF_AFTER_LIMIT = timedelta(seconds=2)
+_DELIVERY_ATTEMPTS = 3
 # Status-query failures that say nothing about the task itself: keep polling it.
 _TRANSIENT_STATUS_ERRORS = (
     liblib.LiblibRateLimitError,
@@ -170,6 +171,7 @@ class JobRunner:
         fair: FairQueue | None = None,
         max_image_bytes: int = 10 * 1024 * 1024,
         watchdog_interval: float = 5.0,
+        delivery_retry_delay: float = 15.0,
     ) -> None:
         self._store = store
         self._client = client
@@ -179,6 +181,7 @@ class JobRunner:
         self.fair = fair or FairQueue()
         self._max_image_bytes = max_image_bytes
         self._watchdog_interval = watchdog_interval
+        self.delivery_retry_delay = delivery_retry_delay  # seconds before posting a result again (x attempt)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._polls: dict[str, asyncio.Task[None]] = {}
@@ -422,7 +425,7 @@ class JobRunner:
                     files.append(normalize_for_discord(raw, f"{job.id}_{index + 1}", max_bytes=per_file))
                 except (OSError, ValueError) as exc:  # Pillow: not an image, or cut short
                     raise liblib.LiblibResponseValidationError(f"result image {index + 1} is unreadable") from exc
-            message_id = await self._sink.deliver(job, job.result, files)
+            message_id = await self._post_result(job, job.result, files)
         except asyncio.CancelledError:
             raise
         except DeliveryError as exc:
@@ -453,6 +456,20 @@ class JobRunner:
         )
         if done is not None:
             log_job_event(done, "delivered", images=len(files))
+
+    async def _post_result(self, job: Job, result: JobResult, files: list[ImageFile]) -> int | None:
+        """Post through the sink; a transient refusal (Discord unreachable, 5xx or a long rate limit beyond
+        discord.py's own retries) is tried again, since the images are paid for. The sink is idempotent."""
+        for attempt in range(1, _DELIVERY_ATTEMPTS + 1):
+            try:
+                return await self._sink.deliver(job, result, files)
+            except DeliveryError as exc:
+                if exc.permanent or attempt == _DELIVERY_ATTEMPTS:
+                    raise
+                delay = self.delivery_retry_delay * attempt
+                log.warning("job %s: delivery failed (%s); trying again in %.0fs", job.id, exc, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
     async def _fail(
         self, job: Job, expected: tuple[JobState, ...], reason: FailureReason, detail: str, *, expired: bool = False

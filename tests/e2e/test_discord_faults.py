@@ -9,6 +9,7 @@ DMs, and an unasked DM from a bot surprises more than it helps).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -81,6 +82,15 @@ def refunded(job: Job, reason: FailureReason = FailureReason.DELIVERY_FAILED) ->
     return (0, 0)
 
 
+async def logged(caplog: pytest.LogCaptureFixture, text: str, timeout: float = 5.0) -> None:
+    """Wait for a log line (the job is terminal in the store just before the member is notified)."""
+    for _ in range(int(timeout / 0.02)):
+        if text in caplog.text:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{text!r} was never logged")
+
+
 def channel_result(fake: FakeDiscord) -> Call:
     """The one result the bot posted in the channel: it pings only the member, once."""
     [post] = channel_posts(fake, with_files=True)
@@ -115,6 +125,21 @@ async def test_429_on_a_channel_upload_is_retried_and_posted_once(
     assert [c.status for c in fake.calls_to("POST", "/messages")].count(429) == 2
     assert channel_result(fake).json["message_reference"]  # a reply to the member's (stale) response
     assert job.result_message_id is not None and job.result_message_id in fake.messages
+    assert await usage(runtime.settings, fake.user_id) == plus(SEED, kept(job))
+
+
+async def test_a_rate_limit_beyond_the_clients_patience_is_retried_later(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    async with bot(fake, sim, tmp_path) as runtime:
+        runtime.runner.delivery_retry_delay = 0.05
+        await start(fake, "long rate limit")
+        fake.expire_interaction_tokens()
+        # discord.py gives up on a wait above max_ratelimit_timeout (at least 30 s) with RateLimited.
+        fake.fail_next("POST", f"/channels/{fake.channel_id}/messages", 429, count=1, retry_after=31.0)
+        job = await job_by_prompt(runtime.store, "long rate limit")
+    assert [c.status for c in fake.calls_to("POST", "/messages")] == [429, 200]
+    channel_result(fake)
     assert await usage(runtime.settings, fake.user_id) == plus(SEED, kept(job))
 
 
@@ -191,13 +216,13 @@ async def test_deleted_channel_fails_the_job_with_a_refund_and_the_bot_serves_ot
         await start(fake, "channel goes away")
         fake.delete_channel(fake.channel_id)
         job = await job_by_prompt(runtime.store, "channel goes away")
+        await logged(caplog, "could not tell the member")  # nowhere left to post
         inter = await start(fake, "in another channel", channel_id=int(other["id"]))
         await wait_result(fake, inter.token)
         second = await job_by_prompt(runtime.store, "in another channel")
     assert "no longer exists" in (job.failure_detail or "")
     [upload] = [c for c in fake.calls if c.files and c.status == 200]
     assert inter.token in upload.path  # only the job in the other channel got its images
-    assert "could not tell the member" in caplog.text  # logged: nowhere left to post
     assert await usage(runtime.settings, fake.user_id) == plus(SEED, refunded(job), kept(second))
 
 
@@ -221,10 +246,10 @@ async def test_missing_send_messages_after_the_token_expired_fails_refunds_and_l
         fake.expire_interaction_tokens()
         fake.set_channel_permissions(fake.channel_id, send_messages=False)
         job = await job_by_prompt(runtime.store, "cannot post anywhere")
+        await logged(caplog, "could not tell the member")  # nowhere left to post
     assert any(c.status == 403 and c.code == 50013 for c in fake.calls)
     assert channel_posts(fake) == []
     assert "Send Messages" in (job.failure_detail or "")
-    assert "could not tell the member" in caplog.text
     assert await usage(runtime.settings, fake.user_id) == plus(SEED, refunded(job))
 
 
