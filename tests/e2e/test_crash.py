@@ -25,6 +25,7 @@ from tests.e2e.process import BotProcess, start, write_settings
 from tests.fake_discord import FakeDiscord
 
 JOBS = 20
+ACTIVE = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING, JobState.DELIVERING)
 USERS = 5
 
 
@@ -83,7 +84,7 @@ async def test_sigkill_with_jobs_in_every_state_loses_nothing_and_submits_nothin
         try:
             await bot.wait_ready(fake)
             # The first two result downloads hang: those jobs are DELIVERING at the kill.
-            sim.inject("slow", route="image", count=2, value=4.0)
+            sim.inject("slow", route="image", count=2, value=8.0)
             tokens: dict[str, str] = {}
             for n in range(JOBS):
                 prompt = f"crash job {n}"
@@ -95,10 +96,7 @@ async def test_sigkill_with_jobs_in_every_state_loses_nothing_and_submits_nothin
             at_kill = await wait_until(
                 url,
                 # ...and the held submit has reached the simulator (all three faults served).
-                lambda js: (
-                    {JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING} <= {j.state for j in js}
-                    and sim.counters.faults_served == 3
-                ),
+                lambda js: set(ACTIVE) <= {j.state for j in js} and sim.counters.faults_served == 3,
                 20,
                 bot,
             )
@@ -106,7 +104,7 @@ async def test_sigkill_with_jobs_in_every_state_loses_nothing_and_submits_nothin
         finally:
             await bot.kill(signal.SIGKILL)
         states_at_kill = Counter(j.state for j in at_kill)
-        assert {JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING, JobState.DELIVERING} <= set(states_at_kill)
+        assert set(ACTIVE) <= set(states_at_kill)
         submitting = {j.id for j in at_kill if j.state is JobState.SUBMITTING}
         sim.clear_injections()
 
