@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot import liblib
-from bot.delivery import DeliveryError, Progress, ResultSink, Stage
+from bot.delivery import DeliveryError, ImageFile, Progress, ResultSink, Stage
 from bot.errors import (
     BotError,
     JobNotCancellableError,
@@ -49,6 +49,14 @@ from bot.storage import EnqueueOutcome, EnqueueResult, Settlement, Store
 log = logging.getLogger(__name__)
 
 _BACKOFF_AFTER_LIMIT = timedelta(seconds=2)
+_DELIVERY_ATTEMPTS = 3
+# Status-query failures that say nothing about the task itself: keep polling it.
+_TRANSIENT_STATUS_ERRORS = (
+    liblib.LiblibRateLimitError,
+    liblib.LiblibServerError,
+    liblib.LiblibConnectionError,
+    liblib.LiblibResponseValidationError,
+)
 
 
 def log_job_event(job: Job, event: str, **extra: object) -> None:
@@ -230,6 +238,7 @@ class JobRunner:
         elector: LeaderElector | None = None,
         owns: Callable[[Job], bool] | None = None,
         delivery_scan_interval: float = 0.5,
+        delivery_retry_delay: float = 15.0,
     ) -> None:
         self._store = store
         self._client = client
@@ -240,6 +249,7 @@ class JobRunner:
         self._max_image_bytes = max_image_bytes
         self._watchdog_interval = watchdog_interval
         self._metrics = metrics or NULL_METRICS
+        self.delivery_retry_delay = delivery_retry_delay  # seconds before posting a result again (x attempt)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._polls: dict[str, asyncio.Task[None]] = {}
@@ -469,9 +479,7 @@ class JobRunner:
 
         t0 = time.monotonic()
         try:
-            task = await self._client.wait_for(
-                family, job.generate_uuid, on_progress=on_progress, timeout=max(1.0, deadline)
-            )
+            task = await self._wait_for_task(job.id, family, job.generate_uuid, on_progress, deadline)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -508,6 +516,29 @@ class JobRunner:
             await self._deliver(delivering)
         # else: the process that owns the job's shard delivers it (its delivery scan finds it)
 
+    async def _wait_for_task(
+        self,
+        job_id: str,
+        family: liblib.Family,
+        generate_uuid: str,
+        on_progress: Callable[[liblib.TaskStatus], Awaitable[None]],
+        deadline: float,
+    ) -> liblib.TaskResult:
+        """``wait_for``, polling on through transient errors (429, 5xx, timeouts, garbled answers) until the
+        deadline: the task keeps running, and is billed, at LiblibAI while its status route misbehaves."""
+        end = time.monotonic() + deadline
+        delay = max(0.05, self._client.settings.poll_interval_max)
+        while True:
+            try:
+                return await self._client.wait_for(
+                    family, generate_uuid, on_progress=on_progress, timeout=max(1.0, end - time.monotonic())
+                )
+            except _TRANSIENT_STATUS_ERRORS as exc:
+                if time.monotonic() + delay >= end:
+                    raise
+                log.warning("job %s: status query failed (%s); retrying in %.1fs", job_id, type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+
     # -- delivery ----------------------------------------------------------------------------------
 
     async def _deliver(self, job: Job) -> None:
@@ -529,8 +560,13 @@ class JobRunner:
             per_file = min(self._max_image_bytes, 24 * 1024 * 1024 // max(1, len(job.result.images)))
             for index, image in enumerate(job.result.images):
                 raw = await self._client.download(image.url, max_bytes=50 * 1024 * 1024)
-                files.append(normalize_for_discord(raw, f"{job.id}_{index + 1}", max_bytes=per_file))
-            message_id = await self._sink.deliver(job, job.result, files)
+                try:
+                    files.append(normalize_for_discord(raw, f"{job.id}_{index + 1}", max_bytes=per_file))
+                except (OSError, ValueError) as exc:  # Pillow: not an image, or cut short
+                    raise liblib.LiblibResponseValidationError(f"result image {index + 1} is unreadable") from exc
+            message_id = await self._post_result(job, job.result, files)
+        except asyncio.CancelledError:
+            raise
         except DeliveryError as exc:
             log.warning("job %s: delivery failed: %s", job.id, exc)
             await self._fail(job, (JobState.DELIVERING,), FailureReason.DELIVERY_FAILED, str(exc))
@@ -544,6 +580,13 @@ class JobRunner:
                 f"The images could not be downloaded from the image service: {exc.human}",
             )
             return
+        except Exception:
+            # Never leave a job in DELIVERING until its deadline because of an unforeseen error.
+            log.exception("job %s: unexpected error while delivering", job.id)
+            await self._fail(
+                job, (JobState.DELIVERING,), FailureReason.DELIVERY_FAILED, "Something went wrong while delivering."
+            )
+            return
         done = await self._store.transition(
             job.id,
             JobState.DELIVERING,
@@ -554,6 +597,20 @@ class JobRunner:
         if done is not None:
             log_job_event(done, "delivered", images=len(files))
             self._metrics.job_entered(done)
+
+    async def _post_result(self, job: Job, result: JobResult, files: list[ImageFile]) -> int | None:
+        """Post through the sink; a transient refusal (Discord unreachable, 5xx or a long rate limit beyond
+        discord.py's own retries) is tried again, since the images are paid for. The sink is idempotent."""
+        for attempt in range(1, _DELIVERY_ATTEMPTS + 1):
+            try:
+                return await self._sink.deliver(job, result, files)
+            except DeliveryError as exc:
+                if exc.permanent or attempt == _DELIVERY_ATTEMPTS:
+                    raise
+                delay = self.delivery_retry_delay * attempt
+                log.warning("job %s: delivery failed (%s); trying again in %.0fs", job.id, exc, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
     async def _fail(
         self, job: Job, expected: tuple[JobState, ...], reason: FailureReason, detail: str, *, expired: bool = False
@@ -566,6 +623,8 @@ class JobRunner:
         self._metrics.job_entered(failed)
         try:
             await self._sink.notify_failure(failed)
+        except DeliveryError as exc:  # e.g. the channel is gone and the interaction token expired
+            log.warning("job %s: could not tell the member about the failure: %s", job.id, exc)
         except Exception:
             log.exception("job %s: could not tell the member about the failure", job.id)
 

@@ -13,7 +13,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
@@ -329,5 +329,10 @@ def load_settings(path: str | Path | None = None) -> Settings:
             raise SettingsError(f"{file}: not valid TOML: {exc}") from exc
     try:
         return Settings(**data)
-    except Exception as exc:  # pydantic ValidationError, with every bad key listed
-        raise SettingsError(f"invalid settings: {exc}") from exc
+    except ValidationError as exc:
+        # Every bad key, but never its value: a misspelt key or a wrong type may hold a secret.
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None
