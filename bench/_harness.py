@@ -20,21 +20,23 @@ import platform
 import re
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot.composition import Runtime, open_runtime  # noqa: E402
-from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator  # noqa: E402
+from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, SimTask, Simulator  # noqa: E402
 from bot.settings import Settings, SimulatorSettings  # noqa: E402
 from tests.fake_discord import Call, FakeDiscord, Interaction, run_bot  # noqa: E402
 
+T = TypeVar("T")
 MEMBER_BASE_ID = 3_000_000_000_000_000_000
 BOT_OPTIONS: dict[str, object] = {"guild_ready_timeout": 0.05, "max_ratelimit_timeout": 30.0}
 
@@ -136,10 +138,54 @@ def bench_settings(
     )
 
 
+class SimThread:
+    """The simulator on its own thread and event loop, like a remote service.
+
+    Sharing the bot's loop would skew its clock readings: a submit that waits behind the bot's work
+    would be stamped late, and the next one could look early (a false rate-limit violation).
+    """
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="simulator", daemon=True)
+
+    @property
+    def counters(self) -> Any:
+        return self.sim.counters
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the simulator's loop (its task book is not thread-safe)."""
+
+        async def run() -> T:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
+
+    def tasks(self) -> list[SimTask]:
+        return self.call(self.sim.tasks)
+
+    def task(self, generate_uuid: str) -> SimTask | None:
+        return self.call(self.sim.task, generate_uuid)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[SimThread]:
+        self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self.sim.start("127.0.0.1", 0), self.loop).result(30)
+            yield self
+        finally:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self.sim.stop(), self.loop).result(30)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(30)
+            self.loop.close()
+
+
 @dataclass
 class Bench:
     fake: FakeDiscord
-    sim: Simulator
+    sim: SimThread
     runtime: Runtime
     settings: Settings
 
@@ -160,11 +206,9 @@ async def bench_bot(
     """
     queued, running, auditing = durations
     sim_settings = SimulatorSettings(port=0, queued_seconds=queued, running_seconds=running, auditing_seconds=auditing)
-    with tempfile.TemporaryDirectory(prefix="liblib-bench-") as tmp:
-        async with (
-            FakeDiscord(validate_spec=False) as fake,
-            Simulator(sim_settings, submit_per_second=submit_per_second, max_concurrent=max_concurrent) as sim,
-        ):
+    sim = Simulator(sim_settings, submit_per_second=submit_per_second, max_concurrent=max_concurrent)
+    with tempfile.TemporaryDirectory(prefix="liblib-bench-") as tmp, SimThread(sim).running() as remote:
+        async with FakeDiscord(validate_spec=False) as fake:
             settings = bench_settings(
                 fake, sim, Path(tmp) / "bot.db", submit_per_second=submit_per_second, liblib=liblib, queue=queue
             )
@@ -172,7 +216,7 @@ async def bench_bot(
                 open_runtime(settings, bot_options=BOT_OPTIONS) as runtime,
                 run_bot(runtime.bot, fake, ready_timeout=30.0),
             ):
-                yield Bench(fake, sim, runtime, settings)
+                yield Bench(fake, remote, runtime, settings)
 
 
 def add_members(fake: FakeDiscord, count: int) -> list[int]:

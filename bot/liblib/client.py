@@ -431,6 +431,11 @@ class LiblibClient:
         started = self._clock()
         deadline = started + limit
         previous: float | None = None  # when the last non-terminal status was seen
+        expected = self._expected_duration.get(family)
+        if expected is not None:
+            # A duration is known: the first query is aimed at it (one right after the submit tells nothing).
+            first = expected - self._settings.poll_interval_min / 2
+            await self._sleep(max(0.0, min(first, self._settings.poll_interval_max, limit)))
         while True:
             status = await self.get_status(family, generate_uuid)
             now = self._clock()
