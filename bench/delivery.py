@@ -23,10 +23,12 @@ from _harness import add_members, bench_bot, figure, header, imagine, lower_boun
 from bot.models import JobState
 
 
-async def run_once(jobs: int, members: int, generation: float, rate: float, seed: int) -> dict[str, list[float]]:
+async def run_once(
+    jobs: int, members: int, generation: float, rate: float, seed: int, liblib: dict | None = None
+) -> dict[str, list[float]]:
     rng = random.Random(seed)
     durations = (0.1 * generation, 0.8 * generation, 0.1 * generation)
-    async with bench_bot(durations=durations, submit_per_second=rate) as b:
+    async with bench_bot(durations=durations, submit_per_second=rate, liblib=liblib) as b:
         ids = add_members(b.fake, members)
         interactions = [
             await imagine(b.fake, f"delivery {i}", ids[i % members], rng.randint(1, 4)) for i in range(jobs)
@@ -62,10 +64,11 @@ async def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.jobs, args.members, args.gen, args.rate = 6, 3, [1.0], 4.0
+    liblib = {"poll_interval_min": 0.2, "poll_interval_max": 1.0} if args.quick else None
     header("delivery", jobs=args.jobs, members=args.members, rate=args.rate)
     ok = True
     for generation in args.gen:
-        run = await run_once(args.jobs, args.members, generation, args.rate, args.seed)
+        run = await run_once(args.jobs, args.members, generation, args.rate, args.seed, liblib)
         lat = run["latency"]
         print(f"-- generation time g = {generation:g} s --")
         figure("jobs_measured", len(lat))

@@ -154,7 +154,7 @@ async def main() -> int:
     header("memory", queued=args.queued, images=args.images, rate=args.rate)
     with tempfile.TemporaryDirectory(prefix="liblib-bench-mem-") as name:
         tmp = Path(name)
-        idle, with_queue = await queued_phase(tmp, args.queued, args.rate, 3.0 if args.quick else 10.0)
+        idle, with_queue = await queued_phase(tmp, args.queued, args.rate, 2.0 if args.quick else 10.0)
         figure("rss_idle", idle / 1024, "MiB")
         figure(f"rss_with_{args.queued}_queued", with_queue / 1024, "MiB")
         figure("rss_per_queued_job", (with_queue - idle) / args.queued, "KiB")

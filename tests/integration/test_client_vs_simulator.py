@@ -147,3 +147,17 @@ async def test_polls_aim_at_the_predicted_end_and_free_the_slot_promptly() -> No
             assert seen_done - task.finished_at < 0.5, prompt
             assert task.status_queries <= 6, (prompt, task.status_queries)
             assert client.active_tasks == 0
+
+
+async def test_submits_are_spaced_a_little_wider_than_the_rate_limit() -> None:
+    async with (
+        Simulator(FAST, submit_per_second=10.0, max_concurrent=5) as sim,
+        LiblibClient(settings_for(sim, submit_per_second=10.0)) as client,
+    ):
+        for i in range(6):
+            await client.submit(lm.star3_text2img(f"spaced {i}"))
+            client.release(sim.tasks()[-1].uuid)  # keep below the concurrency cap
+        created = [t.created_at for t in sim.tasks()]
+        assert (created[-1] - created[0]) / 5 >= 0.1 * 1.015  # on average, not only at the limiter
+        assert client._limiter.time_period == pytest.approx(0.1 * 1.02)
+        assert sim.counters.rate_limit_violations == 0
