@@ -155,6 +155,11 @@ class JobService:
         self._metrics = metrics or NULL_METRICS
         self._estimate_wait = estimate_wait
         self._quota_error = quota_error
+        # Queue positions are shared by concurrent callers (see position()).
+        self._position_asks = 0
+        self._positions: dict[str, int] = {}
+        self._positions_cover = 0
+        self._listing: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
         self._wake()
@@ -179,8 +184,26 @@ class JobService:
         return result
 
     async def position(self, job_id: str) -> int | None:
-        queued = await self._store.list_jobs([JobState.QUEUED])
-        return self._fair.positions(queued).get(job_id)
+        """The job's fair queue position (None when not queued), from a listing started after this call.
+
+        Concurrent callers share one listing: a burst of /imagine would otherwise list the whole queue once
+        per command (quadratic work on the event loop, delaying other members' acknowledgements).
+        """
+        self._position_asks += 1
+        ask = self._position_asks
+        while self._positions_cover < ask:
+            if self._listing is None:
+                self._listing = asyncio.ensure_future(self._list_positions())
+            await asyncio.shield(self._listing)
+        return self._positions.get(job_id)
+
+    async def _list_positions(self) -> None:
+        try:
+            cover = self._position_asks
+            queued = await self._store.list_jobs([JobState.QUEUED])
+            self._positions, self._positions_cover = self._fair.positions(queued), cover
+        finally:
+            self._listing = None
 
     def estimated_wait(self, position: int) -> float | None:
         """Seconds until a job at queue ``position`` (1-based) starts, from recent durations; None if unknown."""
@@ -260,6 +283,7 @@ class JobRunner:
         self._elector = elector
         self._owns = owns or (lambda _job: True)
         self._delivery_scan_interval = delivery_scan_interval
+        self._reporting: asyncio.Task[None] | None = None
         self._accepting = True
         self.durations: deque[float] = deque(maxlen=20)  # recent generation durations (s) for wait estimates
 
@@ -343,10 +367,11 @@ class JobRunner:
         for job in await self._store.list_jobs([JobState.DELIVERING]):
             self._deliver_if_mine(job)
 
-    def _spawn(self, coro: object) -> None:
+    def _spawn(self, coro: object) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _spawn_poll(self, job: Job) -> None:
         task = asyncio.create_task(self._poll(job), name=f"poll-{job.id}")
@@ -381,8 +406,10 @@ class JobRunner:
     async def _next_job(self) -> Job | None:
         queued = await self._store.list_jobs([JobState.QUEUED])
         ready = self.fair.order(queued, now=utcnow())
-        if queued:
-            self._spawn(self._report_positions(queued))
+        if queued and (self._reporting is None or self._reporting.done()):
+            # One report at a time: over a long queue a report outlasts a pass of the loop, and piling
+            # them up would edit every member's message several times over.
+            self._reporting = self._spawn(self._report_positions(queued))
         return ready[0] if ready else None
 
     async def _report_positions(self, queued: list[Job]) -> None:

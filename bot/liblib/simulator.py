@@ -516,6 +516,7 @@ class Simulator:
         task = self._book.get(generate_uuid)
         if task is None or task.access_key != access_key or task.status_path != path:
             return _Reply(100051, f"生图任务不存在: {generate_uuid}")
+        task.status_queries += 1
         if task.terminal:
             if task.terminal_reported:
                 self.counters.duplicate_uuid_queries_after_terminal += 1
