@@ -540,7 +540,8 @@ class JobRunner:
             log_job_event(job, "result_discarded", reason="job no longer running (cancelled)")
             return
         if self._owns(delivering):
-            await self._deliver(delivering)
+            # A task of its own: losing the dispatcher lease cancels the polls, never a delivery under way.
+            self._spawn(self._deliver(delivering))
         # else: the process that owns the job's shard delivers it (its delivery scan finds it)
 
     async def _wait_for_task(
@@ -573,7 +574,11 @@ class JobRunner:
             return
         self._delivering.add(job.id)
         try:
-            await self._deliver_now(job)
+            # The delivery scan may have listed the job before another delivery of it (here) finished.
+            current = await self._store.get_job(job.id)
+            if current is None or current.state is not JobState.DELIVERING:
+                return
+            await self._deliver_now(current)
         finally:
             self._delivering.discard(job.id)
 

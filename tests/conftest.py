@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# PostgreSQL fixtures for every test directory (skipped with a reason when no database is reachable).
+from tests.pg import _pg_run_schema_url, pg_schema_url, pg_store_url, pg_url  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _isolated_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
