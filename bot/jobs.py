@@ -276,6 +276,7 @@ class JobRunner:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._polls: dict[str, asyncio.Task[None]] = {}
+        self._poll_uuids: dict[str, str] = {}  # job id -> generateUuid of each poll above
         self._main: list[asyncio.Task[None]] = []  # this process's loops (election, delivery scan)
         self._dispatch: list[asyncio.Task[None]] = []  # the dispatcher's loops (submit, watchdog)
         self._delivering: set[str] = set()  # job ids this process is delivering now
@@ -320,7 +321,18 @@ class JobRunner:
     async def _lead(self, leading: bool) -> None:
         """Become the dispatcher (resume in-flight jobs, start submitting) or stop being it."""
         if leading and not self._dispatch and self._accepting:
-            await self._resume()
+            try:
+                await self._resume()
+            except Exception:
+                if self._elector is None:
+                    raise
+                # Never dispatch half-resumed, and never let this end the election loop (this process would
+                # stop campaigning for good): let the lease go; the next election round tries again.
+                log.exception("could not resume in-flight jobs; giving up the dispatcher lease")
+                await self._stop_polls()
+                with contextlib.suppress(Exception):
+                    await self._elector.resign()
+                return
             self._dispatch = [
                 asyncio.create_task(self._submit_loop(), name="job-runner-submit"),
                 asyncio.create_task(self._watchdog_loop(), name="job-runner-watchdog"),
@@ -328,12 +340,16 @@ class JobRunner:
         elif not leading and self._dispatch:
             # Another process leads now: stop submitting and polling; job states stay as stored and the
             # new dispatcher resumes the running jobs by their generateUuid.
-            polled = list(self._polls)
-            await _cancel_all([*self._dispatch, *self._polls.values()])
+            await _cancel_all(self._dispatch)
             self._dispatch.clear()
-            for job in await self._store.list_jobs([JobState.RUNNING]):
-                if job.id in polled and job.generate_uuid:
-                    self._client.release(job.generate_uuid)
+            await self._stop_polls()
+
+    async def _stop_polls(self) -> None:
+        """Cancel this process's polls and free their task slots (the next dispatcher adopts the tasks)."""
+        uuids = [self._poll_uuids[job_id] for job_id in self._polls if job_id in self._poll_uuids]
+        await _cancel_all(list(self._polls.values()))
+        for generate_uuid in uuids:
+            self._client.release(generate_uuid)
 
     async def _delivery_scan_loop(self) -> None:
         """Deliver the results the dispatcher (maybe another process) left for this process's shards."""
@@ -376,10 +392,14 @@ class JobRunner:
     def _spawn_poll(self, job: Job) -> None:
         task = asyncio.create_task(self._poll(job), name=f"poll-{job.id}")
         self._polls[job.id] = task
+        if job.generate_uuid:
+            self._poll_uuids[job.id] = job.generate_uuid
         job_id = job.id
 
         def forget(_task: asyncio.Task[None]) -> None:
-            self._polls.pop(job_id, None)
+            if self._polls.get(job_id) is _task:
+                self._polls.pop(job_id, None)
+                self._poll_uuids.pop(job_id, None)
 
         task.add_done_callback(forget)
 

@@ -12,6 +12,7 @@ from bot.delivery import ImageFile, Progress
 from bot.errors import JobNotCancellableError, NotJobOwnerError
 from bot.generation import make_submit_builder
 from bot.jobs import JobRunner, JobService
+from bot.leadership import LeaderElector
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.models import FailureReason, GenerationRequest, Job, JobResult, JobState, UsageDebit, utcnow
@@ -174,3 +175,105 @@ async def test_queue_position_reports_do_not_pile_up(parts) -> None:
     for _ in range(50):
         await asyncio.sleep(0.01)
     assert len(sink.progress_calls) == 10
+
+
+class FlipLease:
+    """Held while ``held`` is true (no contender needed); counts releases."""
+
+    def __init__(self) -> None:
+        self.held = True
+        self.releases = 0
+
+    async def acquire_or_renew(self, holder_id: str) -> bool:
+        return self.held
+
+    async def release(self, holder_id: str) -> None:
+        self.releases += 1
+
+
+def led_runner(parts, lease: FlipLease) -> JobRunner:
+    _sim, store, sink, runner, queue = parts
+    elector = LeaderElector(lease, "me", ttl_seconds=0.3, interval=0.05)
+    return JobRunner(
+        store, runner._client, sink, make_submit_builder(Settings()), queue, watchdog_interval=3600, elector=elector
+    )
+
+
+async def wait_for(predicate, what: str, timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if await predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_a_failed_resume_gives_the_lease_up_and_the_next_election_round_retries(parts, monkeypatch) -> None:
+    sim, store, _sink, _runner, _queue = parts
+    lease = FlipLease()
+    runner = led_runner(parts, lease)
+    await store.enqueue(new_job("after-hiccup"))
+    real_list = store.list_jobs
+    failures = 1
+
+    async def flaky(states):
+        nonlocal failures
+        if list(states) == [JobState.SUBMITTING] and failures:  # the first step of resuming
+            failures -= 1
+            raise OSError("database connection lost")
+        return await real_list(states)
+
+    async def succeeded() -> bool:
+        job = await store.get_job("after-hiccup")
+        return job is not None and job.state is JobState.SUCCEEDED
+
+    monkeypatch.setattr(store, "list_jobs", flaky)
+    await runner.start()
+    try:
+        await wait_for(succeeded, "the job to succeed after the failed resume")  # a later round dispatched it
+        assert failures == 0 and lease.releases == 1  # the failed round let the lease go
+    finally:
+        await runner.stop()
+    assert sim.counters.submits == 1
+
+
+async def test_losing_the_lease_frees_the_task_slots_of_the_stopped_polls(parts) -> None:
+    sim, store, _sink, _runner, queue = parts
+    client = _runner._client
+    sim.set_durations(0.02, 30.0, 0.02)  # still running when the lease is lost
+    lease = FlipLease()
+    runner = led_runner(parts, lease)
+    service = JobService(store, queue, FairQueue(), runner.wake)
+
+    async def running() -> bool:
+        job = await store.get_job("long")
+        return job is not None and job.state is JobState.RUNNING
+
+    async def stepped_down() -> bool:
+        return not runner.is_dispatcher
+
+    await runner.start()
+    try:
+        await service.enqueue(new_job("long"))
+        await wait_for(running, "the job to run")
+        assert client.active_tasks == 1
+        # Meanwhile the job moves on elsewhere (here: cancelled), then this process loses the lease.
+        await service.cancel("long", actor_id=1, is_admin=False)
+        lease.held = False
+        await wait_for(stepped_down, "the runner to stop dispatching")
+        assert client.active_tasks == 0  # a later term as dispatcher starts with every slot free
+    finally:
+        await runner.stop()
+
+
+async def test_a_stale_delivery_scan_never_delivers_a_finished_job_again(parts) -> None:
+    _sim, store, sink, runner, _queue = parts
+    await store.enqueue(new_job("done"))
+    await store.transition("done", JobState.QUEUED, JobState.SUBMITTING)
+    await store.transition("done", JobState.SUBMITTING, JobState.RUNNING, generate_uuid="u1")
+    result = JobResult(images=(), points_cost=0)
+    listed = await store.transition("done", JobState.RUNNING, JobState.DELIVERING, result=result)
+    assert listed is not None
+    # The scan listed the job as DELIVERING; by the time it acts, another delivery of it has finished.
+    await store.transition("done", JobState.DELIVERING, JobState.SUCCEEDED)
+    await runner._deliver(listed)
+    assert sink.delivered == []
