@@ -122,7 +122,13 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
         options.update(shard_options(settings.discord))
         bot = LiblibBot(settings, **options)
         fair = FairQueue()
-        sink = DiscordResultSink(bot, edit_interval=settings.queue.progress_edit_interval, view_factory=result_view)
+        quotas = QuotaService(store, settings)
+        sink = DiscordResultSink(
+            bot,
+            edit_interval=settings.queue.progress_edit_interval,
+            view_factory=result_view,
+            presentation=quotas.presentation,
+        )
         runner = JobRunner(
             store,
             client,
@@ -139,7 +145,6 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
             ),
             owns=shard_owner(settings.discord),
         )
-        quotas = QuotaService(store, settings)
         jobs = JobService(
             store,
             settings.queue,

@@ -219,7 +219,7 @@ class QuotaSettings(_Section):
     strike_window_hours: float = Field(24.0, gt=0)
     strike_block_hours: float = Field(24.0, gt=0)
     audit_display: Literal["notice", "silent"] = "notice"  # tell members when the audit filtered images
-    flagged_only_nsfw: bool = True  # results the audit flagged only in age-restricted channels
+    flagged_only_nsfw: bool = False  # a batch the audit partly filtered: the rest only in age-restricted channels
 
     @field_validator("timezone")
     @classmethod

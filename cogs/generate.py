@@ -14,7 +14,7 @@ from bot.images import sniff_input
 from bot.models import GenerationRequest, Job, JobKind, new_job_id
 from bot.prompt_flags import parse_flags
 from bot.request_builder import ASPECT_RATIOS, MAX_SEED
-from cogs._jobs import check_attachment, start_interaction_job
+from cogs._jobs import check_attachment, requester_from_interaction, start_interaction_job
 from cogs._repost import repost_result
 
 log = logging.getLogger(__name__)
@@ -79,10 +79,11 @@ class GenerateCog(commands.Cog):
         control_type: str | None = None,
         fresh: bool = False,
     ) -> None:
-        flags = parse_flags(prompt)  # options win over flags typed in the prompt
+        flags = parse_flags(prompt)  # options win over flags typed in the prompt; both over the server default
+        server_mode = await self.services.admission.default_mode(requester_from_interaction(interaction))
         request = self.services.builder.build(
             flags.prompt,
-            mode=mode or flags.mode,
+            mode=mode or flags.mode or server_mode,
             negative_prompt=negative or flags.negative_prompt,
             aspect_ratio=aspect or flags.aspect_ratio,
             count=count if count is not None else flags.count,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from bot.admission import Requester
+from bot.delivery import Presentation
 from bot.errors import (
     BannedWordError,
     BotError,
@@ -176,6 +177,20 @@ class QuotaService:
             if running is not None:
                 raise CooldownError(running)
         return self._with_debits(job, policy, current_windows(now, get_zone(policy.timezone)))
+
+    async def presentation(self, job: Job) -> Presentation:
+        """The server's audit display rules for the job's channel and member (roles are not known here)."""
+        policy = await self.policy_for(job.guild_id, user_id=job.user_id, channel_id=job.channel_id)
+        return Presentation(audit_notice=policy.audit_display == "notice", flagged_only_nsfw=policy.flagged_only_nsfw)
+
+    async def default_mode(self, requester: Requester) -> str | None:
+        policy = await self.policy_for(
+            requester.guild_id,
+            user_id=requester.user_id,
+            channel_id=requester.channel_id,
+            role_ids=requester.role_ids,
+        )
+        return policy.default_mode
 
     async def enqueued(self, requester: Requester, job: Job) -> None:
         days = self._settings.quotas.prompt_log_days
