@@ -53,5 +53,16 @@ class CatalogTranslator(app_commands.Translator):
             app_commands.TranslationContextLocation.group_name,
             app_commands.TranslationContextLocation.parameter_name,
         )
-        catalog = _NAMES if names else _TEXTS
-        return catalog.get(language, {}).get(string.message)
+        if not names:
+            return _TEXTS.get(language, {}).get(string.message)
+        catalog = _NAMES.get(language, {})
+        # A qualified key ("settings strikes limit") wins over the bare name ("limit").
+        qualified = _qualified_name(context)
+        return catalog.get(qualified) if qualified in catalog else catalog.get(string.message)
+
+
+def _qualified_name(context: app_commands.TranslationContextTypes) -> str:
+    data = context.data
+    if isinstance(data, app_commands.Parameter):
+        return f"{data.command.qualified_name} {data.name}"
+    return str(getattr(data, "qualified_name", ""))

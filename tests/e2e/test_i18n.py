@@ -38,3 +38,31 @@ async def test_every_synced_name_and_description_has_a_chinese_translation(env: 
                 missing.append(f"{path}: choice {choice['name']!r}")
     assert not missing, "untranslated:\n" + "\n".join(missing)
     assert {c["name"] for c in env.fake.commands} >= {"imagine"}
+
+
+def _zh_name(item: dict[str, Any]) -> str:
+    return str((item.get("name_localizations") or {}).get("zh-CN") or item["name"])
+
+
+async def test_localized_names_are_unique_among_siblings(env: Env) -> None:
+    """Discord rejects two siblings with the same localized name (and members could not tell them apart)."""
+    clashes: list[str] = []
+
+    def check(items: list[dict[str, Any]], path: str) -> None:
+        seen: dict[tuple[int, str], str] = {}
+        for item in items:
+            key = (item.get("type", 1) if path == "" else 0, _zh_name(item))
+            if key in seen:
+                clashes.append(f"{path}: {seen[key]!r} and {item['name']!r} are both {key[1]!r}")
+            seen[key] = item["name"]
+            check(item.get("options") or [], f"{path}/{item['name']}")
+
+    check(env.fake.commands, "")
+    assert not clashes, "\n".join(clashes)
+
+
+async def test_qualified_names_override_bare_ones(env: Env) -> None:
+    by_path = dict(_walk(env.fake.commands))
+    assert _zh_name(by_path["/quota/set"]) == "修改"  # not the /settings group's 设置
+    assert _zh_name(by_path["/settings/strikes/limit"]) == "次数"
+    assert _zh_name(by_path["/settings/audit/limit"]) == "条数"
