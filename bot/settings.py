@@ -33,6 +33,9 @@ class DiscordSettings(_Section):
     sync_policy: Literal["auto", "always", "never"] = "auto"
     shard_count: int | None = None
     shard_ids: list[int] | None = None
+    # The language of replies when neither the member's Discord language (English or Simplified
+    # Chinese) nor the server's /settings language applies.
+    default_locale: Literal["en-US", "zh-CN"] = "en-US"
 
 
 class LiblibSettings(_Section):
