@@ -19,12 +19,13 @@ class Action(StrEnum):
     VARY = "vary"
     UPSCALE = "upscale"
     REMIX = "remix"  # opens a modal: edit the prompt, then reroll or vary
+    RESTYLE = "restyle"  # opens the restyle modal on one image of the result
     DELETE = "delete"
     CANCEL = "cancel"
 
 
 # Actions that start a new (charged) job; the rest only act on messages or the running job.
-NEW_JOB_ACTIONS = frozenset({Action.REROLL, Action.VARY, Action.UPSCALE, Action.REMIX})
+NEW_JOB_ACTIONS = frozenset({Action.REROLL, Action.VARY, Action.UPSCALE, Action.REMIX, Action.RESTYLE})
 JOB_KIND = {Action.REROLL: JobKind.REROLL, Action.VARY: JobKind.VARY, Action.UPSCALE: JobKind.UPSCALE}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import discord
@@ -21,15 +21,17 @@ from bot.generation import make_submit_builder
 from bot.health import HealthServer
 from bot.i18n import LocaleResolver
 from bot.jobs import JobRunner, JobService
+from bot.leadership import elector_for
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.metrics import Metrics
+from bot.models import Job
 from bot.quotas import GuildAdminService, QuotaService
 from bot.request_builder import RequestBuilder
 from bot.scheduling import FairQueue
-from bot.settings import LiblibSettings, Settings
+from bot.settings import DiscordSettings, LiblibSettings, Settings
 from bot.source_images import HostPolicy, SourceImageFetcher, open_fetch_session
-from bot.storage import Store, open_store
+from bot.storage import PostgresStore, Store, open_store
 from bot.transport import ImageTransport
 from bot.ui.views import result_view
 
@@ -57,6 +59,23 @@ def point_discord_at(api_base_url: str, gateway_url: str) -> None:
         discord.http.Route.BASE = api_base_url.rstrip("/")
     if gateway_url != DISCORD_GATEWAY_DEFAULT:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def shard_options(discord_settings: DiscordSettings) -> dict[str, object]:
+    """discord.py options for this process's shard (one shard per process; none: unsharded)."""
+    if discord_settings.shard_count is None:
+        return {}
+    ids = discord_settings.shard_ids or [0]
+    return {"shard_count": discord_settings.shard_count, "shard_id": ids[0]}
+
+
+def shard_owner(discord_settings: DiscordSettings) -> Callable[[Job], bool]:
+    """Whether a job's guild is on this process's shard (Discord's rule; direct messages go to shard 0)."""
+    count, ids = discord_settings.shard_count, discord_settings.shard_ids
+    if count is None or ids is None:
+        return lambda _job: True
+    mine = frozenset(ids)
+    return lambda job: ((job.guild_id or 0) >> 22) % count in mine
 
 
 @contextlib.asynccontextmanager
@@ -101,13 +120,25 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
         options: dict[str, object] = dict(bot_options or {})
         metrics = Metrics()  # one registry per runtime; exported only when [metrics] is enabled
         options.setdefault("http_trace", metrics.discord_trace())
-        if settings.discord.shard_count is not None:
-            options.setdefault("shard_count", settings.discord.shard_count)
+        options.update(shard_options(settings.discord))
         bot = LiblibBot(settings, **options)
         fair = FairQueue()
         sink = DiscordResultSink(bot, edit_interval=settings.queue.progress_edit_interval, view_factory=result_view)
         runner = JobRunner(
-            store, client, sink, make_submit_builder(settings), settings.queue, fair=fair, metrics=metrics
+            store,
+            client,
+            sink,
+            make_submit_builder(settings),
+            settings.queue,
+            fair=fair,
+            metrics=metrics,
+            # Several processes share a PostgreSQL database: one elected dispatcher; each delivers its shards.
+            elector=(
+                elector_for(store, bound_seconds=settings.queue.dispatcher_lease_seconds)
+                if isinstance(store, PostgresStore)
+                else None
+            ),
+            owns=shard_owner(settings.discord),
         )
         quotas = QuotaService(store, settings)
         jobs = JobService(

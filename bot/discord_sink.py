@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
+import aiohttp
 import discord
 
 from bot.delivery import DeliveryError, ImageFile, Progress, ResultSink, Stage
@@ -64,6 +65,8 @@ class DiscordResultSink(ResultSink):
                 raise DeliveryError("The channel no longer exists.", permanent=True) from exc
             except discord.Forbidden as exc:
                 raise DeliveryError("The bot cannot see the channel any more.", permanent=True) from exc
+            except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError) as exc:
+                raise DeliveryError(f"Discord did not answer ({type(exc).__name__}).", permanent=False) from exc
         if not isinstance(channel, discord.abc.Messageable):
             raise DeliveryError("The job's channel cannot receive messages.", permanent=True)
         return channel
@@ -93,7 +96,7 @@ class DiscordResultSink(ResultSink):
                 channel = await self._channel(job)
                 if isinstance(channel, discord.abc.GuildChannel | discord.DMChannel | discord.Thread):
                     await channel.get_partial_message(job.progress_message_id).edit(content=text)
-        except (discord.HTTPException, DeliveryError) as exc:
+        except (discord.DiscordException, DeliveryError) as exc:  # best effort, never the runner's problem
             log.debug("job %s: progress edit skipped: %s", job.id, exc)
 
     async def deliver(self, job: Job, result: JobResult, images: list[ImageFile]) -> int | None:
@@ -120,6 +123,8 @@ class DiscordResultSink(ResultSink):
                 if exc.status == 413:
                     raise DeliveryError("The images are too large for this channel.", permanent=True) from exc
                 log.info("job %s: interaction delivery failed (%s); using the channel", job.id, exc.status)
+            except (aiohttp.ClientError, OSError) as exc:
+                log.info("job %s: interaction delivery failed (%s); using the channel", job.id, type(exc).__name__)
         return await self._send_to_channel(job, embed=embed, files=images, view=view, nonce_tag="r")
 
     async def notify_failure(self, job: Job) -> None:
@@ -157,13 +162,16 @@ class DiscordResultSink(ResultSink):
         try:
             message = await channel.send(**kwargs)
         except discord.Forbidden as exc:
-            raise DeliveryError("The bot lacks permission to post in that channel.", permanent=True) from exc
+            needed = "Send Messages and Attach Files permissions" if files else "Send Messages permission"
+            raise DeliveryError(f"The bot lacks the {needed} in that channel.", permanent=True) from exc
         except discord.NotFound as exc:
             raise DeliveryError("The channel no longer exists.", permanent=True) from exc
         except discord.HTTPException as exc:
             if exc.status == 413:
                 raise DeliveryError("The images are too large for this channel.", permanent=True) from exc
             raise DeliveryError(f"Discord refused the message ({exc.status}).", permanent=exc.status < 500) from exc
+        except (discord.RateLimited, aiohttp.ClientError, OSError) as exc:  # worth another try later
+            raise DeliveryError(f"Discord did not answer ({type(exc).__name__}).", permanent=False) from exc
         return message.id
 
 

@@ -105,6 +105,7 @@ def normalize_for_discord(data: bytes, stem: str, *, max_bytes: int) -> ImageFil
     """Fit a result image into ``max_bytes``: PNG as is when small enough, else JPEG, then downscale."""
     with Image.open(io.BytesIO(data)) as img:
         width, height = img.size
+        img.load()  # decode fully: a truncated or corrupt result raises here instead of reaching Discord
         if len(data) <= max_bytes and img.format == "PNG":
             return ImageFile(f"{stem}.png", data, width, height)
         rgb = img.convert("RGB")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot import liblib
-from bot.delivery import DeliveryError, Progress, ResultSink, Stage
+from bot.delivery import DeliveryError, ImageFile, Progress, ResultSink, Stage
 from bot.errors import (
     BotError,
     JobNotCancellableError,
@@ -30,6 +30,7 @@ from bot.errors import (
 )
 from bot.generation import SubmitBuilder, family_of
 from bot.images import normalize_for_discord
+from bot.leadership import LeaderElector
 from bot.metrics import NULL_METRICS, JobMetrics
 from bot.models import (
     ACTIVE_STATES,
@@ -48,6 +49,14 @@ from bot.storage import EnqueueOutcome, EnqueueResult, Settlement, Store
 log = logging.getLogger(__name__)
 
 _BACKOFF_AFTER_LIMIT = timedelta(seconds=2)
+_DELIVERY_ATTEMPTS = 3
+# Status-query failures that say nothing about the task itself: keep polling it.
+_TRANSIENT_STATUS_ERRORS = (
+    liblib.LiblibRateLimitError,
+    liblib.LiblibServerError,
+    liblib.LiblibConnectionError,
+    liblib.LiblibResponseValidationError,
+)
 
 
 def log_job_event(job: Job, event: str, **extra: object) -> None:
@@ -146,6 +155,11 @@ class JobService:
         self._metrics = metrics or NULL_METRICS
         self._estimate_wait = estimate_wait
         self._quota_error = quota_error
+        # Queue positions are shared by concurrent callers (see position()).
+        self._position_asks = 0
+        self._positions: dict[str, int] = {}
+        self._positions_cover = 0
+        self._listing: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
         self._wake()
@@ -170,8 +184,26 @@ class JobService:
         return result
 
     async def position(self, job_id: str) -> int | None:
-        queued = await self._store.list_jobs([JobState.QUEUED])
-        return self._fair.positions(queued).get(job_id)
+        """The job's fair queue position (None when not queued), from a listing started after this call.
+
+        Concurrent callers share one listing: a burst of /imagine would otherwise list the whole queue once
+        per command (quadratic work on the event loop, delaying other members' acknowledgements).
+        """
+        self._position_asks += 1
+        ask = self._position_asks
+        while self._positions_cover < ask:
+            if self._listing is None:
+                self._listing = asyncio.ensure_future(self._list_positions())
+            await asyncio.shield(self._listing)
+        return self._positions.get(job_id)
+
+    async def _list_positions(self) -> None:
+        try:
+            cover = self._position_asks
+            queued = await self._store.list_jobs([JobState.QUEUED])
+            self._positions, self._positions_cover = self._fair.positions(queued), cover
+        finally:
+            self._listing = None
 
     def estimated_wait(self, position: int) -> float | None:
         """Seconds until a job at queue ``position`` (1-based) starts, from recent durations; None if unknown."""
@@ -226,6 +258,10 @@ class JobRunner:
         max_image_bytes: int = 10 * 1024 * 1024,
         watchdog_interval: float = 5.0,
         metrics: JobMetrics | None = None,
+        elector: LeaderElector | None = None,
+        owns: Callable[[Job], bool] | None = None,
+        delivery_scan_interval: float = 0.5,
+        delivery_retry_delay: float = 15.0,
     ) -> None:
         self._store = store
         self._client = client
@@ -236,10 +272,18 @@ class JobRunner:
         self._max_image_bytes = max_image_bytes
         self._watchdog_interval = watchdog_interval
         self._metrics = metrics or NULL_METRICS
+        self.delivery_retry_delay = delivery_retry_delay  # seconds before posting a result again (x attempt)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._polls: dict[str, asyncio.Task[None]] = {}
-        self._main: list[asyncio.Task[None]] = []
+        self._main: list[asyncio.Task[None]] = []  # this process's loops (election, delivery scan)
+        self._dispatch: list[asyncio.Task[None]] = []  # the dispatcher's loops (submit, watchdog)
+        self._delivering: set[str] = set()  # job ids this process is delivering now
+        # Several processes: one elected dispatcher submits and polls; each delivers its own shards' jobs.
+        self._elector = elector
+        self._owns = owns or (lambda _job: True)
+        self._delivery_scan_interval = delivery_scan_interval
+        self._reporting: asyncio.Task[None] | None = None
         self._accepting = True
         self.durations: deque[float] = deque(maxlen=20)  # recent generation durations (s) for wait estimates
 
@@ -248,24 +292,62 @@ class JobRunner:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def is_dispatcher(self) -> bool:
+        return bool(self._dispatch)
+
     async def start(self) -> None:
-        await self._resume()
+        if self._elector is None:  # one process: it dispatches and delivers everything
+            await self._lead(True)
+            return
         self._main = [
-            asyncio.create_task(self._submit_loop(), name="job-runner-submit"),
-            asyncio.create_task(self._watchdog_loop(), name="job-runner-watchdog"),
+            asyncio.create_task(self._elector.run(self._lead), name="job-runner-election"),
+            asyncio.create_task(self._delivery_scan_loop(), name="job-runner-delivery-scan"),
         ]
 
     async def stop(self) -> None:
         """Stop submitting; cancel polls (their jobs stay RUNNING in the store and resume next start)."""
         self._accepting = False
-        for task in [*self._main, *self._polls.values(), *self._tasks]:
-            task.cancel()
-        for task in [*self._main, *self._polls.values(), *self._tasks]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await _cancel_all([*self._main, *self._dispatch, *self._polls.values(), *self._tasks])
         self._main.clear()
+        self._dispatch.clear()
         self._polls.clear()
         self._tasks.clear()
+        if self._elector is not None:
+            with contextlib.suppress(Exception):  # the lease lapses by itself if the database is gone
+                await self._elector.resign()  # a standby takes over at once
+
+    async def _lead(self, leading: bool) -> None:
+        """Become the dispatcher (resume in-flight jobs, start submitting) or stop being it."""
+        if leading and not self._dispatch and self._accepting:
+            await self._resume()
+            self._dispatch = [
+                asyncio.create_task(self._submit_loop(), name="job-runner-submit"),
+                asyncio.create_task(self._watchdog_loop(), name="job-runner-watchdog"),
+            ]
+        elif not leading and self._dispatch:
+            # Another process leads now: stop submitting and polling; job states stay as stored and the
+            # new dispatcher resumes the running jobs by their generateUuid.
+            polled = list(self._polls)
+            await _cancel_all([*self._dispatch, *self._polls.values()])
+            self._dispatch.clear()
+            for job in await self._store.list_jobs([JobState.RUNNING]):
+                if job.id in polled and job.generate_uuid:
+                    self._client.release(job.generate_uuid)
+
+    async def _delivery_scan_loop(self) -> None:
+        """Deliver the results the dispatcher (maybe another process) left for this process's shards."""
+        while True:
+            try:
+                for job in await self._store.list_jobs([JobState.DELIVERING]):
+                    self._deliver_if_mine(job)
+            except Exception:
+                log.exception("delivery scan failed")
+            await asyncio.sleep(self._delivery_scan_interval)
+
+    def _deliver_if_mine(self, job: Job) -> None:
+        if self._owns(job) and job.id not in self._delivering:
+            self._spawn(self._deliver(job))
 
     async def _resume(self) -> None:
         for job in await self._store.list_jobs([JobState.SUBMITTING]):
@@ -283,12 +365,13 @@ class JobRunner:
                 self._client.adopt(job.generate_uuid)
                 self._spawn_poll(job)
         for job in await self._store.list_jobs([JobState.DELIVERING]):
-            self._spawn(self._deliver(job))
+            self._deliver_if_mine(job)
 
-    def _spawn(self, coro: object) -> None:
+    def _spawn(self, coro: object) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _spawn_poll(self, job: Job) -> None:
         task = asyncio.create_task(self._poll(job), name=f"poll-{job.id}")
@@ -323,8 +406,10 @@ class JobRunner:
     async def _next_job(self) -> Job | None:
         queued = await self._store.list_jobs([JobState.QUEUED])
         ready = self.fair.order(queued, now=utcnow())
-        if queued:
-            self._spawn(self._report_positions(queued))
+        if queued and (self._reporting is None or self._reporting.done()):
+            # One report at a time: over a long queue a report outlasts a pass of the loop, and piling
+            # them up would edit every member's message several times over.
+            self._reporting = self._spawn(self._report_positions(queued))
         return ready[0] if ready else None
 
     async def _report_positions(self, queued: list[Job]) -> None:
@@ -349,6 +434,10 @@ class JobRunner:
         job = moved
         self.fair.mark_served(job.user_id)
         await self._sink.progress(job, Progress(Stage.SUBMITTING))
+        if self._elector is not None and not self._elector.is_leader:
+            # The lease lapsed since this loop started: never submit without it.
+            await self._store.transition(job.id, JobState.SUBMITTING, JobState.QUEUED)
+            return
         try:
             request = self._build_submit(job.request)
             generate_uuid = await self._client.submit(request)
@@ -417,9 +506,7 @@ class JobRunner:
 
         t0 = time.monotonic()
         try:
-            task = await self._client.wait_for(
-                family, job.generate_uuid, on_progress=on_progress, timeout=max(1.0, deadline)
-            )
+            task = await self._wait_for_task(job.id, family, job.generate_uuid, on_progress, deadline)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -452,11 +539,45 @@ class JobRunner:
         if delivering is None:
             log_job_event(job, "result_discarded", reason="job no longer running (cancelled)")
             return
-        await self._deliver(delivering)
+        if self._owns(delivering):
+            await self._deliver(delivering)
+        # else: the process that owns the job's shard delivers it (its delivery scan finds it)
+
+    async def _wait_for_task(
+        self,
+        job_id: str,
+        family: liblib.Family,
+        generate_uuid: str,
+        on_progress: Callable[[liblib.TaskStatus], Awaitable[None]],
+        deadline: float,
+    ) -> liblib.TaskResult:
+        """``wait_for``, polling on through transient errors (429, 5xx, timeouts, garbled answers) until the
+        deadline: the task keeps running, and is billed, at LiblibAI while its status route misbehaves."""
+        end = time.monotonic() + deadline
+        delay = max(0.05, self._client.settings.poll_interval_max)
+        while True:
+            try:
+                return await self._client.wait_for(
+                    family, generate_uuid, on_progress=on_progress, timeout=max(1.0, end - time.monotonic())
+                )
+            except _TRANSIENT_STATUS_ERRORS as exc:
+                if time.monotonic() + delay >= end:
+                    raise
+                log.warning("job %s: status query failed (%s); retrying in %.1fs", job_id, type(exc).__name__, delay)
+                await asyncio.sleep(delay)
 
     # -- delivery ----------------------------------------------------------------------------------
 
     async def _deliver(self, job: Job) -> None:
+        if job.id in self._delivering:
+            return
+        self._delivering.add(job.id)
+        try:
+            await self._deliver_now(job)
+        finally:
+            self._delivering.discard(job.id)
+
+    async def _deliver_now(self, job: Job) -> None:
         if job.result is None:
             raise RuntimeError(f"job {job.id} is delivering without a result")
         await self._sink.progress(job, Progress(Stage.DELIVERING))
@@ -466,8 +587,13 @@ class JobRunner:
             per_file = min(self._max_image_bytes, 24 * 1024 * 1024 // max(1, len(job.result.images)))
             for index, image in enumerate(job.result.images):
                 raw = await self._client.download(image.url, max_bytes=50 * 1024 * 1024)
-                files.append(normalize_for_discord(raw, f"{job.id}_{index + 1}", max_bytes=per_file))
-            message_id = await self._sink.deliver(job, job.result, files)
+                try:
+                    files.append(normalize_for_discord(raw, f"{job.id}_{index + 1}", max_bytes=per_file))
+                except (OSError, ValueError) as exc:  # Pillow: not an image, or cut short
+                    raise liblib.LiblibResponseValidationError(f"result image {index + 1} is unreadable") from exc
+            message_id = await self._post_result(job, job.result, files)
+        except asyncio.CancelledError:
+            raise
         except DeliveryError as exc:
             log.warning("job %s: delivery failed: %s", job.id, exc)
             await self._fail(job, (JobState.DELIVERING,), FailureReason.DELIVERY_FAILED, str(exc))
@@ -481,6 +607,13 @@ class JobRunner:
                 f"The images could not be downloaded from the image service: {exc.human}",
             )
             return
+        except Exception:
+            # Never leave a job in DELIVERING until its deadline because of an unforeseen error.
+            log.exception("job %s: unexpected error while delivering", job.id)
+            await self._fail(
+                job, (JobState.DELIVERING,), FailureReason.DELIVERY_FAILED, "Something went wrong while delivering."
+            )
+            return
         done = await self._store.transition(
             job.id,
             JobState.DELIVERING,
@@ -491,6 +624,20 @@ class JobRunner:
         if done is not None:
             log_job_event(done, "delivered", images=len(files))
             self._metrics.job_entered(done)
+
+    async def _post_result(self, job: Job, result: JobResult, files: list[ImageFile]) -> int | None:
+        """Post through the sink; a transient refusal (Discord unreachable, 5xx or a long rate limit beyond
+        discord.py's own retries) is tried again, since the images are paid for. The sink is idempotent."""
+        for attempt in range(1, _DELIVERY_ATTEMPTS + 1):
+            try:
+                return await self._sink.deliver(job, result, files)
+            except DeliveryError as exc:
+                if exc.permanent or attempt == _DELIVERY_ATTEMPTS:
+                    raise
+                delay = self.delivery_retry_delay * attempt
+                log.warning("job %s: delivery failed (%s); trying again in %.0fs", job.id, exc, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
     async def _fail(
         self, job: Job, expected: tuple[JobState, ...], reason: FailureReason, detail: str, *, expired: bool = False
@@ -503,6 +650,8 @@ class JobRunner:
         self._metrics.job_entered(failed)
         try:
             await self._sink.notify_failure(failed)
+        except DeliveryError as exc:  # e.g. the channel is gone and the interaction token expired
+            log.warning("job %s: could not tell the member about the failure: %s", job.id, exc)
         except Exception:
             log.exception("job %s: could not tell the member about the failure", job.id)
 
@@ -554,3 +703,11 @@ class JobRunner:
         for job in await self._store.list_jobs([JobState.RUNNING]):
             if job.id not in self._polls and job.generate_uuid and self._accepting:
                 self._spawn_poll(job)
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

@@ -11,9 +11,9 @@ import os
 import tomllib
 import zoneinfo
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
@@ -31,11 +31,24 @@ class DiscordSettings(_Section):
     dev_guild_id: int | None = None
     # "auto": sync only when the command set changed since the last sync; "always"; "never".
     sync_policy: Literal["auto", "always", "never"] = "auto"
-    shard_count: int | None = None
+    # Several processes: each runs one shard (shard_ids = [its id]) of shard_count, delivering that shard's jobs.
+    shard_count: int | None = Field(None, ge=1)
     shard_ids: list[int] | None = None
     # The language of replies when neither the member's Discord language (English or Simplified
     # Chinese) nor the server's /settings language applies.
     default_locale: Literal["en-US", "zh-CN"] = "en-US"
+
+    @model_validator(mode="after")
+    def _one_shard_per_process(self) -> Self:
+        if self.shard_ids is None:
+            return self
+        if self.shard_count is None:
+            raise ValueError("discord.shard_ids needs discord.shard_count")
+        if len(self.shard_ids) != 1:
+            raise ValueError("discord.shard_ids: run one process per shard (a list of exactly one id)")
+        if not 0 <= self.shard_ids[0] < self.shard_count:
+            raise ValueError("discord.shard_ids: the shard id must be in 0 .. shard_count - 1")
+        return self
 
 
 class LiblibSettings(_Section):
@@ -319,5 +332,10 @@ def load_settings(path: str | Path | None = None) -> Settings:
             raise SettingsError(f"{file}: not valid TOML: {exc}") from exc
     try:
         return Settings(**data)
-    except Exception as exc:  # pydantic ValidationError, with every bad key listed
-        raise SettingsError(f"invalid settings: {exc}") from exc
+    except ValidationError as exc:
+        # Every bad key, but never its value: a misspelt key or a wrong type may hold a secret.
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None

@@ -35,6 +35,7 @@ from bot.tree import incident_text, interaction_language, reply_ephemeral
 from bot.ui.embeds import cancelled_text
 from bot.ui.views import Click
 from cogs._jobs import requester_from_interaction, start_interaction_job
+from cogs.restyle import image_refs, open_restyle_modal
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ class ActionsCog(commands.Cog):
         elif click.action is Action.DELETE:
             await interaction.response.defer()
             await interaction.delete_original_response()  # the message the button is on
+        elif click.action is Action.RESTYLE:
+            await self._restyle(interaction, click)
         elif click.action is Action.REMIX:
             job = await self._parent(click.job_id)  # a local read: the modal must be the first response
             locale = await self.services.locales.for_interaction(interaction)
@@ -134,6 +137,15 @@ class ActionsCog(commands.Cog):
         job = await self.services.jobs.cancel(click.job_id, actor_id=interaction.user.id, is_admin=is_admin)
         # The progress message is in the job's language; so is its cancellation.
         await interaction.response.edit_message(content=cancelled_text(job, interaction.user.id), view=None)
+
+    async def _restyle(self, interaction: discord.Interaction, click: Click) -> None:
+        """The restyle modal on that image, as posted in the result message (a Discord URL we may fetch)."""
+        images = image_refs(interaction.message) if interaction.message else []
+        if not 0 <= click.index < len(images):
+            raise InvalidRequestError("image", "that image is not part of this result.")
+        await open_restyle_modal(
+            self.services, interaction, image_url=images[click.index].url, parent_job_id=click.job_id
+        )
 
     async def _parent(self, job_id: str) -> Job:
         job = await self.services.jobs.get(job_id)

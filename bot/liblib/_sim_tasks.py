@@ -87,6 +87,8 @@ class SimTask:
     percent: float = 0.0
     generate_msg: str = ""
     terminal_reported: bool = False
+    finished_at: float | None = None  # time.monotonic() when it became terminal (benchmarks)
+    status_queries: int = 0  # status queries answered for it (benchmarks)
 
     @property
     def terminal(self) -> bool:
@@ -236,6 +238,8 @@ class TaskBook:
         if handle is not None:
             handle.cancel()
         self._active.get(task.access_key, set()).discard(task.uuid)
+        # The scheduled moment, not now: a late timer or a status query may get here a little after it.
+        task.finished_at = task.created_at + task.end_offset
         if task.outcome == "failed":
             task.status, task.generate_msg = int(ep.GenerateStatus.FAILED), "生图失败：模型推理异常"
         elif task.outcome == "timeout":  # the real service gives up at 30 min and releases the points

@@ -61,8 +61,9 @@ RequestKind = Literal["submit", "query"]
 UPLOAD_EXTENSIONS = frozenset({"jpg", "jpeg", "png"})
 _CONTENT_TYPE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/jpg": "jpg"}
 _BODY_SNIPPET = 200
-# Seed for the expected task duration per family before any task has been seen to finish (seconds).
-_DEFAULT_EXPECTED_DURATION = 20.0
+# Submits are spaced 2 % wider than the account's rate: the server stamps arrivals, and a request that left
+# a little late followed by one that left on time would otherwise look early to it (429, then a retry).
+_SUBMIT_SPACING = 1.02
 
 
 # --------------------------------------------------------------------------------------------------
@@ -133,21 +134,27 @@ def _parse_retry_after(value: str | None, *, now: datetime | None = None) -> flo
 def _next_poll_interval(status: TaskStatus, elapsed: float, expected: float | None, *, lo: float, hi: float) -> float:
     """How long to wait before the next status query.
 
-    Fast (``lo``) once the image exists (status >= 3: only the audit is left). Otherwise half the estimated
-    remaining time, from ``percentCompleted`` when it moves, else from the family's expected duration,
-    clamped to ``lo..hi``: slow while queued, faster as completion nears.
+    Aims at the predicted end: the family's expected duration (learned from recent tasks), or later when
+    ``percentCompleted`` says more is left. It wakes ``lo/2`` before that end and then checks every
+    ``lo/2`` until ``2*lo`` past it, so a finished task frees its concurrency slot within about ``lo/2``
+    while a task far from done is asked only every ``hi`` (every ``lo`` once only the audit is left).
+    With nothing to go on, or well past the predicted end, it backs off with the time already spent.
     """
     hi = max(lo, hi)
-    if status.generate_status >= GenerateStatus.GENERATED:
-        return lo
+    step = lo / 2
+    cap = lo if status.generate_status >= GenerateStatus.GENERATED else hi
+    remaining = None if expected is None else expected - elapsed
     progress = status.progress
     if progress is not None and 0 < progress < 1 and elapsed > 0:
-        remaining = elapsed * (1 - progress) / progress
-    elif expected is not None:
-        remaining = expected - elapsed
-    else:
-        return hi
-    return min(hi, max(lo, remaining / 2))
+        by_progress = elapsed * (1 - progress) / progress
+        remaining = by_progress if remaining is None else max(remaining, by_progress)
+    if remaining is None:
+        return min(cap, max(lo, elapsed / 2))
+    if remaining > step:
+        return min(cap, remaining - step)
+    if remaining > -2 * lo:
+        return min(cap, step)
+    return min(cap, max(lo, -remaining / 2))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -281,7 +288,7 @@ class LiblibClient:
         self._sleep = sleep
         self._clock = clock
         self._simulated = False
-        self._limiter = AsyncLimiter(max_rate=1, time_period=1.0 / settings.submit_per_second)
+        self._limiter = AsyncLimiter(max_rate=1, time_period=_SUBMIT_SPACING / settings.submit_per_second)
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout, sock_connect=settings.connect_timeout)
         # Transfers of image bytes: bounded by stalls, not by total time.
         self._transfer_timeout = aiohttp.ClientTimeout(
@@ -426,12 +433,25 @@ class LiblibClient:
         limit = self._settings.task_timeout if timeout is None else timeout
         started = self._clock()
         deadline = started + limit
+        previous: float | None = None  # when the last non-terminal status was seen
+        expected = self._expected_duration.get(family)
+        if expected is not None:
+            # A duration is known: the first query is aimed at it (one right after the submit tells nothing).
+            first = expected - self._settings.poll_interval_min / 2
+            await self._sleep(max(0.0, min(first, self._settings.poll_interval_max, limit)))
         while True:
             status = await self.get_status(family, generate_uuid)
             now = self._clock()
             code = status.generate_status
             if code == GenerateStatus.SUCCEEDED:
-                self._record_duration(family, now - started)
+                # The task ended between the last two queries: when they are close, take the middle so the
+                # estimate (and the next poll aimed at it) does not drift later by the polling delay.
+                ended = (
+                    now
+                    if previous is None or now - previous > self._settings.poll_interval_min
+                    else (previous + now) / 2
+                )
+                self._record_duration(family, ended - started)
                 return self._result(generate_uuid, status)
             if code == GenerateStatus.FAILED:
                 raise GenerationFailedError(
@@ -457,10 +477,11 @@ class LiblibClient:
                     generate_uuid=generate_uuid,
                     status=code,
                 )
+            previous = now
             interval = _next_poll_interval(
                 status,
                 now - started,
-                self._expected_duration.get(family, _DEFAULT_EXPECTED_DURATION),
+                self._expected_duration.get(family),
                 lo=self._settings.poll_interval_min,
                 hi=self._settings.poll_interval_max,
             )

@@ -63,7 +63,7 @@ DEV_SECRET_KEY = "sim-secret-key"  # noqa: S105 - a published dev key, only vali
 FAULTS = frozenset(
     {"429", "500", "502", "timeout", "slow", "malformed", "truncated", "100054", "100021", "100052", "401", "403"}
 )
-FAULT_ROUTES = frozenset({"submit", "status", "any"})
+FAULT_ROUTES = frozenset({"submit", "status", "image", "any"})  # "any": every API route, not result images
 OUTCOMES = frozenset({"failed", "audit_reject", "timeout", "partial_audit", "sensitive_prompt"})
 
 MSG_AUTH = "签名验证失败"
@@ -218,7 +218,10 @@ class Simulator:
     # ------------------------------------------------------------------ test controls
 
     def inject(self, fault: str, *, count: int = 1, route: str = "submit", value: float | None = None) -> None:
-        """Answer the next ``count`` matching authenticated requests with ``fault`` (see FAULTS)."""
+        """Answer the next ``count`` matching authenticated requests with ``fault`` (see FAULTS).
+
+        ``route="image"`` targets result-image downloads (unauthenticated GETs) instead of API calls.
+        """
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; expected one of {sorted(FAULTS)}")
         if route not in FAULT_ROUTES:
@@ -387,7 +390,7 @@ class Simulator:
 
     def _take_fault(self, kind: str) -> _Fault | None:
         for fault in self._faults:
-            if fault.route in ("any", kind):
+            if fault.route == kind or (fault.route == "any" and kind != "image"):
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self._faults.remove(fault)
@@ -513,6 +516,7 @@ class Simulator:
         task = self._book.get(generate_uuid)
         if task is None or task.access_key != access_key or task.status_path != path:
             return _Reply(100051, f"生图任务不存在: {generate_uuid}")
+        task.status_queries += 1
         if task.terminal:
             if task.terminal_reported:
                 self.counters.duplicate_uuid_queries_after_terminal += 1
@@ -564,7 +568,17 @@ class Simulator:
         args = self._book.images.get(request.match_info["name"])
         if args is None:
             raise web.HTTPNotFound()
+        # Result-image faults (route "image"): a failing or slow CDN, or a body that is not the PNG.
+        fault = self._take_fault("image")
+        if fault is not None:
+            early = self._fault_response(fault)
+            if early is not None:
+                return early
+            if fault.name in ("slow", "timeout"):
+                await self._sleep(fault.value if fault.value is not None else _DEFAULT_FAULT_SLEEP)
         png = await asyncio.to_thread(render_png, *args)  # CPU work off the loop; cached by args
+        if fault is not None and fault.name == "truncated":
+            png = png[: len(png) // 2]
         return web.Response(body=png, content_type="image/png")
 
     async def _admin_counters(self, request: web.Request) -> web.Response:

@@ -23,7 +23,7 @@ from bot.models import Job
 log = logging.getLogger(__name__)
 
 CUSTOM_ID = re.compile(
-    r"lb:(?P<action>reroll|vary|upscale|remix|delete|cancel):(?P<job>[0-9A-Za-z_-]{1,40}):(?P<index>\d{1,2}):(?P<owner>\d{1,20})"
+    r"lb:(?P<action>reroll|vary|upscale|remix|restyle|delete|cancel):(?P<job>[0-9A-Za-z_-]{1,40}):(?P<index>\d{1,2}):(?P<owner>\d{1,20})"
 )
 MAX_IMAGE_BUTTONS = 5  # one row
 
@@ -65,9 +65,14 @@ _STYLE: dict[Action, tuple[str, str, discord.ButtonStyle]] = {
     Action.CANCEL: (N_("Cancel"), "✖️", discord.ButtonStyle.danger),
     Action.VARY: (N_("Vary"), "🎲", discord.ButtonStyle.secondary),
     Action.UPSCALE: (N_("Upscale"), "🔍", discord.ButtonStyle.secondary),
+    Action.RESTYLE: (N_("Restyle"), "🎨", discord.ButtonStyle.secondary),
 }
 # Per-image buttons when a result has several images: "V1", "U2", ...
-_NUMBERED: dict[Action, str] = {Action.VARY: N_("V{number}"), Action.UPSCALE: N_("U{number}")}
+_NUMBERED: dict[Action, str] = {
+    Action.VARY: N_("V{number}"),
+    Action.UPSCALE: N_("U{number}"),
+    Action.RESTYLE: N_("R{number}"),
+}
 
 
 class ActionButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID):
@@ -104,17 +109,21 @@ def _label(action: Action, locale: Locale) -> str:
 
 
 def result_view(job: Job, *, owner_id: int | None = None, locale: Locale = None) -> discord.ui.View:
-    """Reroll, Remix and Delete; Vary and Upscale per image (numbered when there are several).
+    """Reroll, Remix, Restyle and Delete; Vary, Upscale (and Restyle when there are several images) per image.
 
     Labels in ``locale`` (a re-post: the asker's language), else the job's language."""
     locale = locale or job.locale
     owner = job.user_id if owner_id is None else owner_id
     count = min(result_image_count(job), MAX_IMAGE_BUTTONS)
     view = discord.ui.View(timeout=None)
-    # Restyle (issue 6): the restyle helper adds its button here, calling cogs.restyle.open_restyle_modal.
-    for action in (Action.REROLL, Action.REMIX, Action.DELETE):
+    first_row = [Action.REROLL, Action.REMIX, *([Action.RESTYLE] if count == 1 else []), Action.DELETE]
+    for action in first_row:
         view.add_item(ActionButton(Click(action, job.id, 0, owner), label=_label(action, locale), row=0))
-    rows = [(Action.VARY, supports_vary(job.request)), (Action.UPSCALE, supports_upscale(job.request))]
+    rows = [
+        (Action.VARY, supports_vary(job.request)),
+        (Action.UPSCALE, supports_upscale(job.request)),
+        (Action.RESTYLE, count > 1),
+    ]
     for row, (action, supported) in enumerate(rows, start=1):
         if not supported:
             continue

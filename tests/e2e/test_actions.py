@@ -36,6 +36,7 @@ async def test_every_result_has_buttons_for_each_image(env: Env) -> None:
     assert {"🔁 Reroll", "🎛️ Remix", "🗑️ Delete"} <= set(names)
     assert [n for n in names if n.startswith("🎲")] == ["🎲 V1", "🎲 V2", "🎲 V3"]
     assert [n for n in names if n.startswith("🔍")] == ["🔍 U1", "🔍 U2", "🔍 U3"]
+    assert [n for n in names if n.startswith("🎨")] == ["🎨 R1", "🎨 R2", "🎨 R3"]
     assert all(c.endswith(f":{env.fake.user_id}") and f":{job.id}:" in c for c in custom_ids(message))
 
 

@@ -370,3 +370,36 @@ async def test_url_transport_lets_liblib_fetch_the_discord_attachment_itself(
 async def test_restyle_command_is_synced_with_the_context_menu(renv: Env) -> None:
     kinds = {(c["name"], c.get("type", 1)) for c in renv.fake.commands}
     assert ("restyle", 1) in kinds and ("Restyle image", 3) in kinds
+
+
+# -- the Restyle button on results -------------------------------------------------------------------
+
+
+async def test_restyle_button_on_a_result_restyles_that_image(renv: Env) -> None:
+    from tests.e2e.helpers import custom_ids, imagine_done, job_for_token
+
+    fake, sim = renv.fake, renv.sim
+    _, parent, message = await imagine_done(fake, renv.runtime.store, {"prompt": "two owls", "count": 2})
+    [second] = [c for c in custom_ids(message) if c.startswith("lb:restyle:") and c.split(":")[3] == "1"]
+    click = await fake.click(int(message["id"]), second)
+    call = await fake.wait_for_call(lambda c: "/callback" in c.path and str(click.id) in c.path)
+    assert call.json["type"] == 9, call.json  # the restyle modal
+    submit = await fake.submit_modal(call.json["data"]["custom_id"], {"instruction": "as a woodcut", "mode": []})
+    await wait_result(fake, submit.token)
+    child = await job_for_token(renv.runtime.store, submit.token)
+    assert child.parent_job_id == parent.id
+    # LiblibAI got exactly the second image of the result message.
+    assert sim.counters.source_digests == [sha(fake.attachment_bytes(message["attachments"][1]))]
+
+
+async def test_a_strangers_restyle_click_is_refused_without_a_modal(renv: Env) -> None:
+    from tests.e2e.helpers import custom_ids, imagine_done
+
+    fake = renv.fake
+    _, _parent, message = await imagine_done(fake, renv.runtime.store, {"prompt": "an owl"})
+    [restyle] = [c for c in custom_ids(message) if c.startswith("lb:restyle:")]
+    fake.add_member(7_100_000_000_000_000_001, name="stranger")
+    click = await fake.click(int(message["id"]), restyle, user_id=7_100_000_000_000_000_001)
+    call = await fake.wait_for_call(lambda c: "/callback" in c.path and str(click.id) in c.path)
+    assert call.json["type"] == 4 and call.json["data"]["flags"] & 64
+    assert not fake.modals

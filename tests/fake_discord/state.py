@@ -152,8 +152,17 @@ class DiscordState:
         return data
 
     def delete_channel(self, channel_id: int) -> None:
+        """Delete a channel and, as Discord does, every message in it (interaction responses included)."""
         data = self.channels.pop(channel_id)
+        for message_id, message in list(self.messages.items()):
+            if int(message["channel_id"]) == channel_id:
+                self.messages.pop(message_id)
+                self.deleted_message_ids.append(message_id)
         self.gateway.dispatch_nowait("CHANNEL_DELETE", data)
+
+    def delete_message(self, message_id: int) -> None:
+        """Delete a message as a member or moderator would (MESSAGE_DELETE is dispatched)."""
+        self._delete_message(self._live_message(message_id))
 
     def set_channel_permissions(
         self, channel_id: int, *, send_messages: bool = True, attach_files: bool = True

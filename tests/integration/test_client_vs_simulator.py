@@ -129,3 +129,35 @@ async def test_wrong_secret_is_an_auth_error(sim: Simulator) -> None:
         with pytest.raises(LiblibAuthError):
             await client.get_status(Family.STAR3, "0" * 32)
     assert sim.counters.auth_failures == 1
+
+
+async def test_polls_aim_at_the_predicted_end_and_free_the_slot_promptly() -> None:
+    """A finished task is seen within about lo/2 of its end, not after a long poll_interval_max wait."""
+    timing = SimulatorSettings(port=0, queued_seconds=0.1, running_seconds=0.6, auditing_seconds=0.1)
+    async with (
+        Simulator(timing, submit_per_second=20.0, max_concurrent=5) as sim,
+        LiblibClient(settings_for(sim, poll_interval_min=0.2, poll_interval_max=3.0)) as client,
+    ):
+        for prompt in ("first: no history, estimated from progress", "second: aimed at the learned duration"):
+            uuid = await client.submit(lm.star3_text2img(prompt))
+            await client.wait_for(Family.STAR3, uuid, timeout=10)
+            seen_done = asyncio.get_running_loop().time()
+            task = sim.task(uuid)
+            assert task is not None and task.finished_at is not None
+            assert seen_done - task.finished_at < 0.5, prompt
+            assert task.status_queries <= 6, (prompt, task.status_queries)
+            assert client.active_tasks == 0
+
+
+async def test_submits_are_spaced_a_little_wider_than_the_rate_limit() -> None:
+    async with (
+        Simulator(FAST, submit_per_second=10.0, max_concurrent=5) as sim,
+        LiblibClient(settings_for(sim, submit_per_second=10.0)) as client,
+    ):
+        for i in range(6):
+            await client.submit(lm.star3_text2img(f"spaced {i}"))
+            client.release(sim.tasks()[-1].uuid)  # keep below the concurrency cap
+        created = [t.created_at for t in sim.tasks()]
+        assert (created[-1] - created[0]) / 5 >= 0.1 * 1.015  # on average, not only at the limiter
+        assert client._limiter.time_period == pytest.approx(0.1 * 1.02)
+        assert sim.counters.rate_limit_violations == 0

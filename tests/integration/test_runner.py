@@ -125,3 +125,52 @@ async def test_cancel_refunds_once_and_refuses_strangers(parts) -> None:
     assert await store.get_usage("user", 1, "day:x") == (0, 0)
     with pytest.raises(JobNotCancellableError, match="no longer be cancelled"):
         await service.cancel("c", actor_id=1, is_admin=False)
+
+
+async def test_concurrent_position_queries_share_one_listing_and_never_answer_stale(parts, monkeypatch) -> None:
+    _sim, store, _sink, runner, queue = parts
+    service = JobService(store, queue, FairQueue(), runner.wake)
+    for i in range(30):
+        await service.enqueue(new_job(f"j{i}", user=100 + i), wake=False)
+    listings = 0
+    real_list = store.list_jobs
+
+    async def counting(states):
+        nonlocal listings
+        listings += 1
+        return await real_list(states)
+
+    monkeypatch.setattr(store, "list_jobs", counting)
+    positions = await asyncio.gather(*(service.position(f"j{i}") for i in range(30)))
+    assert positions == list(range(1, 31))
+    assert listings == 1  # not one per caller: a burst would be quadratic
+    await store.transition(
+        "j0", JobState.QUEUED, JobState.CANCELLED, failure_reason=FailureReason.CANCELLED, failure_detail="x"
+    )
+    assert await service.position("j1") == 1  # a later call lists again
+    assert await service.position("j0") is None
+    assert listings == 3
+
+
+async def test_queue_position_reports_do_not_pile_up(parts) -> None:
+    _sim, store, sink, runner, _queue = parts
+    for i in range(5):
+        await store.enqueue(new_job(f"q{i}", user=200 + i))
+    gate = asyncio.Event()
+    record = sink.progress
+
+    async def slow(job: Job, progress: Progress) -> None:
+        await gate.wait()
+        await record(job, progress)
+
+    sink.progress = slow
+    for _ in range(3):  # three passes of the submit loop while the first report is still editing
+        await runner._next_job()
+    gate.set()
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+    assert len(sink.progress_calls) == 5  # one report of five positions, not three
+    await runner._next_job()  # the next pass after it finished reports again
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+    assert len(sink.progress_calls) == 10

@@ -1,0 +1,282 @@
+"""Shared start-up for the benchmarks: the whole bot on loopback against the fake Discord and the simulator.
+
+Every script imports this module first: it puts the repository root on ``sys.path`` so that
+``python bench/<name>.py`` works from the root and can import ``bot`` and ``tests.fake_discord``.
+
+The bot runs as in production (``bot.composition.open_runtime``, default poll intervals and progress
+throttling, the account limits of the simulator) except for what a benchmark must change: caps that would
+refuse the synthetic load (per-member active jobs, queue size, quotas) and the simulator's durations.
+The fake Discord's OpenAPI validation is off: it costs milliseconds per request on the shared event loop
+and would be measured as the bot's latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import platform
+import re
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bot.composition import Runtime, open_runtime  # noqa: E402
+from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, SimTask, Simulator  # noqa: E402
+from bot.settings import Settings, SimulatorSettings  # noqa: E402
+from tests.fake_discord import Call, FakeDiscord, Interaction, run_bot  # noqa: E402
+
+T = TypeVar("T")
+MEMBER_BASE_ID = 3_000_000_000_000_000_000
+BOT_OPTIONS: dict[str, object] = {"guild_ready_timeout": 0.05, "max_ratelimit_timeout": 30.0}
+
+
+# -- figures ---------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (``pct`` in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def machine() -> str:
+    cpus = f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))})"
+    return f"{cpus}, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def header(title: str, **params: object) -> None:
+    print(f"== {title} ==")
+    print(f"machine: {machine()}")
+    if params:
+        print("params: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+
+
+def figure(name: str, value: object, unit: str = "") -> None:
+    """One ``name: value unit`` line; the quick-mode test greps these."""
+    if isinstance(value, float):
+        value = f"{value:.3f}"
+    print(f"{name}: {value}{(' ' + unit) if unit else ''}")
+
+
+def lower_bound(jobs: int, rate: float, concurrency: int, generation: float) -> float:
+    """Earliest possible makespan of ``jobs`` one-submit jobs under the account's limits (see README).
+
+    Submit k can go no sooner than 1/rate after submit k-1, nor before task k-concurrency has finished
+    (otherwise concurrency+1 tasks would be running). Taking each submit at its earliest moment is optimal
+    for identical tasks; the makespan is the last submit plus one generation time.
+    """
+    starts: list[float] = []
+    for k in range(jobs):
+        start = 0.0 if k == 0 else starts[-1] + 1.0 / rate
+        if k >= concurrency:
+            start = max(start, starts[k - concurrency] + generation)
+        starts.append(start)
+    return starts[-1] + generation if starts else 0.0
+
+
+# -- /proc memory ----------------------------------------------------------------------------------
+
+
+def proc_status(pid: int | str = "self") -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) in KiB from /proc/<pid>/status."""
+    text = Path(f"/proc/{pid}/status").read_text()
+    return {key: int(m.group(1)) for key in ("VmRSS", "VmHWM") if (m := re.search(rf"^{key}:\s+(\d+)", text, re.M))}
+
+
+def reset_peak(pid: int | str = "self") -> None:
+    """Reset VmHWM to the current RSS (Linux >= 4.0: write 5 to clear_refs)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+# -- the bot on loopback ---------------------------------------------------------------------------
+
+
+def bench_settings(
+    fake: FakeDiscord,
+    sim: Simulator,
+    db: Path,
+    *,
+    submit_per_second: float = 1.0,
+    liblib: dict[str, Any] | None = None,
+    queue: dict[str, Any] | None = None,
+) -> Settings:
+    """Production defaults, pointed at the fake and the simulator; caps that would refuse the load lifted."""
+    return Settings(
+        discord={
+            "token": fake.token,
+            "dev_guild_id": fake.guild_id,
+            "api_base_url": fake.api_base,
+            "gateway_url": fake.gateway_url,
+        },
+        liblib={
+            "base_url": sim.base_url,
+            "access_key": DEV_ACCESS_KEY,
+            "secret_key": DEV_SECRET_KEY,
+            "submit_per_second": submit_per_second,
+            "max_concurrent_tasks": sim.max_concurrent,
+            "image_transport": "upload",
+            **(liblib or {}),
+        },
+        storage={"url": f"sqlite:///{db}"},
+        queue={"max_active_per_user": 10_000, "max_queued_total": 100_000, **(queue or {})},
+        quotas={"images_per_day": None, "images_per_month": None},
+        simulator=sim.settings.model_dump(),
+    )
+
+
+class SimThread:
+    """The simulator on its own thread and event loop, like a remote service.
+
+    Sharing the bot's loop would skew its clock readings: a submit that waits behind the bot's work
+    would be stamped late, and the next one could look early (a false rate-limit violation).
+    """
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="simulator", daemon=True)
+
+    @property
+    def counters(self) -> Any:
+        return self.sim.counters
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the simulator's loop (its task book is not thread-safe)."""
+
+        async def run() -> T:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
+
+    def tasks(self) -> list[SimTask]:
+        return self.call(self.sim.tasks)
+
+    def task(self, generate_uuid: str) -> SimTask | None:
+        return self.call(self.sim.task, generate_uuid)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[SimThread]:
+        self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self.sim.start("127.0.0.1", 0), self.loop).result(30)
+            yield self
+        finally:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self.sim.stop(), self.loop).result(30)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(30)
+            self.loop.close()
+
+
+@dataclass
+class Bench:
+    fake: FakeDiscord
+    sim: SimThread
+    runtime: Runtime
+    settings: Settings
+
+
+@contextlib.asynccontextmanager
+async def bench_bot(
+    *,
+    durations: tuple[float, float, float],
+    submit_per_second: float = 1.0,
+    max_concurrent: int = 5,
+    liblib: dict[str, Any] | None = None,
+    queue: dict[str, Any] | None = None,
+) -> AsyncIterator[Bench]:
+    """The whole bot (``open_runtime`` + a gateway connection) against a fresh fake Discord and simulator.
+
+    ``durations``: seconds each simulated task spends queued, running and auditing (their sum is the
+    generation time). The database lives in a temporary directory removed on exit.
+    """
+    queued, running, auditing = durations
+    sim_settings = SimulatorSettings(port=0, queued_seconds=queued, running_seconds=running, auditing_seconds=auditing)
+    sim = Simulator(sim_settings, submit_per_second=submit_per_second, max_concurrent=max_concurrent)
+    with tempfile.TemporaryDirectory(prefix="liblib-bench-") as tmp, SimThread(sim).running() as remote:
+        async with FakeDiscord(validate_spec=False) as fake:
+            settings = bench_settings(
+                fake, sim, Path(tmp) / "bot.db", submit_per_second=submit_per_second, liblib=liblib, queue=queue
+            )
+            async with (
+                open_runtime(settings, bot_options=BOT_OPTIONS) as runtime,
+                run_bot(runtime.bot, fake, ready_timeout=30.0),
+            ):
+                yield Bench(fake, remote, runtime, settings)
+
+
+def add_members(fake: FakeDiscord, count: int) -> list[int]:
+    ids = [MEMBER_BASE_ID + i for i in range(count)]
+    for i, user_id in enumerate(ids):
+        fake.add_member(user_id, name=f"member{i}")
+    return ids
+
+
+# -- reading what reached the fake -----------------------------------------------------------------
+
+
+def webhook_token(call: Call) -> str | None:
+    """The interaction token of a ``/webhooks/{application_id}/{token}/...`` call."""
+    parts = call.path.split("/")
+    return parts[3] if len(parts) > 3 and parts[1] == "webhooks" else None
+
+
+def is_ack(call: Call) -> bool:
+    return call.method == "POST" and call.path.startswith("/interactions/") and call.path.endswith("/callback")
+
+
+def is_result(call: Call) -> bool:
+    """A message carrying images: the edit of the deferred response, or a channel message."""
+    return bool(call.files) and call.status < 300 and call.method in ("PATCH", "POST")
+
+
+class CallWatch:
+    """Follows ``fake.calls`` incrementally (they only grow) without rescanning from the start."""
+
+    def __init__(self, fake: FakeDiscord) -> None:
+        self.fake = fake
+        self._index = 0
+
+    def new(self) -> list[Call]:
+        calls = self.fake.calls[self._index :]
+        self._index += len(calls)
+        return calls
+
+
+async def wait_results(
+    fake: FakeDiscord, tokens: Iterable[str], *, within: float, poll: float = 0.05
+) -> dict[str, Call]:
+    """The first image-carrying edit of each interaction's response, waiting until all arrived."""
+    wanted = set(tokens)
+    found: dict[str, Call] = {}
+    watch = CallWatch(fake)
+    deadline = time.monotonic() + within
+    while len(found) < len(wanted):
+        for call in watch.new():
+            token = webhook_token(call)
+            if token in wanted and token not in found and is_result(call):
+                found[token] = call
+        if len(found) >= len(wanted):
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(found)}/{len(wanted)} results within {within:.0f}s")
+        await asyncio.sleep(poll)
+    return found
+
+
+async def imagine(fake: FakeDiscord, prompt: str, user_id: int, count: int = 1) -> Interaction:
+    return await fake.slash("imagine", {"prompt": prompt, "count": count}, user_id=user_id)
