@@ -19,6 +19,7 @@ from bot.app import LiblibBot, Services
 from bot.discord_sink import DiscordResultSink
 from bot.generation import make_submit_builder
 from bot.health import HealthServer
+from bot.i18n import LocaleResolver
 from bot.jobs import JobRunner, JobService
 from bot.leadership import elector_for
 from bot.liblib import LiblibClient
@@ -165,6 +166,7 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
             ),
             admission=quotas,
             admin=GuildAdminService(store, quotas),
+            locales=LocaleResolver(settings.discord.default_locale, quotas.server_language),
         )
         bot.runner = runner
         health: HealthServer | None = None

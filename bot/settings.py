@@ -34,6 +34,9 @@ class DiscordSettings(_Section):
     # Several processes: each runs one shard (shard_ids = [its id]) of shard_count, delivering that shard's jobs.
     shard_count: int | None = Field(None, ge=1)
     shard_ids: list[int] | None = None
+    # The language of replies when neither the member's Discord language (English or Simplified
+    # Chinese) nor the server's /settings language applies.
+    default_locale: Literal["en-US", "zh-CN"] = "en-US"
 
     @model_validator(mode="after")
     def _one_shard_per_process(self) -> Self:

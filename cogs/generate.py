@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.app import Services
 from bot.fingerprint import find_duplicate
+from bot.i18n import t
 from bot.images import sniff_input
 from bot.models import GenerationRequest, Job, JobKind, new_job_id
 from bot.prompt_flags import parse_flags
@@ -121,12 +122,15 @@ class GenerateCog(commands.Cog):
         )
         if duplicate is None:
             return False
-        when = f"<t:{int(duplicate.created_at.timestamp())}:R>"
-        note = (
-            f"♻️ Re-posted: the same request with the same seed was rendered {when} (job `{duplicate.id}`), "
-            "so nothing was charged. Add `fresh: True` to render it again."
+        locale = await self.services.locales.for_interaction(interaction)
+        note = t(
+            "♻️ Re-posted: the same request with the same seed was rendered {when} (job `{job_id}`), "
+            "so nothing was charged. Add `fresh: True` to render it again.",
+            locale,
+            when=f"<t:{int(duplicate.created_at.timestamp())}:R>",
+            job_id=duplicate.id,
         )
-        await repost_result(self.services, interaction, duplicate, note=note)
+        await repost_result(self.services, interaction, duplicate, note=note, locale=locale)
         return True
 
     @imagine.autocomplete("mode")
