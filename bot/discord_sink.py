@@ -20,15 +20,12 @@ import aiohttp
 import discord
 
 from bot.delivery import DeliveryError, ImageFile, Presentation, PresentationLookup, Progress, ResultSink, Stage
+from bot.i18n import t
 from bot.models import Job, JobResult, ResultImage, utcnow
 from bot.ui import embeds
 
 log = logging.getLogger(__name__)
 
-WITHHELD_NOTE = (
-    "The content audit filtered part of this batch, so this server shows the rest only in age-restricted "
-    "channels. Use `/show` there to see them."
-)
 ORIGINAL = cast(int, "@original")  # discord.py builds the route from the id as text
 
 
@@ -130,7 +127,12 @@ class DiscordResultSink(ResultSink):
         look = await self._presentation(job) if self._presentation else Presentation()
         note = None
         if result.blocked_count and look.flagged_only_nsfw and not await self._age_restricted(job):
-            images, note = [], WITHHELD_NOTE
+            images = []
+            note = t(
+                "The content audit filtered part of this batch, so this server shows the rest only in "
+                "age-restricted channels. Use `/show` there to see them.",
+                job.locale,
+            )
         if not look.audit_notice:
             shown = dataclasses.replace(shown, blocked_count=0)
         embed = embeds.result_embed(job, shown, elapsed=elapsed, note=note)
