@@ -45,7 +45,8 @@ class Services:
 class LiblibBot(commands.Bot):
     def __init__(self, settings: Settings, **options: Any) -> None:
         intents = discord.Intents.default()
-        intents.message_content = False  # mentions deliver content without the privileged intent
+        # Mentions deliver their own content without the privileged intent; other members' messages need it.
+        intents.message_content = settings.discord.message_content_intent
         intents.members = False
         super().__init__(
             command_prefix=commands.when_mentioned,

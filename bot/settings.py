@@ -31,6 +31,9 @@ class DiscordSettings(_Section):
     dev_guild_id: int | None = None
     # "auto": sync only when the command set changed since the last sync; "always"; "never".
     sync_policy: Literal["auto", "always", "never"] = "auto"
+    # The privileged Message Content intent (enable it in the Developer Portal first): lets a reply + mention
+    # restyle images in other members' messages, which Discord hides from bots without it.
+    message_content_intent: bool = False
     # Several processes: each runs one shard (shard_ids = [its id]) of shard_count, delivering that shard's jobs.
     shard_count: int | None = Field(None, ge=1)
     shard_ids: list[int] | None = None
