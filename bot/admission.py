@@ -32,6 +32,9 @@ class Admission(Protocol):
     async def enqueued(self, requester: Requester, job: Job) -> None:
         """Called once the job is stored (cooldowns, the prompt log)."""
 
+    async def default_mode(self, requester: Requester) -> str | None:
+        """The mode to use when the member names none (a server's default), or None for the bot's."""
+
 
 class OpenAdmission:
     """No limits: every job is admitted and reserves nothing."""
@@ -40,4 +43,7 @@ class OpenAdmission:
         return job
 
     async def enqueued(self, requester: Requester, job: Job) -> None:
+        return None
+
+    async def default_mode(self, requester: Requester) -> str | None:
         return None

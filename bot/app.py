@@ -12,7 +12,7 @@ import discord
 from discord.ext import commands
 
 from bot.admission import Admission, OpenAdmission
-from bot.i18n import CatalogTranslator
+from bot.i18n import CatalogTranslator, LocaleResolver
 from bot.jobs import JobRunner, JobService
 from bot.quotas import GuildAdminService
 from bot.request_builder import RequestBuilder
@@ -39,12 +39,14 @@ class Services:
     sources: SourceImageFetcher  # downloads images members point at by URL (allowlisted hosts only)
     admission: Admission = field(default_factory=OpenAdmission)
     admin: GuildAdminService | None = None  # quotas and server settings (/quota, /settings, /usage)
+    locales: LocaleResolver = field(default_factory=LocaleResolver)  # which language to answer in
 
 
 class LiblibBot(commands.Bot):
     def __init__(self, settings: Settings, **options: Any) -> None:
         intents = discord.Intents.default()
-        intents.message_content = False  # mentions deliver content without the privileged intent
+        # Mentions deliver their own content without the privileged intent; other members' messages need it.
+        intents.message_content = settings.discord.message_content_intent
         intents.members = False
         super().__init__(
             command_prefix=commands.when_mentioned,

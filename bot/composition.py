@@ -19,6 +19,7 @@ from bot.app import LiblibBot, Services
 from bot.discord_sink import DiscordResultSink
 from bot.generation import make_submit_builder
 from bot.health import HealthServer
+from bot.i18n import LocaleResolver
 from bot.jobs import JobRunner, JobService
 from bot.leadership import elector_for
 from bot.liblib import LiblibClient
@@ -122,7 +123,13 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
         options.update(shard_options(settings.discord))
         bot = LiblibBot(settings, **options)
         fair = FairQueue()
-        sink = DiscordResultSink(bot, edit_interval=settings.queue.progress_edit_interval, view_factory=result_view)
+        quotas = QuotaService(store, settings)
+        sink = DiscordResultSink(
+            bot,
+            edit_interval=settings.queue.progress_edit_interval,
+            view_factory=result_view,
+            presentation=quotas.presentation,
+        )
         runner = JobRunner(
             store,
             client,
@@ -139,7 +146,6 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
             ),
             owns=shard_owner(settings.discord),
         )
-        quotas = QuotaService(store, settings)
         jobs = JobService(
             store,
             settings.queue,
@@ -160,6 +166,7 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
             ),
             admission=quotas,
             admin=GuildAdminService(store, quotas),
+            locales=LocaleResolver(settings.discord.default_locale, quotas.server_language),
         )
         bot.runner = runner
         health: HealthServer | None = None

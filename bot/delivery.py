@@ -5,6 +5,7 @@ The runner knows nothing about Discord; `bot.discord_sink.DiscordResultSink` is 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -19,6 +20,17 @@ class Stage(StrEnum):
     GENERATING = "generating"
     AUDITING = "auditing"
     DELIVERING = "delivering"
+
+
+@dataclass(frozen=True, slots=True)
+class Presentation:
+    """How a server wants results shown (its audit settings), looked up when a result is posted."""
+
+    audit_notice: bool = True  # say how many images the content audit filtered
+    flagged_only_nsfw: bool = False  # a batch the audit partly filtered: the rest only in age-restricted channels
+
+
+PresentationLookup = Callable[[Job], Awaitable[Presentation]]
 
 
 @dataclass(frozen=True, slots=True)

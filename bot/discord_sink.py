@@ -8,6 +8,7 @@ ping: the client default is AllowedMentions.none(); only the requester is pinged
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import time
@@ -18,7 +19,8 @@ from typing import Any, cast
 import aiohttp
 import discord
 
-from bot.delivery import DeliveryError, ImageFile, Progress, ResultSink, Stage
+from bot.delivery import DeliveryError, ImageFile, Presentation, PresentationLookup, Progress, ResultSink, Stage
+from bot.i18n import t
 from bot.models import Job, JobResult, ResultImage, utcnow
 from bot.ui import embeds
 
@@ -34,11 +36,13 @@ class DiscordResultSink(ResultSink):
         *,
         edit_interval: float = 3.0,
         view_factory: Callable[[Job], discord.ui.View | None] | None = None,
+        presentation: PresentationLookup | None = None,
     ) -> None:
         self._client = client
         self._edit_interval = edit_interval
         self._last_edit: dict[str, tuple[float, Stage]] = {}
         self._view_factory = view_factory
+        self._presentation = presentation
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -70,6 +74,17 @@ class DiscordResultSink(ResultSink):
         if not isinstance(channel, discord.abc.Messageable):
             raise DeliveryError("The job's channel cannot receive messages.", permanent=True)
         return channel
+
+    async def _age_restricted(self, job: Job) -> bool:
+        """Direct messages count as private; a channel we cannot see counts as not age-restricted."""
+        if job.guild_id is None:
+            return True
+        try:
+            channel = await self._channel(job)
+        except DeliveryError:
+            return False
+        is_nsfw = getattr(channel, "is_nsfw", None)
+        return bool(is_nsfw()) if callable(is_nsfw) else False
 
     def _throttled(self, job: Job, stage: Stage) -> bool:
         now = time.monotonic()
@@ -109,7 +124,18 @@ class DiscordResultSink(ResultSink):
             points_cost=result.points_cost,
             blocked_count=result.blocked_count,
         )
-        embed = embeds.result_embed(job, shown, elapsed=elapsed)
+        look = await self._presentation(job) if self._presentation else Presentation()
+        note = None
+        if result.blocked_count and look.flagged_only_nsfw and not await self._age_restricted(job):
+            images = []
+            note = t(
+                "The content audit filtered part of this batch, so this server shows the rest only in "
+                "age-restricted channels. Use `/show` there to see them.",
+                job.locale,
+            )
+        if not look.audit_notice:
+            shown = dataclasses.replace(shown, blocked_count=0)
+        embed = embeds.result_embed(job, shown, elapsed=elapsed, note=note)
         view = self._view_factory(job) if self._view_factory else None
         self._last_edit.pop(job.id, None)
         if self.token_alive(job):

@@ -1,23 +1,44 @@
-"""User-facing errors (STYLE §2.5): each carries a safe, friendly message shown ephemerally."""
+"""User-facing errors (STYLE §2.5): each carries a safe, friendly message shown ephemerally.
+
+A BotError holds a message id and its parameters (``bot.i18n.Text``) rather than rendered text:
+``message`` is the English text (logs, tests), ``localized(locale)`` what the member reads.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from bot.i18n import ENGLISH, N_, Locale, Text, field_name, t
+
 
 class BotError(Exception):
     """An error whose message is safe to show the member as is."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, msgid: str, /, **params: object) -> None:
+        self.text = Text(msgid, params)
+        super().__init__(msgid)  # str(error) is ``message`` (see __str__)
+
+    @property
+    def message(self) -> str:
+        return self.localized(ENGLISH)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def localized(self, locale: Locale) -> str:
+        return self.text.render(locale)
 
 
 class InvalidRequestError(BotError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"**{field}**: {reason}")
+    """``field`` is the option (or flag) at fault, shown with its localized name; ``reason`` a msgid."""
+
+    def __init__(self, field: str, reason: str, /, **params: object) -> None:
+        super().__init__(reason, **params)
         self.field = field
-        self.reason = reason
+        self.reason = self.text.render(ENGLISH)
+
+    def localized(self, locale: Locale) -> str:
+        return f"**{field_name(self.field, locale)}**: {self.text.render(locale)}"
 
 
 def discord_time(when: datetime, style: str = "R") -> str:
@@ -36,14 +57,33 @@ class QuotaExceededError(BotError):
         *,
         requested: int = 0,
     ) -> None:
-        when = f" It resets {discord_time(resets_at)} ({discord_time(resets_at, 'f')})." if resets_at else ""
-        asked = f" This request needs {requested}." if requested and used + requested > limit and used < limit else ""
-        super().__init__(f"You have reached the {scope} limit: {used}/{limit} {unit} used.{asked}{when}")
         self.scope = scope
         self.limit = limit
         self.used = used
         self.resets_at = resets_at
         self.requested = requested
+        self.unit = unit
+        super().__init__("You have reached the {scope} limit: {used}/{limit} {unit} used.", scope=scope)
+
+    def localized(self, locale: Locale) -> str:
+        text = t(
+            "You have reached the {scope} limit: {used}/{limit} {unit} used.",
+            locale,
+            scope=t(self.scope, locale),
+            used=self.used,
+            limit=self.limit,
+            unit=t(self.unit, locale),
+        )
+        if self.requested and self.used + self.requested > self.limit and self.used < self.limit:
+            text += " " + t("This request needs {requested}.", locale, requested=self.requested)
+        if self.resets_at:
+            text += " " + t(
+                "It resets {relative} ({absolute}).",
+                locale,
+                relative=discord_time(self.resets_at),
+                absolute=discord_time(self.resets_at, "f"),
+            )
+        return text
 
 
 class NotAllowedError(BotError):
@@ -52,35 +92,48 @@ class NotAllowedError(BotError):
 
 class BannedWordError(BotError):
     def __init__(self, word: str, *, strikes: int, strike_limit: int, blocked_until: datetime | None) -> None:
-        text = f"Your prompt contains a word this server does not allow (||{word}||). Nothing was sent."
-        if blocked_until is not None:
-            text += f" You have been blocked from generating until {discord_time(blocked_until, 'f')}."
-        elif strike_limit:
-            text += f" Strike {strikes} of {strike_limit}."
-        super().__init__(text)
         self.word = word
+        self.strikes = strikes
+        self.strike_limit = strike_limit
         self.blocked_until = blocked_until
+        super().__init__("Your prompt contains a word this server does not allow (||{word}||). Nothing was sent.")
+
+    def localized(self, locale: Locale) -> str:
+        text = t(
+            "Your prompt contains a word this server does not allow (||{word}||). Nothing was sent.",
+            locale,
+            word=self.word,
+        )
+        if self.blocked_until is not None:
+            until = discord_time(self.blocked_until, "f")
+            text += " " + t("You have been blocked from generating until {until}.", locale, until=until)
+        elif self.strike_limit:
+            text += " " + t("Strike {strikes} of {limit}.", locale, strikes=self.strikes, limit=self.strike_limit)
+        return text
 
 
 class MemberBlockedError(BotError):
     def __init__(self, until: datetime) -> None:
         super().__init__(
-            f"You are blocked from generating here until {discord_time(until, 'f')} ({discord_time(until)}) "
-            "after repeated banned words. A server admin can lift this."
+            "You are blocked from generating here until {until} ({relative}) after repeated banned words. "
+            "A server admin can lift this.",
+            until=discord_time(until, "f"),
+            relative=discord_time(until),
         )
         self.until = until
 
 
 class CooldownError(BotError):
     def __init__(self, until: datetime) -> None:
-        super().__init__(f"Slow down: you can start another generation {discord_time(until)}.")
+        super().__init__("Slow down: you can start another generation {when}.", when=discord_time(until))
         self.until = until
 
 
 class TooManyActiveJobsError(BotError):
     def __init__(self, limit: int) -> None:
         super().__init__(
-            f"You already have {limit} job(s) queued or running. Wait for one to finish (or cancel one) first."
+            "You already have {limit} job(s) queued or running. Wait for one to finish (or cancel one) first.",
+            limit=limit,
         )
         self.limit = limit
 
@@ -92,12 +145,12 @@ class QueueFullError(BotError):
 
 class JobNotFoundError(BotError):
     def __init__(self, job_id: str) -> None:
-        super().__init__(f"No job `{job_id}` was found.")
+        super().__init__("No job `{job_id}` was found.", job_id=job_id)
 
 
 class JobNotCancellableError(BotError):
     def __init__(self, state: str) -> None:
-        super().__init__(f"This job can no longer be cancelled (it is {state}).")
+        super().__init__("This job can no longer be cancelled (it is {state}).", state=Text(state))
         self.state = state
 
 
@@ -107,5 +160,5 @@ class NotJobOwnerError(BotError):
 
 
 class ServiceUnavailableError(BotError):
-    def __init__(self, detail: str = "") -> None:
-        super().__init__(detail or "The image service is unavailable right now. Please try again later.")
+    def __init__(self, detail: str = "", /, **params: object) -> None:
+        super().__init__(detail or N_("The image service is unavailable right now. Please try again later."), **params)

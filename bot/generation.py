@@ -56,7 +56,7 @@ def make_submit_builder(settings: Settings) -> SubmitBuilder:
                 return _kontext(request, default_model=settings.models.kontext_default_model)
             model = custom.get(request.mode)
             if model is None:
-                raise InvalidRequestError("mode", f"the model `{request.mode}` is no longer configured.")
+                raise InvalidRequestError("mode", "the model `{mode}` is no longer configured.", mode=request.mode)
             return _custom(request, model)
         except ValidationError as exc:
             raise InvalidRequestError("options", lm.explain(exc)) from exc
@@ -128,7 +128,12 @@ def _custom(r: GenerationRequest, m: CustomModel) -> lm.SubmitRequest:
     if r.control_type and r.control_image:
         preset = next((c for c in m.controlnets if c.name == r.control_type), None)
         if preset is None:
-            raise InvalidRequestError("control_type", f"`{r.control_type}` is not configured for {m.name}.")
+            raise InvalidRequestError(
+                "control_type",
+                "`{control_type}` is not configured for {name}.",
+                control_type=r.control_type,
+                name=m.name,
+            )
         common["control_net"] = [
             {
                 "unit_order": 1,

@@ -38,7 +38,10 @@ def sniff_input(data: bytes, *, field: str = "image", max_bytes: int = MAX_INPUT
         raise InvalidRequestError(field, "the file is empty.")
     if len(data) > max_bytes:
         raise InvalidRequestError(
-            field, f"the file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB."
+            field,
+            "the file is {size:.1f} MB; the limit is {limit:.0f} MB.",
+            size=len(data) / 1e6,
+            limit=max_bytes / 1e6,
         )
     try:
         with warnings.catch_warnings():
@@ -50,11 +53,19 @@ def sniff_input(data: bytes, *, field: str = "image", max_bytes: int = MAX_INPUT
                     raise InvalidRequestError(field, "only PNG, JPEG, WebP and GIF images are supported.")
                 if width * height > MAX_INPUT_PIXELS or max(width, height) > MAX_INPUT_SIDE:
                     raise InvalidRequestError(
-                        field, f"the image is {width}×{height}; the largest allowed side is {MAX_INPUT_SIDE} px."
+                        field,
+                        "the image is {width}×{height}; the largest allowed side is {max_input_side} px.",
+                        width=width,
+                        height=height,
+                        max_input_side=MAX_INPUT_SIDE,
                     )
                 if min(width, height) < MIN_INPUT_SIDE:
                     raise InvalidRequestError(
-                        field, f"the image is {width}×{height}; each side must be ≥ {MIN_INPUT_SIDE} px."
+                        field,
+                        "the image is {width}×{height}; each side must be ≥ {min_input_side} px.",
+                        width=width,
+                        height=height,
+                        min_input_side=MIN_INPUT_SIDE,
                     )
                 probe.load()  # decode fully: truncated or corrupt files fail here, not at LiblibAI
                 if fmt == "GIF":

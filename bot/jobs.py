@@ -550,7 +550,8 @@ class JobRunner:
         result = JobResult(
             images=tuple(ResultImage(url=i.image_url, seed=i.seed) for i in task.images),
             points_cost=task.points_cost or 0,
-            blocked_count=task.blocked_count,
+            # LiblibAI leaves blocked images out of the answer: count what is missing from the batch.
+            blocked_count=max(task.blocked_count, job.request.count - len(task.images)),
             account_balance=task.account_balance,
         )
         delivering = await self._store.transition(

@@ -30,7 +30,9 @@ def _int(name: str, value: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise InvalidRequestError(name, f"`{name}` needs a whole number, not `{value[:20]}`.") from None
+        raise InvalidRequestError(
+            name, "`{name}` needs a whole number, not `{value}`.", name=name, value=value[:20]
+        ) from None
 
 
 def parse_flags(text: str) -> PromptFlags:
@@ -45,7 +47,7 @@ def parse_flags(text: str) -> PromptFlags:
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
         value = text[match.end() : end].strip()
         if name not in KNOWN_FLAGS:
-            raise InvalidRequestError(name, f"unknown flag. Known flags: {', '.join(KNOWN_FLAGS)}.")
+            raise InvalidRequestError(name, "unknown flag. Known flags: {known}.", known=", ".join(KNOWN_FLAGS))
         if not value:
             raise InvalidRequestError(name, "this flag needs a value, e.g. `--ar 16:9`.")
         if name in values or (name in ("--ar", "--aspect") and ("--ar" in values or "--aspect" in values)):
@@ -54,7 +56,7 @@ def parse_flags(text: str) -> PromptFlags:
     single = {k: v.split()[0] if k != "--no" else v for k, v in values.items()}
     for name, value in values.items():
         if name != "--no" and len(value.split()) > 1:
-            raise InvalidRequestError(name, f"expected one value, got `{value[:40]}`.")
+            raise InvalidRequestError(name, "expected one value, got `{value}`.", value=value[:40])
     return PromptFlags(
         prompt=prompt,
         aspect_ratio=single.get("--ar") or single.get("--aspect"),

@@ -71,7 +71,7 @@ class RequestBuilder:
             if info.name == name:
                 return info
         known = ", ".join(m.name for m in self.modes())
-        raise InvalidRequestError("mode", f"unknown mode `{name}`. Available: {known}.")
+        raise InvalidRequestError("mode", "unknown mode `{name}`. Available: {known}.", name=name, known=known)
 
     def resolve_mode(self, mode: str | None) -> str:
         """The mode name a member's choice stands for (the default, and plain "kontext", resolved)."""
@@ -114,45 +114,61 @@ class RequestBuilder:
             raise InvalidRequestError("prompt", "the prompt is empty. Describe what you want to see.")
         if len(text) > PROMPT_MAX_CHARS:
             raise InvalidRequestError(
-                "prompt", f"the prompt is {len(text)} characters; the limit is {PROMPT_MAX_CHARS}."
+                "prompt",
+                "the prompt is {length} characters; the limit is {limit}.",
+                length=len(text),
+                limit=PROMPT_MAX_CHARS,
             )
         mode_name = self.resolve_mode(mode)
         info = self.mode_info(mode_name)
         negative = clean_prompt(negative_prompt) or None
         if negative and len(negative) > PROMPT_MAX_CHARS:
-            raise InvalidRequestError("negative", f"the negative prompt is limited to {PROMPT_MAX_CHARS} characters.")
+            raise InvalidRequestError(
+                "negative", "the negative prompt is limited to {limit} characters.", limit=PROMPT_MAX_CHARS
+            )
         if negative and not info.supports_negative:
-            raise InvalidRequestError("negative", f"{info.label} does not take a negative prompt; try a custom model.")
+            raise InvalidRequestError(
+                "negative", "{label} does not take a negative prompt; try a custom model.", label=info.label
+            )
         if info.english_only and (_CJK.search(text) or (negative and _CJK.search(negative))):
             raise InvalidRequestError(
-                "prompt", f"{info.label} understands English prompts only. Use `kontext-pro` for Chinese prompts."
+                "prompt",
+                "{label} understands English prompts only. Use `kontext-pro` for Chinese prompts.",
+                label=info.label,
             )
         if aspect_ratio is not None and aspect_ratio not in ASPECT_RATIOS:
-            raise InvalidRequestError("aspect", f"choose one of {', '.join(ASPECT_RATIOS)}.")
+            raise InvalidRequestError("aspect", "choose one of {choices}.", choices=", ".join(ASPECT_RATIOS))
         n = 1 if count is None else count
         if not 1 <= n <= min(max_count, MAX_IMAGE_COUNT):
             raise InvalidRequestError(
-                "count", f"the image count must be between 1 and {min(max_count, MAX_IMAGE_COUNT)}."
+                "count", "the image count must be between 1 and {limit}.", limit=min(max_count, MAX_IMAGE_COUNT)
             )
         if seed is not None and not 0 <= seed <= MAX_SEED:
-            raise InvalidRequestError("seed", f"the seed must be between 0 and {MAX_SEED}.")
+            raise InvalidRequestError("seed", "the seed must be between 0 and {limit}.", limit=MAX_SEED)
         if seed is not None and not info.supports_seed:
-            raise InvalidRequestError("seed", f"{info.label} does not accept a seed.")
+            raise InvalidRequestError("seed", "{label} does not accept a seed.", label=info.label)
         step_cap = min(max_steps or self._models.max_steps, 60)
         if steps is not None:
             if not info.supports_steps:
-                raise InvalidRequestError("steps", f"{info.label} does not take a step count.")
+                raise InvalidRequestError("steps", "{label} does not take a step count.", label=info.label)
             if not 1 <= steps <= step_cap:
-                raise InvalidRequestError("steps", f"steps must be between 1 and {step_cap}.")
+                raise InvalidRequestError("steps", "steps must be between 1 and {step_cap}.", step_cap=step_cap)
         if reference_count + (1 if has_image else 0) > max(1, info.max_references):
-            raise InvalidRequestError("image", f"{info.label} takes at most {info.max_references} reference image(s).")
+            raise InvalidRequestError(
+                "image",
+                "{label} takes at most {max_references} reference image(s).",
+                label=info.label,
+                max_references=info.max_references,
+            )
         if control_type is not None or has_control_image:
             if not info.supports_control:
-                raise InvalidRequestError("control", f"{info.label} does not support structure control.")
+                raise InvalidRequestError("control", "{label} does not support structure control.", label=info.label)
             if control_type is None or not has_control_image:
                 raise InvalidRequestError("control", "give both a control image and a control type.")
             if control_type not in self.control_types(mode_name):
-                raise InvalidRequestError("control_type", f"choose one of {', '.join(self.control_types(mode_name))}.")
+                raise InvalidRequestError(
+                    "control_type", "choose one of {choices}.", choices=", ".join(self.control_types(mode_name))
+                )
         if strength is not None and not 0.0 <= strength <= 1.0:
             raise InvalidRequestError("strength", "strength must be between 0 and 1.")
         if has_mask and not (info.supports_strength and has_image):

@@ -44,7 +44,9 @@ class SourceRef:
         if self.size is not None and self.size > MAX_INPUT_BYTES:
             raise InvalidRequestError(
                 self.field,
-                f"the file is {self.size / 1_048_576:.1f} MB; the limit is {MAX_INPUT_BYTES // 1_048_576} MB.",
+                "the file is {size:.1f} MB; the limit is {limit:.0f} MB.",
+                size=self.size / 1_048_576,
+                limit=MAX_INPUT_BYTES // 1_048_576,
             )
         if not self.looks_like_image:
             raise InvalidRequestError(self.field, "that attachment is not an image (PNG, JPEG, WebP or GIF).")
@@ -89,8 +91,14 @@ def build_restyle_request(
     info = builder.mode_info(builder.resolve_mode(mode))
     if strength is not None and not info.supports_strength:
         custom = [m.name for m in builder.modes() if m.supports_strength]
-        hint = f" Try a custom model ({', '.join(custom)})." if custom else ""
-        raise InvalidRequestError("strength", f"{info.label} has no strength setting.{hint}")
+        if custom:
+            raise InvalidRequestError(
+                "strength",
+                "{label} has no strength setting. Try a custom model ({models}).",
+                label=info.label,
+                models=", ".join(custom),
+            )
+        raise InvalidRequestError("strength", "{label} has no strength setting.", label=info.label)
     return builder.build(
         prompt,
         mode=mode,
@@ -143,8 +151,12 @@ class SourcePublisher:
             if (mask_image.width, mask_image.height) != (main.width, main.height):
                 raise InvalidRequestError(
                     "mask",
-                    f"the mask is {mask_image.width}×{mask_image.height} but the image is "
-                    f"{main.width}×{main.height}; they must be the same size.",
+                    "the mask is {width}×{height} but the image is {image_width}×{image_height}; "
+                    "they must be the same size.",
+                    width=mask_image.width,
+                    height=mask_image.height,
+                    image_width=main.width,
+                    image_height=main.height,
                 )
         urls = []
         for index, (ref, image, data) in enumerate(zip(refs, images, raw, strict=True)):

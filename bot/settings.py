@@ -31,9 +31,15 @@ class DiscordSettings(_Section):
     dev_guild_id: int | None = None
     # "auto": sync only when the command set changed since the last sync; "always"; "never".
     sync_policy: Literal["auto", "always", "never"] = "auto"
+    # The privileged Message Content intent (enable it in the Developer Portal first): lets a reply + mention
+    # restyle images in other members' messages, which Discord hides from bots without it.
+    message_content_intent: bool = False
     # Several processes: each runs one shard (shard_ids = [its id]) of shard_count, delivering that shard's jobs.
     shard_count: int | None = Field(None, ge=1)
     shard_ids: list[int] | None = None
+    # The language of replies when neither the member's Discord language (English or Simplified
+    # Chinese) nor the server's /settings language applies.
+    default_locale: Literal["en-US", "zh-CN"] = "en-US"
 
     @model_validator(mode="after")
     def _one_shard_per_process(self) -> Self:
@@ -219,7 +225,7 @@ class QuotaSettings(_Section):
     strike_window_hours: float = Field(24.0, gt=0)
     strike_block_hours: float = Field(24.0, gt=0)
     audit_display: Literal["notice", "silent"] = "notice"  # tell members when the audit filtered images
-    flagged_only_nsfw: bool = True  # results the audit flagged only in age-restricted channels
+    flagged_only_nsfw: bool = False  # a batch the audit partly filtered: the rest only in age-restricted channels
 
     @field_validator("timezone")
     @classmethod

@@ -35,8 +35,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 class SourceFetchError(InvalidRequestError):
     """A refused or failed download; ``code`` says why (host, address, too_large, timeout, status, network)."""
 
-    def __init__(self, field: str, code: str, reason: str) -> None:
-        super().__init__(field, reason)
+    def __init__(self, field: str, code: str, reason: str, /, **params: object) -> None:
+        super().__init__(field, reason, **params)
         self.code = code
 
 
@@ -214,5 +214,14 @@ class SourceImageFetcher:
 
     def _too_large(self, field: str, size: int | None) -> SourceFetchError:
         limit_mb = self._max_bytes / 1_048_576
-        shown = f"the file is {size / 1_048_576:.1f} MB; " if size else "the file is too large; "
-        return SourceFetchError(field, "too_large", f"{shown}the limit is {limit_mb:.0f} MB.")
+        if size:
+            return SourceFetchError(
+                field,
+                "too_large",
+                "the file is {size:.1f} MB; the limit is {limit:.0f} MB.",
+                size=size / 1_048_576,
+                limit=limit_mb,
+            )
+        return SourceFetchError(
+            field, "too_large", "the file is too large; the limit is {limit:.0f} MB.", limit=limit_mb
+        )

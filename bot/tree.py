@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import BotError
+from bot.i18n import LocaleResolver, t
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +29,35 @@ async def reply_ephemeral(interaction: discord.Interaction, message: str) -> Non
         log.info("could not send an error reply (%s)", exc.status)
 
 
+async def interaction_language(interaction: discord.Interaction) -> str:
+    """The language to answer ``interaction`` in (see ``bot.i18n.LocaleResolver``)."""
+    services = getattr(interaction.client, "services", None)
+    resolver = getattr(services, "locales", None)
+    if not isinstance(resolver, LocaleResolver):
+        resolver = LocaleResolver()
+    return await resolver.for_interaction(interaction)
+
+
+def incident_text(incident: str, locale: str) -> str:
+    return t("Something went wrong on our side (incident `{incident}`). Please try again.", locale, incident=incident)
+
+
 class BotTree(app_commands.CommandTree[discord.Client]):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        locale = await interaction_language(interaction)
         if isinstance(original, BotError):
             log.info("command refused: %s", original.message)
-            await reply_ephemeral(interaction, original.message)
+            await reply_ephemeral(interaction, original.localized(locale))
         elif isinstance(original, app_commands.TransformerError):
-            await reply_ephemeral(
-                interaction, f"That value is not valid: `{discord.utils.escape_markdown(str(original.value))[:100]}`."
-            )
+            value = discord.utils.escape_markdown(str(original.value))[:100]
+            await reply_ephemeral(interaction, t("That value is not valid: `{value}`.", locale, value=value))
         elif isinstance(original, app_commands.CommandOnCooldown):
-            await reply_ephemeral(interaction, f"Slow down: try again in {original.retry_after:.0f}s.")
+            await reply_ephemeral(
+                interaction, t("Slow down: try again in {seconds:.0f}s.", locale, seconds=original.retry_after)
+            )
         elif isinstance(original, app_commands.MissingPermissions | app_commands.CheckFailure):
-            await reply_ephemeral(interaction, "You don't have permission to use this command here.")
+            await reply_ephemeral(interaction, t("You don't have permission to use this command here.", locale))
         else:
             incident = secrets.token_hex(3)
             log.error(
@@ -50,6 +66,4 @@ class BotTree(app_commands.CommandTree[discord.Client]):
                 incident,
                 exc_info=original,
             )
-            await reply_ephemeral(
-                interaction, f"Something went wrong on our side (incident `{incident}`). Please try again."
-            )
+            await reply_ephemeral(interaction, incident_text(incident, locale))

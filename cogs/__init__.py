@@ -25,5 +25,5 @@ async def load_all(bot: LiblibBot, services: Services) -> None:
     register_handler(bot, actions)  # result buttons (dynamic items) survive restarts
     await bot.add_cog(InfoCog(services))
     if services.admin is not None:
-        await bot.add_cog(AdminCog(services.admin))
-        await bot.add_cog(UsageCog(services.admin.quotas))
+        await bot.add_cog(AdminCog(services.admin, services.locales))
+        await bot.add_cog(UsageCog(services.admin.quotas, services.locales))

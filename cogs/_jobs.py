@@ -27,7 +27,10 @@ def check_attachment(attachment: discord.Attachment | None, field: str) -> None:
         return
     if attachment.size > MAX_INPUT_BYTES:
         raise InvalidRequestError(
-            field, f"the file is {attachment.size / 1e6:.1f} MB; the limit is {MAX_INPUT_BYTES // 1_000_000} MB."
+            field,
+            "the file is {size:.1f} MB; the limit is {limit:.0f} MB.",
+            size=attachment.size / 1e6,
+            limit=MAX_INPUT_BYTES // 1_000_000,
         )
     if attachment.content_type and not attachment.content_type.startswith("image/"):
         raise InvalidRequestError(field, "that attachment is not an image (PNG, JPEG, WebP or GIF).")
@@ -104,7 +107,7 @@ async def start_interaction_job(
         interaction_token=interaction.token,
         interaction_expires_at=utcnow() + timedelta(seconds=services.settings.queue.interaction_token_ttl),
         progress_message_id=response_message_id,
-        locale=str(interaction.locale),
+        locale=await services.locales.for_interaction(interaction),  # progress and results use it later
         fingerprint=request_fingerprint(request),
         parent_message_id=parent_message_id,
     )

@@ -54,7 +54,9 @@ async def result_files(services: Services, interaction: discord.Interaction, job
         return await _from_result_message(interaction, job, limit)
 
 
-async def repost_result(services: Services, interaction: discord.Interaction, job: Job, *, note: str) -> None:
+async def repost_result(
+    services: Services, interaction: discord.Interaction, job: Job, *, note: str, locale: str
+) -> None:
     """Answer an already-deferred interaction with ``job``'s result; the buttons act for the asker."""
     files = await result_files(services, interaction, job)
     stored = job.result.images if job.result else ()
@@ -68,7 +70,7 @@ async def repost_result(services: Services, interaction: discord.Interaction, jo
     elapsed = ((job.finished_at or job.created_at) - job.created_at).total_seconds()
     await interaction.edit_original_response(
         content=None,
-        embed=result_embed(job, shown, elapsed=elapsed, note=note),
+        embed=result_embed(job, shown, elapsed=elapsed, note=note, locale=locale),
         attachments=[discord.File(io.BytesIO(f.data), filename=f.filename) for f in files],
-        view=result_view(job, owner_id=interaction.user.id),
+        view=result_view(job, owner_id=interaction.user.id, locale=locale),
     )

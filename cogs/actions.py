@@ -28,9 +28,10 @@ from bot.actions import (
 )
 from bot.app import Services
 from bot.errors import BotError, InvalidRequestError, NotJobOwnerError
+from bot.i18n import Text, t
 from bot.models import GenerationRequest, Job, new_job_id
 from bot.results import source_from_result
-from bot.tree import reply_ephemeral
+from bot.tree import incident_text, interaction_language, reply_ephemeral
 from bot.ui.embeds import cancelled_text
 from bot.ui.views import Click
 from cogs._jobs import requester_from_interaction, start_interaction_job
@@ -41,14 +42,16 @@ log = logging.getLogger(__name__)
 
 class NoResultError(BotError):
     def __init__(self, job: Job) -> None:
-        super().__init__(f"Job `{job.id}` has no result to work from (it is {job.state}).")
+        super().__init__(
+            "Job `{job_id}` has no result to work from (it is {state}).", job_id=job.id, state=Text(str(job.state))
+        )
 
 
 class RemixModal(discord.ui.Modal):
     """Edit the prompt, then reroll or vary one image."""
 
-    def __init__(self, cog: ActionsCog, job: Job) -> None:
-        super().__init__(title="Remix", custom_id=f"lb-remix:{job.id}", timeout=900)
+    def __init__(self, cog: ActionsCog, job: Job, locale: str) -> None:
+        super().__init__(title=t("Remix", locale), custom_id=f"lb-remix:{job.id}", timeout=900)
         self.cog = cog
         self.job_id = job.id
         self.prompt: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
@@ -58,17 +61,20 @@ class RemixModal(discord.ui.Modal):
             min_length=1,
             max_length=2000,
         )
-        self.add_item(discord.ui.Label(text="Prompt", component=self.prompt))
-        options = [discord.SelectOption(label="Reroll (new seed)", value="reroll", default=True)]
+        self.add_item(discord.ui.Label(text=t("Prompt", locale), component=self.prompt))
+        options = [discord.SelectOption(label=t("Reroll (new seed)", locale), value="reroll", default=True)]
         count = result_image_count(job)
         options += [
-            discord.SelectOption(label=f"Vary image {n + 1}" if count > 1 else "Vary the image", value=f"vary:{n}")
+            discord.SelectOption(
+                label=t("Vary image {number}", locale, number=n + 1) if count > 1 else t("Vary the image", locale),
+                value=f"vary:{n}",
+            )
             for n in range(min(count, 5))
         ]
         self.choice: discord.ui.Select[RemixModal] = discord.ui.Select(
             custom_id="action", options=options, min_values=1, max_values=1
         )
-        self.add_item(discord.ui.Label(text="Then", component=self.choice))
+        self.add_item(discord.ui.Label(text=t("Then", locale), component=self.choice))
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         picked = self.choice.values[0] if self.choice.values else "reroll"
@@ -94,11 +100,11 @@ class ActionsCog(commands.Cog):
             await work
         except BotError as exc:
             log.info("action refused: %s", exc.message)
-            await reply_ephemeral(interaction, exc.message)
+            await reply_ephemeral(interaction, exc.localized(await interaction_language(interaction)))
         except Exception:
             incident = secrets.token_hex(3)
             log.exception("unexpected error in a result action (incident %s)", incident)
-            await reply_ephemeral(interaction, f"Something went wrong on our side (incident `{incident}`).")
+            await reply_ephemeral(interaction, incident_text(incident, await interaction_language(interaction)))
 
     async def _dispatch(self, interaction: discord.Interaction, click: Click) -> None:
         requester = requester_from_interaction(interaction)
@@ -120,7 +126,8 @@ class ActionsCog(commands.Cog):
             await self._restyle(interaction, click)
         elif click.action is Action.REMIX:
             job = await self._parent(click.job_id)  # a local read: the modal must be the first response
-            await interaction.response.send_modal(RemixModal(self, job))
+            locale = await self.services.locales.for_interaction(interaction)
+            await interaction.response.send_modal(RemixModal(self, job, locale))
         else:
             await self._new_job(interaction, click.action, click.job_id, click.index)
 
@@ -128,6 +135,7 @@ class ActionsCog(commands.Cog):
 
     async def _cancel(self, interaction: discord.Interaction, click: Click, *, is_admin: bool) -> None:
         job = await self.services.jobs.cancel(click.job_id, actor_id=interaction.user.id, is_admin=is_admin)
+        # The progress message is in the job's language; so is its cancellation.
         await interaction.response.edit_message(content=cancelled_text(job, interaction.user.id), view=None)
 
     async def _restyle(self, interaction: discord.Interaction, click: Click) -> None:

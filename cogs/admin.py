@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import BotError
+from bot.i18n import LocaleResolver, t
 from bot.quotas import GuildAdminService
 from bot.quotas.policy import SERVER, channel_scope, member_scope, role_scope
 from bot.quotas.render import audit_text, clip, overrides_text, policy_text, prompt_log_text, usage_text
@@ -91,8 +92,16 @@ class AdminCog(commands.Cog):
         default_permissions=ADMIN_PERMISSIONS,
     )
 
-    def __init__(self, admin: GuildAdminService) -> None:
+    def __init__(self, admin: GuildAdminService, locales: LocaleResolver | None = None) -> None:
         self.admin = admin
+        self.locales = locales or LocaleResolver()
+
+    async def _locale(self, interaction: discord.Interaction) -> str:
+        return await self.locales.for_interaction(interaction)
+
+    async def _saved(self, interaction: discord.Interaction, changes: dict[str, Any]) -> None:
+        shown = ", ".join(f"{k}={v}" for k, v in changes.items())
+        await reply(interaction, t("✅ Saved.", await self._locale(interaction)) + " " + shown)
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         require_admin(interaction)
@@ -109,11 +118,12 @@ class AdminCog(commands.Cog):
             policy = await quotas.policy_for(guild_id, user_id=None, channel_id=None)
             config = await self.admin.config(guild_id)
             overrides = overrides_text(sorted(config.scopes.items()))
-            text = policy_text(policy, title="Server limits and settings")
-            await reply(interaction, text + ("\n**Overrides**\n" + overrides if overrides else ""))
+            locale = await self._locale(interaction)
+            text = policy_text(policy, title=t("Server limits and settings", locale), locale=locale)
+            await reply(interaction, text + (f"\n**{t('Overrides', locale)}**\n" + overrides if overrides else ""))
             return
         report = await quotas.usage(guild_id, member.id, channel_id=interaction.channel_id, role_ids=role_ids(member))
-        await reply(interaction, usage_text(report, who=member.mention))
+        await reply(interaction, usage_text(report, who=member.mention, locale=await self._locale(interaction)))
 
     @quota.command(name="set", description="Set image limits for the server or one member (-1 = unlimited)")
     @app_commands.describe(
@@ -151,8 +161,9 @@ class AdminCog(commands.Cog):
             channel_id=None,
             role_ids=role_ids(member) if member else (),
         )
-        title = f"Limits for {member.mention}" if member else "Server limits"
-        await reply(interaction, "✅ Saved.\n" + policy_text(policy, title=title))
+        locale = await self._locale(interaction)
+        title = t("Limits for {member}", locale, member=member.mention) if member else t("Server limits", locale)
+        await reply(interaction, t("✅ Saved.", locale) + "\n" + policy_text(policy, title=title, locale=locale))
 
     @quota.command(name="role", description="Limits for a role (the most generous of a member's roles wins)")
     @app_commands.describe(
@@ -178,7 +189,10 @@ class AdminCog(commands.Cog):
         actor = interaction.user.id
         if preset == "remove":
             await self.admin.clear(guild_id, actor, scope)
-            await reply(interaction, f"✅ {role.mention} has no quota override any more.")
+            await reply(
+                interaction,
+                t("✅ {role} has no quota override any more.", await self._locale(interaction), role=role.mention),
+            )
             return
         changes = _limits(images_per_day=images_per_day, images_per_month=images_per_month) | _present(
             max_active=max_active, cooldown_seconds=cooldown_seconds
@@ -193,22 +207,29 @@ class AdminCog(commands.Cog):
         else:
             unset = ["blocked", "exempt"]
         config = await self.admin.update(guild_id, actor, scope, changes, unset=unset)
-        shown = ", ".join(f"{k}={'unlimited' if v is None else v}" for k, v in sorted(config.set_values().items()))
-        await reply(interaction, f"✅ {role.mention}: {shown or 'no override'}.")
+        locale = await self._locale(interaction)
+        unlimited = t("unlimited", locale)
+        shown = ", ".join(f"{k}={unlimited if v is None else v}" for k, v in sorted(config.set_values().items()))
+        await reply(interaction, f"✅ {role.mention}: {shown or t('no override', locale)}.")
 
     @quota.command(name="reset", description="Reset a member's usage for today and this month")
     @app_commands.describe(member="The member whose counters go back to zero")
     async def quota_reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
         guild_id = require_admin(interaction)
         await self.admin.reset_member(guild_id, interaction.user.id, member.id)
-        await reply(interaction, f"✅ {member.mention}'s usage for today and this month is back to zero.")
+        locale = await self._locale(interaction)
+        text = t("✅ {member}'s usage for today and this month is back to zero.", locale, member=member.mention)
+        await reply(interaction, text)
 
     @quota.command(name="clear", description="Remove a member's personal overrides (limits and settings)")
     @app_commands.describe(member="The member")
     async def quota_clear(self, interaction: discord.Interaction, member: discord.Member) -> None:
         guild_id = require_admin(interaction)
         await self.admin.clear(guild_id, interaction.user.id, member_scope(member.id))
-        await reply(interaction, f"✅ {member.mention} now follows the server and role settings.")
+        locale = await self._locale(interaction)
+        await reply(
+            interaction, t("✅ {member} now follows the server and role settings.", locale, member=member.mention)
+        )
 
     # -- /settings ------------------------------------------------------------------------------
 
@@ -217,18 +238,20 @@ class AdminCog(commands.Cog):
     async def settings_show(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
         guild_id = require_admin(interaction)
         policy = await self.admin.quotas.policy_for(guild_id, user_id=None, channel_id=channel.id if channel else None)
-        title = f"Settings in {channel.mention}" if channel else "Server settings"
-        await reply(interaction, policy_text(policy, title=title))
+        locale = await self._locale(interaction)
+        title = t("Settings in {channel}", locale, channel=channel.mention) if channel else t("Server settings", locale)
+        await reply(interaction, policy_text(policy, title=title, locale=locale))
 
     @settings.command(name="channels", description="Allow generation in every channel, or only in listed ones")
     @app_commands.describe(mode="all: every channel; listed: only channels allowed with /settings channel")
     async def settings_channels(self, interaction: discord.Interaction, mode: Literal["all", "listed"]) -> None:
         guild_id = require_admin(interaction)
         await self.admin.update(guild_id, interaction.user.id, SERVER, {"channel_allowed": mode == "all"})
-        await reply(
-            interaction,
-            f"✅ Generation is now allowed in {'every channel' if mode == 'all' else 'listed channels only'}.",
-        )
+        locale = await self._locale(interaction)
+        if mode == "all":
+            await reply(interaction, t("✅ Generation is now allowed in every channel.", locale))
+        else:
+            await reply(interaction, t("✅ Generation is now allowed in listed channels only.", locale))
 
     @settings.command(name="channel", description="Allow or deny generation in one channel")
     @app_commands.describe(channel="The channel", access="allow, deny, or inherit the server default")
@@ -244,7 +267,7 @@ class AdminCog(commands.Cog):
             await self.admin.update(guild_id, interaction.user.id, scope, unset=["channel_allowed"])
         else:
             await self.admin.update(guild_id, interaction.user.id, scope, {"channel_allowed": access == "allow"})
-        await reply(interaction, f"✅ {channel.mention}: {access}.")
+        await reply(interaction, f"✅ {channel.mention}: {t(access, await self._locale(interaction))}.")
 
     @settings.command(name="models", description="Allowed models and the default model")
     @app_commands.describe(
@@ -269,7 +292,7 @@ class AdminCog(commands.Cog):
         if default is not None:
             changes["default_mode"] = default.strip().lower()
         await self.admin.update(guild_id, interaction.user.id, target_scope(channel, role), changes)
-        await reply(interaction, "✅ Saved. " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+        await self._saved(interaction, changes)
 
     @settings.command(name="caps", description="Per-request caps: image count, steps, output size")
     @app_commands.describe(
@@ -291,7 +314,7 @@ class AdminCog(commands.Cog):
         guild_id = require_admin(interaction)
         changes = _present(max_count=max_count, max_steps=max_steps, max_side=max_side)
         await self.admin.update(guild_id, interaction.user.id, target_scope(channel, role), changes)
-        await reply(interaction, "✅ Saved. " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+        await self._saved(interaction, changes)
 
     @settings.command(name="features", description="Turn features on or off")
     @app_commands.describe(
@@ -313,7 +336,9 @@ class AdminCog(commands.Cog):
         guild_id = require_admin(interaction)
         changes = _present(img2img=img2img, custom_models=custom_models, multi_image=multi_image)
         await self.admin.update(guild_id, interaction.user.id, target_scope(channel, role), changes)
-        await reply(interaction, "✅ Saved. " + ", ".join(f"{k}={'on' if v else 'off'}" for k, v in changes.items()))
+        locale = await self._locale(interaction)
+        shown = ", ".join(f"{k}={t('on', locale) if v else t('off', locale)}" for k, v in changes.items())
+        await reply(interaction, t("✅ Saved.", locale) + " " + shown)
 
     @settings.command(name="words", description="The banned-words list (checked before anything is sent)")
     @app_commands.describe(action="add, remove or list", words="Comma-separated words or phrases (any language)")
@@ -326,8 +351,11 @@ class AdminCog(commands.Cog):
         guild_id = require_admin(interaction)
         if action == "list":
             policy = await self.admin.quotas.policy_for(guild_id, user_id=None, channel_id=None)
-            listed = ", ".join(f"||{w}||" for w in policy.banned_words) or "none"
-            await reply(interaction, f"Banned words ({len(policy.banned_words)}): {listed}")
+            locale = await self._locale(interaction)
+            listed = ", ".join(f"||{w}||" for w in policy.banned_words) or t("none", locale)
+            await reply(
+                interaction, t("Banned words ({count}): {words}", locale, count=len(policy.banned_words), words=listed)
+            )
             return
         items = [w.strip() for w in (words or "").split(",") if w.strip()]
         if not items:
@@ -338,7 +366,9 @@ class AdminCog(commands.Cog):
             add=items if action == "add" else (),
             remove=items if action == "remove" else (),
         )
-        await reply(interaction, f"✅ {len(result)} banned word(s) now.")
+        await reply(
+            interaction, t("✅ {count} banned word(s) now.", await self._locale(interaction), count=len(result))
+        )
 
     @settings.command(name="strikes", description="Banned-word strikes: how many, within how long, block for how long")
     @app_commands.describe(
@@ -356,16 +386,18 @@ class AdminCog(commands.Cog):
         guild_id = require_admin(interaction)
         changes = _present(strike_limit=limit, strike_window_hours=window_hours, strike_block_hours=block_hours)
         await self.admin.update(guild_id, interaction.user.id, SERVER, changes)
-        await reply(interaction, "✅ Saved. " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+        await self._saved(interaction, changes)
 
     @settings.command(name="unblock", description="Lift a member's banned-word block and clear their strikes")
     @app_commands.describe(member="The member")
     async def settings_unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
         guild_id = require_admin(interaction)
         was = await self.admin.lift_block(guild_id, interaction.user.id, member.id)
-        await reply(
-            interaction, f"✅ {member.mention} {'is unblocked' if was else 'was not blocked; strikes cleared'}."
-        )
+        locale = await self._locale(interaction)
+        if was:
+            await reply(interaction, t("✅ {member} is unblocked.", locale, member=member.mention))
+        else:
+            await reply(interaction, t("✅ {member} was not blocked; strikes cleared.", locale, member=member.mention))
 
     @settings.command(name="moderation", description="How LiblibAI's content audit results are handled")
     @app_commands.describe(
@@ -381,14 +413,15 @@ class AdminCog(commands.Cog):
         guild_id = require_admin(interaction)
         changes = _present(audit_display=audit_display, flagged_only_nsfw=flagged_only_nsfw)
         await self.admin.update(guild_id, interaction.user.id, SERVER, changes)
-        await reply(interaction, "✅ Saved. " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+        await self._saved(interaction, changes)
 
     @settings.command(name="timezone", description="The time zone whose midnight resets daily and monthly limits")
     @app_commands.describe(name="An IANA time zone, e.g. UTC, Asia/Shanghai, Europe/Paris")
     async def settings_timezone(self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 64]) -> None:
         guild_id = require_admin(interaction)
         await self.admin.update(guild_id, interaction.user.id, SERVER, {"timezone": name.strip()})
-        await reply(interaction, f"✅ Limits now reset at midnight {name.strip()}.")
+        locale = await self._locale(interaction)
+        await reply(interaction, t("✅ Limits now reset at midnight {timezone}.", locale, timezone=name.strip()))
 
     @settings.command(name="clear", description="Remove every override of a channel, role or member")
     @app_commands.describe(channel="A channel", role="A role", member="A member")
@@ -404,7 +437,7 @@ class AdminCog(commands.Cog):
         if scope == SERVER:
             raise BotError("Choose the channel, role or member whose overrides to remove.")
         await self.admin.clear(guild_id, interaction.user.id, scope)
-        await reply(interaction, "✅ Overrides removed.")
+        await reply(interaction, t("✅ Overrides removed.", await self._locale(interaction)))
 
     @settings.command(name="audit", description="Recent changes by admins: who, what, when")
     @app_commands.describe(limit="How many entries")
@@ -412,7 +445,8 @@ class AdminCog(commands.Cog):
         self, interaction: discord.Interaction, limit: app_commands.Range[int, 1, 50] = 15
     ) -> None:
         guild_id = require_admin(interaction)
-        await reply(interaction, audit_text(await self.admin.audit_log(guild_id, limit=limit)))
+        entries = await self.admin.audit_log(guild_id, limit=limit)
+        await reply(interaction, audit_text(entries, await self._locale(interaction)))
 
     @settings.command(name="log", description="Recent prompts: who asked what, where, the job and its cost")
     @app_commands.describe(member="Only this member", limit="How many entries")
@@ -424,4 +458,26 @@ class AdminCog(commands.Cog):
     ) -> None:
         guild_id = require_admin(interaction)
         entries = await self.admin.prompt_log(guild_id, user_id=member.id if member else None, limit=limit)
-        await reply(interaction, prompt_log_text(entries))
+        await reply(interaction, prompt_log_text(entries, await self._locale(interaction)))
+
+    @settings.command(name="language", description="The language the bot answers in on this server")
+    @app_commands.describe(
+        language="For members whose Discord language is neither English nor Simplified Chinese, and for mentions"
+    )
+    @app_commands.choices(
+        language=[
+            app_commands.Choice(name="English", value="en-US"),
+            app_commands.Choice(name="简体中文", value="zh-CN"),
+            app_commands.Choice(name="Bot default", value="default"),
+        ]
+    )
+    async def settings_language(self, interaction: discord.Interaction, language: str) -> None:
+        guild_id = require_admin(interaction)
+        actor = interaction.user.id
+        if language == "default":
+            await self.admin.update(guild_id, actor, SERVER, unset=["language"])
+        else:
+            await self.admin.update(guild_id, actor, SERVER, {"language": language})
+        locale = await self._locale(interaction)
+        shown = {"en-US": "English", "zh-CN": "简体中文"}.get(language) or t("the bot default", locale)
+        await reply(interaction, t("✅ The server language is now {language}.", locale, language=shown))

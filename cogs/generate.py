@@ -10,11 +10,12 @@ from discord.ext import commands
 
 from bot.app import Services
 from bot.fingerprint import find_duplicate
+from bot.i18n import t
 from bot.images import sniff_input
 from bot.models import GenerationRequest, Job, JobKind, new_job_id
 from bot.prompt_flags import parse_flags
 from bot.request_builder import ASPECT_RATIOS, MAX_SEED
-from cogs._jobs import check_attachment, start_interaction_job
+from cogs._jobs import check_attachment, requester_from_interaction, start_interaction_job
 from cogs._repost import repost_result
 
 log = logging.getLogger(__name__)
@@ -79,10 +80,11 @@ class GenerateCog(commands.Cog):
         control_type: str | None = None,
         fresh: bool = False,
     ) -> None:
-        flags = parse_flags(prompt)  # options win over flags typed in the prompt
+        flags = parse_flags(prompt)  # options win over flags typed in the prompt; both over the server default
+        server_mode = await self.services.admission.default_mode(requester_from_interaction(interaction))
         request = self.services.builder.build(
             flags.prompt,
-            mode=mode or flags.mode,
+            mode=mode or flags.mode or server_mode,
             negative_prompt=negative or flags.negative_prompt,
             aspect_ratio=aspect or flags.aspect_ratio,
             count=count if count is not None else flags.count,
@@ -120,12 +122,15 @@ class GenerateCog(commands.Cog):
         )
         if duplicate is None:
             return False
-        when = f"<t:{int(duplicate.created_at.timestamp())}:R>"
-        note = (
-            f"♻️ Re-posted: the same request with the same seed was rendered {when} (job `{duplicate.id}`), "
-            "so nothing was charged. Add `fresh: True` to render it again."
+        locale = await self.services.locales.for_interaction(interaction)
+        note = t(
+            "♻️ Re-posted: the same request with the same seed was rendered {when} (job `{job_id}`), "
+            "so nothing was charged. Add `fresh: True` to render it again.",
+            locale,
+            when=f"<t:{int(duplicate.created_at.timestamp())}:R>",
+            job_id=duplicate.id,
         )
-        await repost_result(self.services, interaction, duplicate, note=note)
+        await repost_result(self.services, interaction, duplicate, note=note, locale=locale)
         return True
 
     @imagine.autocomplete("mode")

@@ -9,6 +9,7 @@ from discord.ext import commands
 from bot.actions import has_result
 from bot.app import Services
 from bot.errors import BotError, JobNotFoundError
+from bot.i18n import Text, t
 from bot.models import ACTIVE_STATES, TERMINAL_STATES, JobState
 from bot.ui.info import MAX_LISTED, help_embed, jobs_embed, models_embed, queue_embed
 from cogs._repost import repost_result
@@ -20,11 +21,14 @@ class InfoCog(commands.Cog):
 
     @app_commands.command(name="help", description="How to use the bot, with examples")
     async def help(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(embed=help_embed(), ephemeral=True)
+        locale = await self.services.locales.for_interaction(interaction)
+        await interaction.response.send_message(embed=help_embed(locale), ephemeral=True)
 
     @app_commands.command(name="models", description="The modes and models you can use, and what each supports")
     async def models(self, interaction: discord.Interaction) -> None:
-        embed = models_embed(self.services.builder.modes(), default_mode=self.services.settings.models.default_mode)
+        locale = await self.services.locales.for_interaction(interaction)
+        modes = self.services.builder.modes()
+        embed = models_embed(modes, default_mode=self.services.settings.models.default_mode, locale=locale)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @app_commands.command(name="queue", description="What this server is waiting for, with estimated waits")
@@ -32,7 +36,8 @@ class InfoCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         snapshot = await self.services.jobs.snapshot()
         typical = self.services.jobs.estimated_wait(1)
-        embed = queue_embed(snapshot, guild_id=interaction.guild_id, typical=typical)
+        locale = await self.services.locales.for_interaction(interaction)
+        embed = queue_embed(snapshot, guild_id=interaction.guild_id, typical=typical, locale=locale)
         await interaction.followup.send(embed=embed, ephemeral=True)
 
     @app_commands.command(name="jobs", description="Your recent jobs: status, cost and links")
@@ -47,7 +52,8 @@ class InfoCog(commands.Cog):
                 position = await self.services.jobs.position(job.id)
                 if position is not None:
                     positions[job.id] = position
-        await interaction.followup.send(embed=jobs_embed(jobs, positions=positions), ephemeral=True)
+        locale = await self.services.locales.for_interaction(interaction)
+        await interaction.followup.send(embed=jobs_embed(jobs, positions=positions, locale=locale), ephemeral=True)
 
     @app_commands.command(name="show", description="Post a past job's result again, with its buttons")
     @app_commands.describe(job="The job id (shown under every result, e.g. 3f9a0c12be)")
@@ -58,7 +64,9 @@ class InfoCog(commands.Cog):
         if found.guild_id != interaction.guild_id and found.user_id != interaction.user.id:
             raise JobNotFoundError(found.id)
         if not has_result(found):
-            raise BotError(f"Job `{found.id}` has no result to show (it is {found.state}).")
-        await repost_result(
-            self.services, interaction, found, note=f"Re-posted with /show by <@{interaction.user.id}>."
-        )
+            raise BotError(
+                "Job `{job_id}` has no result to show (it is {state}).", job_id=found.id, state=Text(str(found.state))
+            )
+        locale = await self.services.locales.for_interaction(interaction)
+        note = t("Re-posted with /show by <@{user_id}>.", locale, user_id=interaction.user.id)
+        await repost_result(self.services, interaction, found, note=note, locale=locale)

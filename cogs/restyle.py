@@ -17,20 +17,21 @@ from discord.ext import commands
 
 from bot.app import Services
 from bot.errors import BotError, InvalidRequestError
+from bot.i18n import N_, t
 from bot.models import JobKind, new_job_id
 from bot.prompt_flags import parse_flags
 from bot.restyle import SourcePublisher, SourceRef, build_restyle_request, restyle_mode
-from bot.tree import reply_ephemeral
+from bot.tree import incident_text, interaction_language, reply_ephemeral
 from cogs._jobs import start_interaction_job, start_message_job
 
 log = logging.getLogger(__name__)
 
-HINT = (
+HINT = N_(
     "To restyle an image, **reply** to a message that has one and mention me with what to change, "
     "e.g. `@{name} make it a watercolor, keep the pose`. Images attached to your reply are extra references. "
     "You can also use **Apps → Restyle image** on any message, or `/restyle`."
 )
-HIDDEN_HINT = (
+HIDDEN_HINT = N_(
     "I can't see the image in that message from a reply (Discord hides other members' messages from bots). "
     "Use **Apps → Restyle image** on it instead (right-click or long-press the message)."
 )
@@ -126,8 +127,8 @@ def _parse_strength(text: str) -> float | None:
 class RestyleModal(discord.ui.Modal):
     """Instruction, mode and (for custom models) strength; then runs like /restyle."""
 
-    def __init__(self, services: Services, *, image_url: str, parent_job_id: str | None) -> None:
-        super().__init__(title="Restyle image", timeout=600, custom_id=f"restyle:{secrets.token_hex(6)}")
+    def __init__(self, services: Services, *, image_url: str, parent_job_id: str | None, locale: str) -> None:
+        super().__init__(title=t("Restyle image", locale), timeout=600, custom_id=f"restyle:{secrets.token_hex(6)}")
         self.services = services
         self.image_url = image_url
         self.parent_job_id = parent_job_id
@@ -135,9 +136,9 @@ class RestyleModal(discord.ui.Modal):
         default = builder.resolve_mode(services.settings.models.restyle_default_mode)
         modes = builder.modes()
         self.instruction: discord.ui.TextInput[RestyleModal] = discord.ui.TextInput(
-            label="Instruction",
+            label=t("Instruction", locale),
             style=discord.TextStyle.paragraph,
-            placeholder="make it a watercolor painting, keep the pose",
+            placeholder=t("make it a watercolor painting, keep the pose", locale),
             max_length=2000,
             custom_id="instruction",
         )
@@ -150,12 +151,12 @@ class RestyleModal(discord.ui.Modal):
             ][:25],
             required=False,
         )
-        self.add_item(discord.ui.Label(text="Mode", component=self.mode))
+        self.add_item(discord.ui.Label(text=t("Mode", locale), component=self.mode))
         self.strength: discord.ui.TextInput[RestyleModal] | None = None
         if any(m.supports_strength for m in modes):
             self.strength = discord.ui.TextInput(
-                label="Strength (custom models, 0-1)",
-                placeholder="0.75: how far to move away from the image",
+                label=t("Strength (custom models, 0-1)", locale),
+                placeholder=t("0.75: how far to move away from the image", locale),
                 required=False,
                 max_length=5,
                 custom_id="strength",
@@ -174,22 +175,23 @@ class RestyleModal(discord.ui.Modal):
         )
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
+        locale = await interaction_language(interaction)
         if isinstance(error, BotError):
             log.info("restyle refused: %s", error.message)
-            await reply_ephemeral(interaction, error.message)
+            await reply_ephemeral(interaction, error.localized(locale))
             return
         incident = secrets.token_hex(3)
         log.error("unexpected error in the restyle modal (incident %s)", incident, exc_info=error)
-        await reply_ephemeral(
-            interaction, f"Something went wrong on our side (incident `{incident}`). Please try again."
-        )
+        await reply_ephemeral(interaction, incident_text(incident, locale))
 
 
 async def open_restyle_modal(
     services: Services, interaction: discord.Interaction, *, image_url: str, parent_job_id: str | None = None
 ) -> None:
     """Ask for an instruction (and mode/strength) for the image at ``image_url``; the submit runs the job."""
-    await interaction.response.send_modal(RestyleModal(services, image_url=image_url, parent_job_id=parent_job_id))
+    locale = await services.locales.for_interaction(interaction)
+    modal = RestyleModal(services, image_url=image_url, parent_job_id=parent_job_id, locale=locale)
+    await interaction.response.send_modal(modal)
 
 
 # -- the cog ----------------------------------------------------------------------------------------
@@ -269,17 +271,22 @@ class RestyleCog(commands.Cog):
         me = self.bot.user
         if me is None or message.author.bot or not any(u.id == me.id for u in message.mentions):
             return  # bots (ourselves included) and messages that do not mention us (@everyone alone)
+        # No member locale here: the server's default language (see LocaleResolver.for_guild).
+        guild = message.guild
+        locale = await self.services.locales.for_guild(
+            guild.id if guild else None, guild.preferred_locale if guild else None
+        )
         try:
-            await self._restyle_reply(message, me)
+            await self._restyle_reply(message, me, locale)
         except BotError as exc:
             log.info("restyle reply refused: %s", exc.message)
-            await _answer(message, exc.message)
+            await _answer(message, exc.localized(locale))
         except Exception:
             incident = secrets.token_hex(3)
             log.exception("unexpected error restyling a reply (incident %s)", incident)
-            await _answer(message, f"Something went wrong on our side (incident `{incident}`). Please try again.")
+            await _answer(message, incident_text(incident, locale))
 
-    async def _restyle_reply(self, message: discord.Message, me: discord.ClientUser) -> None:
+    async def _restyle_reply(self, message: discord.Message, me: discord.ClientUser, locale: str) -> None:
         text = re.sub(rf"<@!?{me.id}>", " ", message.content)
         flags = parse_flags(" ".join(text.split()))
         own = image_refs(message, field="reference", embeds=False)
@@ -288,16 +295,16 @@ class RestyleCog(commands.Cog):
             sources = image_refs(target)
             if not sources:
                 hidden = _hidden_from_us(target, me, self.bot.intents)
-                await _answer(message, HIDDEN_HINT if hidden else HINT.format(name=me.display_name))
+                await _answer(message, t(HIDDEN_HINT, locale) if hidden else t(HINT, locale, name=me.display_name))
                 return
             source, references = sources[0], own
         elif own:  # no reply: "@bot make it blue" with the image attached
             source, references = dataclasses.replace(own[0], field="image"), own[1:]
         else:
-            await _answer(message, HINT.format(name=me.display_name))
+            await _answer(message, t(HINT, locale, name=me.display_name))
             return
         if not flags.prompt:
-            await _answer(message, "What should I change? " + HINT.format(name=me.display_name))
+            await _answer(message, t("What should I change?", locale) + " " + t(HINT, locale, name=me.display_name))
             return
         services = self.services
         mode = restyle_mode(
@@ -320,7 +327,7 @@ class RestyleCog(commands.Cog):
         request = await SourcePublisher(services.sources, services.transport).prepare(
             request, source, references, job_id=job_id
         )
-        await start_message_job(services, message, request, kind=JobKind.RESTYLE, job_id=job_id)
+        await start_message_job(services, message, request, kind=JobKind.RESTYLE, job_id=job_id, locale=locale)
 
     async def _referenced(self, message: discord.Message) -> discord.Message | None:
         reference = message.reference

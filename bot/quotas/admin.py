@@ -63,7 +63,7 @@ class GuildAdminService:
         try:
             merged = validate_change(scope, raw.get(scope, {}), changes, unset)
         except ConfigError as exc:
-            raise SettingsChangeError(f"That change was refused: {exc}") from exc
+            raise SettingsChangeError("That change was refused: {detail}", detail=str(exc)) from exc
         await self._store.set_guild_config(guild_id, scope, merged or None)
         await self._audit(guild_id, actor_id, f"set {scope}", {"set": changes, "unset": sorted(unset)})
         return ScopeConfig.model_validate(merged)
@@ -92,7 +92,7 @@ class GuildAdminService:
         dropped = {normalize(w).strip() for w in remove}
         words = [w for w in words if normalize(w).strip() not in dropped]
         if len(words) > MAX_BANNED_WORDS:
-            raise SettingsChangeError(f"A server can ban at most {MAX_BANNED_WORDS} words.")
+            raise SettingsChangeError("A server can ban at most {limit} words.", limit=MAX_BANNED_WORDS)
         await self.update(guild_id, actor_id, SERVER, {"banned_words": words})
         return words
 

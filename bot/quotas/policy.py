@@ -18,6 +18,7 @@ from bot.quotas.windows import UnknownTimezoneError, get_zone
 from bot.settings import QuotaSettings
 
 AuditDisplay = Literal["notice", "silent"]
+Language = Literal["en-US", "zh-CN"]
 
 SERVER = "server"
 
@@ -72,6 +73,7 @@ class ScopeConfig(BaseModel):
     audit_display: AuditDisplay | None = None
     flagged_only_nsfw: bool | None = None
     timezone: str | None = None
+    language: Language | None = None  # server scope: the default language of replies (bot.i18n)
 
     @field_validator("timezone")
     @classmethod

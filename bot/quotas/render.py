@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 
 from bot.errors import discord_time
+from bot.i18n import Locale, t
 from bot.quotas.policy import Policy, ScopeConfig
 from bot.quotas.service import Counter, TopReport, UsageReport
 from bot.storage.base import AuditEntry, PromptLogEntry
@@ -17,96 +18,180 @@ def clip(text: str, limit: int = MAX_MESSAGE) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def limit_text(value: int | None) -> str:
-    return "unlimited" if value is None else ("blocked" if value == 0 else str(value))
+def limit_text(value: int | None, locale: Locale = None) -> str:
+    return t("unlimited", locale) if value is None else (t("blocked", locale) if value == 0 else str(value))
 
 
-def _remaining(limit: int | None, used: int) -> str:
-    return "unlimited" if limit is None else str(max(limit - used, 0))
+def _remaining(limit: int | None, used: int, locale: Locale) -> str:
+    return t("unlimited", locale) if limit is None else str(max(limit - used, 0))
 
 
-def usage_text(report: UsageReport, *, who: str = "You") -> str:
+def usage_text(report: UsageReport, *, who: str, locale: Locale = None) -> str:
     p, w = report.policy, report.windows
-    lines = [f"**{who}** on this server:"]
+    lines = [t("**{who}** on this server:", locale, who=who)]
     if p.blocked:
-        lines.append("⛔ Blocked by role or member settings.")
+        lines.append(t("⛔ Blocked by role or member settings.", locale))
     if p.exempt:
-        lines.append("⭐ Exempt from member limits.")
+        lines.append(t("⭐ Exempt from member limits.", locale))
     day_limit = None if p.exempt else p.images_per_day
     month_limit = None if p.exempt else p.images_per_month
     lines += [
-        f"• Today: {report.day.images} image(s), {report.day.points} points; limit {limit_text(day_limit)}, "
-        f"remaining {_remaining(day_limit, report.day.images)}. Resets {discord_time(w.day_resets_at)}.",
-        f"• This month: {report.month.images} image(s), {report.month.points} points; limit "
-        f"{limit_text(month_limit)}, remaining {_remaining(month_limit, report.month.images)}. "
-        f"Resets {discord_time(w.month_resets_at)}.",
+        t(
+            "• Today: {images} image(s), {points} points; limit {limit}, remaining {remaining}. Resets {resets}.",
+            locale,
+            images=report.day.images,
+            points=report.day.points,
+            limit=limit_text(day_limit, locale),
+            remaining=_remaining(day_limit, report.day.images, locale),
+            resets=discord_time(w.day_resets_at),
+        ),
+        t(
+            "• This month: {images} image(s), {points} points; limit {limit}, remaining {remaining}. Resets {resets}.",
+            locale,
+            images=report.month.images,
+            points=report.month.points,
+            limit=limit_text(month_limit, locale),
+            remaining=_remaining(month_limit, report.month.images, locale),
+            resets=discord_time(w.month_resets_at),
+        ),
     ]
     if p.server_images_per_day is not None or p.server_points_per_day is not None:
         lines.append(
-            f"• Server today: {report.server_day.images}/{limit_text(p.server_images_per_day)} images, "
-            f"{report.server_day.points}/{limit_text(p.server_points_per_day)} points."
+            t(
+                "• Server today: {images}/{image_limit} images, {points}/{point_limit} points.",
+                locale,
+                images=report.server_day.images,
+                image_limit=limit_text(p.server_images_per_day, locale),
+                points=report.server_day.points,
+                point_limit=limit_text(p.server_points_per_day, locale),
+            )
         )
-    lines.append(f"• At most {p.max_active} job(s) at once; cooldown {p.cooldown_seconds:g}s. Time zone: {p.timezone}.")
+    lines.append(
+        t(
+            "• At most {max_active} job(s) at once; cooldown {cooldown:g}s. Time zone: {timezone}.",
+            locale,
+            max_active=p.max_active,
+            cooldown=p.cooldown_seconds,
+            timezone=p.timezone,
+        )
+    )
     if report.cooldown_until:
-        lines.append(f"⏳ Next generation {discord_time(report.cooldown_until)}.")
+        lines.append(t("⏳ Next generation {when}.", locale, when=discord_time(report.cooldown_until)))
     if report.blocked_until:
-        lines.append(f"⛔ Blocked for banned words until {discord_time(report.blocked_until, 'f')}.")
+        until = discord_time(report.blocked_until, "f")
+        lines.append(t("⛔ Blocked for banned words until {until}.", locale, until=until))
     return clip("\n".join(lines))
 
 
-def _counter(c: Counter) -> str:
-    return f"{c.images} image(s), {c.points} points"
+def _counter(c: Counter, locale: Locale) -> str:
+    return t("{images} image(s), {points} points", locale, images=c.images, points=c.points)
 
 
-def top_text(report: TopReport) -> str:
+def top_text(report: TopReport, locale: Locale = None) -> str:
+    w = report.windows
     lines = [
-        f"**Server usage** (resets {discord_time(report.windows.day_resets_at)} / "
-        f"{discord_time(report.windows.month_resets_at)})",
-        f"Today: {_counter(report.server_day)} · This month: {_counter(report.server_month)}",
-        "**Today**",
+        t(
+            "**Server usage** (resets {day} / {month})",
+            locale,
+            day=discord_time(w.day_resets_at),
+            month=discord_time(w.month_resets_at),
+        ),
+        t(
+            "Today: {today} · This month: {month}",
+            locale,
+            today=_counter(report.server_day, locale),
+            month=_counter(report.server_month, locale),
+        ),
+        t("**Today**", locale),
     ]
-    lines += [f"{i}. <@{r.scope_id}>: {r.images} image(s), {r.points} points" for i, r in enumerate(report.day, 1)]
+    lines += [
+        f"{i}. <@{r.scope_id}>: {_counter(Counter(r.images, r.points), locale)}" for i, r in enumerate(report.day, 1)
+    ]
     if not report.day:
-        lines.append("Nobody yet.")
-    lines.append("**This month**")
-    lines += [f"{i}. <@{r.scope_id}>: {r.images} image(s), {r.points} points" for i, r in enumerate(report.month, 1)]
+        lines.append(t("Nobody yet.", locale))
+    lines.append(t("**This month**", locale))
+    lines += [
+        f"{i}. <@{r.scope_id}>: {_counter(Counter(r.images, r.points), locale)}" for i, r in enumerate(report.month, 1)
+    ]
     if not report.month:
-        lines.append("Nobody yet.")
+        lines.append(t("Nobody yet.", locale))
     return clip("\n".join(lines))
 
 
-def policy_text(policy: Policy, *, title: str) -> str:
-    models = ", ".join(policy.allowed_models) if policy.allowed_models is not None else "all"
+def _yes_no(value: bool, locale: Locale) -> str:
+    return t("yes", locale) if value else t("no", locale)
+
+
+def policy_text(policy: Policy, *, title: str, locale: Locale = None) -> str:
+    models = ", ".join(policy.allowed_models) if policy.allowed_models is not None else t("all", locale)
     features = [
         name
         for name, on in (
             ("img2img", policy.img2img),
-            ("custom models", policy.custom_models),
+            (t("custom models", locale), policy.custom_models),
             ("count > 1", policy.multi_image),
         )
         if on
     ]
+    per_member = t(
+        "• Images per member: {day}/day, {month}/month",
+        locale,
+        day=limit_text(policy.images_per_day, locale),
+        month=limit_text(policy.images_per_month, locale),
+    )
+    if policy.exempt:
+        per_member += t(" (exempt)", locale)
+    if policy.blocked:
+        per_member += t(" (blocked)", locale)
+    strikes = (
+        t(
+            "{limit} in {window:g} h → blocked {block:g} h",
+            locale,
+            limit=policy.strike_limit,
+            window=policy.strike_window_hours,
+            block=policy.strike_block_hours,
+        )
+        if policy.strike_limit
+        else t("off", locale)
+    )
     lines = [
         f"**{title}**",
-        f"• Images per member: {limit_text(policy.images_per_day)}/day, {limit_text(policy.images_per_month)}/month"
-        + (" (exempt)" if policy.exempt else "")
-        + (" (blocked)" if policy.blocked else ""),
-        f"• Server per day: {limit_text(policy.server_images_per_day)} images, "
-        f"{limit_text(policy.server_points_per_day)} points",
-        f"• Max jobs at once: {policy.max_active}; cooldown: {policy.cooldown_seconds:g}s",
-        f"• Generation allowed here: {'yes' if policy.channel_allowed else 'no'}",
-        f"• Models: {models}; default: {policy.default_mode or 'bot default'}",
-        f"• Caps: count ≤ {policy.max_count}, steps ≤ {policy.max_steps}, "
-        f"size ≤ {policy.max_side or 'any'} px; features: {', '.join(features) or 'none'}",
-        f"• Banned words: {len(policy.banned_words)}; strikes: "
-        + (
-            f"{policy.strike_limit} in {policy.strike_window_hours:g} h → blocked {policy.strike_block_hours:g} h"
-            if policy.strike_limit
-            else "off"
+        per_member,
+        t(
+            "• Server per day: {images} images, {points} points",
+            locale,
+            images=limit_text(policy.server_images_per_day, locale),
+            points=limit_text(policy.server_points_per_day, locale),
         ),
-        f"• Audit notices: {policy.audit_display}; flagged results only in age-restricted channels: "
-        f"{'yes' if policy.flagged_only_nsfw else 'no'}",
-        f"• Time zone for resets: {policy.timezone}",
+        t(
+            "• Max jobs at once: {max_active}; cooldown: {cooldown:g}s",
+            locale,
+            max_active=policy.max_active,
+            cooldown=policy.cooldown_seconds,
+        ),
+        t("• Generation allowed here: {allowed}", locale, allowed=_yes_no(policy.channel_allowed, locale)),
+        t(
+            "• Models: {models}; default: {default}",
+            locale,
+            models=models,
+            default=policy.default_mode or t("bot default", locale),
+        ),
+        t(
+            "• Caps: count ≤ {count}, steps ≤ {steps}, size ≤ {side} px; features: {features}",
+            locale,
+            count=policy.max_count,
+            steps=policy.max_steps,
+            side=policy.max_side or t("any", locale),
+            features=", ".join(features) or t("none", locale),
+        ),
+        t("• Banned words: {count}; strikes: {strikes}", locale, count=len(policy.banned_words), strikes=strikes),
+        t(
+            "• Audit notices: {display}; flagged results only in age-restricted channels: {flagged}",
+            locale,
+            display=t(policy.audit_display, locale),
+            flagged=_yes_no(policy.flagged_only_nsfw, locale),
+        ),
+        t("• Time zone for resets: {timezone}", locale, timezone=policy.timezone),
     ]
     return clip("\n".join(lines))
 
@@ -132,10 +217,10 @@ def _value(value: object) -> str:
     return str(value)
 
 
-def audit_text(entries: Sequence[AuditEntry]) -> str:
+def audit_text(entries: Sequence[AuditEntry], locale: Locale = None) -> str:
     if not entries:
-        return "No admin changes recorded yet."
-    lines = ["**Admin changes** (newest first)"]
+        return t("No admin changes recorded yet.", locale)
+    lines = [t("**Admin changes** (newest first)", locale)]
     for e in entries:
         detail = _compact(e.detail)
         lines.append(f"{discord_time(e.created_at, 'f')} <@{e.actor_id}> **{e.action}** {detail}")
@@ -152,12 +237,12 @@ def _compact(detail: str) -> str:
     return f"`{json.dumps(data, ensure_ascii=False)[:300]}`" if data else ""
 
 
-def prompt_log_text(entries: Sequence[PromptLogEntry]) -> str:
+def prompt_log_text(entries: Sequence[PromptLogEntry], locale: Locale = None) -> str:
     if not entries:
-        return "The prompt log is empty."
-    lines = ["**Prompt log** (newest first)"]
+        return t("The prompt log is empty.", locale)
+    lines = [t("**Prompt log** (newest first)", locale)]
     for e in entries:
-        cost = f"{e.points} pts" if e.points is not None else "?"
+        cost = t("{points} pts", locale, points=e.points) if e.points is not None else "?"
         prompt = e.prompt.replace("`", "'")[:150]
         lines.append(
             f"{discord_time(e.created_at, 'f')} <@{e.user_id}> in <#{e.channel_id}> · `{e.job_id}` · {e.mode} · "

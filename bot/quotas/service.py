@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from bot.admission import Requester
+from bot.delivery import Presentation
 from bot.errors import (
     BannedWordError,
     BotError,
@@ -27,6 +28,7 @@ from bot.errors import (
     TooManyActiveJobsError,
 )
 from bot.generation import family_of
+from bot.i18n import N_
 from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest, Job, UsageDebit, utcnow
 from bot.quotas.policy import SERVER, GuildConfig, Policy, channel_scope
@@ -72,7 +74,11 @@ def check_request(policy: Policy, request: GenerationRequest) -> None:
     if policy.allowed_models is not None:
         allowed = set(policy.allowed_models)
         if name not in allowed and request.mode not in allowed:
-            raise NotAllowedError(f"The model `{name}` is not allowed here. Allowed: {', '.join(sorted(allowed))}.")
+            raise NotAllowedError(
+                "The model `{name}` is not allowed here. Allowed: {allowed}.",
+                name=name,
+                allowed=", ".join(sorted(allowed)),
+            )
     if family_of(request.mode) is Family.CUSTOM and not policy.custom_models:
         raise NotAllowedError("Custom models are disabled on this server. Try `star3` or `kontext-pro`.")
     if request.is_img2img and not policy.img2img:
@@ -80,11 +86,15 @@ def check_request(policy: Policy, request: GenerationRequest) -> None:
     if request.count > 1 and not policy.multi_image:
         raise InvalidRequestError("count", "this server allows one image per request.")
     if request.count > policy.max_count:
-        raise InvalidRequestError("count", f"this server allows at most {policy.max_count} image(s) per request.")
+        raise InvalidRequestError(
+            "count", "this server allows at most {max_count} image(s) per request.", max_count=policy.max_count
+        )
     if request.steps is not None and request.steps > policy.max_steps:
-        raise InvalidRequestError("steps", f"this server allows at most {policy.max_steps} steps.")
+        raise InvalidRequestError("steps", "this server allows at most {max_steps} steps.", max_steps=policy.max_steps)
     if policy.max_side is not None and estimated_long_side(request) > policy.max_side:
-        raise InvalidRequestError("size", f"this server allows images up to {policy.max_side} px on the long side.")
+        raise InvalidRequestError(
+            "size", "this server allows images up to {max_side} px on the long side.", max_side=policy.max_side
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +144,11 @@ class QuotaService:
     async def config(self, guild_id: int) -> GuildConfig:
         return GuildConfig.from_store(await self._store.get_guild_config(guild_id))
 
+    async def server_language(self, guild_id: int) -> str | None:
+        """The server's default language (``/settings language``), if an admin set one."""
+        server = (await self.config(guild_id)).get(SERVER)
+        return server.language if server is not None else None
+
     async def policy_for(
         self, guild_id: int | None, *, user_id: int | None, channel_id: int | None, role_ids: Iterable[int] = ()
     ) -> Policy:
@@ -156,7 +171,7 @@ class QuotaService:
             self.defaults, channel_id=requester.channel_id, role_ids=requester.role_ids, user_id=requester.user_id
         )
         if not policy.channel_allowed:
-            raise NotAllowedError(_channel_refusal(config))
+            raise _channel_refusal(config)
         if policy.blocked or (not policy.exempt and 0 in (policy.images_per_day, policy.images_per_month)):
             raise NotAllowedError("Your roles do not allow generating images on this server.")
         now = self.now()
@@ -176,6 +191,20 @@ class QuotaService:
             if running is not None:
                 raise CooldownError(running)
         return self._with_debits(job, policy, current_windows(now, get_zone(policy.timezone)))
+
+    async def presentation(self, job: Job) -> Presentation:
+        """The server's audit display rules for the job's channel and member (roles are not known here)."""
+        policy = await self.policy_for(job.guild_id, user_id=job.user_id, channel_id=job.channel_id)
+        return Presentation(audit_notice=policy.audit_display == "notice", flagged_only_nsfw=policy.flagged_only_nsfw)
+
+    async def default_mode(self, requester: Requester) -> str | None:
+        policy = await self.policy_for(
+            requester.guild_id,
+            user_id=requester.user_id,
+            channel_id=requester.channel_id,
+            role_ids=requester.role_ids,
+        )
+        return policy.default_mode
 
     async def enqueued(self, requester: Requester, job: Job) -> None:
         days = self._settings.quotas.prompt_log_days
@@ -312,14 +341,32 @@ def _guild_of_scope(scope: str) -> int | None:
     return int(value) if kind == "member" and value.isdigit() else None
 
 
-def _channel_refusal(config: GuildConfig) -> str:
+def _channel_refusal(config: GuildConfig) -> NotAllowedError:
     allowed = sorted(
         int(scope.partition(":")[2])
         for scope, cfg in config.scopes.items()
         if scope.startswith("channel:") and cfg.channel_allowed
     )
-    where = f" Try {', '.join(f'<#{c}>' for c in allowed[:10])}." if allowed else ""
-    return f"Image generation is not enabled in this channel.{where}"
+    if not allowed:
+        return NotAllowedError("Image generation is not enabled in this channel.")
+    channels = ", ".join(f"<#{c}>" for c in allowed[:10])
+    return NotAllowedError("Image generation is not enabled in this channel. Try {channels}.", channels=channels)
+
+
+# The limit names quota_error_for builds, for the catalog (rendered with t() in the member's language).
+LIMIT_NAMES = (
+    N_("your daily image"),
+    N_("your monthly image"),
+    N_("your daily points"),
+    N_("your monthly points"),
+    N_("this server's daily image"),
+    N_("this server's monthly image"),
+    N_("this server's daily points"),
+    N_("this server's monthly points"),
+    N_("usage"),
+    N_("images"),
+    N_("points"),
+)
 
 
 def quota_error_for(result: EnqueueResult, debit: UsageDebit, zone: tzinfo) -> QuotaExceededError:

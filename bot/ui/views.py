@@ -17,6 +17,7 @@ from typing import Any, Protocol, Self
 import discord
 
 from bot.actions import Action, result_image_count, supports_upscale, supports_vary
+from bot.i18n import N_, Locale, t
 from bot.models import Job
 
 log = logging.getLogger(__name__)
@@ -58,17 +59,26 @@ def unregister_handler(client: discord.Client) -> None:
 
 
 _STYLE: dict[Action, tuple[str, str, discord.ButtonStyle]] = {
-    Action.REROLL: ("Reroll", "🔁", discord.ButtonStyle.primary),
-    Action.REMIX: ("Remix", "🎛️", discord.ButtonStyle.secondary),
-    Action.DELETE: ("Delete", "🗑️", discord.ButtonStyle.danger),
-    Action.CANCEL: ("Cancel", "✖️", discord.ButtonStyle.danger),
-    Action.VARY: ("Vary", "🎲", discord.ButtonStyle.secondary),
-    Action.UPSCALE: ("Upscale", "🔍", discord.ButtonStyle.secondary),
-    Action.RESTYLE: ("Restyle", "🎨", discord.ButtonStyle.secondary),
+    Action.REROLL: (N_("Reroll"), "🔁", discord.ButtonStyle.primary),
+    Action.REMIX: (N_("Remix"), "🎛️", discord.ButtonStyle.secondary),
+    Action.DELETE: (N_("Delete"), "🗑️", discord.ButtonStyle.danger),
+    Action.CANCEL: (N_("Cancel"), "✖️", discord.ButtonStyle.danger),
+    Action.VARY: (N_("Vary"), "🎲", discord.ButtonStyle.secondary),
+    Action.UPSCALE: (N_("Upscale"), "🔍", discord.ButtonStyle.secondary),
+    Action.RESTYLE: (N_("Restyle"), "🎨", discord.ButtonStyle.secondary),
+}
+# Per-image buttons when a result has several images: "V1", "U2", ...
+_NUMBERED: dict[Action, str] = {
+    Action.VARY: N_("V{number}"),
+    Action.UPSCALE: N_("U{number}"),
+    Action.RESTYLE: N_("R{number}"),
 }
 
 
 class ActionButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CUSTOM_ID):
+    """``label``: shown after the emoji (the action's name in English unless given); the label a message
+    was posted with comes back on every click, so the language survives restarts."""
+
     def __init__(self, click: Click, *, label: str | None = None, row: int | None = None) -> None:
         text, emoji, style = _STYLE[click.action]
         # The emoji goes into the label: a custom ``emoji`` round-trips as {"id": null}, which Discord's
@@ -94,16 +104,21 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], t
         await handler.on_click(interaction, self.click)
 
 
-def result_view(job: Job, *, owner_id: int | None = None) -> discord.ui.View:
-    """Reroll, Remix, Restyle and Delete; Vary, Upscale (and Restyle when there are several images) per image."""
+def _label(action: Action, locale: Locale) -> str:
+    return t(_STYLE[action][0], locale)
+
+
+def result_view(job: Job, *, owner_id: int | None = None, locale: Locale = None) -> discord.ui.View:
+    """Reroll, Remix, Restyle and Delete; Vary, Upscale (and Restyle when there are several images) per image.
+
+    Labels in ``locale`` (a re-post: the asker's language), else the job's language."""
+    locale = locale or job.locale
     owner = job.user_id if owner_id is None else owner_id
     count = min(result_image_count(job), MAX_IMAGE_BUTTONS)
     view = discord.ui.View(timeout=None)
-    view.add_item(ActionButton(Click(Action.REROLL, job.id, 0, owner), row=0))
-    view.add_item(ActionButton(Click(Action.REMIX, job.id, 0, owner), row=0))
-    if count == 1:
-        view.add_item(ActionButton(Click(Action.RESTYLE, job.id, 0, owner), row=0))
-    view.add_item(ActionButton(Click(Action.DELETE, job.id, 0, owner), row=0))
+    first_row = [Action.REROLL, Action.REMIX, *([Action.RESTYLE] if count == 1 else []), Action.DELETE]
+    for action in first_row:
+        view.add_item(ActionButton(Click(action, job.id, 0, owner), label=_label(action, locale), row=0))
     rows = [
         (Action.VARY, supports_vary(job.request)),
         (Action.UPSCALE, supports_upscale(job.request)),
@@ -113,12 +128,12 @@ def result_view(job: Job, *, owner_id: int | None = None) -> discord.ui.View:
         if not supported:
             continue
         for index in range(count):
-            label = None if count == 1 else f"{_STYLE[action][0][0]}{index + 1}"
+            label = _label(action, locale) if count == 1 else t(_NUMBERED[action], locale, number=index + 1)
             view.add_item(ActionButton(Click(action, job.id, index, owner), label=label, row=row))
     return view
 
 
 def cancel_view(job: Job) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    view.add_item(ActionButton(Click(Action.CANCEL, job.id, 0, job.user_id)))
+    view.add_item(ActionButton(Click(Action.CANCEL, job.id, 0, job.user_id), label=_label(Action.CANCEL, job.locale)))
     return view

@@ -7,7 +7,7 @@ import dataclasses
 import itertools
 import time
 
-from bot.admission import Requester
+from bot.admission import OpenAdmission, Requester
 from bot.models import GenerationRequest, Job, JobState, UsageDebit
 from bot.storage import Settlement, Store, open_store
 from tests.fake_discord import Call, FakeDiscord
@@ -16,7 +16,7 @@ WINDOW = "day:test"
 POINTS_PER_IMAGE = 8  # star3 in the simulator and in the default estimates
 
 
-class DebitAdmission:
+class DebitAdmission(OpenAdmission):
     """Stands in for the quota service: every job reserves images and estimated points on one counter."""
 
     async def admit(self, requester: Requester, job: Job) -> Job:

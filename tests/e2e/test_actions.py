@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
-from bot.admission import Requester
+from bot.admission import OpenAdmission, Requester
 from bot.models import Job, JobKind, JobState, UsageDebit
 from tests.e2e.conftest import Env, assert_no_pings, make_settings, running_bot
 from tests.e2e.helpers import (
@@ -197,7 +197,7 @@ async def test_buttons_on_a_result_from_before_a_restart_still_work(fake: FakeDi
     assert_no_pings(fake)
 
 
-class ChargingAdmission:
+class ChargingAdmission(OpenAdmission):
     """A hand-written admission that reserves one image per job on a daily counter (like the quotas)."""
 
     async def admit(self, requester: Requester, job: Job) -> Job:

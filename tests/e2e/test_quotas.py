@@ -265,3 +265,39 @@ async def test_quota_exceeded_outcome_is_reported_by_the_store(env: Env) -> None
     assert "0/1 images used" in text and "This request needs 2" in text
     assert await env.runtime.store.list_jobs(list(JobState)) == []  # all or nothing: no job, no debit
     assert await env.runtime.store.get_usage(GUILD_SCOPE, fake.guild_id, today()) == (0, 0)
+
+
+async def test_the_servers_default_model_applies_when_the_member_names_none(env: Env) -> None:
+    from tests.e2e.test_imagine import wait_result
+
+    await admin(env.fake, "settings", "models", {"default": "dreamtech-xl"})
+    inter = await env.fake.slash("imagine", {"prompt": "a lighthouse"})
+    await wait_result(env.fake, inter.token)
+    assert env.sim.tasks()[-1].path == "/api/generate/webui/text2img"  # the custom checkpoint
+    inter = await env.fake.slash("imagine", {"prompt": "a lighthouse", "mode": "star3"})
+    await wait_result(env.fake, inter.token)
+    assert env.sim.tasks()[-1].path.endswith("/ultra")  # an explicit mode (Star-3) still wins
+
+
+async def test_audit_display_and_flagged_results_follow_the_servers_moderation_settings(env: Env) -> None:
+    from tests.e2e.test_imagine import wait_result
+
+    fake, sim = env.fake, env.sim
+    nsfw = fake.add_channel(1_300_000_000_000_000_777, "after-dark", nsfw=True)
+    await admin(fake, "settings", "moderation", {"flagged_only_nsfw": True})
+    sim.fail_next_tasks("partial_audit")
+    inter = await fake.slash("imagine", {"prompt": "two foxes", "count": 2})
+    withheld = await fake.wait_for_call(
+        lambda c: str(inter.token) in c.path and c.method == "PATCH" and "age-restricted" in str(c.json), timeout=10
+    )
+    assert not withheld.files
+    assert "filtered" in str(withheld.json["embeds"])
+    sim.fail_next_tasks("partial_audit")
+    inter = await fake.slash("imagine", {"prompt": "two foxes", "count": 2}, channel_id=int(nsfw["id"]))
+    shown = await wait_result(fake, inter.token)
+    assert len(shown.files) == 1 and "filtered by the content audit" in str(shown.json["embeds"])
+    await admin(fake, "settings", "moderation", {"audit_display": "silent"})
+    sim.fail_next_tasks("partial_audit")
+    inter = await fake.slash("imagine", {"prompt": "two foxes", "count": 2}, channel_id=int(nsfw["id"]))
+    silent = await wait_result(fake, inter.token)
+    assert len(silent.files) == 1 and "content audit" not in str(silent.json["embeds"])

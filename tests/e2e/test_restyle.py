@@ -141,6 +141,21 @@ async def test_reply_to_a_members_image_hidden_by_discord_points_to_the_menu(ren
     assert renv.sim.counters.submit_requests == 0
 
 
+async def test_with_the_message_content_intent_a_reply_restyles_another_members_image(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        fake, sim, tmp_path / "bot.db", fetch={"extra_hosts": [fake.base_url]}, discord={"message_content_intent": True}
+    )
+    async with running_bot(settings, fake):
+        source = png(256, 256, (90, 10, 10))
+        target = await fake.user_message("my cat", attachments=[fake.host_file("cat.png", source)])
+        await fake.user_message("make it a lion", reply_to=int(target["id"]), mention_bot=True)
+        await fake.wait_for_call(lambda c: c.method == "POST" and c.files and "/messages" in c.path, timeout=10)
+        assert sim.counters.source_digests == [sha(source)]
+        assert fake.gateway.intents & (1 << 15)  # MESSAGE_CONTENT was requested
+
+
 async def test_non_image_and_oversized_replied_attachments_are_refused_without_an_api_call(renv: Env) -> None:
     fake = renv.fake
     fake_png = await fake.user_message(

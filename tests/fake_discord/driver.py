@@ -93,7 +93,13 @@ class BotDriver(DiscordState):
         return await self._interact(2, data, user_id=user_id, channel_id=channel_id, guild=True)
 
     async def click(
-        self, message_id: int, custom_id: str, *, user_id: int | None = None, values: list[str] | None = None
+        self,
+        message_id: int,
+        custom_id: str,
+        *,
+        user_id: int | None = None,
+        values: list[str] | None = None,
+        locale: str = "en-US",
     ) -> Interaction:
         """Click a button (or pick ``values`` in a select) on a stored message: INTERACTION_CREATE type 3."""
         message = self.messages.get(message_id)
@@ -114,6 +120,7 @@ class BotDriver(DiscordState):
             channel_id=int(message["channel_id"]),
             guild="guild_id" in message,
             message=message,
+            locale=locale,
         )
 
     async def submit_modal(
