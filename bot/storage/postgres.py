@@ -249,8 +249,6 @@ class PostgresStore:
     async def enqueue(
         self, job: Job, *, max_active_per_user: int | None = None, max_queued_total: int | None = None
     ) -> EnqueueResult:
-        """Atomically: check the per-user active cap and the queue cap, apply every debit in
-        ``job.debits`` within its limits, and insert the job. All or nothing."""
         if job.state is not JobState.QUEUED:
             raise ValueError(f"enqueue needs a QUEUED job, got {job.state}")
         values = [_encode_field(name, getattr(job, name)) for name in JOB_FIELDS]  # refuse bad input first
@@ -394,8 +392,6 @@ class PostgresStore:
     async def find_recent_by_fingerprint(
         self, fingerprint: str, *, since: datetime, guild_id: int | None, user_id: int | None = None
     ) -> Job | None:
-        """The newest SUCCEEDED job with a result, this ``fingerprint`` and ``created_at >= since``, in
-        that guild (``guild_id`` None: direct messages) and, when given, of that user; None if none."""
         sql = (
             "SELECT * FROM jobs WHERE fingerprint = $1 AND created_at >= $2 AND state = $3"
             " AND result IS NOT NULL AND guild_id IS NOT DISTINCT FROM $4"
@@ -519,8 +515,6 @@ class PostgresStore:
         return _affected(status)
 
     async def add_strike(self, guild_id: int, user_id: int, at: datetime, *, since: datetime) -> int:
-        """Record a strike at ``at``, forget the member's strikes older than ``since`` and return how
-        many remain (this one included). ``guild_id`` 0 stands for direct messages."""
         async with self._transaction() as conn:
             await conn.execute(
                 "DELETE FROM strikes WHERE guild_id = $1 AND user_id = $2 AND created_at < $3", guild_id, user_id, since
@@ -566,8 +560,6 @@ class PostgresStore:
     async def claim_timer(
         self, guild_id: int, user_id: int, kind: str, *, now: datetime, until: datetime
     ) -> datetime | None:
-        """Atomically start the timer (ending at ``until``) unless one is still running at ``now``.
-        Returns None when started, else the running timer's end."""
         async with self._transaction() as conn:
             started = await conn.fetchval(
                 """INSERT INTO member_timers (guild_id, user_id, kind, until) VALUES ($1, $2, $3, $4)
