@@ -151,7 +151,9 @@ class DiscordResultSink(ResultSink):
                 log.info("job %s: interaction delivery failed (%s); using the channel", job.id, exc.status)
             except (aiohttp.ClientError, OSError) as exc:
                 log.info("job %s: interaction delivery failed (%s); using the channel", job.id, type(exc).__name__)
-        return await self._send_to_channel(job, embed=embed, files=images, view=view, nonce_tag="r")
+        message_id = await self._send_to_channel(job, embed=embed, files=images, view=view, nonce_tag="r")
+        await self._drop_progress_message(job)
+        return message_id
 
     async def notify_failure(self, job: Job) -> None:
         embed = embeds.failure_embed(job)
@@ -163,6 +165,19 @@ class DiscordResultSink(ResultSink):
             except discord.HTTPException as exc:
                 log.info("job %s: interaction failure notice failed (%s); using the channel", job.id, exc.status)
         await self._send_to_channel(job, embed=embed, files=[], view=None, nonce_tag="f")
+        await self._drop_progress_message(job)
+
+    async def _drop_progress_message(self, job: Job) -> None:
+        """A reply + mention job's own progress message (with its Cancel button) is noise once the outcome
+        is posted as a reply of its own: delete it, best effort."""
+        if job.interaction_token is not None or not job.progress_message_id:
+            return
+        try:
+            channel = await self._channel(job)
+            if isinstance(channel, discord.abc.GuildChannel | discord.DMChannel | discord.Thread):
+                await channel.get_partial_message(job.progress_message_id).delete()
+        except (discord.DiscordException, DeliveryError) as exc:
+            log.debug("job %s: progress message not deleted: %s", job.id, exc)
 
     async def _send_to_channel(
         self, job: Job, *, embed: discord.Embed, files: list[ImageFile], view: discord.ui.View | None, nonce_tag: str

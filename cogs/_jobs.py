@@ -152,6 +152,7 @@ async def start_message_job(
             progress_text(job, Progress(Stage.QUEUED, position=position)),
             mention_author=False,
             allowed_mentions=discord.AllowedMentions.none(),
+            view=cancel_view(job),
         )
         await services.store.update_job(job.id, progress_message_id=progress.id)
         job.progress_message_id = progress.id

@@ -26,6 +26,7 @@ from bot.actions import (
     upscale_request,
     vary_request,
 )
+from bot.admission import Requester
 from bot.app import Services
 from bot.errors import BotError, InvalidRequestError, NotJobOwnerError
 from bot.i18n import Text, t
@@ -113,7 +114,7 @@ class ActionsCog(commands.Cog):
             actor_id=interaction.user.id,
             owner_id=click.owner_id,
             is_admin=requester.is_admin,
-            open_to_everyone=self.services.settings.actions.open_to_everyone,
+            open_to_everyone=await self._buttons_open(requester),
         )
         if not allowed:
             raise NotJobOwnerError()
@@ -130,6 +131,17 @@ class ActionsCog(commands.Cog):
             await interaction.response.send_modal(RemixModal(self, job, locale))
         else:
             await self._new_job(interaction, click.action, click.job_id, click.index)
+
+    async def _buttons_open(self, requester: Requester) -> bool:
+        """The bot-wide switch, or the server's `/settings buttons` choice."""
+        if self.services.settings.actions.open_to_everyone:
+            return True
+        if self.services.admin is None or requester.guild_id is None:
+            return False
+        policy = await self.services.admin.quotas.policy_for(
+            requester.guild_id, user_id=requester.user_id, channel_id=requester.channel_id
+        )
+        return policy.buttons_open
 
     # -- actions -----------------------------------------------------------------------------------
 

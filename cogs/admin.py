@@ -460,6 +460,22 @@ class AdminCog(commands.Cog):
         entries = await self.admin.prompt_log(guild_id, user_id=member.id if member else None, limit=limit)
         await reply(interaction, prompt_log_text(entries, await self._locale(interaction)))
 
+    @settings.command(name="buttons", description="Who may use the buttons under results")
+    @app_commands.describe(everyone="On: any member may Reroll, Vary, Upscale, Remix or Restyle any result")
+    async def settings_buttons(self, interaction: discord.Interaction, everyone: bool) -> None:
+        guild_id = require_admin(interaction)
+        await self.admin.update(guild_id, interaction.user.id, SERVER, {"buttons_open": everyone})
+        locale = await self._locale(interaction)
+        text = (
+            t(
+                "✅ Any member may now use result buttons (Delete and Cancel stay with the requester).",
+                locale,
+            )
+            if everyone
+            else t("✅ Only the requester (and admins) may now use the buttons under a result.", locale)
+        )
+        await reply(interaction, text)
+
     @settings.command(name="language", description="The language the bot answers in on this server")
     @app_commands.describe(
         language="For members whose Discord language is neither English nor Simplified Chinese, and for mentions"

@@ -75,6 +75,8 @@ NAMES: dict[str, str] = {
     "audit": "变更记录",
     "log": "提示词记录",
     "language": "语言",
+    "buttons": "按钮",
+    "everyone": "所有人",
     # /usage
     "usage": "用量",
     "view": "范围",
@@ -201,6 +203,8 @@ _COMMAND_TEXTS: dict[str, str] = {
     ),
     "mine": "我的",
     "top": "排行",
+    "Who may use the buttons under results": "谁可以使用结果下方的按钮",
+    "On: any member may Reroll, Vary, Upscale, Remix or Restyle any result": "开启：任何成员都可以对任意结果重新生成、变体、放大、改写或重绘",
 }
 
 
@@ -528,6 +532,8 @@ _MESSAGES: dict[str, str] = {
     "Generate pictures with LiblibAI, right here.\n\n**/imagine** `prompt` — draw something. Options: `mode`, `aspect`, `count`, `seed`, `steps`, `negative`, `image` (start from a picture), `control_image` + `control_type`, `fresh`.\nFlags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `--count N`, `--steps N`, `--mode <mode>` (options win over flags).\n\n**Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image) · 🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits or runs (refunded).\n\n**/show** `job` — post a past result again, with buttons · **/queue** — what this server is waiting for · **/jobs** — your recent jobs · **/models** — what each mode can do.\n": "在这里用 LiblibAI 生成图片。\n\n**/绘图** `提示词` — 画点什么。选项：`模式`、`画幅`、`数量`、`种子`、`步数`、`反向提示词`、`图片`（以图片为起点）、`控制图` + `控制类型`、`重新生成`。\n提示词里也可以写参数：`--ar 16:9`、`--no <反向提示词>`、`--seed N`、`--count N`、`--steps N`、`--mode <模式>`（选项优先于参数）。\n\n**结果下方的按钮** — 🔁 重新生成（新种子）· 🎲 变体（每张图）· 🔍 放大（每张图）· 🎛️ 改提示词（修改提示词后重新生成或生成变体）· 🗑️ 删除。排队或生成中可按 ✖️ 取消（退还额度）。\n\n**/查看** `任务` — 重新发送历史结果（附带按钮）· **/队列** — 本服务器的排队情况 · **/我的任务** — 你最近的任务 · **/模型** — 各模式支持的功能。\n",
     "`/imagine prompt: a red fox in the snow, cinematic light --ar 16:9`\n`/imagine prompt: 一只在雪地里的红狐狸 mode: kontext-pro`\n`/imagine prompt: a lighthouse at dusk --count 4 --mode dreamtech-xl --seed 42`\n`/imagine prompt: make it autumn image: <attach a photo>`\n": "`/绘图 提示词: 一只在雪地里的红狐狸，电影感光线 --ar 16:9`\n`/绘图 提示词: 一只在雪地里的红狐狸 模式: kontext-pro`\n`/绘图 提示词: a lighthouse at dusk --count 4 --mode dreamtech-xl --seed 42`\n`/绘图 提示词: 改成秋天 图片: <附上一张照片>`\n",
     "The content audit filtered part of this batch, so this server shows the rest only in age-restricted channels. Use `/show` there to see them.": "内容审核过滤了这批图片中的一部分，因此本服务器只在年龄限制频道中显示其余图片。请在那里使用 `/show` 查看。",
+    "✅ Any member may now use result buttons (Delete and Cancel stay with the requester).": "✅ 现在所有成员都可以使用任意结果下方的按钮（删除和取消仍只限发起人）。",
+    "✅ Only the requester (and admins) may now use the buttons under a result.": "✅ 现在只有发起人（和管理员）可以使用结果下方的按钮。",
 }
 
 # Descriptions, choice names and messages.

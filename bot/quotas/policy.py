@@ -74,6 +74,7 @@ class ScopeConfig(BaseModel):
     flagged_only_nsfw: bool | None = None
     timezone: str | None = None
     language: Language | None = None  # server scope: the default language of replies (bot.i18n)
+    buttons_open: bool | None = None  # server scope: anyone may Reroll/Vary/Upscale/Remix/Restyle any result
 
     @field_validator("timezone")
     @classmethod
@@ -152,6 +153,7 @@ class Policy:
     audit_display: AuditDisplay
     flagged_only_nsfw: bool
     timezone: str
+    buttons_open: bool = False
 
     @classmethod
     def defaults(cls, quotas: QuotaSettings, *, max_active: int, max_steps: int) -> Policy:

@@ -19,13 +19,10 @@ The schema lives in the first schema of the connection's ``search_path`` (``publ
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
-import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from importlib import resources
 from importlib.resources.abc import Traversable
 from types import TracebackType
 from typing import Any, Final, Self, TypeAlias
@@ -34,27 +31,10 @@ from urllib.parse import urlsplit
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from bot.models import (
-    ACTIVE_STATES,
-    TRANSITIONS,
-    FailureReason,
-    GenerationRequest,
-    Job,
-    JobKind,
-    JobResult,
-    JobState,
-    UsageDebit,
-    utcnow,
-)
-from bot.storage.base import (
-    AuditEntry,
-    EnqueueOutcome,
-    EnqueueResult,
-    InvalidTransitionError,
-    PromptLogEntry,
-    Settlement,
-    UsageRow,
-)
+from bot.models import ACTIVE_STATES, Job, JobState, UsageDebit, utcnow
+from bot.storage import _common
+from bot.storage._common import JOB_FIELDS, REFUNDING_STATES, Rollback
+from bot.storage.base import AuditEntry, EnqueueOutcome, EnqueueResult, PromptLogEntry, Settlement, UsageRow
 
 __all__ = ["Conn", "PostgresStore", "apply_migrations", "open_postgres_store", "postgres_dsn", "redacted"]
 
@@ -64,21 +44,11 @@ log = logging.getLogger(__name__)
 Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 _SCHEMES: Final = ("postgresql://", "postgres://", "postgresql+asyncpg://")
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[A-Za-z0-9_\-]+\.sql$")
-_REFUNDING_STATES: Final = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED})
-# Owned by the store: set only through enqueue/transition, never through **fields.
-_PROTECTED_FIELDS: Final = frozenset({"id", "state", "debits", "refunded"})
-
-_JOB_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Job))
-_DATETIME_FIELDS: Final = frozenset(
-    {"created_at", "state_changed_at", "submitted_at", "finished_at", "interaction_expires_at", "not_before"}
-)
-_JSON_FIELDS: Final = frozenset({"request", "result", "debits"})
 _ACTIVE: Final = sorted(str(s) for s in ACTIVE_STATES)
 
 _INSERT_JOB_SQL: Final = (
-    f"INSERT INTO jobs ({', '.join(_JOB_FIELDS)}) "  # noqa: S608 - column names from the Job dataclass
-    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_JOB_FIELDS) + 1))})"
+    f"INSERT INTO jobs ({', '.join(JOB_FIELDS)}) "  # noqa: S608 - column names from the Job dataclass
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(JOB_FIELDS) + 1))})"
 )
 _COUNT_ACTIVE_SQL: Final = "SELECT COUNT(*) FROM jobs WHERE user_id = $1 AND state = ANY($2::text[])"
 _QUEUE_POSITION_SQL: Final = """
@@ -106,14 +76,6 @@ SET images = GREATEST(usage.images + $4::integer, 0), points = GREATEST(usage.po
 _LOCK_SQL: Final = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 
 
-class _Rollback(Exception):  # noqa: N818 - control flow, never escapes this module
-    """Raised inside a transaction to roll it back and hand ``result`` to the caller."""
-
-    def __init__(self, result: EnqueueResult) -> None:
-        super().__init__(result.outcome)
-        self.result = result
-
-
 # -- URLs -------------------------------------------------------------------------------------------
 
 
@@ -136,72 +98,26 @@ def redacted(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-# -- encoding ---------------------------------------------------------------------------------------
+# -- encoding: asyncpg binds and returns aware datetimes, booleans and floats natively --------------
 
 
-def _check_aware(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: the store keeps timezone-aware UTC only")
-    return value
-
-
-def _encode_debits(debits: Iterable[UsageDebit]) -> str:
-    return json.dumps([dataclasses.asdict(d) for d in debits], sort_keys=True)
+def _decode_datetime(raw: datetime) -> datetime:
+    return raw.astimezone(UTC)
 
 
 def _encode_field(name: str, value: Any) -> Any:
     """Python value of Job attribute ``name`` -> the value asyncpg binds for its column."""
-    if value is None:
-        return None
-    if name in _DATETIME_FIELDS:
-        return _check_aware(value)
-    if name in {"request", "result"}:
-        return value.to_json()
-    if name == "debits":
-        return _encode_debits(value)
-    if name == "refunded":
-        return bool(value)
-    if name == "percent":
+    if name == "percent" and value is not None:
         return float(value)
-    if name in {"kind", "state", "failure_reason"}:
-        return str(value)
-    return value
-
-
-def _decode_field(name: str, raw: Any) -> Any:
-    """Column value from asyncpg -> Python value of Job attribute ``name``."""
-    if raw is None:
-        return None
-    if name in _DATETIME_FIELDS:
-        return raw.astimezone(UTC)
-    if name == "request":
-        return GenerationRequest.from_json(raw)
-    if name == "result":
-        return JobResult.from_json(raw)
-    if name == "debits":
-        return tuple(UsageDebit(**item) for item in json.loads(raw))
-    if name == "kind":
-        return JobKind(raw)
-    if name == "state":
-        return JobState(raw)
-    if name == "failure_reason":
-        return FailureReason(raw)
-    return raw
+    return _common.encode_field(name, value)
 
 
 def _row_to_job(row: asyncpg.Record) -> Job:
-    keys = set(row.keys())
-    return Job(**{name: _decode_field(name, row[name]) for name in _JOB_FIELDS if name in keys})
+    return _common.row_to_job(row, decode_datetime=_decode_datetime)
 
 
 def _encode_updates(fields: Mapping[str, Any]) -> dict[str, Any]:
-    known = set(_JOB_FIELDS)
-    for name in fields:
-        if name not in known:
-            raise TypeError(f"unknown Job field {name!r}")
-        if name in _PROTECTED_FIELDS:
-            raise ValueError(f"Job.{name} is managed by the store and cannot be set directly")
-    return {name: _encode_field(name, value) for name, value in fields.items()}
+    return _common.encode_updates(fields, _encode_field)
 
 
 def _assignments(names: Iterable[str], first: int = 1) -> str:
@@ -216,22 +132,9 @@ def _counter_key(debit: UsageDebit) -> tuple[str, int, str]:
 # -- migrations -------------------------------------------------------------------------------------
 
 
-def _default_migrations() -> Traversable:
-    return resources.files("bot.storage").joinpath("migrations").joinpath("postgres")
-
-
 def _load_migrations(directory: Traversable) -> list[tuple[int, str, str]]:
     """(version, name, sql) for every ``NNNN_name.sql``, in order; versions must run 1, 2, 3 …"""
-    found: list[tuple[int, str, str]] = []
-    for entry in directory.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if entry.is_file() and match:
-            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    for expected, (version, name, _) in enumerate(found, start=1):
-        if version != expected:
-            raise RuntimeError(f"migration {name}: expected number {expected:04d} (gap or duplicate)")
-    return found
+    return _common.check_contiguous(_common.scan_migrations(directory))
 
 
 async def _current_schema(conn: Conn) -> str:
@@ -248,7 +151,7 @@ async def apply_migrations(conn: Conn, directory: Traversable | None = None) -> 
     ``schema_migrations`` records each applied migration. Each transaction first takes an advisory
     lock named after the schema and reads the version again, so concurrent openers apply each once.
     """
-    migrations = _load_migrations(directory if directory is not None else _default_migrations())
+    migrations = _load_migrations(directory if directory is not None else _common.default_migrations("postgres"))
     latest = migrations[-1][0] if migrations else 0
     lock = f"libbot:migrations:{await _current_schema(conn)}"
     current = 0
@@ -278,10 +181,7 @@ async def _check_columns(conn: Conn) -> None:
     rows = await conn.fetch(
         "SELECT attname FROM pg_attribute WHERE attrelid = 'jobs'::regclass AND attnum > 0 AND NOT attisdropped"
     )
-    columns = {str(row[0]) for row in rows}
-    missing = [name for name in _JOB_FIELDS if name not in columns]
-    if missing:
-        raise RuntimeError(f"jobs table lacks columns for Job fields {missing}: add a migration")
+    _common.check_job_columns(str(row[0]) for row in rows)
 
 
 # -- the store --------------------------------------------------------------------------------------
@@ -349,21 +249,15 @@ class PostgresStore:
     async def enqueue(
         self, job: Job, *, max_active_per_user: int | None = None, max_queued_total: int | None = None
     ) -> EnqueueResult:
-        """Atomically: check the per-user active cap and the queue cap, apply every debit in
-        ``job.debits`` within its limits, and insert the job. All or nothing."""
         if job.state is not JobState.QUEUED:
             raise ValueError(f"enqueue needs a QUEUED job, got {job.state}")
-        values = [_encode_field(name, getattr(job, name)) for name in _JOB_FIELDS]  # refuse bad input first
+        values = [_encode_field(name, getattr(job, name)) for name in JOB_FIELDS]  # refuse bad input first
         try:
             async with self._transaction() as conn:
                 result = await self._enqueue_in_tx(conn, job, values, max_active_per_user, max_queued_total)
-        except _Rollback as rollback:
+        except Rollback as rollback:
             result = rollback.result
-        if result.outcome is EnqueueOutcome.QUOTA_EXCEEDED and result.failed_debit is not None:
-            debit = result.failed_debit  # totals before this request: read after the rollback
-            images, points = await self.get_usage(debit.scope, debit.scope_id, debit.window)
-            result = dataclasses.replace(result, used_images=images, used_points=points)
-        return result
+        return await _common.with_usage_totals(result, self.get_usage)
 
     async def _enqueue_in_tx(
         self, conn: Conn, job: Job, values: Sequence[Any], max_active: int | None, max_queued: int | None
@@ -375,18 +269,18 @@ class PostgresStore:
             await self._lock(conn, f"user:{job.user_id}")
             active = int(await conn.fetchval(_COUNT_ACTIVE_SQL, job.user_id, _ACTIVE))
             if active >= max_active:
-                raise _Rollback(EnqueueResult(EnqueueOutcome.TOO_MANY_ACTIVE, active_count=active))
+                raise Rollback(EnqueueResult(EnqueueOutcome.TOO_MANY_ACTIVE, active_count=active))
         if max_queued is not None:
             queued = int(await conn.fetchval("SELECT COUNT(*) FROM jobs WHERE state = 'queued'"))
             if queued >= max_queued:
-                raise _Rollback(EnqueueResult(EnqueueOutcome.QUEUE_FULL, active_count=queued))
+                raise Rollback(EnqueueResult(EnqueueOutcome.QUEUE_FULL, active_count=queued))
         await self._lock_counters(conn, job.debits)
         for debit in job.debits:
             applied = await conn.fetchval(
                 _DEBIT_SQL, *_counter_key(debit), debit.images, debit.points, debit.max_images, debit.max_points
             )
             if applied is None:
-                raise _Rollback(EnqueueResult(EnqueueOutcome.QUOTA_EXCEEDED, failed_debit=debit))
+                raise Rollback(EnqueueResult(EnqueueOutcome.QUOTA_EXCEEDED, failed_debit=debit))
         await conn.execute(_INSERT_JOB_SQL, *values)
         position = int(await conn.fetchval(_QUEUE_POSITION_SQL, job.id))
         return EnqueueResult(EnqueueOutcome.OK, queue_position=position)
@@ -411,30 +305,12 @@ class PostgresStore:
         settlement: Settlement | None = None,
         **fields: Any,
     ) -> Job | None:
-        """Move the job from one of ``expected`` to ``new`` and set ``fields`` (Job attribute names),
-        in one guarded transaction. Returns the updated job, or None when its state was not expected.
-        Entering FAILED, CANCELLED or EXPIRED refunds ``job.debits`` exactly once (sets ``refunded``).
-        Entering SUCCEEDED with a settlement adjusts the debits to the actual images and points.
+        """See ``Store.transition``: one guarded ``UPDATE ... WHERE state = ANY(expected)``.
 
-        Raises InvalidTransitionError when ``new`` is not allowed from every state in ``expected``.
-        ``state_changed_at`` (and ``finished_at`` on a terminal state) default to now unless given.
+        The checks and defaults are ``_common.transition_sources`` and ``_common.transition_updates``.
         """
-        sources = frozenset({expected} if isinstance(expected, JobState) else expected)
-        if not sources:
-            raise InvalidTransitionError(f"no expected state given for a move to {new}")
-        refused = sorted(str(s) for s in sources if new not in TRANSITIONS[s])
-        if refused:
-            raise InvalidTransitionError(f"{', '.join(refused)} -> {new} is not an allowed transition")
-        if settlement is not None and new is not JobState.SUCCEEDED:
-            raise ValueError("a settlement applies only to a move to SUCCEEDED")
-        updates = _encode_updates(fields)
-        now = utcnow()
-        updates.setdefault("state_changed_at", now)
-        if new.terminal:
-            updates.setdefault("finished_at", now)
-        if settlement is not None:
-            updates["points_cost"] = settlement.points
-        updates["state"] = str(new)
+        sources = _common.transition_sources(expected, new, settlement)
+        updates = _common.transition_updates(_encode_updates(fields), new, settlement, now=utcnow())
         n = len(updates)
         # Column names come from _encode_updates (validated Job field names); values are bound.
         sql = (
@@ -446,7 +322,7 @@ class PostgresStore:
             if row is None:
                 return None
             job = _row_to_job(row)
-            if new in _REFUNDING_STATES:
+            if new in REFUNDING_STATES:
                 job = await self._refund_in_tx(conn, job)
             elif settlement is not None:
                 job = await self._settle_in_tx(conn, job, settlement)
@@ -456,21 +332,19 @@ class PostgresStore:
         row = await conn.fetchrow("UPDATE jobs SET refunded = TRUE WHERE id = $1 AND NOT refunded RETURNING *", job.id)
         if row is None:  # already refunded
             return job
-        await self._adjust(conn, [(d, -d.images, -d.points) for d in job.debits])
+        await self._adjust(conn, _common.refund_deltas(job.debits))
         return _row_to_job(row)
 
     async def _settle_in_tx(self, conn: Conn, job: Job, settlement: Settlement) -> Job:
         if job.refunded or not job.debits:
             return job
-        await self._adjust(conn, [(d, settlement.images - d.images, settlement.points - d.points) for d in job.debits])
-        settled = [dataclasses.replace(d, images=settlement.images, points=settlement.points) for d in job.debits]
-        row = await conn.fetchrow(
-            "UPDATE jobs SET debits = $1 WHERE id = $2 RETURNING *", _encode_debits(settled), job.id
-        )
+        await self._adjust(conn, _common.settlement_deltas(job.debits, settlement))
+        settled = _common.encode_debits(_common.settled_debits(job.debits, settlement))
+        row = await conn.fetchrow("UPDATE jobs SET debits = $1 WHERE id = $2 RETURNING *", settled, job.id)
         return _row_to_job(row) if row is not None else job
 
     @staticmethod
-    async def _adjust(conn: Conn, deltas: Iterable[tuple[UsageDebit, int, int]]) -> None:
+    async def _adjust(conn: Conn, deltas: Iterable[_common.Delta]) -> None:
         """Unchecked counter adjustments, applied in key order like every counter lock."""
         for debit, images, points in sorted(deltas, key=lambda item: _counter_key(item[0])):
             await conn.execute(_ADJUST_SQL, *_counter_key(debit), images, points)
@@ -518,8 +392,6 @@ class PostgresStore:
     async def find_recent_by_fingerprint(
         self, fingerprint: str, *, since: datetime, guild_id: int | None, user_id: int | None = None
     ) -> Job | None:
-        """The newest SUCCEEDED job with a result, this ``fingerprint`` and ``created_at >= since``, in
-        that guild (``guild_id`` None: direct messages) and, when given, of that user; None if none."""
         sql = (
             "SELECT * FROM jobs WHERE fingerprint = $1 AND created_at >= $2 AND state = $3"
             " AND result IS NOT NULL AND guild_id IS NOT DISTINCT FROM $4"
@@ -592,7 +464,7 @@ class PostgresStore:
             entry.actor_id,
             entry.action,
             entry.detail,
-            _check_aware(entry.created_at),
+            _common.check_aware(entry.created_at),
         )
 
     async def list_audit(self, guild_id: int, *, limit: int = 20) -> list[AuditEntry]:
@@ -600,17 +472,7 @@ class PostgresStore:
         rows = await self.pool.fetch(
             "SELECT * FROM admin_audit WHERE guild_id = $1 ORDER BY id DESC LIMIT $2", guild_id, max(limit, 0)
         )
-        return [
-            AuditEntry(
-                guild_id=int(r["guild_id"]),
-                actor_id=int(r["actor_id"]),
-                action=r["action"],
-                detail=r["detail"],
-                created_at=r["created_at"],
-                id=int(r["id"]),
-            )
-            for r in rows
-        ]
+        return [_common.audit_entry(r, decode_datetime=_decode_datetime) for r in rows]
 
     async def append_prompt_log(self, entry: PromptLogEntry, *, prune_before: datetime | None = None) -> None:
         """Record a prompt; with ``prune_before``, also delete entries created before it (retention)."""
@@ -626,7 +488,7 @@ class PostgresStore:
                 entry.mode,
                 entry.prompt,
                 entry.negative_prompt,
-                _check_aware(entry.created_at),
+                _common.check_aware(entry.created_at),
             )
             if prune_before is not None:
                 await conn.execute("DELETE FROM prompt_log WHERE created_at < $1", prune_before)
@@ -653,8 +515,6 @@ class PostgresStore:
         return _affected(status)
 
     async def add_strike(self, guild_id: int, user_id: int, at: datetime, *, since: datetime) -> int:
-        """Record a strike at ``at``, forget the member's strikes older than ``since`` and return how
-        many remain (this one included). ``guild_id`` 0 stands for direct messages."""
         async with self._transaction() as conn:
             await conn.execute(
                 "DELETE FROM strikes WHERE guild_id = $1 AND user_id = $2 AND created_at < $3", guild_id, user_id, since
@@ -700,8 +560,6 @@ class PostgresStore:
     async def claim_timer(
         self, guild_id: int, user_id: int, kind: str, *, now: datetime, until: datetime
     ) -> datetime | None:
-        """Atomically start the timer (ending at ``until``) unless one is still running at ``now``.
-        Returns None when started, else the running timer's end."""
         async with self._transaction() as conn:
             started = await conn.fetchval(
                 """INSERT INTO member_timers (guild_id, user_id, kind, until) VALUES ($1, $2, $3, $4)
@@ -767,26 +625,9 @@ def _affected(status: str) -> int:
 
 
 def _prompt_log_entry(row: asyncpg.Record) -> PromptLogEntry:
-    state = row["job_state"]
-    points: int | None = None
-    images: int | None = None
-    if state is not None:
-        points = int(row["points_cost"]) if row["points_cost"] is not None else int(row["points_reserved"])
-        if row["result_images"] is not None:
-            images = int(row["result_images"])
-        elif state in {str(JobState.FAILED), str(JobState.CANCELLED), str(JobState.EXPIRED)}:
-            images, points = 0, 0
-    return PromptLogEntry(
-        guild_id=row["guild_id"],
-        channel_id=int(row["channel_id"]),
-        user_id=int(row["user_id"]),
-        job_id=row["job_id"],
-        mode=row["mode"],
-        prompt=row["prompt"],
-        created_at=row["created_at"],
-        negative_prompt=row["negative_prompt"],
-        id=int(row["id"]),
-        job_state=state,
-        images=images,
-        points=points,
-    )
+    return _common.prompt_log_entry(row, result_images=_result_images, decode_datetime=_decode_datetime)
+
+
+def _result_images(row: _common.Row) -> int | None:
+    """Images in the joined job's result, counted by the query (``result_images``)."""
+    return int(row["result_images"]) if row["result_images"] is not None else None

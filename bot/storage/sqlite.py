@@ -12,14 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import itertools
 import json
 import logging
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import TracebackType
@@ -27,42 +24,16 @@ from typing import Any, Final, Self
 
 import aiosqlite
 
-from bot.models import (
-    ACTIVE_STATES,
-    TRANSITIONS,
-    FailureReason,
-    GenerationRequest,
-    Job,
-    JobKind,
-    JobResult,
-    JobState,
-    UsageDebit,
-    utcnow,
-)
-from bot.storage.base import (
-    AuditEntry,
-    EnqueueOutcome,
-    EnqueueResult,
-    InvalidTransitionError,
-    PromptLogEntry,
-    Settlement,
-    UsageRow,
-)
+from bot.models import ACTIVE_STATES, Job, JobResult, JobState, utcnow
+from bot.storage import _common
+from bot.storage._common import JOB_FIELDS, REFUNDING_STATES, Rollback
+from bot.storage.base import AuditEntry, EnqueueOutcome, EnqueueResult, PromptLogEntry, Settlement, UsageRow
 
 __all__ = ["SqliteStore", "apply_migrations", "open_sqlite_store", "sqlite_path_from_url"]
 
 log = logging.getLogger(__name__)
 
 MEMORY: Final = ":memory:"
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[A-Za-z0-9_\-]+\.sql$")
-_REFUNDING_STATES: Final = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED})
-# Owned by the store: set only through enqueue/transition, never through **fields.
-_PROTECTED_FIELDS: Final = frozenset({"id", "state", "debits", "refunded"})
-
-_JOB_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Job))
-_DATETIME_FIELDS: Final = frozenset(
-    {"created_at", "state_changed_at", "submitted_at", "finished_at", "interaction_expires_at", "not_before"}
-)
 
 _DEBIT_SQL: Final = """
 INSERT INTO usage (scope, scope_id, "window", images, points)
@@ -78,8 +49,8 @@ RETURNING images, points
 _ACTIVE_JSON: Final = json.dumps(sorted(str(s) for s in ACTIVE_STATES))
 _COUNT_ACTIVE_SQL: Final = "SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN (SELECT value FROM json_each(?))"
 _INSERT_JOB_SQL: Final = (
-    f"INSERT INTO jobs ({', '.join(_JOB_FIELDS)}) "  # noqa: S608 - column names from the Job dataclass
-    f"VALUES ({', '.join('?' * len(_JOB_FIELDS))})"
+    f"INSERT INTO jobs ({', '.join(JOB_FIELDS)}) "  # noqa: S608 - column names from the Job dataclass
+    f"VALUES ({', '.join('?' * len(JOB_FIELDS))})"
 )
 
 # Unchecked adjustment (refund: negative deltas; settlement: actual - reserved), clamped at 0.
@@ -91,21 +62,11 @@ SET images = MAX(usage.images + :images, 0), points = MAX(usage.points + :points
 """
 
 
-class _Rollback(Exception):  # noqa: N818 - control flow, never escapes this module
-    """Raised inside a write transaction to roll it back and hand ``result`` to the caller."""
-
-    def __init__(self, result: EnqueueResult) -> None:
-        super().__init__(result.outcome)
-        self.result = result
-
-
-# -- encoding ---------------------------------------------------------------------------------------
+# -- encoding: Job datetimes are ISO 8601 text in UTC, ``refunded`` is 0/1 -----------------------
 
 
 def _encode_datetime(value: datetime) -> str:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: the store keeps timezone-aware UTC only")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    return _common.check_aware(value).astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _decode_datetime(raw: str) -> datetime:
@@ -115,84 +76,26 @@ def _decode_datetime(raw: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _debit_to_dict(debit: UsageDebit) -> dict[str, Any]:
-    return dataclasses.asdict(debit)
-
-
-def _encode_debits(debits: Iterable[UsageDebit]) -> str:
-    return json.dumps([_debit_to_dict(d) for d in debits], sort_keys=True)
-
-
-def _decode_debits(raw: str) -> tuple[UsageDebit, ...]:
-    return tuple(UsageDebit(**item) for item in json.loads(raw))
-
-
 def _encode_field(name: str, value: Any) -> Any:
     """Python value of Job attribute ``name`` -> SQLite column value."""
-    if value is None:
-        return None
-    if name in _DATETIME_FIELDS:
-        return _encode_datetime(value)
-    if name == "request":
-        return value.to_json()
-    if name == "result":
-        return value.to_json()
-    if name == "debits":
-        return _encode_debits(value)
-    if name == "refunded":
+    if name == "refunded" and value is not None:
         return int(bool(value))
-    if name in {"kind", "state", "failure_reason"}:
-        return str(value)
-    return value
-
-
-def _decode_field(name: str, raw: Any) -> Any:
-    """SQLite column value -> Python value of Job attribute ``name``."""
-    if raw is None:
-        return None
-    if name in _DATETIME_FIELDS:
-        return _decode_datetime(raw)
-    if name == "request":
-        return GenerationRequest.from_json(raw)
-    if name == "result":
-        return JobResult.from_json(raw)
-    if name == "debits":
-        return _decode_debits(raw)
-    if name == "refunded":
-        return bool(raw)
-    if name == "kind":
-        return JobKind(raw)
-    if name == "state":
-        return JobState(raw)
-    if name == "failure_reason":
-        return FailureReason(raw)
-    return raw
+    return _common.encode_field(name, value, encode_datetime=_encode_datetime)
 
 
 def _job_to_row(job: Job) -> dict[str, Any]:
-    return {name: _encode_field(name, getattr(job, name)) for name in _JOB_FIELDS}
+    return {name: _encode_field(name, getattr(job, name)) for name in JOB_FIELDS}
 
 
 def _row_to_job(row: sqlite3.Row) -> Job:
-    keys = set(row.keys())
-    return Job(**{name: _decode_field(name, row[name]) for name in _JOB_FIELDS if name in keys})
+    return _common.row_to_job(row, decode_datetime=_decode_datetime)
 
 
 def _encode_updates(fields: Mapping[str, Any]) -> dict[str, Any]:
-    known = set(_JOB_FIELDS)
-    for name in fields:
-        if name not in known:
-            raise TypeError(f"unknown Job field {name!r}")
-        if name in _PROTECTED_FIELDS:
-            raise ValueError(f"Job.{name} is managed by the store and cannot be set directly")
-    return {name: _encode_field(name, value) for name, value in fields.items()}
+    return _common.encode_updates(fields, _encode_field)
 
 
 # -- migrations -------------------------------------------------------------------------------------
-
-
-def _default_migrations() -> Traversable:
-    return resources.files("bot.storage").joinpath("migrations").joinpath("sqlite")
 
 
 def _load_migrations(directory: Traversable) -> list[tuple[int, str, str]]:
@@ -202,18 +105,7 @@ def _load_migrations(directory: Traversable) -> list[tuple[int, str, str]]:
     not. ``user_version`` records the highest applied number, so a new migration must be numbered above
     every migration already released.
     """
-    found: list[tuple[int, str, str]] = []
-    for entry in directory.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if entry.is_file() and match:
-            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    if found and found[0][0] != 1:
-        raise RuntimeError(f"migration {found[0][1]}: the first migration must be 0001")
-    for (before, first, _), (version, name, _) in itertools.pairwise(found):
-        if version == before:
-            raise RuntimeError(f"migrations {first} and {name} share the number {version:04d}")
-    return found
+    return _common.check_unique_from_one(_common.scan_migrations(directory))
 
 
 def _split_statements(script: str) -> list[str]:
@@ -243,7 +135,7 @@ async def apply_migrations(conn: aiosqlite.Connection, directory: Traversable | 
     ``PRAGMA user_version`` holds the number of the last applied migration. It is read again under
     the write lock, so two processes opening a fresh file at once apply each migration once.
     """
-    migrations = _load_migrations(directory if directory is not None else _default_migrations())
+    migrations = _load_migrations(directory if directory is not None else _common.default_migrations("sqlite"))
     latest = migrations[-1][0] if migrations else 0
     for version, name, sql in migrations:
         await conn.execute("BEGIN IMMEDIATE")
@@ -392,20 +284,14 @@ class SqliteStore:
     async def enqueue(
         self, job: Job, *, max_active_per_user: int | None = None, max_queued_total: int | None = None
     ) -> EnqueueResult:
-        """Atomically: check the per-user active cap and the queue cap, apply every debit in
-        ``job.debits`` within its limits, and insert the job. All or nothing."""
         if job.state is not JobState.QUEUED:
             raise ValueError(f"enqueue needs a QUEUED job, got {job.state}")
         try:
             async with self._write() as conn:
                 result = await self._enqueue_in_tx(conn, job, max_active_per_user, max_queued_total)
-        except _Rollback as rollback:
+        except Rollback as rollback:
             result = rollback.result
-        if result.outcome is EnqueueOutcome.QUOTA_EXCEEDED and result.failed_debit is not None:
-            debit = result.failed_debit  # totals before this request: read after the rollback
-            images, points = await self.get_usage(debit.scope, debit.scope_id, debit.window)
-            result = dataclasses.replace(result, used_images=images, used_points=points)
-        return result
+        return await _common.with_usage_totals(result, self.get_usage)
 
     async def _enqueue_in_tx(
         self, conn: aiosqlite.Connection, job: Job, max_active: int | None, max_queued: int | None
@@ -414,16 +300,16 @@ class SqliteStore:
             row = await self._fetchone(conn, _COUNT_ACTIVE_SQL, (job.user_id, _ACTIVE_JSON))
             active = int(row[0]) if row else 0
             if active >= max_active:
-                raise _Rollback(EnqueueResult(EnqueueOutcome.TOO_MANY_ACTIVE, active_count=active))
+                raise Rollback(EnqueueResult(EnqueueOutcome.TOO_MANY_ACTIVE, active_count=active))
         if max_queued is not None:
             row = await self._fetchone(conn, "SELECT COUNT(*) FROM jobs WHERE state = ?", (str(JobState.QUEUED),))
             queued = int(row[0]) if row else 0
             if queued >= max_queued:
-                raise _Rollback(EnqueueResult(EnqueueOutcome.QUEUE_FULL, active_count=queued))
+                raise Rollback(EnqueueResult(EnqueueOutcome.QUEUE_FULL, active_count=queued))
         for debit in job.debits:
-            applied = await self._fetchall(conn, _DEBIT_SQL, _debit_to_dict(debit))
+            applied = await self._fetchall(conn, _DEBIT_SQL, dataclasses.asdict(debit))
             if not applied:
-                raise _Rollback(EnqueueResult(EnqueueOutcome.QUOTA_EXCEEDED, failed_debit=debit))
+                raise Rollback(EnqueueResult(EnqueueOutcome.QUOTA_EXCEEDED, failed_debit=debit))
         row_values = _job_to_row(job)
         await conn.execute(_INSERT_JOB_SQL, tuple(row_values.values()))
         row = await self._fetchone(
@@ -450,30 +336,12 @@ class SqliteStore:
         settlement: Settlement | None = None,
         **fields: Any,
     ) -> Job | None:
-        """Move the job from one of ``expected`` to ``new`` and set ``fields`` (Job attribute names),
-        in one guarded transaction. Returns the updated job, or None when its state was not expected.
-        Entering FAILED, CANCELLED or EXPIRED refunds ``job.debits`` exactly once (sets ``refunded``).
-        Entering SUCCEEDED with a settlement adjusts the debits to the actual images and points.
+        """See ``Store.transition``: one ``BEGIN IMMEDIATE`` transaction guarded by the row's state.
 
-        Raises InvalidTransitionError when ``new`` is not allowed from every state in ``expected``.
-        ``state_changed_at`` (and ``finished_at`` on a terminal state) default to now unless given.
+        The checks and defaults are ``_common.transition_sources`` and ``_common.transition_updates``.
         """
-        sources = frozenset({expected} if isinstance(expected, JobState) else expected)
-        if not sources:
-            raise InvalidTransitionError(f"no expected state given for a move to {new}")
-        refused = sorted(str(s) for s in sources if new not in TRANSITIONS[s])
-        if refused:
-            raise InvalidTransitionError(f"{', '.join(refused)} -> {new} is not an allowed transition")
-        if settlement is not None and new is not JobState.SUCCEEDED:
-            raise ValueError("a settlement applies only to a move to SUCCEEDED")
-        updates = _encode_updates(fields)
-        now = _encode_datetime(utcnow())
-        updates.setdefault("state_changed_at", now)
-        if new.terminal:
-            updates.setdefault("finished_at", now)
-        if settlement is not None:
-            updates["points_cost"] = settlement.points
-        updates["state"] = str(new)
+        sources = _common.transition_sources(expected, new, settlement)
+        updates = _common.transition_updates(_encode_updates(fields), new, settlement, now=_encode_datetime(utcnow()))
         assignments = ", ".join(f"{name} = ?" for name in updates)
         # Column names come from _encode_updates (validated Job field names); values are bound.
         sql = (
@@ -486,7 +354,7 @@ class SqliteStore:
             if row is None:
                 return None
             job = _row_to_job(row)
-            if new in _REFUNDING_STATES:
+            if new in REFUNDING_STATES:
                 job = await self._refund_in_tx(conn, job)
             elif settlement is not None:
                 job = await self._settle_in_tx(conn, job, settlement)
@@ -498,31 +366,23 @@ class SqliteStore:
         )
         if row is None:  # already refunded
             return job
-        for debit in job.debits:
-            await conn.execute(
-                _ADJUST_SQL,
-                {**_debit_key(debit), "images": -debit.images, "points": -debit.points},
-            )
+        await self._adjust(conn, _common.refund_deltas(job.debits))
         return _row_to_job(row)
 
     async def _settle_in_tx(self, conn: aiosqlite.Connection, job: Job, settlement: Settlement) -> Job:
         if job.refunded or not job.debits:
             return job
-        settled: list[UsageDebit] = []
-        for debit in job.debits:
-            await conn.execute(
-                _ADJUST_SQL,
-                {
-                    **_debit_key(debit),
-                    "images": settlement.images - debit.images,
-                    "points": settlement.points - debit.points,
-                },
-            )
-            settled.append(dataclasses.replace(debit, images=settlement.images, points=settlement.points))
-        row = await self._fetchone(
-            conn, "UPDATE jobs SET debits = ? WHERE id = ? RETURNING *", (_encode_debits(settled), job.id)
-        )
+        await self._adjust(conn, _common.settlement_deltas(job.debits, settlement))
+        settled = _common.encode_debits(_common.settled_debits(job.debits, settlement))
+        row = await self._fetchone(conn, "UPDATE jobs SET debits = ? WHERE id = ? RETURNING *", (settled, job.id))
         return _row_to_job(row) if row is not None else job
+
+    @staticmethod
+    async def _adjust(conn: aiosqlite.Connection, deltas: Iterable[_common.Delta]) -> None:
+        """Unchecked counter adjustments, in the order of the job's debits."""
+        for debit, images, points in deltas:
+            key = {"scope": debit.scope, "scope_id": debit.scope_id, "window": debit.window}
+            await conn.execute(_ADJUST_SQL, {**key, "images": images, "points": points})
 
     async def update_job(self, job_id: str, **fields: Any) -> None:
         """Set non-state fields (progress message id, percent, ...)."""
@@ -572,8 +432,6 @@ class SqliteStore:
     async def find_recent_by_fingerprint(
         self, fingerprint: str, *, since: datetime, guild_id: int | None, user_id: int | None = None
     ) -> Job | None:
-        """The newest SUCCEEDED job with a result, this ``fingerprint`` and ``created_at >= since``, in
-        that guild (``guild_id`` None: direct messages) and, when given, of that user; None if none."""
         sql = (
             "SELECT * FROM jobs WHERE fingerprint = ? AND created_at >= ? AND state = ? AND result IS NOT NULL"
             " AND guild_id IS ?"
@@ -655,17 +513,7 @@ class SqliteStore:
                 "SELECT * FROM admin_audit WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
                 (guild_id, max(limit, 0)),
             )
-        return [
-            AuditEntry(
-                guild_id=int(r["guild_id"]),
-                actor_id=int(r["actor_id"]),
-                action=str(r["action"]),
-                detail=str(r["detail"]),
-                created_at=_decode_datetime(r["created_at"]),
-                id=int(r["id"]),
-            )
-            for r in rows
-        ]
+        return [_common.audit_entry(r, decode_datetime=_decode_datetime) for r in rows]
 
     async def append_prompt_log(self, entry: PromptLogEntry, *, prune_before: datetime | None = None) -> None:
         """Record a prompt; with ``prune_before``, also delete entries created before it (retention)."""
@@ -712,8 +560,6 @@ class SqliteStore:
             return int(cursor.rowcount)
 
     async def add_strike(self, guild_id: int, user_id: int, at: datetime, *, since: datetime) -> int:
-        """Record a strike at ``at``, forget the member's strikes older than ``since`` and return how
-        many remain (this one included). ``guild_id`` 0 stands for direct messages."""
         async with self._write() as conn:
             await conn.execute(
                 "DELETE FROM strikes WHERE guild_id = ? AND user_id = ? AND created_at < ?",
@@ -761,8 +607,6 @@ class SqliteStore:
     async def claim_timer(
         self, guild_id: int, user_id: int, kind: str, *, now: datetime, until: datetime
     ) -> datetime | None:
-        """Atomically start the timer (ending at ``until``) unless one is still running at ``now``.
-        Returns None when started, else the running timer's end."""
         async with self._write() as conn:
             row = await self._fetchone(
                 conn,
@@ -818,42 +662,18 @@ class SqliteStore:
 
 
 def _prompt_log_entry(row: sqlite3.Row) -> PromptLogEntry:
-    state = row["job_state"]
-    points: int | None = None
-    images: int | None = None
-    if state is not None:
-        points = int(row["points_cost"]) if row["points_cost"] is not None else int(row["points_reserved"])
-        if row["result"] is not None:
-            images = len(JobResult.from_json(row["result"]).images)
-        elif state in {str(JobState.FAILED), str(JobState.CANCELLED), str(JobState.EXPIRED)}:
-            images, points = 0, 0
-    return PromptLogEntry(
-        guild_id=row["guild_id"],
-        channel_id=int(row["channel_id"]),
-        user_id=int(row["user_id"]),
-        job_id=str(row["job_id"]),
-        mode=str(row["mode"]),
-        prompt=str(row["prompt"]),
-        created_at=_decode_datetime(row["created_at"]),
-        negative_prompt=row["negative_prompt"],
-        id=int(row["id"]),
-        job_state=state,
-        images=images,
-        points=points,
-    )
+    return _common.prompt_log_entry(row, result_images=_result_images, decode_datetime=_decode_datetime)
 
 
-def _debit_key(debit: UsageDebit) -> dict[str, Any]:
-    return {"scope": debit.scope, "scope_id": debit.scope_id, "window": debit.window}
+def _result_images(row: _common.Row) -> int | None:
+    """Images in the joined job's result (SQLite has the JSON text only)."""
+    return len(JobResult.from_json(row["result"]).images) if row["result"] is not None else None
 
 
 async def _check_columns(conn: aiosqlite.Connection) -> None:
     """Fail fast when a Job field has no column (a field added without a migration)."""
     rows = list(await conn.execute_fetchall("PRAGMA table_info(jobs)"))
-    columns = {str(row[1]) for row in rows}
-    missing = [name for name in _JOB_FIELDS if name not in columns]
-    if missing:
-        raise RuntimeError(f"jobs table lacks columns for Job fields {missing}: add a migration")
+    _common.check_job_columns(str(row[1]) for row in rows)
 
 
 async def open_sqlite_store(url_or_path: str | Path, *, busy_timeout: float = 5.0) -> SqliteStore:

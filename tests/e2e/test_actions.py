@@ -174,6 +174,21 @@ async def test_open_to_everyone_lets_anyone_reroll_but_not_delete(fake: FakeDisc
     assert_no_pings(fake)
 
 
+async def test_the_server_setting_opens_the_buttons_to_everyone(env: Env) -> None:
+    fake = env.fake
+    fake.add_member(STRANGER, name="stranger")
+    _, _, message = await imagine_done(fake, env.runtime.store, {"prompt": "shared"})
+    refused = await fake.click(int(message["id"]), button(message, "reroll"), user_id=STRANGER)
+    assert (await ack(fake, refused)).json["data"]["flags"] & 64
+    admin = await fake.slash("settings", {"everyone": True}, subcommand="buttons", user_id=fake.admin_id)
+    assert "Any member" in (await ack(fake, admin)).json["data"]["content"]
+    click = await fake.click(int(message["id"]), button(message, "reroll"), user_id=STRANGER)
+    await result_of(fake, click)
+    assert (await job_for_token(env.runtime.store, click.token)).user_id == STRANGER
+    delete = await fake.click(int(message["id"]), button(message, "delete"), user_id=STRANGER)
+    assert (await ack(fake, delete)).json["data"]["flags"] & 64  # Delete stays with the requester
+
+
 async def test_buttons_on_a_result_from_before_a_restart_still_work(fake: FakeDiscord, sim, tmp_path: Path) -> None:
     settings = make_settings(fake, sim, tmp_path / "bot.db")
     async with running_bot(settings, fake) as runtime:

@@ -15,6 +15,7 @@ from PIL import Image
 from bot.liblib.simulator import Simulator
 from bot.models import JobKind, JobState
 from tests.e2e.conftest import Env, assert_no_pings, make_settings, running_bot
+from tests.e2e.helpers import custom_ids
 from tests.e2e.test_imagine import wait_jobs, wait_result
 from tests.fake_discord import FakeDiscord
 
@@ -79,6 +80,27 @@ async def test_reply_mention_restyles_the_replied_image_and_replies_with_the_res
     assert sim.counters.source_digests == [sha(source)]  # LiblibAI got exactly the image replied to
     [job] = await wait_jobs(renv.runtime.store, JobState.SUCCEEDED, 1)
     assert job.kind is JobKind.RESTYLE and job.reply_to_message_id == int(ask["id"])
+    # The progress reply carried a Cancel button and is removed once the result is posted.
+    assert any(c.startswith("lb:cancel:") for c in custom_ids(progress.json))
+    await fake.wait_for_call(lambda c: c.method == "DELETE" and f"/messages/{job.progress_message_id}" in c.path)
+
+
+async def test_a_reply_mention_job_can_be_cancelled_from_its_progress_message(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    sim.set_durations(0.2, 5.0, 0.2)
+    settings = make_settings(fake, sim, tmp_path / "bot.db", fetch={"extra_hosts": [fake.base_url]})
+    async with running_bot(settings, fake) as runtime:
+        target = await bot_image_message(fake, png())
+        ask = await fake.user_message("make it snow", reply_to=int(target["id"]), mention_bot=True)
+        progress = await wait_reply(fake, int(ask["id"]))
+        [cancel] = [c for c in custom_ids(progress.json) if c.startswith("lb:cancel:")]
+        assert await wait_jobs(runtime.store, JobState.RUNNING, 1)  # Cancel works while queued or running
+        click = await fake.click(int(progress.response["id"]), cancel)
+        done = await fake.wait_for_call(lambda c: "/callback" in c.path and str(click.id) in c.path)
+        assert done.json["type"] == 7, done.json  # the progress message is edited to "Cancelled"
+        [job] = await wait_jobs(runtime.store, JobState.CANCELLED, 1)
+        assert job.refunded or not job.debits
 
 
 async def test_images_attached_to_the_reply_are_extra_references(renv: Env) -> None:

@@ -1,0 +1,282 @@
+"""What SqliteStore and PostgresStore share: no SQL, no connections, only the database-independent rules.
+
+- the Job <-> row codec (each adapter supplies how its driver binds and returns datetimes);
+- the transition rules: allowed moves, the ``expected`` normalisation, the default timestamps;
+- the refund and settlement arithmetic (counter deltas, the settled debits);
+- the migration files: ``NNNN_name.sql`` discovery, ordering and numbering checks;
+- decoding of a row of the admin audit and of the prompt log.
+
+Each adapter keeps its SQL, parameter style and transaction handling in its own module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Any, Final, Protocol
+
+from bot.models import TRANSITIONS, FailureReason, GenerationRequest, Job, JobKind, JobResult, JobState, UsageDebit
+from bot.storage.base import (
+    AuditEntry,
+    EnqueueOutcome,
+    EnqueueResult,
+    InvalidTransitionError,
+    PromptLogEntry,
+    Settlement,
+)
+
+JOB_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Job))
+DATETIME_FIELDS: Final = frozenset(
+    {"created_at", "state_changed_at", "submitted_at", "finished_at", "interaction_expires_at", "not_before"}
+)
+# Owned by the store: set only through enqueue/transition, never through **fields.
+PROTECTED_FIELDS: Final = frozenset({"id", "state", "debits", "refunded"})
+REFUNDING_STATES: Final = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED})
+MIGRATION_NAME: Final = re.compile(r"^(\d{4})_[A-Za-z0-9_\-]+\.sql$")
+
+# A counter adjustment: (the debit whose counter moves, images delta, points delta).
+Delta = tuple[UsageDebit, int, int]
+Migration = tuple[int, str, str]  # (version, file name, SQL)
+
+
+class Row(Protocol):
+    """A result row addressed by column name (``sqlite3.Row``, ``asyncpg.Record``)."""
+
+    def keys(self) -> Iterable[str]: ...
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+class Rollback(Exception):  # noqa: N818 - control flow, never escapes the adapters
+    """Raised inside a write transaction to roll it back and hand ``result`` to the caller."""
+
+    def __init__(self, result: EnqueueResult) -> None:
+        super().__init__(result.outcome)
+        self.result = result
+
+
+# -- the Job codec ----------------------------------------------------------------------------------
+
+
+def check_aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: the store keeps timezone-aware UTC only")
+    return value
+
+
+def encode_debits(debits: Iterable[UsageDebit]) -> str:
+    return json.dumps([dataclasses.asdict(d) for d in debits], sort_keys=True)
+
+
+def decode_debits(raw: str) -> tuple[UsageDebit, ...]:
+    return tuple(UsageDebit(**item) for item in json.loads(raw))
+
+
+def encode_field(name: str, value: Any, *, encode_datetime: Callable[[datetime], Any] = check_aware) -> Any:
+    """Python value of Job attribute ``name`` -> column value (datetimes via ``encode_datetime``)."""
+    if value is None:
+        return None
+    if name in DATETIME_FIELDS:
+        return encode_datetime(value)
+    if name in {"request", "result"}:
+        return value.to_json()
+    if name == "debits":
+        return encode_debits(value)
+    if name == "refunded":
+        return bool(value)
+    if name in {"kind", "state", "failure_reason"}:
+        return str(value)
+    return value
+
+
+def decode_field(name: str, raw: Any, *, decode_datetime: Callable[[Any], datetime]) -> Any:
+    """Column value -> Python value of Job attribute ``name`` (datetimes via ``decode_datetime``)."""
+    if raw is None:
+        return None
+    if name in DATETIME_FIELDS:
+        return decode_datetime(raw)
+    if name == "request":
+        return GenerationRequest.from_json(raw)
+    if name == "result":
+        return JobResult.from_json(raw)
+    if name == "debits":
+        return decode_debits(raw)
+    if name == "refunded":
+        return bool(raw)
+    if name == "kind":
+        return JobKind(raw)
+    if name == "state":
+        return JobState(raw)
+    if name == "failure_reason":
+        return FailureReason(raw)
+    return raw
+
+
+def row_to_job(row: Row, *, decode_datetime: Callable[[Any], datetime]) -> Job:
+    keys = set(row.keys())
+    return Job(
+        **{name: decode_field(name, row[name], decode_datetime=decode_datetime) for name in JOB_FIELDS if name in keys}
+    )
+
+
+def encode_updates(fields: Mapping[str, Any], encode: Callable[[str, Any], Any]) -> dict[str, Any]:
+    """Validated ``**fields`` of update_job/transition, encoded by the adapter's ``encode``."""
+    known = set(JOB_FIELDS)
+    for name in fields:
+        if name not in known:
+            raise TypeError(f"unknown Job field {name!r}")
+        if name in PROTECTED_FIELDS:
+            raise ValueError(f"Job.{name} is managed by the store and cannot be set directly")
+    return {name: encode(name, value) for name, value in fields.items()}
+
+
+def check_job_columns(columns: Iterable[str]) -> None:
+    """Fail fast when a Job field has no column (a field added without a migration)."""
+    present = set(columns)
+    missing = [name for name in JOB_FIELDS if name not in present]
+    if missing:
+        raise RuntimeError(f"jobs table lacks columns for Job fields {missing}: add a migration")
+
+
+# -- transitions ------------------------------------------------------------------------------------
+
+
+def transition_sources(
+    expected: JobState | Iterable[JobState], new: JobState, settlement: Settlement | None
+) -> frozenset[JobState]:
+    """The ``expected`` states as a set, after checking the move and the settlement are allowed."""
+    sources = frozenset({expected} if isinstance(expected, JobState) else expected)
+    if not sources:
+        raise InvalidTransitionError(f"no expected state given for a move to {new}")
+    refused = sorted(str(s) for s in sources if new not in TRANSITIONS[s])
+    if refused:
+        raise InvalidTransitionError(f"{', '.join(refused)} -> {new} is not an allowed transition")
+    if settlement is not None and new is not JobState.SUCCEEDED:
+        raise ValueError("a settlement applies only to a move to SUCCEEDED")
+    return sources
+
+
+def transition_updates(
+    updates: dict[str, Any], new: JobState, settlement: Settlement | None, *, now: Any
+) -> dict[str, Any]:
+    """Complete the encoded ``updates`` of a move to ``new``: timestamps default to ``now`` (encoded)."""
+    updates.setdefault("state_changed_at", now)
+    if new.terminal:
+        updates.setdefault("finished_at", now)
+    if settlement is not None:
+        updates["points_cost"] = settlement.points
+    updates["state"] = str(new)
+    return updates
+
+
+# -- refunds and settlements ------------------------------------------------------------------------
+
+
+def refund_deltas(debits: Iterable[UsageDebit]) -> list[Delta]:
+    """Give every debit back (counters clamp at zero in SQL)."""
+    return [(d, -d.images, -d.points) for d in debits]
+
+
+def settlement_deltas(debits: Iterable[UsageDebit], settlement: Settlement) -> list[Delta]:
+    """Move every debit from what was reserved to what the job really cost."""
+    return [(d, settlement.images - d.images, settlement.points - d.points) for d in debits]
+
+
+def settled_debits(debits: Iterable[UsageDebit], settlement: Settlement) -> list[UsageDebit]:
+    return [dataclasses.replace(d, images=settlement.images, points=settlement.points) for d in debits]
+
+
+async def with_usage_totals(
+    result: EnqueueResult, get_usage: Callable[[str, int, str], Awaitable[tuple[int, int]]]
+) -> EnqueueResult:
+    """For a refused debit, add that counter's totals before this request (read after the rollback)."""
+    if result.outcome is EnqueueOutcome.QUOTA_EXCEEDED and result.failed_debit is not None:
+        debit = result.failed_debit
+        images, points = await get_usage(debit.scope, debit.scope_id, debit.window)
+        result = dataclasses.replace(result, used_images=images, used_points=points)
+    return result
+
+
+# -- migrations -------------------------------------------------------------------------------------
+
+
+def default_migrations(dialect: str) -> Traversable:
+    return resources.files("bot.storage").joinpath("migrations").joinpath(dialect)
+
+
+def scan_migrations(directory: Traversable) -> list[Migration]:
+    """(version, name, sql) for every ``NNNN_name.sql`` in ``directory``, sorted; other files are ignored."""
+    found: list[Migration] = []
+    for entry in directory.iterdir():
+        match = MIGRATION_NAME.match(entry.name)
+        if entry.is_file() and match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    return found
+
+
+def check_contiguous(migrations: list[Migration]) -> list[Migration]:
+    """Versions must run 1, 2, 3 … (no gap, no duplicate)."""
+    for expected, (version, name, _) in enumerate(migrations, start=1):
+        if version != expected:
+            raise RuntimeError(f"migration {name}: expected number {expected:04d} (gap or duplicate)")
+    return migrations
+
+
+def check_unique_from_one(migrations: list[Migration]) -> list[Migration]:
+    """Versions start at 0001 and never repeat; gaps are allowed."""
+    if migrations and migrations[0][0] != 1:
+        raise RuntimeError(f"migration {migrations[0][1]}: the first migration must be 0001")
+    for (before, first, _), (version, name, _) in itertools.pairwise(migrations):
+        if version == before:
+            raise RuntimeError(f"migrations {first} and {name} share the number {version:04d}")
+    return migrations
+
+
+# -- other rows -------------------------------------------------------------------------------------
+
+
+def audit_entry(row: Row, *, decode_datetime: Callable[[Any], datetime]) -> AuditEntry:
+    return AuditEntry(
+        guild_id=int(row["guild_id"]),
+        actor_id=int(row["actor_id"]),
+        action=str(row["action"]),
+        detail=str(row["detail"]),
+        created_at=decode_datetime(row["created_at"]),
+        id=int(row["id"]),
+    )
+
+
+def prompt_log_entry(
+    row: Row, *, result_images: Callable[[Row], int | None], decode_datetime: Callable[[Any], datetime]
+) -> PromptLogEntry:
+    """A prompt_log row joined with its job's ``job_state``, ``points_cost`` and ``points_reserved``;
+    ``result_images`` reads how many images the job's result holds (None: no result)."""
+    state = row["job_state"]
+    points: int | None = None
+    images: int | None = None
+    if state is not None:
+        points = int(row["points_cost"]) if row["points_cost"] is not None else int(row["points_reserved"])
+        images = result_images(row)
+        if images is None and state in {str(s) for s in REFUNDING_STATES}:
+            images, points = 0, 0
+    return PromptLogEntry(
+        guild_id=row["guild_id"],
+        channel_id=int(row["channel_id"]),
+        user_id=int(row["user_id"]),
+        job_id=str(row["job_id"]),
+        mode=str(row["mode"]),
+        prompt=str(row["prompt"]),
+        created_at=decode_datetime(row["created_at"]),
+        negative_prompt=row["negative_prompt"],
+        id=int(row["id"]),
+        job_state=state,
+        images=images,
+        points=points,
+    )
