@@ -65,12 +65,14 @@ class GuildAdminService:
         except ConfigError as exc:
             raise SettingsChangeError("That change was refused: {detail}", detail=str(exc)) from exc
         await self._store.set_guild_config(guild_id, scope, merged or None)
+        self._quotas.forget_config(guild_id)
         await self._audit(guild_id, actor_id, f"set {scope}", {"set": changes, "unset": sorted(unset)})
         return ScopeConfig.model_validate(merged)
 
     async def clear(self, guild_id: int, actor_id: int, scope: str) -> None:
         """Remove every setting of one scope (it inherits everything again)."""
         await self._store.set_guild_config(guild_id, scope, None)
+        self._quotas.forget_config(guild_id)
         await self._audit(guild_id, actor_id, f"clear {scope}", {})
 
     async def edit_banned_words(

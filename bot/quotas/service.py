@@ -8,9 +8,11 @@ Counters, timers, strikes and settings all live in the store: a restart forgets 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -127,6 +129,9 @@ class TopReport:
     server_month: Counter
 
 
+CONFIG_TTL = 5.0  # seconds
+
+
 class QuotaService:
     """Limits and server rules for every new job (the Admission port), and usage reports."""
 
@@ -134,6 +139,7 @@ class QuotaService:
         self._store = store
         self._settings = settings
         self._clock = clock
+        self._configs: dict[int, tuple[float, asyncio.Future[GuildConfig]]] = {}
         self.defaults = Policy.defaults(
             settings.quotas, max_active=settings.queue.max_active_per_user, max_steps=settings.models.max_steps
         )
@@ -142,7 +148,27 @@ class QuotaService:
         return self._clock()
 
     async def config(self, guild_id: int) -> GuildConfig:
+        """The server's settings, cached for CONFIG_TTL seconds: every command reads them before it can answer
+        Discord, and a burst of commands must not queue on the database. This process's admin changes
+        invalidate the cache at once; another process's take effect within the TTL."""
+        now = time.monotonic()
+        cached = self._configs.get(guild_id)
+        if cached is None or now - cached[0] >= CONFIG_TTL:
+            # One read per guild however many commands arrive together (they share the future).
+            cached = (now, asyncio.ensure_future(self._read_config(guild_id)))
+            self._configs[guild_id] = cached
+        try:
+            return await asyncio.shield(cached[1])
+        except Exception:
+            if self._configs.get(guild_id) is cached:
+                del self._configs[guild_id]  # never cache a failed read
+            raise
+
+    async def _read_config(self, guild_id: int) -> GuildConfig:
         return GuildConfig.from_store(await self._store.get_guild_config(guild_id))
+
+    def forget_config(self, guild_id: int) -> None:
+        self._configs.pop(guild_id, None)
 
     async def server_language(self, guild_id: int) -> str | None:
         """The server's default language (``/settings language``), if an admin set one."""
