@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import discord
+from discord import app_commands
 
 from bot.admission import Requester
 from bot.app import Services
@@ -17,8 +18,19 @@ from bot.errors import InvalidRequestError
 from bot.fingerprint import request_fingerprint
 from bot.images import MAX_INPUT_BYTES
 from bot.models import GenerationRequest, Job, JobKind, new_job_id, utcnow
+from bot.request_builder import RequestBuilder
 from bot.ui.embeds import progress_text
 from bot.ui.views import cancel_view
+
+
+def mode_choices(builder: RequestBuilder, current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete for a ``mode`` option: configured modes whose name or label contains what was typed."""
+    needle = current.lower()
+    return [
+        app_commands.Choice(name=f"{m.label} ({m.name})"[:100], value=m.name)
+        for m in builder.modes()
+        if needle in m.name or needle in m.label.lower()
+    ][:25]
 
 
 def check_attachment(attachment: discord.Attachment | None, field: str) -> None:

@@ -15,7 +15,7 @@ from bot.images import sniff_input
 from bot.models import GenerationRequest, Job, JobKind, new_job_id
 from bot.prompt_flags import parse_flags
 from bot.request_builder import ASPECT_RATIOS, MAX_SEED
-from cogs._jobs import check_attachment, requester_from_interaction, start_interaction_job
+from cogs._jobs import check_attachment, mode_choices, requester_from_interaction, start_interaction_job
 from cogs._repost import repost_result
 
 log = logging.getLogger(__name__)
@@ -135,12 +135,7 @@ class GenerateCog(commands.Cog):
 
     @imagine.autocomplete("mode")
     async def mode_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        needle = current.lower()
-        return [
-            app_commands.Choice(name=f"{m.label} ({m.name})"[:100], value=m.name)
-            for m in self.services.builder.modes()
-            if needle in m.name or needle in m.label.lower()
-        ][:25]
+        return mode_choices(self.services.builder, current)
 
     @imagine.autocomplete("control_type")
     async def control_autocomplete(

@@ -22,7 +22,7 @@ from bot.models import JobKind, new_job_id
 from bot.prompt_flags import parse_flags
 from bot.restyle import SourcePublisher, SourceRef, build_restyle_request, restyle_mode
 from bot.tree import incident_text, interaction_language, reply_ephemeral
-from cogs._jobs import start_interaction_job, start_message_job
+from cogs._jobs import mode_choices, start_interaction_job, start_message_job
 
 log = logging.getLogger(__name__)
 
@@ -257,12 +257,7 @@ class RestyleCog(commands.Cog):
 
     @restyle.autocomplete("mode")
     async def mode_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        needle = current.lower()
-        return [
-            app_commands.Choice(name=f"{m.label} ({m.name})"[:100], value=m.name)
-            for m in self.services.builder.modes()
-            if needle in m.name or needle in m.label.lower()
-        ][:25]
+        return mode_choices(self.services.builder, current)
 
     # -- reply + mention ------------------------------------------------------------------------------
 
