@@ -440,3 +440,17 @@ async def test_a_strangers_restyle_click_is_refused_without_a_modal(renv: Env) -
     call = await fake.wait_for_call(lambda c: "/callback" in c.path and str(click.id) in c.path)
     assert call.json["type"] == 4 and call.json["data"]["flags"] & 64
     assert not fake.modals
+
+
+@pytest.mark.parametrize("command", ["imagine", "restyle"])
+async def test_mode_autocomplete_offers_the_configured_modes(renv: Env, command: str) -> None:
+    fake = renv.fake
+    inter = await fake.autocomplete(command, {"mode": "kont"}, focused="mode")
+    await fake.wait_for_ack(inter)
+    response = fake.interaction_response(inter)
+    assert response is not None and response["type"] == 8
+    values = [c["value"] for c in response["data"]["choices"]]
+    assert values and all("kontext" in v for v in values)
+    everything = await fake.autocomplete(command, {"mode": ""}, focused="mode")
+    await fake.wait_for_ack(everything)
+    assert "dreamtech-xl" in str(fake.interaction_response(everything))
