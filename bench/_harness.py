@@ -20,9 +20,8 @@ import platform
 import re
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,9 +31,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot.composition import Runtime, open_runtime  # noqa: E402
-from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, SimTask, Simulator  # noqa: E402
+from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator  # noqa: E402
 from bot.settings import Settings, SimulatorSettings  # noqa: E402
 from tests.fake_discord import Call, FakeDiscord, Interaction, run_bot  # noqa: E402
+from tests.sim_thread import SimThread  # noqa: E402
 
 T = TypeVar("T")
 MEMBER_BASE_ID = 3_000_000_000_000_000_000
@@ -136,50 +136,6 @@ def bench_settings(
         quotas={"images_per_day": None, "images_per_month": None},
         simulator=sim.settings.model_dump(),
     )
-
-
-class SimThread:
-    """The simulator on its own thread and event loop, like a remote service.
-
-    Sharing the bot's loop would skew its clock readings: a submit that waits behind the bot's work
-    would be stamped late, and the next one could look early (a false rate-limit violation).
-    """
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="simulator", daemon=True)
-
-    @property
-    def counters(self) -> Any:
-        return self.sim.counters
-
-    def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` on the simulator's loop (its task book is not thread-safe)."""
-
-        async def run() -> T:
-            return fn(*args)
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
-
-    def tasks(self) -> list[SimTask]:
-        return self.call(self.sim.tasks)
-
-    def task(self, generate_uuid: str) -> SimTask | None:
-        return self.call(self.sim.task, generate_uuid)
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[SimThread]:
-        self._thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(self.sim.start("127.0.0.1", 0), self.loop).result(30)
-            yield self
-        finally:
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(self.sim.stop(), self.loop).result(30)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(30)
-            self.loop.close()
 
 
 @dataclass

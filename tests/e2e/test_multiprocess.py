@@ -20,18 +20,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
 from bot.leadership import PostgresLease
-from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, SimTask, Simulator
+from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.models import FailureReason, Job, JobState
 from bot.settings import SimulatorSettings
 from bot.storage import PostgresStore, open_store
@@ -40,6 +39,7 @@ from tests.e2e.faults import embed_titles, is_original_edit
 from tests.e2e.process import BotProcess, start, write_settings
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.state import CHANNEL_ID, GUILD_ID
+from tests.sim_thread import SimThread
 
 pytestmark = pytest.mark.slow
 
@@ -55,46 +55,6 @@ ACCOUNT_SUBMIT_PER_SECOND = 5.0
 SUBMIT_PER_SECOND = 3.0
 MAX_CONCURRENT = 3
 SIM = SimulatorSettings(port=0, queued_seconds=0.1, running_seconds=0.8, auditing_seconds=0.1)
-
-
-class SimThread:
-    """The simulator on its own thread and event loop, like the remote service it stands for.
-
-    This test's loop runs three fakes that check every body against Discord's spec; sharing it would stamp a
-    submit that waited behind that work late, and the next one could look early (a false rate violation).
-    """
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="simulator", daemon=True)
-
-    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` on the simulator's loop (its task book is not thread-safe)."""
-
-        async def run() -> T:
-            return fn(*args, **kwargs)
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
-
-    def tasks(self) -> list[SimTask]:
-        return self.call(self.sim.tasks)
-
-    def counters(self) -> dict[str, Any]:
-        return self.call(self.sim.counters.snapshot)
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[SimThread]:
-        self._thread.start()
-        try:
-            asyncio.run_coroutine_threadsafe(self.sim.start("127.0.0.1", 0), self.loop).result(30)
-            yield self
-        finally:
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(self.sim.stop(), self.loop).result(30)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(30)
-            self.loop.close()
 
 
 def guild_on_shard(shard: int) -> int:
@@ -267,7 +227,7 @@ async def test_three_processes_deliver_every_job_once(pg_schema_url: str, tmp_pa
         )
         await asyncio.sleep(0.3)  # a duplicate delivery, if any, would land now
         tasks = group.sim.tasks()
-        counters = group.sim.counters()
+        counters = group.sim.counter_snapshot()
 
         # A clean stop resigns the lease: it is released at once, not left to expire.
         old_holder = await group.lease.holder()
@@ -318,7 +278,7 @@ async def test_sigkilled_dispatcher_is_replaced_within_the_lease_bound(pg_schema
         dispatcher, old_holder = await group.dispatcher()
         group.sim.call(group.sim.sim.inject, "slow", route="submit", count=1, value=0.2)
         held_by = time.monotonic() + 10
-        while group.sim.counters()["faults_served"] < 1:
+        while group.sim.counter_snapshot()["faults_served"] < 1:
             assert time.monotonic() < held_by, f"no submit reached LiblibAI\n{group.logs()}"
             await asyncio.sleep(0.005)
         killed_at = time.monotonic()
@@ -347,7 +307,7 @@ async def test_sigkilled_dispatcher_is_replaced_within_the_lease_bound(pg_schema
         )
         await asyncio.sleep(0.3)
         tasks = group.sim.tasks()
-        counters = group.sim.counters()
+        counters = group.sim.counter_snapshot()
         nodes = group.nodes
 
     # The lease is ttl 3/4 and renewed every 1/4 of the bound: a standby holds it within the bound of the
