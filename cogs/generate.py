@@ -12,7 +12,7 @@ from bot.app import Services
 from bot.fingerprint import find_duplicate
 from bot.i18n import t
 from bot.images import sniff_input
-from bot.models import GenerationRequest, Job, JobKind, new_job_id
+from bot.models import GenerationRequest, new_job_id
 from bot.prompt_flags import parse_flags
 from bot.request_builder import ASPECT_RATIOS, MAX_SEED
 from cogs._jobs import check_attachment, mode_choices, requester_from_interaction, start_interaction_job
@@ -29,26 +29,6 @@ class GenerateCog(commands.Cog):
         data = await attachment.read()
         image = sniff_input(data, field=field)
         return await self.services.transport.publish(image, source_url=attachment.url, stem=stem)
-
-    async def start_job(
-        self,
-        interaction: discord.Interaction,
-        request: GenerationRequest,
-        *,
-        kind: JobKind = JobKind.IMAGINE,
-        parent_job_id: str | None = None,
-        response_message_id: int | None = None,
-        job_id: str | None = None,
-    ) -> Job:
-        return await start_interaction_job(
-            self.services,
-            interaction,
-            request,
-            kind=kind,
-            parent_job_id=parent_job_id,
-            response_message_id=response_message_id,
-            job_id=job_id,
-        )
 
     @app_commands.command(name="imagine", description="Generate images from a prompt")
     @app_commands.describe(
@@ -106,8 +86,12 @@ class GenerateCog(commands.Cog):
         if control_image is not None:
             url = await self.publish_attachment(control_image, "control_image", f"{job_id}-ctl")
             request = request.with_(control_image=url)
-        await self.start_job(
-            interaction, request, job_id=job_id, response_message_id=response.message_id if response else None
+        await start_interaction_job(
+            self.services,
+            interaction,
+            request,
+            job_id=job_id,
+            response_message_id=response.message_id if response else None,
         )
 
     async def repost_duplicate(self, interaction: discord.Interaction, request: GenerationRequest) -> bool:
