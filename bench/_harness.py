@@ -18,6 +18,7 @@ import math
 import os
 import platform
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -136,6 +137,58 @@ def bench_settings(
         quotas={"images_per_day": None, "images_per_month": None},
         simulator=sim.settings.model_dump(),
     )
+
+
+def bot_env(fake: FakeDiscord, sim_base_url: str, db: Path, *, rate: float, max_concurrent: int) -> dict[str, str]:
+    """The environment of a ``python -m bot run`` child: :func:`bench_settings` as ``LIBBOT_*`` variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIBBOT_", "LIBLIB_", "DISCORD_"))}
+    return env | {
+        "LIBBOT_DISCORD__TOKEN": fake.token,
+        "LIBBOT_DISCORD__API_BASE_URL": fake.api_base,
+        "LIBBOT_DISCORD__GATEWAY_URL": fake.gateway_url,
+        "LIBBOT_DISCORD__DEV_GUILD_ID": str(fake.guild_id),
+        "LIBBOT_LIBLIB__BASE_URL": sim_base_url,
+        "LIBBOT_LIBLIB__ACCESS_KEY": DEV_ACCESS_KEY,
+        "LIBBOT_LIBLIB__SECRET_KEY": DEV_SECRET_KEY,
+        "LIBBOT_LIBLIB__SUBMIT_PER_SECOND": str(rate),
+        "LIBBOT_LIBLIB__MAX_CONCURRENT_TASKS": str(max_concurrent),
+        "LIBBOT_LIBLIB__IMAGE_TRANSPORT": "upload",
+        "LIBBOT_STORAGE__URL": f"sqlite:///{db}",
+        "LIBBOT_QUEUE__MAX_ACTIVE_PER_USER": "10000",
+        "LIBBOT_QUEUE__MAX_QUEUED_TOTAL": "100000",
+        "LIBBOT_QUOTAS__IMAGES_PER_DAY": "100000000",
+        "LIBBOT_QUOTAS__IMAGES_PER_MONTH": "100000000",
+        "LIBBOT_LOGGING__LEVEL": "WARNING",
+        "LIBBOT_LOGGING__DISCORD_LEVEL": "ERROR",
+    }
+
+
+@contextlib.asynccontextmanager
+async def bot_process(fake: FakeDiscord, sim: Simulator, db: Path, *, rate: float) -> AsyncIterator[int]:
+    """``python -m bot run`` (the production entry point) as its own process, pointed at ``fake`` and ``sim``
+    (which live in this process); yields its pid once it has synced its commands and loaded the guild."""
+    config = db.with_suffix(".toml")
+    config.write_text("")  # never pick up a developer's config.toml
+    env = bot_env(fake, sim.base_url, db, rate=rate, max_concurrent=sim.max_concurrent)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--config", str(config), "run", cwd=ROOT, env=env
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (fake.gateway_connected and fake.sync_count >= 1):
+            if proc.returncode is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the bot did not come up (exit code {proc.returncode})")
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2.5)  # guild_ready_timeout (2 s) and the runner's first passes
+        yield proc.pid
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
 
 
 @dataclass

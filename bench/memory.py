@@ -18,63 +18,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
-import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-from _harness import ROOT, figure, header, proc_status, reset_peak
+from _harness import bot_process, figure, header, proc_status, reset_peak
 
-from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
+from bot.liblib.simulator import Simulator
 from bot.models import GenerationRequest, Job, JobState, new_job_id
 from bot.settings import SimulatorSettings
 from bot.storage import Store, open_store
 from tests.fake_discord import FakeDiscord
-
-
-@contextlib.asynccontextmanager
-async def bot_process(fake: FakeDiscord, sim: Simulator, db: Path, rate: float) -> AsyncIterator[int]:
-    """Start ``python -m bot run`` pointed at the fake and the simulator; yield its pid once it is ready."""
-    config = db.with_suffix(".toml")
-    config.write_text("")  # never pick up a developer's config.toml
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIBBOT_", "LIBLIB_", "DISCORD_"))}
-    env |= {
-        "LIBBOT_DISCORD__TOKEN": fake.token,
-        "LIBBOT_DISCORD__API_BASE_URL": fake.api_base,
-        "LIBBOT_DISCORD__GATEWAY_URL": fake.gateway_url,
-        "LIBBOT_DISCORD__DEV_GUILD_ID": str(fake.guild_id),
-        "LIBBOT_LIBLIB__BASE_URL": sim.base_url,
-        "LIBBOT_LIBLIB__ACCESS_KEY": DEV_ACCESS_KEY,
-        "LIBBOT_LIBLIB__SECRET_KEY": DEV_SECRET_KEY,
-        "LIBBOT_LIBLIB__SUBMIT_PER_SECOND": str(rate),
-        "LIBBOT_LIBLIB__IMAGE_TRANSPORT": "upload",
-        "LIBBOT_STORAGE__URL": f"sqlite:///{db}",
-        "LIBBOT_LOGGING__LEVEL": "WARNING",
-        "LIBBOT_LOGGING__DISCORD_LEVEL": "ERROR",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--config", str(config), "run", cwd=ROOT, env=env
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (fake.gateway_connected and fake.sync_count >= 1):
-            if proc.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the bot did not come up (exit code {proc.returncode})")
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(2.5)  # guild_ready_timeout (2 s) and the runner's first passes
-        yield proc.pid
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
 
 
 async def enqueue(store: Store, fake: FakeDiscord, count: int, images: int, tag: str) -> None:
@@ -107,7 +62,7 @@ async def queued_phase(tmp: Path, queued: int, rate: float, seconds: float) -> t
     slow = SimulatorSettings(port=0, queued_seconds=5.0, running_seconds=50.0, auditing_seconds=5.0)
     async with FakeDiscord(validate_spec=False) as fake, Simulator(slow, submit_per_second=rate) as sim:
         db = tmp / "queued.db"
-        async with open_store(f"sqlite:///{db}") as store, bot_process(fake, sim, db, rate) as pid:
+        async with open_store(f"sqlite:///{db}") as store, bot_process(fake, sim, db, rate=rate) as pid:
             idle = await sample_rss(pid, seconds / 4)
             await enqueue(store, fake, queued, 1, "queued")
             with_queue = await sample_rss(pid, seconds)
@@ -122,7 +77,7 @@ async def images_phase(tmp: Path, counts: list[int], rate: float) -> list[tuple[
     out = []
     async with FakeDiscord(validate_spec=False) as fake, Simulator(quick, submit_per_second=rate) as sim:
         db = tmp / "images.db"
-        async with open_store(f"sqlite:///{db}") as store, bot_process(fake, sim, db, rate) as pid:
+        async with open_store(f"sqlite:///{db}") as store, bot_process(fake, sim, db, rate=rate) as pid:
             for count in [4, *counts]:  # the first, unreported, warms up imports and allocator pools
                 target = delivered_images(fake) + count
                 await asyncio.sleep(0.5)

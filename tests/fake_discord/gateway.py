@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import secrets
+from collections import deque
 from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
@@ -60,7 +61,9 @@ class Gateway:
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._enqueued = 0
         self._written = 0
-        self._progress = asyncio.Condition()
+        # flush() waiters in target order; each write wakes only those it satisfies (a Condition woke all of
+        # them on every write: quadratic for a burst of dispatches).
+        self._flushes: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._writer: asyncio.Task[None] | None = None
         self._established = asyncio.Event()
         self._heartbeat = asyncio.Event()
@@ -88,8 +91,7 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
-        async with self._progress:
-            self._progress.notify_all()
+        self._wake_flushes(everyone=True)
 
     # -- aiohttp handler ---------------------------------------------------------------------------
 
@@ -174,8 +176,17 @@ class Gateway:
 
     async def flush(self) -> None:
         target = self._enqueued
-        async with self._progress:
-            await self._progress.wait_for(lambda: self._written >= target or self._writer is None)
+        if self._written >= target or self._writer is None:
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._flushes.append((target, done))
+        await done
+
+    def _wake_flushes(self, *, everyone: bool = False) -> None:
+        while self._flushes and (everyone or self._flushes[0][0] <= self._written):
+            _, done = self._flushes.popleft()
+            if not done.done():
+                done.set_result(None)
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Flush, then ask for a heartbeat (op 1): the client answers only after parsing every earlier frame."""
@@ -193,15 +204,21 @@ class Gateway:
             conn = self._current
             try:
                 if conn is not None and conn.live:
-                    for payload in [e for e in self._replay if conn.sent_seq < e["s"] <= seq]:
+                    for payload in self._unsent(conn.sent_seq, seq):
                         await conn.send(payload)
                         conn.sent_seq = payload["s"]
             except Exception:  # a socket closing under us: the events stay in the replay buffer
                 log.debug("gateway write failed", exc_info=True)
             finally:
                 self._written += 1
-                async with self._progress:
-                    self._progress.notify_all()
+                self._wake_flushes()
+
+    def _unsent(self, after: int, upto: int) -> list[dict[str, Any]]:
+        """Replay entries with ``after < s <= upto`` (sequence numbers are contiguous and ascending)."""
+        if not self._replay:
+            return []
+        first = self._replay[0]["s"]
+        return self._replay[max(0, after + 1 - first) : max(0, upto + 1 - first)]
 
     # -- test controls -----------------------------------------------------------------------------
 

@@ -106,7 +106,9 @@ class FakeDiscord(RestRoutes, BotDriver):
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._handle_api)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        # Discord's edge accepts any burst of new connections; the default listen backlog (128) would drop
+        # the SYNs of a burst of 200 and the kernel retries them after 1 s, a delay real Discord never adds.
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
         await site.start()
         self._port = self._runner.addresses[0][1]
         self.gateway.start()
