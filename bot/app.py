@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -11,6 +12,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot.ack_priority import AckPriority
 from bot.admission import Admission, OpenAdmission
 from bot.i18n import CatalogTranslator, LocaleResolver
 from bot.jobs import JobRunner, JobService
@@ -25,6 +27,9 @@ from bot.tree import BotTree
 log = logging.getLogger(__name__)
 
 _SYNC_META_KEY = "command_sync_hash"
+# Tasks discord.py runs a handler in: slash commands and context menus, buttons and forms, message listeners.
+_HANDLER_TASKS = ("CommandTree-invoker", "discord-ui-", "discord.py: on_message")
+SHUTDOWN_GRACE = 5.0  # seconds handlers in flight get to finish on shutdown (Docker waits 10 s before SIGKILL)
 
 
 @dataclass(slots=True)
@@ -40,6 +45,7 @@ class Services:
     admission: Admission = field(default_factory=OpenAdmission)
     admin: GuildAdminService | None = None  # quotas and server settings (/quota, /settings, /usage)
     locales: LocaleResolver = field(default_factory=LocaleResolver)  # which language to answer in
+    acks: AckPriority = field(default_factory=AckPriority)  # answered commands let unanswered ones go first
 
 
 class LiblibBot(commands.Bot):
@@ -54,6 +60,9 @@ class LiblibBot(commands.Bot):
             tree_cls=BotTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            # No message cache: nothing reads it, and every edit the bot makes comes back as MESSAGE_UPDATE,
+            # which discord.py would turn into Message objects for a cached message (CPU on every progress edit).
+            max_messages=None,
             **options,
         )
         self.settings = settings
@@ -62,6 +71,11 @@ class LiblibBot(commands.Bot):
         self.runner: JobRunner | None = None
         self.synced = False
         self.sync_only = False  # `liblib-bot sync-commands`: sync and do nothing else
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        if event_name == "interaction" and self.services is not None:
+            self.services.acks.received(args[0])  # synchronously, as the gateway parses it
+        super().dispatch(event_name, *args, **kwargs)
 
     async def on_message(self, message: discord.Message, /) -> None:
         """Slash-only bot: no prefix commands. Cog listeners still receive every message."""
@@ -82,7 +96,28 @@ class LiblibBot(commands.Bot):
     async def close(self) -> None:
         if self.runner is not None:
             await self.runner.stop()  # in-flight polls persist; the next start resumes them
+        await self._finish_handlers(SHUTDOWN_GRACE)
         await super().close()
+
+    async def _finish_handlers(self, grace: float) -> None:
+        """Let commands, buttons and replies already being handled finish before the sessions close: a member
+        whose command was acknowledged gets its job queued and its answer, not a dead "thinking..."."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        current = asyncio.current_task()
+        while True:
+            pending = [
+                t
+                for t in asyncio.all_tasks()
+                if t is not current and not t.done() and t.get_name().startswith(_HANDLER_TASKS)
+            ]
+            remaining = deadline - loop.time()
+            if not pending:
+                return
+            if remaining <= 0:
+                log.warning("stopping with %d command(s) still being handled", len(pending))
+                return
+            await asyncio.wait(pending, timeout=remaining)
 
     async def command_payload(self) -> list[dict[str, Any]]:
         """What a sync sends, translations included (so a changed translation re-syncs)."""

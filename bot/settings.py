@@ -248,6 +248,7 @@ class SimulatorSettings(_Section):
     http_error_statuses: bool = False
     check_nonce_reuse: bool = True
     status_qps: float | None = None
+    noisy_images: bool = False  # results of random pixels that do not compress (~3 MB per megapixel; memory bench)
 
 
 class MetricsSettings(_Section):

@@ -107,6 +107,7 @@ async def start_interaction_job(
 ) -> Job:
     """Enqueue a job for an already-deferred interaction and show its queue position (and a Cancel
     button) there. ``parent_message_id``: the result message a button action came from."""
+    await services.acks.wait_turn()
     job = Job(
         id=job_id or new_job_id(),
         user_id=interaction.user.id,

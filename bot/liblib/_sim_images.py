@@ -63,17 +63,22 @@ def _colour(rng: random.Random) -> tuple[int, int, int]:
 
 
 @lru_cache(maxsize=64)
-def render_png(prompt: str, seed: int, index: int, width: int, height: int) -> bytes:
+def render_png(prompt: str, seed: int, index: int, width: int, height: int, noise: bool = False) -> bytes:
     """A PNG of ``width`` x ``height``, the same bytes for the same arguments.
 
     A four-corner gradient (a 2x2 image upscaled, which is far cheaper than drawing per pixel),
-    a few shapes and the seed as text. Compression level 1 keeps a 1024x1024 render quick.
+    a few shapes and the seed as text. Compression level 1 keeps a 1024x1024 render quick. ``noise``
+    paints random pixels instead of the gradient: a PNG that does not compress (about 3 MB at 1024x1024,
+    like a detailed real render), for measuring memory.
     """
     digest = hashlib.sha256(f"{prompt}\x00{seed}\x00{index}".encode()).digest()
     rng = random.Random(digest)
-    corners = Image.new("RGB", (2, 2))
-    corners.putdata([_colour(rng) for _ in range(4)])
-    img = corners.resize((width, height), Image.Resampling.BILINEAR)
+    if noise:
+        img = Image.frombytes("RGB", (width, height), rng.randbytes(width * height * 3))
+    else:
+        corners = Image.new("RGB", (2, 2))
+        corners.putdata([_colour(rng) for _ in range(4)])
+        img = corners.resize((width, height), Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(img)
     short = min(width, height)
     for _ in range(rng.randint(3, 6)):

@@ -131,17 +131,22 @@ def _parse_retry_after(value: str | None, *, now: datetime | None = None) -> flo
     return max(0.0, (when - current).total_seconds())
 
 
+def _poll_margin(lo: float) -> float:
+    """How far past a predicted end a query is aimed: late enough that one query usually finds the task
+    done, early enough that a finished task frees its concurrency slot promptly."""
+    return lo / 4
+
+
 def _next_poll_interval(status: TaskStatus, elapsed: float, expected: float | None, *, lo: float, hi: float) -> float:
     """How long to wait before the next status query.
 
-    Aims at the predicted end: the family's expected duration (learned from recent tasks), or later when
-    ``percentCompleted`` says more is left. It wakes ``lo/2`` before that end and then checks every
-    ``lo/2`` until ``2*lo`` past it, so a finished task frees its concurrency slot within about ``lo/2``
-    while a task far from done is asked only every ``hi`` (every ``lo`` once only the audit is left).
-    With nothing to go on, or well past the predicted end, it backs off with the time already spent.
+    Aims just past the predicted end (``lo/4`` after it): the family's expected duration (learned from
+    recent tasks), or later when ``percentCompleted`` says more is left, so one query usually finds the
+    task done. Once past that end it checks every ``lo/2`` until ``2*lo`` past it; a task far from done
+    is asked only every ``hi`` (every ``lo`` once only the audit is left). With nothing to go on, or well
+    past the predicted end, it backs off with the time already spent.
     """
     hi = max(lo, hi)
-    step = lo / 2
     cap = lo if status.generate_status >= GenerateStatus.GENERATED else hi
     remaining = None if expected is None else expected - elapsed
     progress = status.progress
@@ -150,10 +155,10 @@ def _next_poll_interval(status: TaskStatus, elapsed: float, expected: float | No
         remaining = by_progress if remaining is None else max(remaining, by_progress)
     if remaining is None:
         return min(cap, max(lo, elapsed / 2))
-    if remaining > step:
-        return min(cap, remaining - step)
+    if remaining > 0:
+        return min(cap, remaining + _poll_margin(lo))
     if remaining > -2 * lo:
-        return min(cap, step)
+        return min(cap, lo / 2)
     return min(cap, max(lo, -remaining / 2))
 
 
@@ -298,6 +303,7 @@ class LiblibClient:
         self._submitting = 0
         self._capacity_changed = asyncio.Event()
         self._expected_duration: dict[Family, float] = {}
+        self._first_query_hits: dict[Family, int] = {}  # tasks in a row found done by their first query
 
     # Lifecycle ------------------------------------------------------------------------------------
 
@@ -435,23 +441,18 @@ class LiblibClient:
         deadline = started + limit
         previous: float | None = None  # when the last non-terminal status was seen
         expected = self._expected_duration.get(family)
+        margin = _poll_margin(self._settings.poll_interval_min)
         if expected is not None:
-            # A duration is known: the first query is aimed at it (one right after the submit tells nothing).
-            first = expected - self._settings.poll_interval_min / 2
+            # A duration is known: the first query is aimed just past it (one right after the submit tells
+            # nothing), so a task that ran as long as the last ones is found done by a single query.
+            first = expected + margin
             await self._sleep(max(0.0, min(first, self._settings.poll_interval_max, limit)))
         while True:
             status = await self.get_status(family, generate_uuid)
             now = self._clock()
             code = status.generate_status
             if code == GenerateStatus.SUCCEEDED:
-                # The task ended between the last two queries: when they are close, take the middle so the
-                # estimate (and the next poll aimed at it) does not drift later by the polling delay.
-                ended = (
-                    now
-                    if previous is None or now - previous > self._settings.poll_interval_min
-                    else (previous + now) / 2
-                )
-                self._record_duration(family, ended - started)
+                self._record_duration(family, self._observed_duration(family, started, previous, now, margin))
                 return self._result(generate_uuid, status)
             if code == GenerateStatus.FAILED:
                 raise GenerationFailedError(
@@ -498,6 +499,26 @@ class LiblibClient:
                 status=status.generate_status,
             )
         return result
+
+    def _observed_duration(
+        self, family: Family, started: float, previous: float | None, now: float, margin: float
+    ) -> float:
+        """What a finished task says about the family's duration, without drifting later by the polling delay.
+
+        Seen running at ``previous`` and done at ``now``: when those are close it ended in between, so take
+        the middle. Done at the first query: it ended at some unknown moment before, so record less than the
+        moment aimed at (80 %, 64 %, ... for each such task in a row). The next first query comes earlier:
+        the estimate follows tasks that get faster instead of only ever growing, at the cost of a second
+        query now and then once it undershoots.
+        """
+        if previous is None:
+            streak = self._first_query_hits.get(family, 0) + 1
+            self._first_query_hits[family] = streak
+            return max(0.0, now - started - margin) * 0.8**streak
+        self._first_query_hits[family] = 0
+        if now - previous <= self._settings.poll_interval_min:
+            return (previous + now) / 2 - started
+        return now - started
 
     def _record_duration(self, family: Family, seconds: float) -> None:
         previous = self._expected_duration.get(family)

@@ -576,7 +576,8 @@ class Simulator:
                 return early
             if fault.name in ("slow", "timeout"):
                 await self._sleep(fault.value if fault.value is not None else _DEFAULT_FAULT_SLEEP)
-        png = await asyncio.to_thread(render_png, *args)  # CPU work off the loop; cached by args
+        # CPU work off the loop; cached by args
+        png = await asyncio.to_thread(render_png, *args, self.settings.noisy_images)
         if fault is not None and fault.name == "truncated":
             png = png[: len(png) // 2]
         return web.Response(body=png, content_type="image/png")

@@ -238,7 +238,7 @@ async def test_cancel_while_queued_refunds_and_never_submits(fake: FakeDiscord, 
         assert custom_ids(progress) == [f"lb:cancel:{job.id}:0:{fake.user_id}"]
         click = await fake.click(int(progress["id"]), custom_ids(progress)[0])
         call = await ack(fake, click)
-        assert call.json["type"] == 7 and "Cancelled" in call.json["data"]["content"]
+        assert call.json["type"] == 7 and "Cancelled" in call.json["data"]["content"], call.json
         assert call.json["data"]["components"] == []
         cancelled = await runtime.store.get_job(job.id)
         assert cancelled.state is JobState.CANCELLED and cancelled.refunded

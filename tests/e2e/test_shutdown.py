@@ -163,3 +163,38 @@ async def test_sigterm_mid_generation_then_restart_delivers_exactly_once(
     assert fake.identify_count == 2 and fake.sync_count == 1  # restarted; commands unchanged, not resynced
     assert "Traceback" not in read(log)
     assert "stop signal received" in read(log)
+
+
+async def test_sigterm_right_after_a_burst_answers_every_acknowledged_command(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    """Commands acknowledged before SIGTERM still get their job queued and their "Queued" answer: the bot
+    lets handlers in flight finish before it closes its sessions (no dead "thinking...", no tracebacks)."""
+    db, config, log = tmp_path / "bot.db", tmp_path / "config.toml", tmp_path / "bot.log"
+    write_config(config, fake, sim, db)
+    members = [4_000_000_000_000_000_000 + i for i in range(12)]
+    for i, member in enumerate(members):
+        fake.add_member(member, name=f"member{i}")
+
+    proc = await start_bot(config, tmp_path, log)
+    try:
+        await wait_until(lambda: fake.identify_count == 1 and fake.sync_count == 1, 30, "the bot to connect")
+        await asyncio.sleep(READY_WAIT)
+        burst = await asyncio.gather(
+            *(fake.slash("imagine", {"prompt": f"burst {i}"}, user_id=m) for i, m in enumerate(members))
+        )
+        await wait_until(lambda: all(i.acked for i in burst), 10, "every command to be acknowledged")
+        await stop(proc, log)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    answered = {
+        i.token
+        for i in burst
+        for c in fake.calls
+        if c.method == "PATCH" and i.token in c.path and c.status < 300 and "Queued" in str(c.json)
+    }
+    assert len(answered) == len(burst), read(log)
+    assert len(await job_states(db)) == len(burst)  # every job kept (queued or running) for the next start
+    assert "Traceback" not in read(log)
