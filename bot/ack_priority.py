@@ -4,7 +4,9 @@ Discord drops an interaction not acknowledged within 3 s, while the rest of a co
 "Queued" edit) has no such deadline. On one event loop a burst of commands interleaves both, so the last
 acknowledgements wait behind the first commands' database writes and edits. A command that has answered
 calls ``wait_turn()`` before that work: it returns once no interaction received before it is still
-unanswered (or after ``max_wait``, so nothing starves).
+unanswered (or after ``max_wait``, so nothing starves). An interaction holds others back only for
+``HOLD`` seconds after it arrives: one nobody answers (a button no handler matches, a form from before a
+restart) must not slow every command for the whole of Discord's 3 s window.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-ACK_WINDOW = 3.0  # seconds Discord waits for an interaction's first response
+HOLD = 1.0  # seconds; a burst of 200 commands is answered within ~0.3 s here
 
 
 class _Response(Protocol):
@@ -58,7 +60,7 @@ class AckPriority:
         """Return when every interaction received so far has been answered (or expired), at most ``max_wait``.
 
         Callers resume in the order they called: one arriving while others still wait queues behind them even
-        when nothing is unanswered any more, so a member's two commands are enqueued in the order sent.
+        when nothing is unanswered any more, so the gate itself never reorders two commands' enqueues.
         """
         if not self._inside and not self.unanswered:
             return
@@ -74,22 +76,23 @@ class AckPriority:
 
     async def _watch(self) -> None:
         # One poll for all callers (discord.py has no hook for "an interaction was answered"); releasing them
-        # in queue order wakes them in that order.
-        while self._queue:
-            if not self.unanswered or self._clock() - self._queue[0][0] >= self.max_wait:
-                while self._queue:
-                    _, turn = self._queue.popleft()
-                    if not turn.done():
-                        turn.set_result(None)
-                return
-            await asyncio.sleep(self._check_every)
+        # in queue order wakes them in that order, and whatever happens here releases them all.
+        try:
+            while self._must_wait():  # noqa: ASYNC110 - nothing signals "answered": polling is the only way
+                await asyncio.sleep(self._check_every)
+        finally:
+            while self._queue:
+                _, turn = self._queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+
+    def _must_wait(self) -> bool:
+        return bool(self._queue) and self.unanswered > 0 and self._clock() - self._queue[0][0] < self.max_wait
 
     def _prune(self) -> None:
         now = self._clock()
         done = [
-            key
-            for key, (at, interaction) in self._pending.items()
-            if interaction.response.is_done() or now - at > ACK_WINDOW
+            key for key, (at, interaction) in self._pending.items() if interaction.response.is_done() or now - at > HOLD
         ]
         for key in done:
             del self._pending[key]

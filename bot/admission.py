@@ -35,6 +35,10 @@ class Admission(Protocol):
     async def default_mode(self, requester: Requester) -> str | None:
         """The mode to use when the member names none (a server's default), or None for the bot's."""
 
+    async def active_cap(self, requester: Requester) -> int | None:
+        """A server's cap on the member's queued + running jobs when lower than the bot-wide one, else None.
+        The store enforces it atomically at enqueue, together with the bot-wide cap."""
+
 
 class OpenAdmission:
     """No limits: every job is admitted and reserves nothing."""
@@ -46,4 +50,7 @@ class OpenAdmission:
         return None
 
     async def default_mode(self, requester: Requester) -> str | None:
+        return None
+
+    async def active_cap(self, requester: Requester) -> int | None:
         return None

@@ -71,6 +71,7 @@ class LiblibBot(commands.Bot):
         self.runner: JobRunner | None = None
         self.synced = False
         self.sync_only = False  # `liblib-bot sync-commands`: sync and do nothing else
+        self.closing = False  # set by close(): new commands are refused (BotTree.interaction_check)
 
     def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
         if event_name == "interaction" and self.services is not None:
@@ -94,6 +95,7 @@ class LiblibBot(commands.Bot):
         await self.runner.start()
 
     async def close(self) -> None:
+        self.closing = True
         if self.runner is not None:
             await self.runner.stop()  # in-flight polls persist; the next start resumes them
         await self._finish_handlers(SHUTDOWN_GRACE)

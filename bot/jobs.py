@@ -164,14 +164,18 @@ class JobService:
     def wake(self) -> None:
         self._wake()
 
-    async def enqueue(self, job: Job, *, wake: bool = True) -> EnqueueResult:
+    async def enqueue(self, job: Job, *, wake: bool = True, max_active: int | None = None) -> EnqueueResult:
+        """Store ``job`` (reserving its debits); ``max_active``: a lower per-member cap (a server's policy)."""
+        cap = (
+            self._settings.max_active_per_user
+            if max_active is None
+            else min(max_active, self._settings.max_active_per_user)
+        )
         result = await self._store.enqueue(
-            job,
-            max_active_per_user=self._settings.max_active_per_user,
-            max_queued_total=self._settings.max_queued_total,
+            job, max_active_per_user=cap, max_queued_total=self._settings.max_queued_total
         )
         if result.outcome is EnqueueOutcome.TOO_MANY_ACTIVE:
-            raise TooManyActiveJobsError(self._settings.max_active_per_user)
+            raise TooManyActiveJobsError(cap)
         if result.outcome is EnqueueOutcome.QUEUE_FULL:
             raise QueueFullError()
         if result.outcome is EnqueueOutcome.QUOTA_EXCEEDED:

@@ -43,6 +43,16 @@ def incident_text(incident: str, locale: str) -> str:
 
 
 class BotTree(app_commands.CommandTree[discord.Client]):
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """While the bot shuts down, refuse new commands at once (they could not finish before the sessions
+        close) instead of leaving the member with a dead "thinking..."."""
+        if not getattr(interaction.client, "closing", False):
+            return True
+        if interaction.type is not discord.InteractionType.autocomplete:
+            locale = await interaction_language(interaction)
+            await reply_ephemeral(interaction, t("The bot is restarting. Try again in a minute.", locale))
+        return False
+
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         locale = await interaction_language(interaction)

@@ -88,7 +88,7 @@ async def _enqueue(services: Services, requester: Requester, job: Job) -> tuple[
     """Admit, enqueue (reserving the debits atomically) and return the job with its queue position."""
     job = await services.admission.admit(requester, job)
     jobs = services.jobs
-    result = await jobs.enqueue(job, wake=False)
+    result = await jobs.enqueue(job, wake=False, max_active=await services.admission.active_cap(requester))
     await services.admission.enqueued(requester, job)
     position = await jobs.position(job.id) or result.queue_position
     return job, position
@@ -107,7 +107,7 @@ async def start_interaction_job(
 ) -> Job:
     """Enqueue a job for an already-deferred interaction and show its queue position (and a Cancel
     button) there. ``parent_message_id``: the result message a button action came from."""
-    await services.acks.wait_turn()
+    await services.acks.wait_turn()  # enqueueing can wait for a burst's other commands to be answered
     job = Job(
         id=job_id or new_job_id(),
         user_id=interaction.user.id,

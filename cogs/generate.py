@@ -77,7 +77,6 @@ class GenerateCog(commands.Cog):
         check_attachment(image, "image")
         check_attachment(control_image, "control_image")
         response = await interaction.response.defer(thinking=True)
-        await self.services.acks.wait_turn()  # the rest can wait for a burst's other commands to be answered
         if not fresh and image is None and control_image is None and await self.repost_duplicate(interaction, request):
             return
         job_id = new_job_id()

@@ -64,6 +64,7 @@ _BODY_SNIPPET = 200
 # Submits are spaced 2 % wider than the account's rate: the server stamps arrivals, and a request that left
 # a little late followed by one that left on time would otherwise look early to it (429, then a retry).
 _SUBMIT_SPACING = 1.02
+_SLOW_QUERY = 1.0  # seconds; a status query that took longer (retries, backoff) is not used to learn durations
 
 
 # --------------------------------------------------------------------------------------------------
@@ -304,6 +305,7 @@ class LiblibClient:
         self._capacity_changed = asyncio.Event()
         self._expected_duration: dict[Family, float] = {}
         self._first_query_hits: dict[Family, int] = {}  # tasks in a row found done by their first query
+        self._submitted_at: dict[str, float] = {}  # this process's submits still holding a slot (clock)
 
     # Lifecycle ------------------------------------------------------------------------------------
 
@@ -368,6 +370,7 @@ class LiblibClient:
 
     def release(self, generate_uuid: str) -> None:
         """Free the task's slot. Idempotent."""
+        self._submitted_at.pop(generate_uuid, None)
         if generate_uuid in self._active:
             self._active.discard(generate_uuid)
             self._capacity_changed.set()
@@ -391,6 +394,7 @@ class LiblibClient:
             raise
         self._submitting -= 1
         self._active.add(uuid)
+        self._submitted_at[uuid] = self._clock()
         log.info("liblib submitted %s via %s (%d active)", uuid, request.path, self.active_tasks)
         return uuid
 
@@ -437,22 +441,29 @@ class LiblibClient:
         Transport/API errors that survive the retry policy propagate and keep the slot.
         """
         limit = self._settings.task_timeout if timeout is None else timeout
-        started = self._clock()
-        deadline = started + limit
+        begun = self._clock()
+        deadline = begun + limit
+        # Durations are measured from the submit. A task this process did not submit (resumed after a
+        # restart) has no known start: it is polled the same way, but teaches nothing about durations.
+        submitted = self._submitted_at.get(generate_uuid)
+        started = begun if submitted is None else submitted
         previous: float | None = None  # when the last non-terminal status was seen
         expected = self._expected_duration.get(family)
         margin = _poll_margin(self._settings.poll_interval_min)
         if expected is not None:
             # A duration is known: the first query is aimed just past it (one right after the submit tells
             # nothing), so a task that ran as long as the last ones is found done by a single query.
-            first = expected + margin
+            first = expected + margin - (begun - started)
             await self._sleep(max(0.0, min(first, self._settings.poll_interval_max, limit)))
         while True:
+            asked = self._clock()
             status = await self.get_status(family, generate_uuid)
             now = self._clock()
             code = status.generate_status
             if code == GenerateStatus.SUCCEEDED:
-                self._record_duration(family, self._observed_duration(family, started, previous, now, margin))
+                # A query slowed by retries or backoff no longer tells when the task ended.
+                if submitted is not None and now - asked <= _SLOW_QUERY:
+                    self._record_duration(family, self._observed_duration(family, started, previous, now, margin))
                 return self._result(generate_uuid, status)
             if code == GenerateStatus.FAILED:
                 raise GenerationFailedError(
@@ -507,12 +518,13 @@ class LiblibClient:
 
         Seen running at ``previous`` and done at ``now``: when those are close it ended in between, so take
         the middle. Done at the first query: it ended at some unknown moment before, so record less than the
-        moment aimed at (80 %, 64 %, ... for each such task in a row). The next first query comes earlier:
+        moment aimed at (80 %, then 64 % for more such tasks in a row). The next first query comes earlier:
         the estimate follows tasks that get faster instead of only ever growing, at the cost of a second
         query now and then once it undershoots.
         """
         if previous is None:
-            streak = self._first_query_hits.get(family, 0) + 1
+            # Capped: with several tasks in flight, completions in a row are not independent evidence.
+            streak = min(2, self._first_query_hits.get(family, 0) + 1)
             self._first_query_hits[family] = streak
             return max(0.0, now - started - margin) * 0.8**streak
         self._first_query_hits[family] = 0

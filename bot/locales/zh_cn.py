@@ -218,6 +218,7 @@ _MESSAGES: dict[str, str] = {
     "That value is not valid: `{value}`.": "这个值无效：`{value}`。",
     "Slow down: try again in {seconds:.0f}s.": "操作太快了，请 {seconds:.0f} 秒后再试。",
     "You don't have permission to use this command here.": "你没有权限在这里使用这个命令。",
+    "The bot is restarting. Try again in a minute.": "机器人正在重启，请一分钟后再试。",
     "You have reached the {scope} limit: {used}/{limit} {unit} used.": "你已达到{scope}上限：已用 {used}/{limit} {unit}。",
     "This request needs {requested}.": "本次请求需要 {requested}。",
     "It resets {relative} ({absolute}).": "将于{relative}重置（{absolute}）。",

@@ -27,7 +27,6 @@ from bot.errors import (
     MemberBlockedError,
     NotAllowedError,
     QuotaExceededError,
-    TooManyActiveJobsError,
 )
 from bot.generation import family_of
 from bot.i18n import N_
@@ -207,10 +206,6 @@ class QuotaService:
             raise MemberBlockedError(blocked_until)
         await self._check_words(policy, requester, job.request, now)
         check_request(policy, job.request)
-        # The store enforces the bot-wide cap atomically; a lower server cap is checked here.
-        lower_cap = policy.max_active < self._settings.queue.max_active_per_user
-        if lower_cap and await self._store.count_active(requester.user_id) >= policy.max_active:
-            raise TooManyActiveJobsError(policy.max_active)
         if policy.cooldown_seconds > 0 and not policy.exempt:
             until = now + timedelta(seconds=policy.cooldown_seconds)
             running = await self._store.claim_timer(strike_key, requester.user_id, COOLDOWN, now=now, until=until)
@@ -231,6 +226,15 @@ class QuotaService:
             role_ids=requester.role_ids,
         )
         return policy.default_mode
+
+    async def active_cap(self, requester: Requester) -> int | None:
+        policy = await self.policy_for(
+            requester.guild_id,
+            user_id=requester.user_id,
+            channel_id=requester.channel_id,
+            role_ids=requester.role_ids,
+        )
+        return policy.max_active if policy.max_active < self._settings.queue.max_active_per_user else None
 
     async def enqueued(self, requester: Requester, job: Job) -> None:
         days = self._settings.quotas.prompt_log_days

@@ -235,3 +235,14 @@ async def test_prompt_flags_apply_and_options_win(env: Env) -> None:
     bad = await env.fake.slash("imagine", {"prompt": "owl --stylize 9"})
     call = await env.fake.wait_for_call(lambda c: "/callback" in c.path and str(bad.id) in c.path)
     assert call.json["data"]["flags"] & 64 and "Known flags" in call.json["data"]["content"]
+
+
+async def test_a_command_arriving_while_the_bot_shuts_down_is_refused_at_once(env: Env) -> None:
+    """Between SIGTERM and the sessions closing, new commands get a private "restarting" answer instead of
+    a job that could not be confirmed (the commands already in flight are let finish)."""
+    from tests.e2e.test_quotas import private_reply  # test_quotas imports this module
+
+    env.runtime.bot.closing = True  # what LiblibBot.close() sets first
+    inter = await env.fake.slash("imagine", {"prompt": "too late"})
+    assert "restarting" in await private_reply(env.fake, inter)
+    assert await env.runtime.store.list_jobs(list(JobState)) == []

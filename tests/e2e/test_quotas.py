@@ -81,6 +81,39 @@ async def test_fifty_concurrent_imagines_with_a_limit_of_ten_accept_exactly_ten(
     assert_no_pings(fake)
 
 
+async def test_a_server_cap_on_jobs_at_once_below_the_bots_holds_under_a_burst(
+    fake: FakeDiscord, sim, tmp_path: Path
+) -> None:
+    """/quota set max_active:2 with a bot-wide cap of 10: of 12 commands sent at once exactly 2 are queued
+    (the store checks the lower cap atomically with the enqueue, not before it), and no quota is used by
+    the refused ones."""
+    sim.set_durations(queued=0.05, running=2.0, auditing=0.02)
+    settings = make_settings(fake, sim, tmp_path / "bot.db", queue={"max_active_per_user": 10})
+    async with running_bot(settings, fake) as runtime:
+        assert "Max jobs at once: 2" in await admin(fake, "quota", "set", {"max_active": 2})
+        inters = await asyncio.gather(*(fake.slash("imagine", {"prompt": f"owl {i}"}) for i in range(12)))
+        outcomes = []
+        for inter in inters:
+            call = await fake.wait_for_call(
+                lambda c, t=inter.token: (
+                    t in c.path
+                    and (
+                        (c.method == "PATCH" and "Queued" in ((c.json or {}).get("content") or ""))
+                        or (c.method == "POST" and bool((c.json or {}).get("flags", 0) & 64))
+                    )
+                ),
+                timeout=20,
+            )
+            outcomes.append("queued" if call.method == "PATCH" else call.json["content"])
+        assert outcomes.count("queued") == 2, outcomes
+        refusals = [o for o in outcomes if o != "queued"]
+        assert all("already have 2 job(s)" in o for o in refusals), refusals
+        assert len(await runtime.store.list_jobs(list(JobState))) == 2
+        usage = await runtime.store.get_usage(member_usage_scope(fake.guild_id), fake.user_id, today())
+        assert usage[0] == 2  # refused commands reserved nothing
+    assert_no_pings(fake)
+
+
 async def test_role_overrides_raise_and_block(fake: FakeDiscord, sim, tmp_path: Path) -> None:
     patron, muted = 8_200_000_000_000_001, 8_200_000_000_000_002
     fake.add_role(patron, "Patron")
