@@ -73,6 +73,16 @@ def figure(name: str, value: object, unit: str = "") -> None:
     print(f"{name}: {value}{(' ' + unit) if unit else ''}")
 
 
+def cpu_speed_ms(iterations: int = 1_000_000) -> float:
+    """Milliseconds a fixed pure-Python loop takes now. The VMs these figures come from vary in speed by up to
+    2x from one second to the next, even idle; CPU-bound figures are printed beside this calibration."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(iterations):
+        total += i
+    return (time.perf_counter() - started) * 1000
+
+
 def lower_bound(jobs: int, rate: float, concurrency: int, generation: float) -> float:
     """Earliest possible makespan of ``jobs`` one-submit jobs under the account's limits (see README).
 

@@ -30,6 +30,7 @@ from _harness import (
     add_members,
     bench_bot,
     bot_process,
+    cpu_speed_ms,
     figure,
     header,
     imagine,
@@ -63,11 +64,12 @@ async def fake_with_bot(in_process: bool) -> AsyncIterator[FakeDiscord]:
             yield fake
 
 
-async def run_once(interactions: int, members: int, *, in_process: bool) -> dict[str, list[float] | int]:
+async def run_once(interactions: int, members: int, *, in_process: bool) -> dict[str, list[float] | int | float]:
     async with fake_with_bot(in_process) as fake:
         ids = add_members(fake, members)
         watch = CallWatch(fake)
         watch.new()  # skip start-up calls
+        speed = cpu_speed_ms()
         burst = await asyncio.gather(
             *(imagine(fake, f"burst {i}", ids[i % members], 1 + i % 4) for i in range(interactions))
         )
@@ -90,7 +92,7 @@ async def run_once(interactions: int, members: int, *, in_process: bool) -> dict
                 elif call.method == "PATCH" and (token := webhook_token(call)) in by_token and token not in queued:
                     queued[token] = call.at - by_token[token].created_at
             await asyncio.sleep(0.02)
-        return {"ack": list(acks.values()), "queued": list(queued.values()), "failed": failed}
+        return {"ack": list(acks.values()), "queued": list(queued.values()), "failed": failed, "speed": speed}
 
 
 def summary(name: str, runs: list[list[float]]) -> None:
@@ -119,6 +121,9 @@ async def main() -> int:
     summary("queued_edit", [r["queued"] for r in runs if isinstance(r["queued"], list)])
     missing = sum(args.interactions - len(a) for a in acks)
     figure("ack_missing_or_failed", missing)
+    speeds = [float(r["speed"]) for r in runs if isinstance(r["speed"], float)]
+    figure("cpu_calibration_ms", statistics.median(speeds), "ms (a fixed loop; lower is a faster machine)")
+    print("cpu calibration per run (ms): " + ", ".join(f"{s:.0f}" for s in speeds))
     p99 = statistics.median(percentile(a, 99) for a in acks)
     worst = max(max(a) for a in acks)
     verdict = "met" if p99 < 0.25 and worst < 3 and missing == 0 else "MISSED"

@@ -77,6 +77,7 @@ class GenerateCog(commands.Cog):
         check_attachment(image, "image")
         check_attachment(control_image, "control_image")
         response = await interaction.response.defer(thinking=True)
+        await self.services.acks.wait_turn()  # the duplicate check and uploads can wait for a burst's acks too
         if not fresh and image is None and control_image is None and await self.repost_duplicate(interaction, request):
             return
         job_id = new_job_id()
