@@ -37,6 +37,20 @@ async def admin(fake: FakeDiscord, group: str, sub: str, options: dict[str, obje
     return await private_reply(fake, inter)
 
 
+async def queued_or_refused(fake: FakeDiscord, inter: Interaction, timeout: float = 20.0) -> str:
+    """How an /imagine ended: "queued" (the "Queued" edit of its response) or the private refusal's text."""
+
+    def match(c) -> bool:
+        body = c.json if isinstance(c.json, dict) else {}
+        if inter.token not in c.path:
+            return False
+        queued = c.method == "PATCH" and "Queued" in (body.get("content") or "")
+        return queued or (c.method == "POST" and bool(body.get("flags", 0) & 64))
+
+    call = await fake.wait_for_call(match, timeout=timeout)
+    return "queued" if call.method == "PATCH" else call.json["content"]
+
+
 def today(tz: str = "UTC") -> str:
     from bot.models import utcnow
 
@@ -55,22 +69,13 @@ async def test_fifty_concurrent_imagines_with_a_limit_of_ten_accept_exactly_ten(
         jobs_created = 0
         refused = 0
         for inter in inters:
-            call = await fake.wait_for_call(
-                lambda c, t=inter.token: (
-                    t in c.path
-                    and (
-                        (c.method == "PATCH" and "Queued" in ((c.json or {}).get("content") or ""))
-                        or (c.method == "POST" and bool((c.json or {}).get("flags", 0) & 64))
-                    )
-                ),
-                timeout=20,
-            )
-            if call.method == "PATCH":
+            outcome = await queued_or_refused(fake, inter)
+            if outcome == "queued":
                 jobs_created += 1
             else:
                 refused += 1
-                assert "daily image limit" in call.json["content"] and "10/10" in call.json["content"]
-                assert "<t:" in call.json["content"]
+                assert "daily image limit" in outcome and "10/10" in outcome
+                assert "<t:" in outcome
         all_jobs = await runtime.store.list_jobs(list(JobState))
         assert jobs_created == 10 and refused == 40
         assert len(all_jobs) == 10
@@ -92,19 +97,7 @@ async def test_a_server_cap_on_jobs_at_once_below_the_bots_holds_under_a_burst(
     async with running_bot(settings, fake) as runtime:
         assert "Max jobs at once: 2" in await admin(fake, "quota", "set", {"max_active": 2})
         inters = await asyncio.gather(*(fake.slash("imagine", {"prompt": f"owl {i}"}) for i in range(12)))
-        outcomes = []
-        for inter in inters:
-            call = await fake.wait_for_call(
-                lambda c, t=inter.token: (
-                    t in c.path
-                    and (
-                        (c.method == "PATCH" and "Queued" in ((c.json or {}).get("content") or ""))
-                        or (c.method == "POST" and bool((c.json or {}).get("flags", 0) & 64))
-                    )
-                ),
-                timeout=20,
-            )
-            outcomes.append("queued" if call.method == "PATCH" else call.json["content"])
+        outcomes = [await queued_or_refused(fake, inter) for inter in inters]
         assert outcomes.count("queued") == 2, outcomes
         refusals = [o for o in outcomes if o != "queued"]
         assert all("already have 2 job(s)" in o for o in refusals), refusals
@@ -135,16 +128,8 @@ async def test_role_overrides_raise_and_block(fake: FakeDiscord, sim, tmp_path: 
 
         async def attempt(user: int) -> str:
             inter = await fake.slash("imagine", {"prompt": "a lamp"}, user_id=user)
-            call = await fake.wait_for_call(
-                lambda c: (
-                    inter.token in c.path
-                    and (
-                        (c.method == "PATCH" and "Queued" in ((c.json or {}).get("content") or ""))
-                        or (c.method == "POST" and bool((c.json or {}).get("flags", 0) & 64))
-                    )
-                )
-            )
-            return "ok" if call.method == "PATCH" else call.json["content"]
+            outcome = await queued_or_refused(fake, inter, timeout=10.0)
+            return "ok" if outcome == "queued" else outcome
 
         assert [await attempt(generous) for _ in range(3)] == ["ok"] * 3  # the role raised 1 -> 3
         assert "3/3" in await attempt(generous)
