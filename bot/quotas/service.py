@@ -218,22 +218,19 @@ class QuotaService:
         policy = await self.policy_for(job.guild_id, user_id=job.user_id, channel_id=job.channel_id)
         return Presentation(audit_notice=policy.audit_display == "notice", flagged_only_nsfw=policy.flagged_only_nsfw)
 
-    async def default_mode(self, requester: Requester) -> str | None:
-        policy = await self.policy_for(
+    async def _requester_policy(self, requester: Requester) -> Policy:
+        return await self.policy_for(
             requester.guild_id,
             user_id=requester.user_id,
             channel_id=requester.channel_id,
             role_ids=requester.role_ids,
         )
-        return policy.default_mode
+
+    async def default_mode(self, requester: Requester) -> str | None:
+        return (await self._requester_policy(requester)).default_mode
 
     async def active_cap(self, requester: Requester) -> int | None:
-        policy = await self.policy_for(
-            requester.guild_id,
-            user_id=requester.user_id,
-            channel_id=requester.channel_id,
-            role_ids=requester.role_ids,
-        )
+        policy = await self._requester_policy(requester)
         return policy.max_active if policy.max_active < self._settings.queue.max_active_per_user else None
 
     async def enqueued(self, requester: Requester, job: Job) -> None:
