@@ -44,7 +44,7 @@ USER bot
 VOLUME ["/data"]
 # Prometheus /metrics and /healthz ([metrics]); publish it only if something scrapes it.
 EXPOSE 9108
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-m", "bot.health"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-m", "bot.ops.health"]
 # `docker stop` sends SIGTERM: the bot stops taking jobs and saves running ones for the next start.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["liblib-bot"]

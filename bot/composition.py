@@ -15,25 +15,25 @@ import discord
 import yarl
 from pydantic import SecretStr
 
-from bot.app import LiblibBot, Services
-from bot.discord_sink import DiscordResultSink
-from bot.generation import make_submit_builder
-from bot.health import HealthServer
+from bot.discord_app.client import LiblibBot, Services
+from bot.discord_app.sink import DiscordResultSink
+from bot.discord_app.ui.views import result_view
+from bot.generation.builder import RequestBuilder
+from bot.generation.families import make_submit_builder
 from bot.i18n import LocaleResolver
-from bot.jobs import JobRunner, JobService
-from bot.leadership import elector_for
+from bot.jobs.leadership import elector_for
+from bot.jobs.runner import JobRunner, JobService
+from bot.jobs.scheduling import FairQueue
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
-from bot.metrics import Metrics
+from bot.media.sources import HostPolicy, SourceImageFetcher, open_fetch_session
+from bot.media.transport import ImageTransport
 from bot.models import Job
+from bot.ops.health import HealthServer
+from bot.ops.metrics import Metrics
 from bot.quotas import GuildAdminService, QuotaService
-from bot.request_builder import RequestBuilder
-from bot.scheduling import FairQueue
 from bot.settings import DiscordSettings, LiblibSettings, Settings
-from bot.source_images import HostPolicy, SourceImageFetcher, open_fetch_session
 from bot.storage import PostgresStore, Store, open_store
-from bot.transport import ImageTransport
-from bot.ui.views import result_view
 
 log = logging.getLogger(__name__)
 

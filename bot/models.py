@@ -208,7 +208,7 @@ class Job:
     percent: float | None = None
     submit_attempts: int = 0
     not_before: datetime | None = None  # re-queued after a 429/100054: do not submit before this
-    fingerprint: str | None = None  # bot.fingerprint.request_fingerprint(request): finds identical requests
+    fingerprint: str | None = None  # bot.generation.fingerprint.request_fingerprint(request): finds identical requests
     parent_message_id: int | None = None  # for button actions: the message the button was on (credited)
 
     @property

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.app import LiblibBot, Services
+    from bot.discord_app.client import LiblibBot, Services
 
 
 async def load_all(bot: LiblibBot, services: Services) -> None:
     """Add every cog, passing each exactly the services it needs."""
-    from bot.ui.views import register_handler
+    from bot.discord_app.ui.views import register_handler
     from cogs.actions import ActionsCog
     from cogs.admin import AdminCog
     from cogs.generate import GenerateCog

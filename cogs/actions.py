@@ -2,7 +2,7 @@
 
 Every click is checked against the owner in the button's custom id before anything else (no I/O), so a
 stranger's click is refused privately and costs nothing. New jobs start through
-``cogs._jobs.start_interaction_job`` like ``/imagine``, so quotas apply identically; the click is
+``bot.discord_app.starting.start_interaction_job`` like ``/imagine``, so quotas apply identically; the click is
 answered with a "thinking" response, which becomes the new job's own message (progress, then result).
 """
 
@@ -15,7 +15,13 @@ from collections.abc import Awaitable
 import discord
 from discord.ext import commands
 
-from bot.actions import (
+from bot.discord_app.client import Services
+from bot.discord_app.starting import requester_from_interaction, start_interaction_job
+from bot.discord_app.tree import incident_text, interaction_language, reply_ephemeral
+from bot.discord_app.ui.embeds import cancelled_text
+from bot.discord_app.ui.views import Click
+from bot.errors import BotError, InvalidRequestError, NotJobOwnerError
+from bot.generation.actions import (
     JOB_KIND,
     Action,
     has_result,
@@ -26,16 +32,10 @@ from bot.actions import (
     upscale_request,
     vary_request,
 )
-from bot.admission import Requester
-from bot.app import Services
-from bot.errors import BotError, InvalidRequestError, NotJobOwnerError
 from bot.i18n import Text, t
+from bot.jobs.admission import Requester
+from bot.media.results import source_from_result
 from bot.models import GenerationRequest, Job, new_job_id
-from bot.results import source_from_result
-from bot.tree import incident_text, interaction_language, reply_ephemeral
-from bot.ui.embeds import cancelled_text
-from bot.ui.views import Click
-from cogs._jobs import requester_from_interaction, start_interaction_job
 from cogs.restyle import image_refs, open_restyle_modal
 
 log = logging.getLogger(__name__)

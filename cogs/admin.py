@@ -13,11 +13,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_app.ui.quota_text import audit_text, clip, overrides_text, policy_text, prompt_log_text, usage_text
 from bot.errors import BotError
 from bot.i18n import LocaleResolver, t
 from bot.quotas import GuildAdminService
 from bot.quotas.policy import SERVER, channel_scope, member_scope, role_scope
-from bot.quotas.render import audit_text, clip, overrides_text, policy_text, prompt_log_text, usage_text
 
 ADMIN_PERMISSIONS = discord.Permissions(manage_guild=True)
 UNLIMITED = -1  # in /quota options: no limit

@@ -8,15 +8,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import Services
-from bot.fingerprint import find_duplicate
+from bot.discord_app.client import Services
+from bot.discord_app.repost import repost_result
+from bot.discord_app.starting import check_attachment, mode_choices, requester_from_interaction, start_interaction_job
+from bot.generation.builder import ASPECT_RATIOS, MAX_SEED
+from bot.generation.fingerprint import find_duplicate
+from bot.generation.prompt_flags import parse_flags
 from bot.i18n import t
-from bot.images import sniff_input
+from bot.media.codec import sniff_input
 from bot.models import GenerationRequest, new_job_id
-from bot.prompt_flags import parse_flags
-from bot.request_builder import ASPECT_RATIOS, MAX_SEED
-from cogs._jobs import check_attachment, mode_choices, requester_from_interaction, start_interaction_job
-from cogs._repost import repost_result
 
 log = logging.getLogger(__name__)
 

@@ -6,13 +6,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.actions import has_result
-from bot.app import Services
+from bot.discord_app.client import Services
+from bot.discord_app.repost import repost_result
+from bot.discord_app.ui.info import MAX_LISTED, help_embed, jobs_embed, models_embed, queue_embed
 from bot.errors import BotError, JobNotFoundError
+from bot.generation.actions import has_result
 from bot.i18n import Text, t
 from bot.models import ACTIVE_STATES, TERMINAL_STATES, JobState
-from bot.ui.info import MAX_LISTED, help_embed, jobs_embed, models_embed, queue_embed
-from cogs._repost import repost_result
 
 
 class InfoCog(commands.Cog):

@@ -1,7 +1,8 @@
 """Restyle an image three ways: reply + mention, the "Restyle image" message menu (a modal), and /restyle.
 
 The cog only reads Discord objects (which image, which text) and renders replies; validation, fetching
-and publishing live in ``bot.restyle`` and jobs start through ``cogs._jobs`` so quotas apply alike.
+and publishing live in ``bot.generation.restyle``, and jobs start through ``bot.discord_app.starting``
+so quotas apply alike.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import Services
+from bot.discord_app.client import Services
+from bot.discord_app.starting import mode_choices, start_interaction_job, start_message_job
+from bot.discord_app.tree import incident_text, interaction_language, reply_ephemeral
 from bot.errors import BotError, InvalidRequestError
+from bot.generation.prompt_flags import parse_flags
+from bot.generation.restyle import SourcePublisher, SourceRef, build_restyle_request, restyle_mode
 from bot.i18n import N_, t
 from bot.models import JobKind, new_job_id
-from bot.prompt_flags import parse_flags
-from bot.restyle import SourcePublisher, SourceRef, build_restyle_request, restyle_mode
-from bot.tree import incident_text, interaction_language, reply_ephemeral
-from cogs._jobs import mode_choices, start_interaction_job, start_message_job
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_app.ui.quota_text import top_text, usage_text
 from bot.i18n import LocaleResolver, t
 from bot.quotas import QuotaService
-from bot.quotas.render import top_text, usage_text
 from cogs.admin import reply, require_admin, role_ids
 
 

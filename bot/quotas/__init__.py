@@ -1,6 +1,6 @@
 """Quotas and server administration: limits, server settings, banned words, the prompt log."""
 
-from bot.quotas.admin import GuildAdminService, SettingsChangeError
+from bot.quotas.management import GuildAdminService, SettingsChangeError
 from bot.quotas.policy import GuildConfig, Policy, ScopeConfig
 from bot.quotas.service import QuotaService, TopReport, UsageReport
 from bot.quotas.windows import Windows, current_windows, get_zone

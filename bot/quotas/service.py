@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from bot.admission import Requester
-from bot.delivery import Presentation
 from bot.errors import (
     BannedWordError,
     BotError,
@@ -28,8 +26,10 @@ from bot.errors import (
     NotAllowedError,
     QuotaExceededError,
 )
-from bot.generation import family_of
+from bot.generation.families import family_of
 from bot.i18n import N_
+from bot.jobs.admission import Requester
+from bot.jobs.sink import Presentation
 from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest, Job, UsageDebit, utcnow
 from bot.quotas.policy import SERVER, GuildConfig, Policy, channel_scope

@@ -7,7 +7,7 @@ import dataclasses
 import itertools
 import time
 
-from bot.admission import OpenAdmission, Requester
+from bot.jobs.admission import OpenAdmission, Requester
 from bot.models import GenerationRequest, Job, JobState, UsageDebit
 from bot.storage import Settlement, Store, open_store
 from tests.fake_discord import Call, FakeDiscord

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
-from bot.admission import OpenAdmission, Requester
+from bot.jobs.admission import OpenAdmission, Requester
 from bot.models import Job, JobKind, JobState, UsageDebit
 from tests.e2e.conftest import Env, assert_no_pings, make_settings, running_bot
 from tests.e2e.helpers import (

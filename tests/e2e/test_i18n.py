@@ -7,15 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bot.i18n import zh_cn
 from bot.liblib.simulator import Simulator
-from bot.locales import zh_cn
 from tests.e2e.conftest import Env, make_settings, running_bot
 from tests.e2e.helpers import custom_ids, embed_fields, job_for_token, labels, original_edit_with, result_of
 from tests.e2e.test_quotas import private_reply
 from tests.e2e.test_restyle import replies_to
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.records import Interaction
-from tests.unit.test_i18n import _marked, _sources
+from tests.i18n.test_catalog import _marked, _sources
 
 _NAME = re.compile(r"^[-_\w]{1,32}$")
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.discord_app.ui.embeds import FAILURE_TITLES
 from bot.liblib.simulator import Simulator
 from bot.models import FailureReason, Job, JobState
 from bot.settings import Settings
 from bot.storage import Store, open_store
-from bot.ui.embeds import FAILURE_TITLES
 from tests.e2e.conftest import make_settings, running_bot
 from tests.e2e.faults import (
     WINDOW,

@@ -29,7 +29,7 @@ from typing import TypeVar
 
 import pytest
 
-from bot.leadership import PostgresLease
+from bot.jobs.leadership import PostgresLease
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.models import FailureReason, Job, JobState
 from bot.settings import SimulatorSettings

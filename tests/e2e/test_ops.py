@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.health import probe
 from bot.liblib.simulator import Simulator
 from bot.log import JsonFormatter, RedactingFilter, setup_logging
 from bot.models import JobState
+from bot.ops.health import probe
 from tests.e2e.conftest import FAST_SIM, make_settings, running_bot
 from tests.e2e.test_imagine import wait_jobs, wait_result
 from tests.fake_discord import FakeDiscord
@@ -226,7 +226,7 @@ def test_debug_logging_keeps_sql_parameters_out() -> None:
     try:
         setup_logging("DEBUG", secrets=[SECRET_KEY])
         assert logging.getLogger("aiosqlite").getEffectiveLevel() == logging.INFO
-        assert logging.getLogger("bot.jobs").getEffectiveLevel() == logging.DEBUG
+        assert logging.getLogger("bot.jobs.runner").getEffectiveLevel() == logging.DEBUG
         setup_logging("WARNING")
         assert logging.getLogger("aiosqlite").getEffectiveLevel() == logging.WARNING
     finally:

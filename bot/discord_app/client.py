@@ -1,0 +1,155 @@
+"""LiblibBot: the discord.py client. Holds injected services; setup_hook loads cogs, syncs, starts the runner."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from bot.discord_app.ack_priority import AckPriority
+from bot.discord_app.tree import BotTree
+from bot.generation.builder import RequestBuilder
+from bot.i18n import CatalogTranslator, LocaleResolver
+from bot.jobs.admission import Admission, OpenAdmission
+from bot.jobs.runner import JobRunner, JobService
+from bot.media.sources import SourceImageFetcher
+from bot.media.transport import ImageTransport
+from bot.quotas import GuildAdminService
+from bot.settings import Settings
+from bot.storage import Store
+
+log = logging.getLogger(__name__)
+
+_SYNC_META_KEY = "command_sync_hash"
+# Tasks discord.py runs a handler in: slash commands and context menus, buttons and forms, message listeners.
+_HANDLER_TASKS = ("CommandTree-invoker", "discord-ui-", "discord.py: on_message")
+SHUTDOWN_GRACE = 5.0  # seconds handlers in flight get to finish on shutdown (Docker waits 10 s before SIGKILL)
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything cogs may use, built once in the composition root."""
+
+    settings: Settings
+    store: Store
+    jobs: JobService
+    builder: RequestBuilder
+    transport: ImageTransport
+    sources: SourceImageFetcher  # downloads images members point at by URL (allowlisted hosts only)
+    admission: Admission = field(default_factory=OpenAdmission)
+    admin: GuildAdminService | None = None  # quotas and server settings (/quota, /settings, /usage)
+    locales: LocaleResolver = field(default_factory=LocaleResolver)  # which language to answer in
+    acks: AckPriority = field(default_factory=AckPriority)  # answered commands let unanswered ones go first
+
+
+class LiblibBot(commands.Bot):
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        intents = discord.Intents.default()
+        # Mentions deliver their own content without the privileged intent; other members' messages need it.
+        intents.message_content = settings.discord.message_content_intent
+        intents.members = False
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            tree_cls=BotTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            # No message cache: nothing reads it, and every edit the bot makes comes back as MESSAGE_UPDATE,
+            # which discord.py would turn into Message objects for a cached message (CPU on every progress edit).
+            max_messages=None,
+            **options,
+        )
+        self.settings = settings
+        # Set by the composition root before login:
+        self.services: Services | None = None
+        self.runner: JobRunner | None = None
+        self.synced = False
+        self.sync_only = False  # `liblib-bot sync-commands`: sync and do nothing else
+        self.closing = False  # set by close(): new commands are refused (BotTree.interaction_check)
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        if event_name == "interaction" and self.services is not None:
+            self.services.acks.received(args[0])  # synchronously, as the gateway parses it
+        super().dispatch(event_name, *args, **kwargs)
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Slash-only bot: no prefix commands. Cog listeners still receive every message."""
+
+    async def setup_hook(self) -> None:
+        from cogs import load_all
+
+        if self.services is None or self.runner is None:
+            raise RuntimeError("wire services and the runner before login")
+        await self.tree.set_translator(CatalogTranslator())
+        await load_all(self, self.services)
+        if self.sync_only:
+            await self.sync_commands(force=True)
+            return
+        await self.sync_commands(force=self.settings.discord.sync_policy == "always")
+        await self.runner.start()
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.runner is not None:
+            await self.runner.stop()  # in-flight polls persist; the next start resumes them
+        await self._finish_handlers(SHUTDOWN_GRACE)
+        await super().close()
+
+    async def _finish_handlers(self, grace: float) -> None:
+        """Let commands, buttons and replies already being handled finish before the sessions close: a member
+        whose command was acknowledged gets its job queued and its answer, not a dead "thinking..."."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        current = asyncio.current_task()
+        while True:
+            pending = [
+                t
+                for t in asyncio.all_tasks()
+                if t is not current and not t.done() and t.get_name().startswith(_HANDLER_TASKS)
+            ]
+            remaining = deadline - loop.time()
+            if not pending:
+                return
+            if remaining <= 0:
+                log.warning("stopping with %d command(s) still being handled", len(pending))
+                return
+            await asyncio.wait(pending, timeout=remaining)
+
+    async def command_payload(self) -> list[dict[str, Any]]:
+        """What a sync sends, translations included (so a changed translation re-syncs)."""
+        guild = discord.Object(self.settings.discord.dev_guild_id) if self.settings.discord.dev_guild_id else None
+        translator = self.tree.translator
+        commands = self.tree.get_commands(guild=guild)
+        if translator is None:
+            return [c.to_dict(self.tree) for c in commands]
+        return [await c.get_translated_payload(self.tree, translator) for c in commands]
+
+    async def sync_commands(self, *, force: bool = False) -> bool:
+        """Sync when forced, or (policy "auto") when the command set changed since the last sync."""
+        policy = self.settings.discord.sync_policy
+        guild_id = self.settings.discord.dev_guild_id
+        guild = discord.Object(guild_id) if guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        payload = json.dumps(await self.command_payload(), sort_keys=True, default=str)
+        digest = hashlib.sha256(f"{guild_id}:{payload}".encode()).hexdigest()
+        if self.services is None:
+            raise RuntimeError("wire services before syncing")
+        store = self.services.store
+        if not force:
+            if policy == "never":
+                return False
+            if await store.get_meta(_SYNC_META_KEY) == digest:
+                log.info("application commands unchanged; not syncing")
+                return False
+        synced = await self.tree.sync(guild=guild)
+        await store.set_meta(_SYNC_META_KEY, digest)
+        self.synced = True
+        log.info("synced %d application commands %s", len(synced), f"to guild {guild_id}" if guild_id else "globally")
+        return True

@@ -1,0 +1,76 @@
+"""Re-post a past job's result as the response to an interaction, with working buttons.
+
+Used by ``/show`` and by ``/imagine`` when an identical seeded request was rendered recently. The
+images come from the stored LiblibAI result URLs through the LiblibClient (as delivery does); if those
+have expired, the attachments of the original result message are copied instead (a fetched message
+carries fresh attachment URLs). Only if both are gone does the member get a friendly error.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import discord
+
+from bot.discord_app.client import Services
+from bot.discord_app.ui.embeds import result_embed
+from bot.discord_app.ui.views import result_view
+from bot.jobs.sink import ImageFile
+from bot.media.codec import normalize_for_discord
+from bot.media.results import ResultUnavailableError, fetch_result_files, per_file_limit
+from bot.models import Job, JobResult, ResultImage
+
+log = logging.getLogger(__name__)
+
+
+async def _from_result_message(interaction: discord.Interaction, job: Job, max_file_bytes: int) -> list[ImageFile]:
+    if job.result_message_id is None:
+        raise ResultUnavailableError(job.id)
+    client = interaction.client
+    try:
+        channel = client.get_channel(job.channel_id) or await client.fetch_channel(job.channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            raise ResultUnavailableError(job.id)
+        message = await channel.fetch_message(job.result_message_id)
+        images = [a for a in message.attachments if (a.content_type or "").startswith("image/")]
+        limit = per_file_limit(len(images), max_file_bytes)
+        files = [
+            normalize_for_discord(await a.read(), f"{job.id}_{n + 1}", max_bytes=limit) for n, a in enumerate(images)
+        ]
+    except discord.HTTPException as exc:
+        raise ResultUnavailableError(job.id) from exc
+    if not files:
+        raise ResultUnavailableError(job.id)
+    return files
+
+
+async def result_files(services: Services, interaction: discord.Interaction, job: Job) -> list[ImageFile]:
+    limit = interaction.filesize_limit
+    try:
+        return await fetch_result_files(services.transport, job, max_file_bytes=limit)
+    except ResultUnavailableError:
+        log.info("job %s: re-posting from the original message's attachments", job.id)
+        return await _from_result_message(interaction, job, limit)
+
+
+async def repost_result(
+    services: Services, interaction: discord.Interaction, job: Job, *, note: str, locale: str
+) -> None:
+    """Answer an already-deferred interaction with ``job``'s result; the buttons act for the asker."""
+    files = await result_files(services, interaction, job)
+    stored = job.result.images if job.result else ()
+    shown = JobResult(
+        images=tuple(
+            ResultImage(url=i.url, seed=i.seed, width=f.width, height=f.height)
+            for i, f in zip(stored, files, strict=False)
+        ),
+        points_cost=job.points_cost or 0,
+    )
+    elapsed = ((job.finished_at or job.created_at) - job.created_at).total_seconds()
+    await interaction.edit_original_response(
+        content=None,
+        embed=result_embed(job, shown, elapsed=elapsed, note=note, locale=locale),
+        attachments=[discord.File(io.BytesIO(f.data), filename=f.filename) for f in files],
+        view=result_view(job, owner_id=interaction.user.id, locale=locale),
+    )

@@ -1,0 +1,224 @@
+"""DiscordResultSink: posts progress, results and failures for jobs, from stored ids only.
+
+While the interaction token lives (15 min, we keep a margin) the deferred response is edited; after
+that, results go to the channel as a reply with the bot token. Channel sends carry a nonce derived
+from the job id, so Discord drops a duplicate if a crash makes us deliver twice. Echoed prompts never
+ping: the client default is AllowedMentions.none(); only the requester is pinged on channel replies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, cast
+
+import aiohttp
+import discord
+
+from bot.discord_app.ui import embeds
+from bot.i18n import t
+from bot.jobs.sink import DeliveryError, ImageFile, Presentation, PresentationLookup, Progress, ResultSink, Stage
+from bot.models import Job, JobResult, ResultImage, utcnow
+
+log = logging.getLogger(__name__)
+
+ORIGINAL = cast(int, "@original")  # discord.py builds the route from the id as text
+
+
+class DiscordResultSink(ResultSink):
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        edit_interval: float = 3.0,
+        view_factory: Callable[[Job], discord.ui.View | None] | None = None,
+        presentation: PresentationLookup | None = None,
+    ) -> None:
+        self._client = client
+        self._edit_interval = edit_interval
+        self._last_edit: dict[str, tuple[float, Stage]] = {}
+        self._view_factory = view_factory
+        self._presentation = presentation
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def token_alive(job: Job, now: datetime | None = None) -> bool:
+        return bool(
+            job.interaction_token
+            and job.application_id
+            and job.interaction_expires_at
+            and (now or utcnow()) < job.interaction_expires_at
+        )
+
+    def _webhook(self, job: Job) -> discord.Webhook:
+        if job.application_id is None or job.interaction_token is None:
+            raise DeliveryError("the job has no interaction token", permanent=False)
+        return discord.Webhook.partial(job.application_id, job.interaction_token, client=self._client)
+
+    async def _channel(self, job: Job) -> discord.abc.Messageable:
+        channel = self._client.get_channel(job.channel_id)
+        if channel is None:
+            try:
+                channel = await self._client.fetch_channel(job.channel_id)
+            except discord.NotFound as exc:
+                raise DeliveryError("The channel no longer exists.", permanent=True) from exc
+            except discord.Forbidden as exc:
+                raise DeliveryError("The bot cannot see the channel any more.", permanent=True) from exc
+            except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError) as exc:
+                raise DeliveryError(f"Discord did not answer ({type(exc).__name__}).", permanent=False) from exc
+        if not isinstance(channel, discord.abc.Messageable):
+            raise DeliveryError("The job's channel cannot receive messages.", permanent=True)
+        return channel
+
+    async def _age_restricted(self, job: Job) -> bool:
+        """Direct messages count as private; a channel we cannot see counts as not age-restricted."""
+        if job.guild_id is None:
+            return True
+        try:
+            channel = await self._channel(job)
+        except DeliveryError:
+            return False
+        is_nsfw = getattr(channel, "is_nsfw", None)
+        return bool(is_nsfw()) if callable(is_nsfw) else False
+
+    def _throttled(self, job: Job, stage: Stage) -> bool:
+        now = time.monotonic()
+        last = self._last_edit.get(job.id)
+        if last is not None:
+            elapsed = now - last[0]
+            # A new stage may show after a short pause; the same stage only every edit_interval.
+            if elapsed < (min(1.0, self._edit_interval) if stage is not last[1] else self._edit_interval):
+                return True
+        self._last_edit[job.id] = (now, stage)
+        return False
+
+    # -- ResultSink --------------------------------------------------------------------------------
+
+    async def progress(self, job: Job, progress: Progress) -> None:
+        if self._throttled(job, progress.stage):
+            return
+        text = embeds.progress_text(job, progress)
+        try:
+            if self.token_alive(job):
+                await self._webhook(job).edit_message(ORIGINAL, content=text)
+            elif job.progress_message_id and job.interaction_token is None:
+                # Flows without an interaction (reply + mention) post a progress message of their own.
+                channel = await self._channel(job)
+                if isinstance(channel, discord.abc.GuildChannel | discord.DMChannel | discord.Thread):
+                    await channel.get_partial_message(job.progress_message_id).edit(content=text)
+        except (discord.DiscordException, DeliveryError) as exc:  # best effort, never the runner's problem
+            log.debug("job %s: progress edit skipped: %s", job.id, exc)
+
+    async def deliver(self, job: Job, result: JobResult, images: list[ImageFile]) -> int | None:
+        elapsed = (utcnow() - job.created_at).total_seconds()
+        shown = JobResult(
+            images=tuple(
+                ResultImage(url=i.url, seed=i.seed, width=f.width, height=f.height)
+                for i, f in zip(result.images, images, strict=False)
+            ),
+            points_cost=result.points_cost,
+            blocked_count=result.blocked_count,
+        )
+        look = await self._presentation(job) if self._presentation else Presentation()
+        note = None
+        if result.blocked_count and look.flagged_only_nsfw and not await self._age_restricted(job):
+            images = []
+            note = t(
+                "The content audit filtered part of this batch, so this server shows the rest only in "
+                "age-restricted channels. Use `/show` there to see them.",
+                job.locale,
+            )
+        if not look.audit_notice:
+            shown = dataclasses.replace(shown, blocked_count=0)
+        embed = embeds.result_embed(job, shown, elapsed=elapsed, note=note)
+        view = self._view_factory(job) if self._view_factory else None
+        self._last_edit.pop(job.id, None)
+        if self.token_alive(job):
+            try:
+                # view=None also removes the progress message's Cancel button
+                message = await self._webhook(job).edit_message(
+                    ORIGINAL, content="", embed=embed, attachments=_files(images), view=view
+                )
+                return message.id
+            except discord.HTTPException as exc:
+                if exc.status == 413:
+                    raise DeliveryError("The images are too large for this channel.", permanent=True) from exc
+                log.info("job %s: interaction delivery failed (%s); using the channel", job.id, exc.status)
+            except (aiohttp.ClientError, OSError) as exc:
+                log.info("job %s: interaction delivery failed (%s); using the channel", job.id, type(exc).__name__)
+        message_id = await self._send_to_channel(job, embed=embed, files=images, view=view, nonce_tag="r")
+        await self._drop_progress_message(job)
+        return message_id
+
+    async def notify_failure(self, job: Job) -> None:
+        embed = embeds.failure_embed(job)
+        self._last_edit.pop(job.id, None)
+        if self.token_alive(job):
+            try:
+                await self._webhook(job).edit_message(ORIGINAL, content="", embed=embed, view=None)
+                return
+            except discord.HTTPException as exc:
+                log.info("job %s: interaction failure notice failed (%s); using the channel", job.id, exc.status)
+        await self._send_to_channel(job, embed=embed, files=[], view=None, nonce_tag="f")
+        await self._drop_progress_message(job)
+
+    async def _drop_progress_message(self, job: Job) -> None:
+        """A reply + mention job's own progress message (with its Cancel button) is noise once the outcome
+        is posted as a reply of its own: delete it, best effort."""
+        if job.interaction_token is not None or not job.progress_message_id:
+            return
+        try:
+            channel = await self._channel(job)
+            if isinstance(channel, discord.abc.GuildChannel | discord.DMChannel | discord.Thread):
+                await channel.get_partial_message(job.progress_message_id).delete()
+        except (discord.DiscordException, DeliveryError) as exc:
+            log.debug("job %s: progress message not deleted: %s", job.id, exc)
+
+    async def _send_to_channel(
+        self, job: Job, *, embed: discord.Embed, files: list[ImageFile], view: discord.ui.View | None, nonce_tag: str
+    ) -> int:
+        channel = await self._channel(job)
+        reference_id = job.reply_to_message_id or job.progress_message_id
+        reference = (
+            discord.MessageReference(message_id=reference_id, channel_id=job.channel_id, fail_if_not_exists=False)
+            if reference_id
+            else None
+        )
+        kwargs: dict[str, Any] = {
+            "content": f"<@{job.user_id}>",
+            "embed": embed,
+            "files": _files(files),
+            # Only the requester may be pinged; the embed (with the prompt) never pings.
+            "allowed_mentions": discord.AllowedMentions(users=[discord.Object(job.user_id)], replied_user=False),
+            "nonce": f"{nonce_tag}{job.id}",
+            **_view_kw(view),
+        }
+        if reference is not None:
+            kwargs["reference"] = reference
+        try:
+            message = await channel.send(**kwargs)
+        except discord.Forbidden as exc:
+            needed = "Send Messages and Attach Files permissions" if files else "Send Messages permission"
+            raise DeliveryError(f"The bot lacks the {needed} in that channel.", permanent=True) from exc
+        except discord.NotFound as exc:
+            raise DeliveryError("The channel no longer exists.", permanent=True) from exc
+        except discord.HTTPException as exc:
+            if exc.status == 413:
+                raise DeliveryError("The images are too large for this channel.", permanent=True) from exc
+            raise DeliveryError(f"Discord refused the message ({exc.status}).", permanent=exc.status < 500) from exc
+        except (discord.RateLimited, aiohttp.ClientError, OSError) as exc:  # worth another try later
+            raise DeliveryError(f"Discord did not answer ({type(exc).__name__}).", permanent=False) from exc
+        return message.id
+
+
+def _files(images: list[ImageFile]) -> list[discord.File]:
+    return [discord.File(io.BytesIO(i.data), filename=i.filename) for i in images]
+
+
+def _view_kw(view: discord.ui.View | None) -> dict[str, Any]:
+    return {"view": view} if view is not None else {}

@@ -1,0 +1,207 @@
+"""Pure builders for progress, result and failure messages. Echoed prompts are always escaped."""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+from bot.i18n import N_, Locale, localize_detail, t
+from bot.jobs.sink import Progress, Stage
+from bot.models import FailureReason, Job, JobKind, JobResult
+
+COLOR_PROGRESS = 0x5865F2
+COLOR_DONE = 0x57F287
+COLOR_FAILED = 0xED4245
+PROMPT_PREVIEW = 900
+
+FAILURE_TITLES: dict[FailureReason, str] = {
+    FailureReason.INVALID_PARAMETER: N_("Invalid parameter"),
+    FailureReason.BANNED_PROMPT: N_("Prompt refused"),
+    FailureReason.AUDIT_REJECTED: N_("Output filtered by audit"),
+    FailureReason.GENERATION_FAILED: N_("Generation failed"),
+    FailureReason.SERVICE_TIMEOUT: N_("Image service timed out"),
+    FailureReason.SERVICE_ERROR: N_("Image service error"),
+    FailureReason.IMAGE_UNREACHABLE: N_("Input image unusable"),
+    FailureReason.CONFIG_ERROR: N_("Bot configuration problem"),
+    FailureReason.OUT_OF_POINTS: N_("Out of LiblibAI points"),
+    FailureReason.SUBMIT_UNKNOWN: N_("Submission not confirmed"),
+    FailureReason.DEADLINE: N_("Took too long"),
+    FailureReason.DELIVERY_FAILED: N_("Could not deliver the result"),
+    FailureReason.CANCELLED: N_("Cancelled"),
+}
+
+
+# Heads of failure details the runner composes with specifics (localize_detail translates the head).
+DETAIL_HEADS = (N_("The images could not be downloaded from the image service"),)
+
+
+# Any @everyone/@here or <@id>, <@!id>, <@&id> (discord.utils.escape_mentions misses short ids).
+_MENTION = re.compile(r"@(?=everyone|here|[!&]?\d)")
+
+
+ORIGIN_LABELS: dict[JobKind, str] = {
+    JobKind.REROLL: N_("🔁 Reroll"),
+    JobKind.VARY: N_("🎲 Variation"),
+    JobKind.UPSCALE: N_("🔍 Upscale"),
+    JobKind.RESTYLE: N_("🎨 Restyle"),
+    JobKind.IMAGINE: N_("Remake"),
+}
+
+
+def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
+
+
+# Job kinds as members read them ("reroll of abc").
+KIND_NAMES: dict[str, str] = {
+    "imagine": N_("imagine"),
+    "reroll": N_("reroll"),
+    "vary": N_("vary"),
+    "upscale": N_("upscale"),
+    "restyle": N_("restyle"),
+}
+
+# Job states as members read them.
+STATE_NAMES: dict[str, str] = {
+    "queued": N_("queued"),
+    "submitting": N_("submitting"),
+    "running": N_("running"),
+    "delivering": N_("delivering"),
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
+    "expired": N_("expired"),
+}
+
+
+def kind_name(kind: object, locale: Locale) -> str:
+    return t(KIND_NAMES.get(str(kind), str(kind)), locale)
+
+
+def state_name(state: object, locale: Locale) -> str:
+    return t(STATE_NAMES.get(str(state), str(state)), locale)
+
+
+def origin_text(job: Job, locale: Locale = None) -> str | None:
+    """ "Reroll of [job abc](link)" for jobs started from another job's result."""
+    if not job.parent_job_id:
+        return None
+    locale = locale or job.locale
+    label = t(ORIGIN_LABELS[job.kind], locale) if job.kind in ORIGIN_LABELS else str(job.kind).capitalize()
+    target = t("job `{job_id}`", locale, job_id=job.parent_job_id)
+    if job.parent_message_id:
+        target = f"[{target}]({message_link(job.guild_id, job.channel_id, job.parent_message_id)})"
+    return t("{label} of {target}", locale, label=label, target=target)
+
+
+def escape_prompt(text: str, limit: int = PROMPT_PREVIEW) -> str:
+    """Escape markdown and mentions so an echoed prompt renders as typed and pings nobody."""
+    clean = _MENTION.sub("@\u200b", discord.utils.escape_markdown(text))
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def describe_mode(job: Job, locale: Locale = None) -> str:
+    r = job.request
+    mode = r.mode if r.mode != "kontext" else f"kontext-{r.kontext_model or 'pro'}"
+    img2img = t(" (img2img)", locale) if r.is_img2img else ""
+    simulated = t(" · simulated", locale) if r.simulated else ""
+    return f"{mode}{img2img}{simulated}"
+
+
+def _stage_text(progress: Progress, locale: Locale) -> str:
+    stage = progress.stage
+    if stage is Stage.QUEUED:
+        text = t("⏳ Queued — position **{position}**", locale, position=progress.position or "?")
+        if progress.eta:
+            text += t(", about {duration}", locale, duration=_duration(progress.eta))
+        return text
+    if stage is Stage.SUBMITTING:
+        return t("📤 Submitting to LiblibAI…", locale)
+    if stage is Stage.WAITING:
+        return t("⏳ Accepted by LiblibAI, waiting for a worker…", locale)
+    if stage is Stage.GENERATING:
+        pct = f" {progress.percent * 100:.0f}%" if progress.percent else ""
+        text = t("🎨 Generating{percent}", locale, percent=pct)
+        if progress.elapsed is not None:
+            text += t(" · {duration} elapsed", locale, duration=_duration(progress.elapsed))
+        return text
+    if stage is Stage.AUDITING:
+        return t("🔍 Content audit…", locale)
+    return t("📥 Delivering…", locale)
+
+
+def progress_text(job: Job, progress: Progress) -> str:
+    """The progress message, in the job's language (chosen when it was started)."""
+    locale = job.locale
+    text = _stage_text(progress, locale)
+    origin = ""
+    if job.parent_job_id:
+        origin = t(" · {kind} of `{job_id}`", locale, kind=kind_name(job.kind, locale), job_id=job.parent_job_id)
+    return f"{text}\n> {escape_prompt(job.request.prompt, 200)}\n`{job.id}` · {describe_mode(job, locale)}{origin}"
+
+
+def cancelled_text(job: Job, actor_id: int) -> str:
+    locale = job.locale
+    text = t("🚫 Cancelled by <@{user_id}>.", locale, user_id=actor_id)
+    if job.debits:
+        text += " " + t("Your quota was refunded.", locale)
+    return f"{text}\n> {escape_prompt(job.request.prompt, 200)}\n`{job.id}` · {describe_mode(job, locale)}"
+
+
+def result_embed(
+    job: Job, result: JobResult, *, elapsed: float, note: str | None = None, locale: Locale = None
+) -> discord.Embed:
+    """The result, in ``locale`` (a re-post: the asker's language) or the job's language."""
+    locale = locale or job.locale
+    r = job.request
+    embed = discord.Embed(description=escape_prompt(r.prompt), color=COLOR_DONE)
+    origin = origin_text(job, locale)
+    if origin:
+        embed.add_field(name=t("From", locale), value=origin, inline=False)
+    embed.add_field(name=t("Mode", locale), value=describe_mode(job, locale))
+    seeds = ", ".join(str(i.seed) for i in result.images if i.seed is not None) or t("random", locale)
+    embed.add_field(name=t("Seed", locale) if len(result.images) == 1 else t("Seeds", locale), value=seeds)
+    size = next(((i.width, i.height) for i in result.images if i.width), None)
+    if size:
+        embed.add_field(name=t("Size", locale), value=f"{size[0]}×{size[1]}")
+    embed.add_field(name=t("Points", locale), value=str(result.points_cost))
+    embed.add_field(name=t("Time", locale), value=_duration(elapsed))
+    if r.negative_prompt:
+        embed.add_field(name=t("Negative", locale), value=escape_prompt(r.negative_prompt, 300), inline=False)
+    if result.blocked_count:
+        embed.add_field(
+            name=t("Audit", locale),
+            value=t("{count} image(s) were filtered by the content audit.", locale, count=result.blocked_count),
+            inline=False,
+        )
+    if note:
+        embed.add_field(name=t("Note", locale), value=note, inline=False)
+    footer = t("job {job_id}", locale, job_id=job.id)
+    if job.parent_job_id:
+        footer += t(" · {kind} of {job_id}", locale, kind=kind_name(job.kind, locale), job_id=job.parent_job_id)
+    if r.simulated:
+        footer += t(" · simulated (no LiblibAI keys configured)", locale)
+    embed.set_footer(text=footer)
+    return embed
+
+
+def failure_embed(job: Job) -> discord.Embed:
+    locale = job.locale
+    reason = job.failure_reason or FailureReason.SERVICE_ERROR
+    embed = discord.Embed(
+        title=f"❌ {t(FAILURE_TITLES[reason], locale)}",
+        description=localize_detail(job.failure_detail or "", locale),
+        color=COLOR_FAILED,
+    )
+    embed.add_field(name=t("Prompt", locale), value=escape_prompt(job.request.prompt, 300) or "—", inline=False)
+    footer = t("job {job_id}", locale, job_id=job.id)
+    if job.refunded:
+        footer += t(" · quota refunded", locale)
+    embed.set_footer(text=footer)
+    return embed

@@ -1,0 +1,165 @@
+"""Pure builders for /help, /models, /queue and /jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import discord
+
+from bot.discord_app.ui.embeds import COLOR_PROGRESS, describe_mode, escape_prompt, kind_name, message_link, state_name
+from bot.generation.builder import ModeInfo
+from bot.i18n import N_, Locale, t
+from bot.jobs.runner import QueueSnapshot
+from bot.models import Job, JobState
+
+MAX_LISTED = 10
+
+STATE_ICONS: dict[JobState, str] = {
+    JobState.QUEUED: "⏳",
+    JobState.SUBMITTING: "📤",
+    JobState.RUNNING: "🎨",
+    JobState.DELIVERING: "📥",
+    JobState.SUCCEEDED: "✅",
+    JobState.FAILED: "❌",
+    JobState.CANCELLED: "🚫",
+    JobState.EXPIRED: "⌛",
+}
+
+HELP_TEXT = N_("""\
+Generate pictures with LiblibAI, right here.
+
+**/imagine** `prompt` — draw something. Options: `mode`, `aspect`, `count`, `seed`, `steps`, `negative`, \
+`image` (start from a picture), `control_image` + `control_type`, `fresh`.
+Flags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `--count N`, `--steps N`, \
+`--mode <mode>` (options win over flags).
+
+**Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image) · \
+🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits or runs (refunded).
+
+**/show** `job` — post a past result again, with buttons · **/queue** — what this server is waiting for \
+· **/jobs** — your recent jobs · **/models** — what each mode can do.
+""")
+
+HELP_EXAMPLES = N_("""\
+`/imagine prompt: a red fox in the snow, cinematic light --ar 16:9`
+`/imagine prompt: 一只在雪地里的红狐狸 mode: kontext-pro`
+`/imagine prompt: a lighthouse at dusk --count 4 --mode dreamtech-xl --seed 42`
+`/imagine prompt: make it autumn image: <attach a photo>`
+""")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def help_embed(locale: Locale = None) -> discord.Embed:
+    embed = discord.Embed(
+        title=t("LiblibAI bot — help", locale), description=t(HELP_TEXT, locale), color=COLOR_PROGRESS
+    )
+    embed.add_field(name=t("Examples", locale), value=t(HELP_EXAMPLES, locale), inline=False)
+    return embed
+
+
+def _mode_line(mode: ModeInfo, *, default: bool, locale: Locale) -> str:
+    can = [t("Vary", locale)]
+    if not mode.name.startswith("kontext"):
+        can.append(t("Upscale", locale))
+    if mode.supports_negative:
+        can.append(t("negative prompt", locale))
+    if mode.supports_seed:
+        can.append(t("seed", locale))
+    if mode.supports_steps:
+        can.append(t("steps", locale))
+    if mode.supports_control:
+        can.append(t("structure control", locale))
+    if mode.max_references > 1:
+        refs = t("{count} reference images", locale, count=mode.max_references)
+    else:
+        refs = t("{count} reference image", locale, count=mode.max_references)
+    language = t("English prompts", locale) if mode.english_only else t("Chinese or English prompts", locale)
+    mark = t(" — **default**", locale) if default else ""
+    return f"**{mode.label}** (`{mode.name}`){mark}\n{language} · {refs} · {', '.join(can)}"
+
+
+def models_embed(modes: Sequence[ModeInfo], *, default_mode: str, locale: Locale = None) -> discord.Embed:
+    lines = [_mode_line(m, default=m.name == default_mode, locale=locale) for m in modes]
+    embed = discord.Embed(
+        title=t("Modes and models", locale), description="\n\n".join(lines)[:4000], color=COLOR_PROGRESS
+    )
+    embed.set_footer(text=t("Pick one with /imagine mode:<name> or --mode <name>", locale))
+    return embed
+
+
+def _job_line(job: Job, locale: Locale) -> str:
+    prompt = escape_prompt(job.request.prompt, 60)
+    return f"`{job.id}` <@{job.user_id}> · {describe_mode(job, locale)} · {prompt}"
+
+
+def queue_embed(
+    snapshot: QueueSnapshot, *, guild_id: int | None, typical: float | None, locale: Locale = None
+) -> discord.Embed:
+    """This server's part of the bot-wide queue; positions are bot-wide (the LiblibAI account is shared)."""
+    here_waiting = [e for e in snapshot.waiting if e.job.guild_id == guild_id]
+    here_working = [j for j in snapshot.working if j.guild_id == guild_id]
+    summary = t(
+        "**{waiting}** waiting and **{working}** in progress across the bot.",
+        locale,
+        waiting=len(snapshot.waiting),
+        working=len(snapshot.working),
+    )
+    if typical is not None:
+        summary += " " + t("A render takes about {duration}.", locale, duration=_duration(typical))
+    embed = discord.Embed(title=t("Queue", locale), description=summary, color=COLOR_PROGRESS)
+    working = []
+    for job in here_working[:MAX_LISTED]:
+        pct = f" {job.percent * 100:.0f}%" if job.percent else ""
+        working.append(f"{STATE_ICONS[job.state]}{pct} {_job_line(job, locale)}")
+    waiting = [
+        t("#{position} · about {duration}", locale, position=e.position, duration=_duration(e.eta))
+        + f" · {_job_line(e.job, locale)}"
+        for e in here_waiting[:MAX_LISTED]
+    ]
+    extra = len(here_waiting) - len(waiting)
+    if extra > 0:
+        waiting.append(t("… and {count} more", locale, count=extra))
+    embed.add_field(
+        name=t("In progress here", locale), value="\n".join(working)[:1024] or t("Nothing.", locale), inline=False
+    )
+    embed.add_field(
+        name=t("Waiting here", locale), value="\n".join(waiting)[:1024] or t("Nothing waiting.", locale), inline=False
+    )
+    return embed
+
+
+def _job_link(job: Job) -> str | None:
+    target = job.result_message_id or job.progress_message_id or job.reply_to_message_id
+    return message_link(job.guild_id, job.channel_id, target) if target else None
+
+
+def jobs_embed(jobs: Sequence[Job], *, positions: dict[str, int], locale: Locale = None) -> discord.Embed:
+    embed = discord.Embed(title=t("Your recent jobs", locale), color=COLOR_PROGRESS)
+    if not jobs:
+        embed.description = t("No jobs yet. Try `/imagine`.", locale)
+        return embed
+    lines = []
+    for job in jobs[:MAX_LISTED]:
+        status = state_name(job.state, locale)
+        if job.state is JobState.QUEUED and job.id in positions:
+            status += f" #{positions[job.id]}"
+        elif job.state is JobState.RUNNING and job.percent:
+            status += f" {job.percent * 100:.0f}%"
+        cost = t("{points} pts", locale, points=job.points_cost) if job.points_cost is not None else "—"
+        if job.refunded:
+            cost += t(" (refunded)", locale)
+        link = _job_link(job)
+        ident = f"[`{job.id}`]({link})" if link else f"`{job.id}`"
+        when = f"<t:{int(job.created_at.timestamp())}:R>"
+        lines.append(
+            f"{STATE_ICONS[job.state]} {ident} {kind_name(job.kind, locale)} · {status} · {cost} · {when}\n"
+            f"> {escape_prompt(job.request.prompt, 80)}"
+        )
+    embed.description = "\n".join(lines)[:4000]
+    return embed

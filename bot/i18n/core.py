@@ -1,0 +1,162 @@
+"""Two languages, English and Simplified Chinese, gettext-style: the English text is the message id.
+
+- ``t(msgid, locale, **params)`` renders a user-facing message in a language (see ``LocaleResolver``
+  for which one). Mark every user-facing string with ``t`` (or ``N_`` / ``Text`` for a message
+  rendered later) so the catalog test finds it.
+- ``Text`` is a message kept unrendered (an error, a stored failure detail, a parameter of another
+  message) and rendered in the reader's language at the edge.
+- ``CatalogTranslator`` gives Discord the localized command names, descriptions, option names and
+  choice names; discord.py turns every plain command string into a ``locale_str`` for it.
+
+Catalogs live in ``bot/locales``: names (which Discord restricts to lowercase letters, digits, - and _)
+apart from texts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+import discord
+from discord import app_commands
+
+from bot.i18n import zh_cn
+
+log = logging.getLogger(__name__)
+
+ENGLISH = "en-US"
+CHINESE = "zh-CN"
+SUPPORTED = (ENGLISH, CHINESE)
+
+_TEXTS: dict[str, dict[str, str]] = {CHINESE: zh_cn.TEXTS}
+_NAMES: dict[str, dict[str, str]] = {CHINESE: zh_cn.NAMES}
+
+Locale = str | discord.Locale | None
+
+
+def supported_language(locale: Locale) -> str | None:
+    """zh-CN for Simplified Chinese, en-US for any English; None for a language we do not speak."""
+    if locale is None:
+        return None
+    value = locale.value if isinstance(locale, discord.Locale) else str(locale)
+    if value == CHINESE:
+        return CHINESE
+    if value == "en" or value.startswith("en-"):
+        return ENGLISH
+    return None
+
+
+def language_of(locale: Locale, default: str = ENGLISH) -> str:
+    """The supported language for a Discord locale, else ``default`` (English unless told)."""
+    return supported_language(locale) or (default if default in SUPPORTED else ENGLISH)
+
+
+def t(msgid: str, locale: Locale = None, /, **params: object) -> str:
+    """``msgid`` in the member's language, formatted with ``params`` (str.format fields).
+
+    A ``Text`` parameter is rendered in the same language first."""
+    language = language_of(locale)
+    text = _TEXTS.get(language, {}).get(msgid, msgid)
+    if not params:
+        return text
+    return text.format(**{k: v.render(language) if isinstance(v, Text) else v for k, v in params.items()})
+
+
+def N_(msgid: str) -> str:  # noqa: N802 (gettext's name for "mark, translate later")
+    """Mark a string for the catalog without translating it here (``t(value, locale)`` renders it)."""
+    return msgid
+
+
+def field_name(name: str, locale: Locale) -> str:
+    """An option or field name as the member sees it in Discord's UI (the localized option name)."""
+    language = language_of(locale)
+    return _NAMES.get(language, {}).get(name) or _TEXTS.get(language, {}).get(name) or name
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A message rendered later, in the reader's language."""
+
+    msgid: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def render(self, locale: Locale) -> str:
+        return t(self.msgid, locale, **self.params)
+
+
+def localize_detail(detail: str, locale: Locale) -> str:
+    """A stored English detail (a failure reason) in ``locale``: the whole text if catalogued, else
+    a catalogued head followed by untranslated specifics ("<known text> (<API message>)")."""
+    language = language_of(locale)
+    catalog = _TEXTS.get(language, {})
+    if language == ENGLISH or detail in catalog:
+        return catalog.get(detail, detail)
+    for sep in (" (", ": "):
+        head, found, tail = detail.partition(sep)
+        if found and head in catalog:
+            rest = localize_detail(tail, language) if sep == ": " else tail
+            return catalog[head] + found + rest
+    return detail
+
+
+class LocaleResolver:
+    """Which language to answer in: the member's own Discord language when we speak it, else the
+    server's default (``/settings language``), else the bot-wide ``[discord] default_locale``."""
+
+    def __init__(
+        self,
+        default: str = ENGLISH,
+        server_language: Callable[[int], Awaitable[str | None]] | None = None,
+    ) -> None:
+        self.default = language_of(default)
+        self._server_language = server_language
+
+    async def server_default(self, guild_id: int | None) -> str | None:
+        if guild_id is None or self._server_language is None:
+            return None
+        try:
+            return supported_language(await self._server_language(guild_id))
+        except Exception:  # a language lookup must never break a reply
+            log.warning("could not read the server language of guild %s", guild_id, exc_info=True)
+            return None
+
+    async def for_interaction(self, interaction: discord.Interaction) -> str:
+        own = supported_language(interaction.locale)
+        if own is not None:
+            return own
+        return await self.server_default(interaction.guild_id) or self.default
+
+    async def for_guild(self, guild_id: int | None, preferred_locale: Locale = None) -> str:
+        """No member locale (a reply + mention): the server default, else a zh-CN server's own locale."""
+        server = await self.server_default(guild_id)
+        if server is not None:
+            return server
+        return CHINESE if supported_language(preferred_locale) == CHINESE else self.default
+
+
+class CatalogTranslator(app_commands.Translator):
+    async def translate(
+        self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes
+    ) -> str | None:
+        language = language_of(locale)
+        if language == ENGLISH:
+            return None
+        names = context.location in (
+            app_commands.TranslationContextLocation.command_name,
+            app_commands.TranslationContextLocation.group_name,
+            app_commands.TranslationContextLocation.parameter_name,
+        )
+        if not names:
+            return _TEXTS.get(language, {}).get(string.message)
+        catalog = _NAMES.get(language, {})
+        # A qualified key ("settings strikes limit") wins over the bare name ("limit").
+        qualified = _qualified_name(context)
+        return catalog.get(qualified) if qualified in catalog else catalog.get(string.message)
+
+
+def _qualified_name(context: app_commands.TranslationContextTypes) -> str:
+    data = context.data
+    if isinstance(data, app_commands.Parameter):
+        return f"{data.command.qualified_name} {data.name}"
+    return str(getattr(data, "qualified_name", ""))

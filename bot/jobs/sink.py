@@ -1,0 +1,69 @@
+"""The ResultSink port: where the runner reports progress, results and failures.
+
+The runner knows nothing about Discord; `bot.discord_app.sink.DiscordResultSink` is the adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from bot.models import Job, JobResult
+
+
+class Stage(StrEnum):
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    WAITING = "waiting"  # accepted by LiblibAI, waiting for a worker there
+    GENERATING = "generating"
+    AUDITING = "auditing"
+    DELIVERING = "delivering"
+
+
+@dataclass(frozen=True, slots=True)
+class Presentation:
+    """How a server wants results shown (its audit settings), looked up when a result is posted."""
+
+    audit_notice: bool = True  # say how many images the content audit filtered
+    flagged_only_nsfw: bool = False  # a batch the audit partly filtered: the rest only in age-restricted channels
+
+
+PresentationLookup = Callable[[Job], Awaitable[Presentation]]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    stage: Stage
+    position: int | None = None
+    percent: float | None = None
+    elapsed: float | None = None
+    eta: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFile:
+    filename: str
+    data: bytes
+    width: int | None = None
+    height: int | None = None
+
+
+class DeliveryError(Exception):
+    """The result could not be posted anywhere; ``permanent`` when retrying cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class ResultSink(Protocol):
+    async def progress(self, job: Job, progress: Progress) -> None:
+        """Best effort: throttled, and failures are swallowed by the adapter."""
+
+    async def deliver(self, job: Job, result: JobResult, images: list[ImageFile]) -> int | None:
+        """Post the result; return the message id. Must be idempotent per job (safe to repeat after a crash)."""
+
+    async def notify_failure(self, job: Job) -> None:
+        """Tell the member why ``job`` failed (``job.failure_reason`` / ``failure_detail``)."""

@@ -1,1 +1,0 @@
-"""Message catalogs, one module per language, keyed by the English text."""

@@ -1,0 +1,62 @@
+"""Stored results, used again: fetch a past job's images (re-posts) or hand one to LiblibAI (Vary, Upscale).
+
+Images come from the result URLs LiblibAI returned, downloaded through the LiblibClient exactly as
+delivery does. Those URLs may expire; the caller can then fall back to the attachments of the
+original Discord message (cogs/_repost.py).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot import liblib
+from bot.errors import BotError
+from bot.generation.actions import result_image
+from bot.jobs.sink import ImageFile
+from bot.media.codec import MAX_INPUT_BYTES, normalize_for_discord, sniff_input
+from bot.media.transport import ImageTransport
+from bot.models import Job
+
+log = logging.getLogger(__name__)
+
+MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
+DISCORD_REQUEST_BYTES = 24 * 1024 * 1024  # keep under Discord's 25 MiB per message
+
+
+class ResultUnavailableError(BotError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"The images of job `{job_id}` are no longer available.")
+
+
+def per_file_limit(count: int, max_file_bytes: int) -> int:
+    return min(max_file_bytes, DISCORD_REQUEST_BYTES // max(1, count))
+
+
+async def fetch_result_files(transport: ImageTransport, job: Job, *, max_file_bytes: int) -> list[ImageFile]:
+    """The job's result images, fitted for one Discord message (raises ResultUnavailableError)."""
+    images = job.result.images if job.result else ()
+    if not images:
+        raise ResultUnavailableError(job.id)
+    limit = per_file_limit(len(images), max_file_bytes)
+    files = []
+    try:
+        for index, image in enumerate(images):
+            raw = await transport.download(image.url, max_bytes=MAX_DOWNLOAD_BYTES)
+            files.append(normalize_for_discord(raw, f"{job.id}_{index + 1}", max_bytes=limit))
+    except liblib.LiblibError as exc:
+        log.info("job %s: stored result images unavailable (%s)", job.id, type(exc).__name__)
+        raise ResultUnavailableError(job.id) from exc
+    return files
+
+
+async def source_from_result(transport: ImageTransport, job: Job, index: int, *, stem: str) -> str:
+    """A URL LiblibAI can fetch for result image ``index``: checked, then copied into LiblibAI's storage
+    when the transport uploads (so it outlives the result URL); a too-large image passes by URL."""
+    url = result_image(job, index).url
+    try:
+        raw = await transport.download(url, max_bytes=MAX_DOWNLOAD_BYTES)
+    except liblib.LiblibError as exc:
+        raise ResultUnavailableError(job.id) from exc
+    if len(raw) > MAX_INPUT_BYTES:
+        return url
+    return await transport.publish(sniff_input(raw, field="image"), source_url=url, stem=stem)

@@ -1,0 +1,40 @@
+"""Hand member images to LiblibAI in a form it can fetch (setting ``liblib.image_transport``).
+
+Discord attachment URLs expire, so ``upload`` copies the bytes into LiblibAI's own storage through the
+upload-signature flow; ``url`` passes the Discord URL through; ``auto`` uploads and falls back to the URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from bot import liblib
+from bot.errors import ServiceUnavailableError
+from bot.media.codec import InputImage, as_png_or_jpeg
+
+log = logging.getLogger(__name__)
+
+
+class ImageTransport:
+    def __init__(self, client: liblib.LiblibClient, mode: Literal["url", "upload", "auto"]) -> None:
+        self._client = client
+        self._mode = mode
+
+    async def publish(self, image: InputImage, *, source_url: str | None, stem: str) -> str:
+        if self._mode == "url" and source_url:
+            return source_url
+        upload = as_png_or_jpeg(image)
+        try:
+            return await self._client.upload_image(upload.data, f"{stem}.{upload.extension}", upload.content_type)
+        except liblib.LiblibError as exc:
+            if self._mode == "auto" and source_url:
+                log.warning("image upload failed (%s); passing the attachment URL instead", type(exc).__name__)
+                return source_url
+            raise ServiceUnavailableError(
+                "Could not upload your image to the image service. Please try again."
+            ) from exc
+
+    async def download(self, url: str, *, max_bytes: int) -> bytes:
+        """Fetch an image LiblibAI produced (a stored result), e.g. to re-post it or to vary it."""
+        return await self._client.download(url, max_bytes=max_bytes)

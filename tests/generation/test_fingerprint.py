@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.generation.fingerprint import is_reproducible, request_fingerprint
+from bot.models import GenerationRequest
+
+BASE = GenerationRequest(mode="dreamtech-xl", prompt="a fox", seed=42, count=2, aspect_ratio="16:9")
+
+
+def test_equal_requests_share_a_fingerprint_and_it_is_a_sha256() -> None:
+    same = GenerationRequest(mode="dreamtech-xl", prompt="a fox ", seed=42, count=2, aspect_ratio="16:9")
+    assert request_fingerprint(BASE) == request_fingerprint(same)
+    assert len(request_fingerprint(BASE)) == 64
+    assert request_fingerprint(BASE) == request_fingerprint(GenerationRequest.from_json(BASE.to_json()))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"prompt": "a cat"},
+        {"seed": 43},
+        {"seed": None},
+        {"count": 1},
+        {"aspect_ratio": "1:1"},
+        {"mode": "star3"},
+        {"steps": 30},
+        {"negative_prompt": "blurry"},
+        {"source_images": ("https://example.invalid/a.png",)},
+        {"hires": True},
+        {"strength": 0.4},
+        {"simulated": True},
+    ],
+)
+def test_anything_that_changes_the_picture_changes_the_fingerprint(change: dict) -> None:
+    assert request_fingerprint(BASE.with_(**change)) != request_fingerprint(BASE)
+
+
+def test_only_seeded_requests_are_reproducible() -> None:
+    assert is_reproducible(BASE)
+    assert not is_reproducible(BASE.with_(seed=None))

@@ -1,0 +1,216 @@
+"""The catalogs: every string marked with t(...) in bot/ and cogs/ exists in Chinese with the same fields."""
+
+from __future__ import annotations
+
+import ast
+import string
+from pathlib import Path
+
+import discord
+import pytest
+from discord import app_commands
+
+from bot.i18n import CHINESE, ENGLISH, CatalogTranslator, language_of, t, zh_cn
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _literals(node: ast.expr | None) -> list[str]:
+    """The string constants an argument can be: a literal, or either branch of ``a if c else b``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        return _literals(node.body) + _literals(node.orelse)
+    return []
+
+
+def _call_name(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def _sources() -> list[tuple[Path, ast.Module]]:
+    paths = [*ROOT.joinpath("bot").rglob("*.py"), *ROOT.joinpath("cogs").rglob("*.py")]
+    return [(p, ast.parse(p.read_text(encoding="utf-8"))) for p in paths]
+
+
+def _error_classes(sources: list[tuple[Path, ast.Module]]) -> tuple[set[str], set[str]]:
+    """Names of BotError subclasses, and of those among them that are InvalidRequestErrors."""
+    bases: dict[str, set[str]] = {}
+    for _, tree in sources:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                bases[node.name] = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+
+    def closure(root: str) -> set[str]:
+        found = {root}
+        while True:
+            more = {name for name, parents in bases.items() if parents & found} - found
+            if not more:
+                return found
+            found |= more
+
+    return closure("BotError"), closure("InvalidRequestError")
+
+
+_LATER = {"t", "N_", "Text", "DeliveryError"}  # first argument: a message id
+
+
+def _marked(sources: list[tuple[Path, ast.Module]]) -> tuple[dict[str, str], dict[str, str]]:
+    """(msgid -> where, field name -> where) for every user-facing literal in bot/ and cogs/:
+
+    - ``t("…")``, ``N_("…")``, ``Text("…")``, ``DeliveryError("…")``;
+    - BotError subclasses: ``SomeError("…")`` and ``super().__init__("…")`` in their classes; an
+      InvalidRequestError's first argument is a field name, its message the last literal;
+    - LiblibError ``human`` texts and the failure details the job runner stores (``_fail(…, "…")``,
+      ``failure_detail="…"``, ``return FailureReason.X, "…"``), shown later in the job's language.
+    """
+    errors, invalid = _error_classes(sources)
+    texts: dict[str, str] = {}
+    fields: dict[str, str] = {}
+    for path, tree in sources:
+        where = str(path.relative_to(ROOT))
+        classes = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+        owner = {id(c): cls.name for cls in classes for c in ast.walk(cls)}
+        for node in ast.walk(tree):
+            human_text = (
+                isinstance(node, ast.Assign)
+                and where.endswith("liblib/errors.py")
+                and any(isinstance(tg, ast.Name) and tg.id == "human" for tg in node.targets)
+            )
+            if human_text:
+                texts.update(dict.fromkeys(_literals(node.value), f"{where}:{node.lineno}"))  # type: ignore[attr-defined]
+            if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and len(node.value.elts) == 2:
+                first = node.value.elts[0]
+                if isinstance(first, ast.Attribute) and getattr(first.value, "id", "") == "FailureReason":
+                    for text in _literals(node.value.elts[1]):
+                        texts[text] = f"{where}:{node.lineno}"
+            if not isinstance(node, ast.Call):
+                continue
+            name, args, at = _call_name(node), node.args, f"{where}:{node.lineno}"
+            for keyword in node.keywords:
+                if keyword.arg == "failure_detail":
+                    texts.update(dict.fromkeys(_literals(keyword.value), at))
+            if name == "__init__" and owner.get(id(node)) in errors:
+                name = owner[id(node)]
+            if name in _LATER and args:
+                texts.update(dict.fromkeys(_literals(args[0]), at))
+            elif name == "_fail" and len(args) >= 4:
+                texts.update(dict.fromkeys(_literals(args[3]), at))
+            elif name in invalid and args:
+                fields.update(dict.fromkeys(_literals(args[0]), at))
+                if len(args) > 1:  # the message is the last positional argument
+                    texts.update(dict.fromkeys(_literals(args[-1]), at))
+            elif name in errors and args:
+                texts.update(dict.fromkeys(_literals(args[0]), at))
+    return texts, fields
+
+
+def _marked_strings() -> dict[str, str]:
+    return _marked(_sources())[0]
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_every_marked_message_is_translated_with_the_same_fields() -> None:
+    problems = []
+    for msgid, where in sorted(_marked_strings().items()):
+        zh = zh_cn.TEXTS.get(msgid)
+        if zh is None:
+            problems.append(f"{where}: no zh-CN for {msgid!r}")
+        elif _fields(zh) != _fields(msgid):
+            problems.append(f"{where}: fields differ for {msgid!r}: {_fields(msgid)} vs {_fields(zh)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_field_named_in_an_error_has_a_chinese_name() -> None:
+    """InvalidRequestError fields are shown with the option's localized name (flags stay as typed)."""
+    _, fields = _marked(_sources())
+    missing = [
+        f"{where}: {name!r}"
+        for name, where in sorted(fields.items())
+        if not name.startswith("--") and name not in zh_cn.NAMES and name not in zh_cn.TEXTS
+    ]
+    assert not missing, "\n".join(missing)
+
+
+def test_the_scan_finds_errors_and_deferred_messages() -> None:
+    """The scan itself: a regression here would make the catalog test pass vacuously."""
+    texts, fields = _marked(_sources())
+    assert "No job `{job_id}` was found." in texts  # super().__init__ in a BotError subclass
+    assert "Cancelled." in texts  # failure_detail= in the job runner
+    assert "The image generation failed." in texts  # a LiblibError human text
+    assert "the file is empty." in texts and "image" in fields  # InvalidRequestError(field, message)
+    assert "Reroll" in texts  # N_ in the button table
+
+
+def test_catalog_texts_keep_their_fields() -> None:
+    bad = [k for k, v in zh_cn.TEXTS.items() if _fields(k) != _fields(v)]
+    assert not bad
+
+
+@pytest.mark.parametrize(
+    ("locale", "language"),
+    [("zh-CN", CHINESE), (discord.Locale.chinese, CHINESE), ("zh-TW", ENGLISH), ("en-GB", ENGLISH), (None, ENGLISH)],
+)
+def test_language_of(locale: object, language: str) -> None:
+    assert language_of(locale) == language  # type: ignore[arg-type]
+
+
+def test_t_formats_in_both_languages() -> None:
+    msgid = "Generate images from a prompt"
+    assert t(msgid, "en-US") == msgid
+    assert t(msgid, "zh-CN") == zh_cn.TEXTS[msgid]
+    assert t("not in any catalog {n}", "zh-CN", n=3) == "not in any catalog 3"
+
+
+async def test_translator_uses_the_name_catalog_for_names_only() -> None:
+    translator = CatalogTranslator()
+    name_ctx = app_commands.TranslationContext(app_commands.TranslationContextLocation.command_name, None)
+    text_ctx = app_commands.TranslationContext(app_commands.TranslationContextLocation.command_description, None)
+    zh = discord.Locale.chinese
+    assert await translator.translate(app_commands.locale_str("imagine"), zh, name_ctx) == zh_cn.NAMES["imagine"]
+    assert await translator.translate(app_commands.locale_str("control_image"), zh, text_ctx) is None
+    assert (
+        await translator.translate(app_commands.locale_str("imagine"), discord.Locale.british_english, name_ctx) is None
+    )
+
+
+def test_localize_detail_translates_known_heads_and_keeps_specifics() -> None:
+    from bot.i18n import localize_detail
+
+    invalid = "The image service rejected the request's parameters. (width too large)"
+    assert localize_detail(invalid, "zh-CN") == zh_cn.TEXTS[invalid.partition(" (")[0]] + " (width too large)"
+    assert localize_detail(invalid, "en-US") == invalid
+    assert localize_detail("Cancelled.", "zh-CN") == zh_cn.TEXTS["Cancelled."]
+    assert localize_detail("something new", "zh-CN") == "something new"
+
+
+async def test_locale_resolver_order() -> None:
+    from bot.i18n import LocaleResolver
+
+    servers = {1: "zh-CN", 2: None}
+
+    async def server_language(guild_id: int) -> str | None:
+        return servers.get(guild_id)
+
+    resolver = LocaleResolver("en-US", server_language)
+    assert await resolver.for_guild(1) == CHINESE
+    assert await resolver.for_guild(2) == ENGLISH
+    assert await resolver.for_guild(2, discord.Locale.chinese) == CHINESE  # the guild's own locale
+    assert await LocaleResolver("zh-CN").for_guild(None) == CHINESE
+
+
+def test_bot_errors_render_in_both_languages_and_keep_english_message() -> None:
+    from bot.errors import InvalidRequestError, JobNotFoundError
+
+    error = InvalidRequestError("seed", "the seed must be between 0 and {limit}.", limit=9)
+    assert error.message == "**seed**: the seed must be between 0 and 9." == str(error)
+    assert error.localized("zh-CN") == f"**{zh_cn.NAMES['seed']}**: 种子必须在 0 到 9 之间。"
+    assert JobNotFoundError("abc").localized("zh-CN") == "找不到任务 `abc`。"

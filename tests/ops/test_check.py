@@ -1,0 +1,244 @@
+"""``liblib-bot check`` against the fake Discord and the LiblibAI simulator: the good case and each problem."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+
+from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
+from bot.ops.check import REQUIRED_PERMISSIONS, invite_url, run_checks
+from bot.ops.cli import main as cli_main
+from bot.settings import Settings, SimulatorSettings
+from tests.fake_discord import FakeDiscord
+from tests.fake_discord.state import APPLICATION_ID
+
+INVITE = (
+    f"https://discord.com/oauth2/authorize?client_id={APPLICATION_ID}"
+    "&scope=bot+applications.commands&permissions=274878024704"
+)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(SimulatorSettings(port=0)) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    server = FakeDiscord(validate_spec=False)
+    await server.start()  # no discord.py patching: check takes the URL from the settings
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def settings_for(fake: FakeDiscord, sim: Simulator, tmp_path: Path, **sections: dict[str, Any]) -> Settings:
+    data: dict[str, Any] = {
+        "discord": {"token": fake.token, "api_base_url": fake.api_base},
+        "liblib": {"base_url": sim.base_url, "access_key": DEV_ACCESS_KEY, "secret_key": DEV_SECRET_KEY},
+        "storage": {"url": f"sqlite:///{tmp_path / 'data' / 'bot.db'}"},
+    }
+    for name, values in sections.items():
+        data[name] = {k: v for k, v in {**data.get(name, {}), **values}.items() if v is not None}
+    return Settings(**data)
+
+
+async def check(settings: Settings) -> tuple[int, str]:
+    out = io.StringIO()
+    code = await run_checks(settings, out)
+    return code, out.getvalue()
+
+
+def test_the_invite_asks_for_exactly_the_permissions_the_bot_needs() -> None:
+    assert REQUIRED_PERMISSIONS.value == 274878024704
+    granted = {name for name, value in REQUIRED_PERMISSIONS if value}
+    assert granted == {
+        "read_messages",  # discord.py's name for View Channel
+        "send_messages",
+        "send_messages_in_threads",
+        "embed_links",
+        "attach_files",
+        "read_message_history",
+    }
+    assert not REQUIRED_PERMISSIONS.administrator and not REQUIRED_PERMISSIONS.mention_everyone
+    assert invite_url(APPLICATION_ID) == INVITE
+    assert discord.Permissions(274878024704) == REQUIRED_PERMISSIONS
+
+
+async def test_good_settings_pass_and_print_the_invite_url(fake: FakeDiscord, sim: Simulator, tmp_path: Path) -> None:
+    code, out = await check(settings_for(fake, sim, tmp_path))
+    assert code == 0, out
+    assert "ok    Discord token: logged in as fakebot" in out
+    assert f"ok    LiblibAI keys: accepted by LiblibAI at {sim.base_url}" in out
+    assert "ok    storage: SQLite database" in out
+    assert INVITE in out
+    assert "All checks passed." in out
+    assert sim.counters.status_queries == 1 and sim.counters.submits == 0  # one free, signed call
+    assert [c.path for c in fake.calls] == ["/users/@me", "/oauth2/applications/@me"]
+    assert fake.token not in out and DEV_SECRET_KEY not in out
+
+
+async def test_missing_token(fake: FakeDiscord, sim: Simulator, tmp_path: Path) -> None:
+    code, out = await check(settings_for(fake, sim, tmp_path, discord={"token": None}))
+    assert code == 1
+    assert "FAIL  Discord token: not set." in out and "DISCORD_TOKEN" in out
+    assert "Invite URL: needs a working Discord token" in out
+    assert fake.calls == []
+
+
+async def test_rejected_token(fake: FakeDiscord, sim: Simulator, tmp_path: Path) -> None:
+    code, out = await check(settings_for(fake, sim, tmp_path, discord={"token": "not-the-token"}))
+    assert code == 1
+    assert "FAIL  Discord token: rejected by Discord (401 Unauthorized)" in out
+    assert "not-the-token" not in out
+
+
+async def test_discord_unreachable(fake: FakeDiscord, sim: Simulator, tmp_path: Path, closed_port: int) -> None:
+    api = f"http://127.0.0.1:{closed_port}/api/v10"
+    code, out = await check(settings_for(fake, sim, tmp_path, discord={"api_base_url": api}))
+    assert code == 1
+    assert f"FAIL  Discord: cannot reach Discord at {api}" in out
+    assert "ok    LiblibAI keys" in out  # the other checks still ran
+
+
+async def test_missing_liblib_keys_say_the_simulator_would_be_used(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    code, out = await check(settings_for(fake, sim, tmp_path, liblib={"access_key": None, "secret_key": None}))
+    assert code == 1
+    assert "FAIL  LiblibAI keys: LIBLIB_ACCESS_KEY and LIBLIB_SECRET_KEY not set" in out
+    assert "built-in simulator" in out
+    code, out = await check(settings_for(fake, sim, tmp_path, liblib={"secret_key": None}))
+    assert "FAIL  LiblibAI keys: LIBLIB_SECRET_KEY not set" in out
+    assert sim.counters.status_queries == 0
+
+
+async def test_rejected_liblib_keys(fake: FakeDiscord, sim: Simulator, tmp_path: Path) -> None:
+    code, out = await check(settings_for(fake, sim, tmp_path, liblib={"secret_key": "wrong-secret"}))
+    assert code == 1
+    assert f"FAIL  LiblibAI keys: rejected by LiblibAI at {sim.base_url}" in out
+    assert "wrong-secret" not in out
+    assert sim.counters.auth_failures == 1
+
+
+async def test_liblib_access_denied_and_out_of_points(fake: FakeDiscord, sim: Simulator, tmp_path: Path) -> None:
+    settings = settings_for(fake, sim, tmp_path)
+    sim.inject("403", route="status")
+    code, out = await check(settings)
+    assert code == 1 and "no API entitlement or no API points" in out
+    sim.inject("100021", route="status")
+    code, out = await check(settings)
+    assert code == 1 and "FAIL  LiblibAI points: the account at LiblibAI" in out and "out of points" in out
+
+
+async def test_liblib_unreachable(fake: FakeDiscord, sim: Simulator, tmp_path: Path, closed_port: int) -> None:
+    base = f"http://127.0.0.1:{closed_port}"
+    code, out = await check(settings_for(fake, sim, tmp_path, liblib={"base_url": base}))
+    assert code == 1
+    assert f"FAIL  LiblibAI: cannot reach LiblibAI at {base}" in out
+    assert "ok    Discord token" in out and INVITE in out
+
+
+async def test_storage_under_a_file_is_refused(fake: FakeDiscord, sim: Simulator, tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("not a directory")
+    code, out = await check(settings_for(fake, sim, tmp_path))
+    assert code == 1
+    assert f"FAIL  storage: cannot create {tmp_path / 'data' / 'bot.db'}: {tmp_path / 'data'} is not a directory" in out
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+async def test_unwritable_storage_directory(fake: FakeDiscord, sim: Simulator, tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        settings = settings_for(fake, sim, tmp_path, storage={"url": f"sqlite:///{locked / 'sub' / 'bot.db'}"})
+        code, out = await check(settings)
+    finally:
+        locked.chmod(0o700)
+    assert code == 1
+    assert f"FAIL  storage: cannot create {locked / 'sub' / 'bot.db'}: {locked} is not writable" in out
+
+
+# -- through the command line ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """``main`` configures the root logger; put it back for the rest of the suite."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {n: logging.getLogger(n).level for n in ("discord", "aiosqlite", "aiohttp.access")}
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
+
+
+async def test_cli_check_reads_the_settings_file(
+    fake: FakeDiscord,
+    sim: Simulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    restore_logging: None,
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[discord]\napi_base_url = "{fake.api_base}"\n'
+        f'[liblib]\nbase_url = "{sim.base_url}"\naccess_key = "{DEV_ACCESS_KEY}"\n'
+        f'[storage]\nurl = "sqlite:///{tmp_path / "bot.db"}"\n'
+    )
+    monkeypatch.setenv("DISCORD_TOKEN", fake.token)
+    monkeypatch.setenv("LIBLIB_SECRET_KEY", DEV_SECRET_KEY)
+    # main() runs its own event loop: give it a thread, the servers keep running in this one.
+    code = await asyncio.to_thread(cli_main, ["--config", str(config), "check"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert INVITE in out
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[discord]\ntoken = ", "not valid TOML"),
+        ("[discord]\ntokn = 'x'\n", "discord.tokn"),
+        ("[metrics]\nport = 70000\n", "metrics.port"),
+    ],
+)
+def test_cli_check_reports_invalid_settings_precisely(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(content)
+    assert cli_main(["--config", str(config), "check"]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL  settings: ") and expected in out
+
+
+def test_cli_check_reports_a_missing_settings_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["--config", str(tmp_path / "nope.toml"), "check"]) == 2
+    assert f"FAIL  settings: settings file not found: {tmp_path / 'nope.toml'}" in capsys.readouterr().out

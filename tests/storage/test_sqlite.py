@@ -1,0 +1,161 @@
+"""SQLite-only specifics: file creation, WAL, migrations tracked by user_version, URL parsing.
+
+The behaviour every Store shares is in store_contract/test_contract.py (run over SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.storage import (
+    SqliteStore,
+    Store,
+    open_store,
+)
+from bot.storage.sqlite import apply_migrations, open_sqlite_store, sqlite_path_from_url
+from tests.storage.contract.helpers import enqueue_ok, make_job
+
+LATEST_MIGRATION = max(
+    int(p.name[:4]) for p in (Path(__file__).parents[2] / "bot/storage/migrations/sqlite").glob("[0-9]*.sql")
+)
+
+
+def raw_query(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Read or write the file behind the store's back with the stdlib driver (commits, then closes)."""
+    raw = sqlite3.connect(db_path)
+    try:
+        with raw:
+            return [tuple(row) for row in raw.execute(sql)]
+    finally:
+        raw.close()
+
+
+def exists(path: Path) -> bool:
+    return path.exists()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "bot.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
+    async with await open_sqlite_store(db_path) as opened:
+        yield opened
+
+
+# -- schema and migrations --------------------------------------------------------------------------
+
+
+async def test_open_creates_parent_dir_wal_and_user_version(db_path: Path, store: SqliteStore) -> None:
+    assert exists(db_path)
+    assert raw_query(db_path, "PRAGMA journal_mode") == [("wal",)]
+    assert raw_query(db_path, "PRAGMA user_version") == [(LATEST_MIGRATION,)]
+    tables = {r[0] for r in raw_query(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    indexes = {r[0] for r in raw_query(db_path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"jobs", "usage", "meta"} <= tables
+    assert {"jobs_state_created", "jobs_user_state"} <= indexes
+
+
+async def test_migrations_are_idempotent_on_reopen(db_path: Path) -> None:
+    async with await open_sqlite_store(db_path) as first:
+        await first.set_meta("k", "v")
+    for _ in range(2):
+        async with await open_sqlite_store(db_path) as again:
+            assert await again.get_meta("k") == "v"
+    assert raw_query(db_path, "PRAGMA user_version") == [(LATEST_MIGRATION,)]
+
+
+async def test_migration_runner_applies_in_order_and_only_once(tmp_path: Path) -> None:
+    import aiosqlite
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_first.sql").write_text("CREATE TABLE a (x INTEGER); -- trailing comment\n")
+    (folder / "0002_second.sql").write_text(
+        "ALTER TABLE a ADD COLUMN y TEXT DEFAULT 'semi;colon';\n"
+        "CREATE TABLE b (z INTEGER);\n"
+        "CREATE TRIGGER a_ins AFTER INSERT ON a BEGIN INSERT INTO b VALUES (new.x); END;\n"
+    )
+    (folder / "README.txt").write_text("ignored")
+    async with aiosqlite.connect(tmp_path / "m.db", isolation_level=None) as conn:
+        assert await apply_migrations(conn, folder) == 2
+        assert await apply_migrations(conn, folder) == 2  # nothing left to do
+        await conn.execute("INSERT INTO a (x) VALUES (7)")
+        rows = list(await conn.execute_fetchall("SELECT z FROM b"))
+        assert [tuple(r) for r in rows] == [(7,)]
+        (folder / "0100_gap.sql").write_text("CREATE TABLE c (x INTEGER);")  # gaps are allowed
+        assert await apply_migrations(conn, folder) == 100
+        (folder / "0100_twin.sql").write_text("SELECT 1;")
+        with pytest.raises(RuntimeError, match="share the number 0100"):
+            await apply_migrations(conn, folder)
+
+
+async def test_failed_migration_rolls_back_and_keeps_version(tmp_path: Path) -> None:
+    import aiosqlite
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_ok.sql").write_text("CREATE TABLE a (x INTEGER);")
+    (folder / "0002_bad.sql").write_text("CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);")
+    async with aiosqlite.connect(tmp_path / "m.db", isolation_level=None) as conn:
+        with pytest.raises(sqlite3.OperationalError):
+            await apply_migrations(conn, folder)
+        assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA user_version")] == [(1,)]
+        names = {r[0] for r in await conn.execute_fetchall("SELECT name FROM sqlite_master")}
+        assert "b" not in names
+
+
+async def test_database_newer_than_code_is_refused(db_path: Path) -> None:
+    async with await open_sqlite_store(db_path):
+        pass
+    raw_query(db_path, "PRAGMA user_version = 9999")
+    with pytest.raises(RuntimeError, match="newer"):
+        await open_sqlite_store(db_path)
+
+
+async def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with open_store("sqlite:///nested/dir/bot.db") as relative:
+        assert isinstance(relative, SqliteStore)
+        await relative.set_meta("k", "v")
+    assert exists(tmp_path / "nested" / "dir" / "bot.db")
+
+    absolute = tmp_path / "abs" / "bot.db"
+    async with open_store(f"sqlite:///{absolute}") as store:
+        assert await store.get_meta("k") is None
+    assert exists(absolute)
+
+    async with open_store("sqlite:///:memory:") as memory:
+        typed: Store = memory
+        await enqueue_ok(memory, make_job())
+        assert await typed.count_active(1) == 1
+    assert not exists(tmp_path / ":memory:")
+
+    with pytest.raises(ValueError, match="mysql"):
+        open_store("mysql://x")
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///data/bot.db", "data/bot.db"),
+        ("sqlite:////var/lib/bot/bot.db", "/var/lib/bot/bot.db"),
+        ("sqlite:///:memory:", ":memory:"),
+        ("plain/file.db", "plain/file.db"),
+        (Path("/x/y.db"), "/x/y.db"),
+    ],
+)
+def test_sqlite_path_from_url(url: str | Path, path: str) -> None:
+    assert sqlite_path_from_url(url) == path
+
+
+@pytest.mark.parametrize("url", ["sqlite://relative.db", "sqlite:///", "http://x/y.db"])
+def test_sqlite_path_from_bad_url(url: str) -> None:
+    with pytest.raises(ValueError, match="SQLite"):
+        sqlite_path_from_url(url)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LIBLIB_ACCESS_KEY", "LIBLIB_SECRET_KEY", "DISCORD_TOKEN", "LIBBOT_LIBLIB__BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_example_config_loads_and_documents_every_section() -> None:
+    settings = load_settings(Path(__file__).parents[1] / "config.example.toml")
+    assert settings.liblib.submit_per_second == 1.0
+    assert settings.models.custom[0].name == "dreamtech-xl"
+    assert not settings.liblib.has_keys
+
+
+def test_precedence_env_over_secret_env_over_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    file = tmp_path / "c.toml"
+    file.write_text(
+        '[liblib]\nbase_url = "http://file"\naccess_key = "file-ak"\nsecret_key = "file-sk"\n'
+        "[queue]\nmax_active_per_user = 9\n"
+    )
+    monkeypatch.setenv("LIBLIB_ACCESS_KEY", "env-ak")
+    monkeypatch.setenv("LIBBOT_LIBLIB__BASE_URL", "http://env")
+    monkeypatch.setenv("DISCORD_TOKEN", "tok")
+    s = load_settings(file)
+    assert s.liblib.base_url == "http://env"
+    assert s.liblib.access_key is not None and s.liblib.access_key.get_secret_value() == "env-ak"
+    assert s.liblib.secret_key is not None and s.liblib.secret_key.get_secret_value() == "file-sk"
+    assert s.discord.token is not None and s.discord.token.get_secret_value() == "tok"
+    assert s.queue.max_active_per_user == 9
+    assert "env-ak" not in repr(s) and "file-sk" not in str(s)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[liblib\n", "not valid TOML"),
+        ("[liblib]\nsubmit_per_second = 0\n", "submit_per_second"),
+        ("[nope]\nx = 1\n", "nope"),
+        ('[[models.custom]]\nname = "star3"\ncheckpoint_id = "x"\n', "unique"),
+    ],
+)
+def test_bad_settings_name_the_problem(tmp_path: Path, text: str, fragment: str) -> None:
+    file = tmp_path / "bad.toml"
+    file.write_text(text)
+    with pytest.raises(SettingsError) as info:
+        load_settings(file)
+    assert fragment in str(info.value)
+
+
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings(tmp_path / "missing.toml")
