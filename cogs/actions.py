@@ -2,7 +2,7 @@
 
 Every click is checked against the owner in the button's custom id before anything else (no I/O), so a
 stranger's click is refused privately and costs nothing. New jobs start through
-``bot.discord_app.starting.start_interaction_job`` like ``/imagine``, so quotas apply identically; the click is
+``JobStarter.start_interaction`` (bot.discord_app.starting) like ``/imagine``, so quotas apply identically; the click is
 answered with a "thinking" response, which becomes the new job's own message (progress, then result).
 """
 
@@ -16,7 +16,7 @@ import discord
 from discord.ext import commands
 
 from bot.discord_app.client import Services
-from bot.discord_app.starting import requester_from_interaction, start_interaction_job
+from bot.discord_app.requester import requester_from_interaction
 from bot.discord_app.tree import incident_text, interaction_language, reply_ephemeral
 from bot.discord_app.ui.embeds import cancelled_text
 from bot.discord_app.ui.views import Click
@@ -174,8 +174,7 @@ class ActionsCog(commands.Cog):
         request = await self._request_for(parent, action, index, new_id)
         if prompt is not None:
             request = request.with_(prompt=prompt)
-        await start_interaction_job(
-            self.services,
+        await self.services.starter.start_interaction(
             interaction,
             request,
             kind=JOB_KIND[action],

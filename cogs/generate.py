@@ -10,7 +10,8 @@ from discord.ext import commands
 
 from bot.discord_app.client import Services
 from bot.discord_app.repost import repost_result
-from bot.discord_app.starting import check_attachment, mode_choices, requester_from_interaction, start_interaction_job
+from bot.discord_app.requester import requester_from_interaction
+from bot.discord_app.starting import check_attachment, mode_choices
 from bot.generation.builder import ASPECT_RATIOS, MAX_SEED
 from bot.generation.fingerprint import find_duplicate
 from bot.generation.prompt_flags import parse_flags
@@ -87,8 +88,7 @@ class GenerateCog(commands.Cog):
         if control_image is not None:
             url = await self.publish_attachment(control_image, "control_image", f"{job_id}-ctl")
             request = request.with_(control_image=url)
-        await start_interaction_job(
-            self.services,
+        await self.services.starter.start_interaction(
             interaction,
             request,
             job_id=job_id,

@@ -17,7 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app.client import Services
-from bot.discord_app.starting import mode_choices, start_interaction_job, start_message_job
+from bot.discord_app.starting import mode_choices
 from bot.discord_app.tree import incident_text, interaction_language, reply_ephemeral
 from bot.errors import BotError, InvalidRequestError
 from bot.generation.prompt_flags import parse_flags
@@ -101,8 +101,7 @@ async def run_restyle(
     job_id = new_job_id()
     publisher = SourcePublisher(services.sources, services.transport)
     request = await publisher.prepare(request, source, references, mask, job_id=job_id)
-    await start_interaction_job(
-        services,
+    await services.starter.start_interaction(
         interaction,
         request,
         kind=JobKind.RESTYLE,
@@ -323,7 +322,7 @@ class RestyleCog(commands.Cog):
         request = await SourcePublisher(services.sources, services.transport).prepare(
             request, source, references, job_id=job_id
         )
-        await start_message_job(services, message, request, kind=JobKind.RESTYLE, job_id=job_id, locale=locale)
+        await services.starter.start_message(message, request, kind=JobKind.RESTYLE, job_id=job_id, locale=locale)
 
     async def _referenced(self, message: discord.Message) -> discord.Message | None:
         reference = message.reference

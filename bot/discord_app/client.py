@@ -13,6 +13,7 @@ import discord
 from discord.ext import commands
 
 from bot.discord_app.ack_priority import AckPriority
+from bot.discord_app.starting import JobStarter
 from bot.discord_app.tree import BotTree
 from bot.generation.builder import RequestBuilder
 from bot.i18n import CatalogTranslator, LocaleResolver
@@ -46,6 +47,18 @@ class Services:
     admin: GuildAdminService | None = None  # quotas and server settings (/quota, /settings, /usage)
     locales: LocaleResolver = field(default_factory=LocaleResolver)  # which language to answer in
     acks: AckPriority = field(default_factory=AckPriority)  # answered commands let unanswered ones go first
+
+    @property
+    def starter(self) -> JobStarter:
+        """Starts jobs asked for on Discord (admit, enqueue, show the position); built from the fields above."""
+        return JobStarter(
+            self.jobs,
+            self.admission,
+            self.locales,
+            self.acks,
+            self.store,
+            token_ttl=self.settings.queue.interaction_token_ttl,
+        )
 
 
 class LiblibBot(commands.Bot):

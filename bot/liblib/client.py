@@ -2,7 +2,7 @@
 
 One choke point, ``_request``, signs every attempt afresh, passes submits through the rate limiter,
 checks the HTTP status and the ``{code, msg, data}`` envelope, and retries according to one pure policy
-(``_should_retry`` + ``_retry_delay``). A submit is not idempotent (it may spend points), so it is retried
+(``_should_retry`` + ``bot.backoff.retry_delay``). A submit is not idempotent (it may spend points), so it is retried
 only when the request provably never reached the server, or on 429 (the task was not created).
 
 The client also keeps the account's concurrency slots: ``submit`` takes one, and it is held until the task
@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import json
 import logging
-import math
-import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import PurePath
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
@@ -30,6 +26,7 @@ from aiolimiter import AsyncLimiter
 from pydantic import ValidationError
 from yarl import URL
 
+from bot.backoff import parse_retry_after, retry_delay
 from bot.liblib import endpoints, signing
 from bot.liblib.endpoints import Family, GenerateStatus
 from bot.liblib.errors import (
@@ -88,48 +85,6 @@ def _should_retry(kind: RequestKind, error: BaseException, attempt: int, *, max_
     if kind == "submit":
         return False
     return isinstance(error, LiblibServerError | LiblibResponseValidationError)
-
-
-def _retry_delay(
-    attempt: int,
-    retry_after: float | None,
-    *,
-    cap: float = 20.0,
-    base: float = 0.5,
-    rand: Callable[[], float] = random.random,
-) -> float:
-    """Seconds to wait before the next attempt.
-
-    A server hint (``Retry-After``) wins, capped at ``cap``; otherwise exponential backoff from ``base``,
-    capped, with up to 25 % jitter taken off so many clients do not retry in step.
-    """
-    if retry_after is not None and math.isfinite(retry_after) and retry_after >= 0:
-        return min(retry_after, cap)
-    backoff = min(cap, base * 2.0 ** max(0, attempt - 1))
-    return max(0.0, backoff * (1.0 - 0.25 * rand()))
-
-
-def _parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds: a number of seconds or an HTTP date; None when absent or garbage."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = now if now is not None else datetime.now(UTC)
-    return max(0.0, (when - current).total_seconds())
 
 
 def _poll_margin(lo: float) -> float:
@@ -575,7 +530,7 @@ class LiblibClient:
                             resp.status,
                             f"upload rejected by storage ({_snippet(body)})",
                             path="oss upload",
-                            retry_after=_parse_retry_after(resp.headers.get("Retry-After")),
+                            retry_after=parse_retry_after(resp.headers.get("Retry-After")),
                         )
 
         await self._with_retries("query", "oss upload", attempt)
@@ -609,7 +564,7 @@ class LiblibClient:
                             resp.status,
                             "result image fetch failed",
                             path=label,
-                            retry_after=_parse_retry_after(resp.headers.get("Retry-After")),
+                            retry_after=parse_retry_after(resp.headers.get("Retry-After")),
                         )
                     if resp.content_length is not None and resp.content_length > max_bytes:
                         raise LiblibPayloadTooLargeError(f"{label}: {resp.content_length} bytes > {max_bytes}")
@@ -660,7 +615,7 @@ class LiblibClient:
                 if not _should_retry(kind, exc, number, max_attempts=max_attempts):
                     raise
                 retry_after = exc.retry_after if isinstance(exc, LiblibStatusError) else None
-                delay = _retry_delay(number, retry_after, cap=self._settings.retry_backoff_cap)
+                delay = retry_delay(number, retry_after, cap=self._settings.retry_backoff_cap)
                 log.info(
                     "liblib %s %s: attempt %d/%d failed (%s, code=%s); retrying in %.2fs",
                     kind,
@@ -686,7 +641,7 @@ class LiblibClient:
             async with self._http().post(url, params=query, json=body, timeout=self._timeout) as resp:
                 raw = await resp.read()
                 status = resp.status
-                retry_after = _parse_retry_after(resp.headers.get("Retry-After"))
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         log.debug(
             "liblib POST %s -> HTTP %d, %d bytes in %.0f ms", path, status, len(raw), 1000 * (self._clock() - started)
         )

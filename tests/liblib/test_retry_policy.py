@@ -1,4 +1,4 @@
-"""The one retry policy (client._should_retry / _retry_delay / _parse_retry_after), table-driven."""
+"""The one retry policy (client._should_retry / retry_delay / parse_retry_after), table-driven."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from bot.liblib.client import _next_poll_interval, _parse_retry_after, _retry_delay, _should_retry
+from bot.backoff import parse_retry_after, retry_delay
+from bot.liblib.client import _next_poll_interval, _should_retry
 from bot.liblib.errors import (
     LiblibAuthError,
     LiblibConcurrencyError,
@@ -93,13 +94,13 @@ def test_error_types_used_by_the_table() -> None:
         pytest.param(2, float("nan"), 20.0, 0.0, 1.0, id="nan-retry-after-ignored"),
     ],
 )
-def test_retry_delay_table(attempt: int, retry_after: float | None, cap: float, rand: float, expected: float) -> None:
-    assert _retry_delay(attempt, retry_after, cap=cap, rand=lambda: rand) == pytest.approx(expected)
+def testretry_delay_table(attempt: int, retry_after: float | None, cap: float, rand: float, expected: float) -> None:
+    assert retry_delay(attempt, retry_after, cap=cap, rand=lambda: rand) == pytest.approx(expected)
 
 
-def test_retry_delay_jitter_stays_in_range() -> None:
+def testretry_delay_jitter_stays_in_range() -> None:
     for attempt in range(1, 8):
-        delay = _retry_delay(attempt, None, cap=20.0)
+        delay = retry_delay(attempt, None, cap=20.0)
         full = min(20.0, 0.5 * 2 ** (attempt - 1))
         assert 0.75 * full <= delay <= full
 
@@ -126,8 +127,8 @@ NOW = datetime(2025, 4, 9, 13, 43, 29, tzinfo=UTC)
         pytest.param("Wed, 32 Foo 2025 99:99:99 GMT", None, id="bad-date"),
     ],
 )
-def test_parse_retry_after(header: str | None, expected: float | None) -> None:
-    result = _parse_retry_after(header, now=NOW)
+def testparse_retry_after(header: str | None, expected: float | None) -> None:
+    result = parse_retry_after(header, now=NOW)
     if expected is None:
         assert result is None
     else:
@@ -135,9 +136,9 @@ def test_parse_retry_after(header: str | None, expected: float | None) -> None:
 
 
 def test_retry_after_date_then_cap() -> None:
-    parsed = _parse_retry_after("Wed, 09 Apr 2025 14:43:29 GMT", now=NOW)
+    parsed = parse_retry_after("Wed, 09 Apr 2025 14:43:29 GMT", now=NOW)
     assert parsed == pytest.approx(3600)
-    assert _retry_delay(1, parsed, cap=20.0) == 20.0
+    assert retry_delay(1, parsed, cap=20.0) == 20.0
 
 
 def _status(code: int, percent: float | None = None) -> TaskStatus:
