@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Self
 
+from bot.i18n import Text
+
 
 class JobState(StrEnum):
     QUEUED = "queued"
@@ -204,7 +206,7 @@ class Job:
     refunded: bool = False
     result: JobResult | None = None
     failure_reason: FailureReason | None = None
-    failure_detail: str | None = None
+    failure_detail: Text | None = None  # why it failed, rendered in the job's language at the edge
     percent: float | None = None
     submit_attempts: int = 0
     not_before: datetime | None = None  # re-queued after a 429/100054: do not submit before this

@@ -20,7 +20,7 @@ import aiohttp
 import discord
 
 from bot.discord_app.ui import embeds
-from bot.i18n import t
+from bot.i18n import N_, t
 from bot.jobs.sink import DeliveryError, ImageFile, Presentation, PresentationLookup, Progress, ResultSink, Stage
 from bot.models import Job, JobResult, ResultImage, utcnow
 
@@ -57,7 +57,7 @@ class DiscordResultSink(ResultSink):
 
     def _webhook(self, job: Job) -> discord.Webhook:
         if job.application_id is None or job.interaction_token is None:
-            raise DeliveryError("the job has no interaction token", permanent=False)
+            raise DeliveryError(N_("The job has no interaction token."), permanent=False)
         return discord.Webhook.partial(job.application_id, job.interaction_token, client=self._client)
 
     async def _channel(self, job: Job) -> discord.abc.Messageable:
@@ -66,13 +66,15 @@ class DiscordResultSink(ResultSink):
             try:
                 channel = await self._client.fetch_channel(job.channel_id)
             except discord.NotFound as exc:
-                raise DeliveryError("The channel no longer exists.", permanent=True) from exc
+                raise DeliveryError(N_("The channel no longer exists."), permanent=True) from exc
             except discord.Forbidden as exc:
-                raise DeliveryError("The bot cannot see the channel any more.", permanent=True) from exc
+                raise DeliveryError(N_("The bot cannot see the channel any more."), permanent=True) from exc
             except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError) as exc:
-                raise DeliveryError(f"Discord did not answer ({type(exc).__name__}).", permanent=False) from exc
+                raise DeliveryError(
+                    N_("Discord did not answer ({error})."), permanent=False, error=type(exc).__name__
+                ) from exc
         if not isinstance(channel, discord.abc.Messageable):
-            raise DeliveryError("The job's channel cannot receive messages.", permanent=True)
+            raise DeliveryError(N_("The job's channel cannot receive messages."), permanent=True)
         return channel
 
     async def _age_restricted(self, job: Job) -> bool:
@@ -147,7 +149,7 @@ class DiscordResultSink(ResultSink):
                 return message.id
             except discord.HTTPException as exc:
                 if exc.status == 413:
-                    raise DeliveryError("The images are too large for this channel.", permanent=True) from exc
+                    raise DeliveryError(N_("The images are too large for this channel."), permanent=True) from exc
                 log.info("job %s: interaction delivery failed (%s); using the channel", job.id, exc.status)
             except (aiohttp.ClientError, OSError) as exc:
                 log.info("job %s: interaction delivery failed (%s); using the channel", job.id, type(exc).__name__)
@@ -203,16 +205,24 @@ class DiscordResultSink(ResultSink):
         try:
             message = await channel.send(**kwargs)
         except discord.Forbidden as exc:
-            needed = "Send Messages and Attach Files permissions" if files else "Send Messages permission"
-            raise DeliveryError(f"The bot lacks the {needed} in that channel.", permanent=True) from exc
+            lacks = (
+                N_("The bot lacks the Send Messages and Attach Files permissions in that channel.")
+                if files
+                else N_("The bot lacks the Send Messages permission in that channel.")
+            )
+            raise DeliveryError(lacks, permanent=True) from exc
         except discord.NotFound as exc:
-            raise DeliveryError("The channel no longer exists.", permanent=True) from exc
+            raise DeliveryError(N_("The channel no longer exists."), permanent=True) from exc
         except discord.HTTPException as exc:
             if exc.status == 413:
-                raise DeliveryError("The images are too large for this channel.", permanent=True) from exc
-            raise DeliveryError(f"Discord refused the message ({exc.status}).", permanent=exc.status < 500) from exc
+                raise DeliveryError(N_("The images are too large for this channel."), permanent=True) from exc
+            raise DeliveryError(
+                N_("Discord refused the message ({status})."), permanent=exc.status < 500, status=exc.status
+            ) from exc
         except (discord.RateLimited, aiohttp.ClientError, OSError) as exc:  # worth another try later
-            raise DeliveryError(f"Discord did not answer ({type(exc).__name__}).", permanent=False) from exc
+            raise DeliveryError(
+                N_("Discord did not answer ({error})."), permanent=False, error=type(exc).__name__
+            ) from exc
         return message.id
 
 

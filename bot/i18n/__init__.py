@@ -11,7 +11,6 @@ from bot.i18n.core import (
     Text,
     field_name,
     language_of,
-    localize_detail,
     supported_language,
     t,
 )
@@ -27,7 +26,6 @@ __all__ = [
     "Text",
     "field_name",
     "language_of",
-    "localize_detail",
     "supported_language",
     "t",
 ]

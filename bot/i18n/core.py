@@ -14,9 +14,11 @@ apart from texts.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -76,7 +78,9 @@ def field_name(name: str, locale: Locale) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Text:
-    """A message rendered later, in the reader's language."""
+    """A message rendered later, in the reader's language: a msgid and its parameters (which may be Texts).
+
+    Failure details are stored this way (``to_json``) and rendered at the edge in the job's language."""
 
     msgid: str
     params: Mapping[str, object] = field(default_factory=dict)
@@ -84,20 +88,33 @@ class Text:
     def render(self, locale: Locale) -> str:
         return t(self.msgid, locale, **self.params)
 
+    def __str__(self) -> str:
+        return self.render(ENGLISH)
 
-def localize_detail(detail: str, locale: Locale) -> str:
-    """A stored English detail (a failure reason) in ``locale``: the whole text if catalogued, else
-    a catalogued head followed by untranslated specifics ("<known text> (<API message>)")."""
-    language = language_of(locale)
-    catalog = _TEXTS.get(language, {})
-    if language == ENGLISH or detail in catalog:
-        return catalog.get(detail, detail)
-    for sep in (" (", ": "):
-        head, found, tail = detail.partition(sep)
-        if found and head in catalog:
-            rest = localize_detail(tail, language) if sep == ": " else tail
-            return catalog[head] + found + rest
-    return detail
+    def to_json(self) -> str:
+        return json.dumps(_encode_text(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Text:
+        """A stored Text; a plain string (stored before details were structured) is its own msgid."""
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return cls(raw)
+        return _decode_text(data) if isinstance(data, dict) and "msgid" in data else cls(raw)
+
+
+def _encode_text(text: Text) -> dict[str, object]:
+    params = {k: {"text": _encode_text(v)} if isinstance(v, Text) else v for k, v in text.params.items()}
+    return {"msgid": text.msgid, "params": params}
+
+
+def _decode_text(data: dict[str, Any]) -> Text:
+    params = {
+        k: _decode_text(v["text"]) if isinstance(v, dict) and "text" in v else v
+        for k, v in dict(data.get("params") or {}).items()
+    }
+    return Text(str(data["msgid"]), params)
 
 
 class LocaleResolver:

@@ -28,6 +28,7 @@ from bot.errors import (
     TooManyActiveJobsError,
 )
 from bot.generation.families import SubmitBuilder, family_of
+from bot.i18n import N_, Text
 from bot.jobs.leadership import LeaderElector
 from bot.jobs.scheduling import FairQueue
 from bot.jobs.sink import DeliveryError, ImageFile, Progress, ResultSink, Stage
@@ -87,28 +88,31 @@ def log_job_event(job: Job, event: str, **extra: object) -> None:
     )
 
 
-def failure_for(error: BaseException) -> tuple[FailureReason, str]:
+def failure_for(error: BaseException) -> tuple[FailureReason, Text]:
     """Map an adapter error to a distinct failure reason and a safe detail."""
     match error:
         case liblib.AuditRejectedError():
-            return FailureReason.AUDIT_REJECTED, error.human
+            return FailureReason.AUDIT_REJECTED, Text(error.human)
         case liblib.GenerationTimedOutError():
-            return FailureReason.SERVICE_TIMEOUT, error.human
+            return FailureReason.SERVICE_TIMEOUT, Text(error.human)
         case liblib.GenerationFailedError():
-            return FailureReason.GENERATION_FAILED, error.human
+            return FailureReason.GENERATION_FAILED, Text(error.human)
         case liblib.LiblibSensitivePromptError():
-            return FailureReason.BANNED_PROMPT, error.human
+            return FailureReason.BANNED_PROMPT, Text(error.human)
         case liblib.LiblibImageUnreachableError():
-            return FailureReason.IMAGE_UNREACHABLE, error.human
+            return FailureReason.IMAGE_UNREACHABLE, Text(error.human)
         case liblib.LiblibInvalidParameterError():
-            return FailureReason.INVALID_PARAMETER, f"{error.human} ({error.message})"
+            # The API's own words (Chinese or English) stay as sent: they name the parameter at fault.
+            return FailureReason.INVALID_PARAMETER, Text(
+                N_("{reason} ({detail})"), {"reason": Text(error.human), "detail": error.message}
+            )
         case liblib.LiblibInsufficientPointsError():
-            return FailureReason.OUT_OF_POINTS, error.human
+            return FailureReason.OUT_OF_POINTS, Text(error.human)
         case liblib.LiblibAuthError():
-            return FailureReason.CONFIG_ERROR, error.human
+            return FailureReason.CONFIG_ERROR, Text(error.human)
         case liblib.LiblibError():
-            return FailureReason.SERVICE_ERROR, error.human
-    return FailureReason.SERVICE_ERROR, "Something went wrong while generating."
+            return FailureReason.SERVICE_ERROR, Text(error.human)
+    return FailureReason.SERVICE_ERROR, Text(N_("Something went wrong while generating."))
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +242,7 @@ class JobService:
             (JobState.QUEUED, JobState.RUNNING),
             JobState.CANCELLED,
             failure_reason=FailureReason.CANCELLED,
-            failure_detail="Cancelled.",
+            failure_detail=Text(N_("Cancelled.")),
         )
         if moved is None:
             raise JobNotCancellableError(str((await self.get(job_id)).state))
@@ -377,8 +381,12 @@ class JobRunner:
                 job,
                 (JobState.SUBMITTING,),
                 FailureReason.SUBMIT_UNKNOWN,
-                "The bot restarted while submitting this job, so its outcome is unknown. "
-                "Your quota was refunded; please try again.",
+                Text(
+                    N_(
+                        "The bot restarted while submitting this job, so its outcome is unknown. "
+                        "Your quota was refunded; please try again."
+                    )
+                ),
             )
         for job in await self._store.list_jobs([JobState.RUNNING]):
             if job.generate_uuid:
@@ -484,8 +492,12 @@ class JobRunner:
                 job,
                 (JobState.SUBMITTING,),
                 FailureReason.SUBMIT_UNKNOWN,
-                "The image service did not confirm the job in time, so it was not retried "
-                "(that could charge twice). Your quota was refunded; please try again.",
+                Text(
+                    N_(
+                        "The image service did not confirm the job in time, so it was not retried "
+                        "(that could charge twice). Your quota was refunded; please try again."
+                    )
+                ),
             )
             return
         except liblib.LiblibError as exc:
@@ -496,7 +508,10 @@ class JobRunner:
         except Exception:
             log.exception("job %s: unexpected error while submitting", job.id)
             await self._fail(
-                job, (JobState.SUBMITTING,), FailureReason.SERVICE_ERROR, "Something went wrong while submitting."
+                job,
+                (JobState.SUBMITTING,),
+                FailureReason.SERVICE_ERROR,
+                Text(N_("Something went wrong while submitting.")),
             )
             return
         running = await self._store.transition(
@@ -539,7 +554,7 @@ class JobRunner:
                 job,
                 (JobState.RUNNING,),
                 FailureReason.DEADLINE,
-                "The image service took too long, so the job was stopped. Your quota was refunded.",
+                Text(N_("The image service took too long, so the job was stopped. Your quota was refunded.")),
                 expired=True,
             )
             return
@@ -626,7 +641,7 @@ class JobRunner:
             raise
         except DeliveryError as exc:
             log.warning("job %s: delivery failed: %s", job.id, exc)
-            await self._fail(job, (JobState.DELIVERING,), FailureReason.DELIVERY_FAILED, str(exc))
+            await self._fail(job, (JobState.DELIVERING,), FailureReason.DELIVERY_FAILED, exc.text)
             return
         except liblib.LiblibError as exc:
             self._metrics.liblib_error(exc)
@@ -634,14 +649,20 @@ class JobRunner:
                 job,
                 (JobState.DELIVERING,),
                 FailureReason.DELIVERY_FAILED,
-                f"The images could not be downloaded from the image service: {exc.human}",
+                Text(
+                    N_("The images could not be downloaded from the image service: {reason}"),
+                    {"reason": Text(exc.human)},
+                ),
             )
             return
         except Exception:
             # Never leave a job in DELIVERING until its deadline because of an unforeseen error.
             log.exception("job %s: unexpected error while delivering", job.id)
             await self._fail(
-                job, (JobState.DELIVERING,), FailureReason.DELIVERY_FAILED, "Something went wrong while delivering."
+                job,
+                (JobState.DELIVERING,),
+                FailureReason.DELIVERY_FAILED,
+                Text(N_("Something went wrong while delivering.")),
             )
             return
         done = await self._store.transition(
@@ -670,7 +691,7 @@ class JobRunner:
         raise AssertionError("unreachable")
 
     async def _fail(
-        self, job: Job, expected: tuple[JobState, ...], reason: FailureReason, detail: str, *, expired: bool = False
+        self, job: Job, expected: tuple[JobState, ...], reason: FailureReason, detail: Text, *, expired: bool = False
     ) -> None:
         new = JobState.EXPIRED if expired else JobState.FAILED
         failed = await self._store.transition(job.id, expected, new, failure_reason=reason, failure_detail=detail)
@@ -711,7 +732,7 @@ class JobRunner:
                     job,
                     (JobState.QUEUED,),
                     FailureReason.DEADLINE,
-                    "The job waited in the queue too long and was dropped. Your quota was refunded.",
+                    Text(N_("The job waited in the queue too long and was dropped. Your quota was refunded.")),
                     expired=True,
                 )
             elif job.state is JobState.SUBMITTING and job.id not in self._polls:
@@ -719,14 +740,14 @@ class JobRunner:
                     job,
                     (JobState.SUBMITTING,),
                     FailureReason.SUBMIT_UNKNOWN,
-                    "Submitting this job did not finish in time. Your quota was refunded.",
+                    Text(N_("Submitting this job did not finish in time. Your quota was refunded.")),
                 )
             elif job.state is JobState.DELIVERING:
                 await self._fail(
                     job,
                     (JobState.DELIVERING,),
                     FailureReason.DELIVERY_FAILED,
-                    "The result could not be delivered in time.",
+                    Text(N_("The result could not be delivered in time.")),
                 )
         # RUNNING jobs: the poll's own timeout enforces running_deadline; a RUNNING job with no poll
         # task (it should always have one) is resumed here.

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from bot.i18n import Text
 from bot.models import Job, JobResult
 
 
@@ -51,10 +52,13 @@ class ImageFile:
 
 
 class DeliveryError(Exception):
-    """The result could not be posted anywhere; ``permanent`` when retrying cannot help."""
+    """The result could not be posted anywhere; ``permanent`` when retrying cannot help.
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
-        super().__init__(message)
+    ``text`` (a msgid and its parameters) is stored as the job's failure detail and shown in its language."""
+
+    def __init__(self, msgid: str, /, *, permanent: bool, **params: object) -> None:
+        self.text = Text(msgid, params)
+        super().__init__(str(self.text))
         self.permanent = permanent
 
 

@@ -12,6 +12,7 @@ import logging
 from bot import liblib
 from bot.errors import BotError
 from bot.generation.actions import result_image
+from bot.i18n import N_
 from bot.jobs.sink import ImageFile
 from bot.media.codec import MAX_INPUT_BYTES, normalize_for_discord, sniff_input
 from bot.media.transport import ImageTransport
@@ -25,7 +26,7 @@ DISCORD_REQUEST_BYTES = 24 * 1024 * 1024  # keep under Discord's 25 MiB per mess
 
 class ResultUnavailableError(BotError):
     def __init__(self, job_id: str) -> None:
-        super().__init__(f"The images of job `{job_id}` are no longer available.")
+        super().__init__(N_("The images of job `{job_id}` are no longer available."), job_id=job_id)
 
 
 def per_file_limit(count: int, max_file_bytes: int) -> int:

@@ -21,6 +21,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any, Final, Protocol
 
+from bot.i18n import Text
 from bot.models import TRANSITIONS, FailureReason, GenerationRequest, Job, JobKind, JobResult, JobState, UsageDebit
 from bot.storage.base import (
     AuditEntry,
@@ -84,7 +85,7 @@ def encode_field(name: str, value: Any, *, encode_datetime: Callable[[datetime],
         return None
     if name in DATETIME_FIELDS:
         return encode_datetime(value)
-    if name in {"request", "result"}:
+    if name in {"request", "result", "failure_detail"}:
         return value.to_json()
     if name == "debits":
         return encode_debits(value)
@@ -115,6 +116,8 @@ def decode_field(name: str, raw: Any, *, decode_datetime: Callable[[Any], dateti
         return JobState(raw)
     if name == "failure_reason":
         return FailureReason(raw)
+    if name == "failure_detail":
+        return Text.from_json(raw)
     return raw
 
 

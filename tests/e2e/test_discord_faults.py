@@ -220,7 +220,7 @@ async def test_deleted_channel_fails_the_job_with_a_refund_and_the_bot_serves_ot
         inter = await start(fake, "in another channel", channel_id=int(other["id"]))
         await wait_result(fake, inter.token)
         second = await job_by_prompt(runtime.store, "in another channel")
-    assert "no longer exists" in (job.failure_detail or "")
+    assert "no longer exists" in str(job.failure_detail or "")
     [upload] = [c for c in fake.calls if c.files and c.status == 200]
     assert inter.token in upload.path  # only the job in the other channel got its images
     assert await usage(runtime.settings, fake.user_id) == plus(SEED, refunded(job), kept(second))
@@ -249,7 +249,7 @@ async def test_missing_send_messages_after_the_token_expired_fails_refunds_and_l
         await logged(caplog, "could not tell the member")  # nowhere left to post
     assert any(c.status == 403 and c.code == 50013 for c in fake.calls)
     assert channel_posts(fake) == []
-    assert "Send Messages" in (job.failure_detail or "")
+    assert "Send Messages" in str(job.failure_detail or "")
     assert await usage(runtime.settings, fake.user_id) == plus(SEED, refunded(job))
 
 

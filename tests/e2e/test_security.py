@@ -80,7 +80,7 @@ async def test_rejected_keys_never_reach_the_member_or_the_logs(
     assert sim.counters.auth_failures == 1 and sim.counters.submits == 0
     assert "keys were rejected" in notice.json["embeds"][0]["description"]
     secrets = [WRONG_SECRET, DEV_ACCESS_KEY, fake.token, inter.token]
-    shown = everything_discord_saw(fake) + (job.failure_detail or "")
+    shown = everything_discord_saw(fake) + str(job.failure_detail or "")
     for secret in secrets[:3]:
         assert secret not in shown
     assert "Signature" not in shown

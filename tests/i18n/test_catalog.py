@@ -10,7 +10,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.i18n import CHINESE, ENGLISH, CatalogTranslator, language_of, t, zh_cn
+from bot.i18n import CHINESE, ENGLISH, CatalogTranslator, Text, language_of, t, zh_cn
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -182,14 +182,16 @@ async def test_translator_uses_the_name_catalog_for_names_only() -> None:
     )
 
 
-def test_localize_detail_translates_known_heads_and_keeps_specifics() -> None:
-    from bot.i18n import localize_detail
-
-    invalid = "The image service rejected the request's parameters. (width too large)"
-    assert localize_detail(invalid, "zh-CN") == zh_cn.TEXTS[invalid.partition(" (")[0]] + " (width too large)"
-    assert localize_detail(invalid, "en-US") == invalid
-    assert localize_detail("Cancelled.", "zh-CN") == zh_cn.TEXTS["Cancelled."]
-    assert localize_detail("something new", "zh-CN") == "something new"
+def test_stored_details_render_in_the_readers_language() -> None:
+    """Failure details are stored as a msgid and parameters, nested Texts included, and rendered at the edge."""
+    human = "The image service rejected the request's parameters."
+    detail = Text("{reason} ({detail})", {"reason": Text(human), "detail": "width too large"})
+    stored = Text.from_json(detail.to_json())
+    assert stored == detail
+    assert stored.render("en-US") == f"{human} (width too large)"
+    assert stored.render("zh-CN") == f"{zh_cn.TEXTS[human]}（width too large）"
+    assert Text.from_json("Cancelled.").render("zh-CN") == zh_cn.TEXTS["Cancelled."]  # a detail stored as text
+    assert Text.from_json('{"not": "a text"}') == Text('{"not": "a text"}')
 
 
 async def test_locale_resolver_order() -> None:

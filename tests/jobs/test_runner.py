@@ -10,6 +10,7 @@ import pytest
 
 from bot.errors import JobNotCancellableError, NotJobOwnerError
 from bot.generation.families import make_submit_builder
+from bot.i18n import Text
 from bot.jobs.leadership import LeaderElector
 from bot.jobs.runner import JobRunner, JobService
 from bot.jobs.scheduling import FairQueue
@@ -92,7 +93,7 @@ async def test_job_left_submitting_by_a_crash_is_failed_and_refunded_not_resubmi
     job = await store.get_job("crashed")
     assert job is not None and job.state is JobState.FAILED and job.refunded
     assert job.failure_reason is FailureReason.SUBMIT_UNKNOWN
-    assert sink.failures and "outcome is unknown" in (sink.failures[0].failure_detail or "")
+    assert sink.failures and "outcome is unknown" in str(sink.failures[0].failure_detail or "")
     assert sim.counters.submit_requests == 0
 
 
@@ -146,7 +147,7 @@ async def test_concurrent_position_queries_share_one_listing_and_never_answer_st
     assert positions == list(range(1, 31))
     assert listings == 1  # not one per caller: a burst would be quadratic
     await store.transition(
-        "j0", JobState.QUEUED, JobState.CANCELLED, failure_reason=FailureReason.CANCELLED, failure_detail="x"
+        "j0", JobState.QUEUED, JobState.CANCELLED, failure_reason=FailureReason.CANCELLED, failure_detail=Text("x")
     )
     assert await service.position("j1") == 1  # a later call lists again
     assert await service.position("j0") is None

@@ -6,7 +6,7 @@ import re
 
 import discord
 
-from bot.i18n import N_, Locale, localize_detail, t
+from bot.i18n import N_, Locale, t
 from bot.jobs.sink import Progress, Stage
 from bot.models import FailureReason, Job, JobKind, JobResult
 
@@ -30,10 +30,6 @@ FAILURE_TITLES: dict[FailureReason, str] = {
     FailureReason.DELIVERY_FAILED: N_("Could not deliver the result"),
     FailureReason.CANCELLED: N_("Cancelled"),
 }
-
-
-# Heads of failure details the runner composes with specifics (localize_detail translates the head).
-DETAIL_HEADS = (N_("The images could not be downloaded from the image service"),)
 
 
 # Any @everyone/@here or <@id>, <@!id>, <@&id> (discord.utils.escape_mentions misses short ids).
@@ -196,7 +192,7 @@ def failure_embed(job: Job) -> discord.Embed:
     reason = job.failure_reason or FailureReason.SERVICE_ERROR
     embed = discord.Embed(
         title=f"❌ {t(FAILURE_TITLES[reason], locale)}",
-        description=localize_detail(job.failure_detail or "", locale),
+        description=job.failure_detail.render(locale) if job.failure_detail else "",
         color=COLOR_FAILED,
     )
     embed.add_field(name=t("Prompt", locale), value=escape_prompt(job.request.prompt, 300) or "—", inline=False)

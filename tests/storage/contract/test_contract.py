@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.i18n import Text
 from bot.models import (
     TERMINAL_STATES,
     TRANSITIONS,
@@ -98,7 +99,7 @@ def fully_populated_job() -> Job:
             account_balance=5000,
         ),
         failure_reason=FailureReason.AUDIT_REJECTED,
-        failure_detail="nope",
+        failure_detail=Text("nope", {"n": 1}),
         percent=0.75,
         submit_attempts=2,
         not_before=datetime(2026, 1, 2, 3, 4, 30, tzinfo=UTC),
@@ -169,10 +170,10 @@ DISALLOWED = [(src, dst) for src in JobState for dst in JobState if dst not in T
 @pytest.mark.parametrize(("src", "dst"), ALLOWED, ids=[f"{s}->{d}" for s, d in ALLOWED])
 async def test_every_allowed_transition(store: Store, src: JobState, dst: JobState) -> None:
     job = await walk(store, await enqueue_ok(store, make_job(created_at=T0)), src)
-    moved = await store.transition(job.id, src, dst, failure_detail="x")
+    moved = await store.transition(job.id, src, dst, failure_detail=Text("x"))
     assert moved is not None
     assert moved.state is dst
-    assert moved.failure_detail == "x"
+    assert moved.failure_detail == Text("x")
     assert moved.state_changed_at > T0
     assert (moved.finished_at is not None) == (dst in TERMINAL_STATES)
     assert await store.get_job(job.id) == moved
