@@ -7,11 +7,8 @@ policy and the envelope), ``tasks`` (concurrency slots, submit, status, polling,
 
 from __future__ import annotations
 
-from bot.liblib.base import RequestKind
 from bot.liblib.files import FilesMixin
 from bot.liblib.tasks import TasksMixin
-
-__all__ = ["LiblibClient", "RequestKind"]
 
 
 class LiblibClient(TasksMixin, FilesMixin):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator
@@ -31,24 +31,23 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+def _within_limit(label: str, value: str) -> str:
+    if len(value) > endpoints.PROMPT_MAX_CHARS:
+        raise ValueError(f"{label} is {len(value)} characters long; the limit is {endpoints.PROMPT_MAX_CHARS}")
+    return value
+
+
 def check_prompt(label: str) -> AfterValidator:
     def check(value: str) -> str:
         if not value.strip():
             raise ValueError(f"{label} must not be empty")
-        if len(value) > endpoints.PROMPT_MAX_CHARS:
-            raise ValueError(f"{label} is {len(value)} characters long; the limit is {endpoints.PROMPT_MAX_CHARS}")
-        return value
+        return _within_limit(label, value)
 
     return AfterValidator(check)
 
 
 def check_optional_text(label: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if len(value) > endpoints.PROMPT_MAX_CHARS:
-            raise ValueError(f"{label} is {len(value)} characters long; the limit is {endpoints.PROMPT_MAX_CHARS}")
-        return value
-
-    return AfterValidator(check)
+    return AfterValidator(lambda value: _within_limit(label, value))
 
 
 def check_url(label: str) -> AfterValidator:
@@ -74,6 +73,17 @@ def check_sampler(value: int) -> int:
     if value not in endpoints.VALID_SAMPLERS:
         raise ValueError(f"sampler {value} is not valid (use 0–21, 24, 25 or 27–30; 22, 23 and 26 do not exist)")
     return value
+
+
+def at_most(limit: int, what: str) -> AfterValidator:
+    """An optional list of at most ``limit`` items."""
+
+    def check(value: list[Any] | None) -> list[Any] | None:
+        if value is not None and len(value) > limit:
+            raise ValueError(f"at most {limit} {what} may be used (got {len(value)})")
+        return value
+
+    return AfterValidator(check)
 
 
 def check_nonempty(label: str) -> AfterValidator:

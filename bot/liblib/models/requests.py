@@ -29,6 +29,7 @@ from bot.liblib.models._checks import (
     ImgCount,
     NegativePrompt,
     Prompt,
+    at_most,
     between,
     check_choice,
     check_nonempty,
@@ -185,22 +186,8 @@ class _CustomCommon(_Request):
     randn_source: Annotated[int, between("random source", 0, 1)] = 0
     seed: Annotated[int, between("seed", -1, SEED_MAX)] = -1
     restore_faces: Flag = 0
-    additional_network: list[AdditionalNetwork] | None = None
-    control_net: list[ControlNetUnit] | None = None
-
-    @field_validator("additional_network")
-    @classmethod
-    def _max_loras(cls, value: list[AdditionalNetwork] | None) -> list[AdditionalNetwork] | None:
-        if value is not None and len(value) > MAX_LORAS:
-            raise ValueError(f"at most {MAX_LORAS} LoRAs may be used (got {len(value)})")
-        return value
-
-    @field_validator("control_net")
-    @classmethod
-    def _max_units(cls, value: list[ControlNetUnit] | None) -> list[ControlNetUnit] | None:
-        if value is not None and len(value) > MAX_CONTROLNET_UNITS:
-            raise ValueError(f"at most {MAX_CONTROLNET_UNITS} ControlNet units may be used (got {len(value)})")
-        return value
+    additional_network: Annotated[list[AdditionalNetwork] | None, at_most(MAX_LORAS, "LoRAs")] = None
+    control_net: Annotated[list[ControlNetUnit] | None, at_most(MAX_CONTROLNET_UNITS, "ControlNet units")] = None
 
 
 class CustomText2ImgParams(_CustomCommon):

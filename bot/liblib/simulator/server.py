@@ -293,27 +293,12 @@ class Simulator(ApiRoutes):
         return web.json_response({"ok": True})
 
 
-async def run_forever(
-    settings: SimulatorSettings,
-    accounts: dict[str, str] | None = None,
-    *,
-    submit_per_second: float = 1.0,
-    max_concurrent: int = 5,
-    points_per_image: dict[str, int] | None = None,
-    initial_balance: int = 100_000,
-) -> None:
-    """Serve on ``settings.host:settings.port`` until cancelled (the ``liblib-bot simulate`` command)."""
-    sim = Simulator(
-        settings,
-        accounts=accounts,
-        submit_per_second=submit_per_second,
-        max_concurrent=max_concurrent,
-        points_per_image=points_per_image,
-        initial_balance=initial_balance,
-    )
+async def run_forever(settings: SimulatorSettings) -> None:
+    """Serve on ``settings.host:settings.port`` with the built-in dev account until cancelled (the
+    ``liblib-bot simulate`` command)."""
+    sim = Simulator(settings)
     await sim.start(settings.host, settings.port)
-    if accounts is None:
-        log.info("simulator accepts the built-in dev AccessKey %r", DEV_ACCESS_KEY)
+    log.info("simulator accepts the built-in dev AccessKey %r", DEV_ACCESS_KEY)
     try:
         await asyncio.Event().wait()
     finally:
