@@ -103,8 +103,7 @@ async def open_liblib(settings: Settings) -> AsyncIterator[tuple[LiblibClient, S
                 "No LiblibAI keys configured: using the built-in simulator at %s. Every result is SIMULATED.",
                 simulator.base_url,
             )
-        client = await stack.enter_async_context(LiblibClient(liblib_settings))
-        client.simulated = simulator is not None
+        client = await stack.enter_async_context(LiblibClient(liblib_settings, simulated=simulator is not None))
         yield client, simulator
 
 

@@ -1,6 +1,8 @@
 """LiblibAI open-API adapter: client, wire models, errors, routes (STYLE §2.2)."""
 
-from bot.liblib.client import LiblibClient, RequestKind
+from bot.liblib import models
+from bot.liblib.base import RequestKind
+from bot.liblib.client import LiblibClient
 from bot.liblib.endpoints import AuditStatus, Family, GenerateStatus
 from bot.liblib.errors import (
     AuditRejectedError,
@@ -26,58 +28,16 @@ from bot.liblib.errors import (
     LiblibTimeoutError,
     error_for_code,
 )
-from bot.liblib.models import (
-    AdditionalNetwork,
-    ControlNetUnit,
-    CustomImg2ImgParams,
-    CustomText2ImgParams,
-    GenerateParams,
-    HiResFixInfo,
-    InpaintParam,
-    KontextAspectRatio,
-    KontextImg2ImgParams,
-    KontextModel,
-    KontextText2ImgParams,
-    ModelVersion,
-    Star3AspectRatio,
-    Star3ControlNet,
-    Star3ControlType,
-    Star3ImageSize,
-    Star3Img2ImgParams,
-    Star3Text2ImgParams,
-    SubmitRequest,
-    TaskImage,
-    TaskResult,
-    TaskStatus,
-    UploadSignature,
-    custom_img2img,
-    custom_text2img,
-    explain,
-    kontext_img2img,
-    kontext_text2img,
-    star3_img2img,
-    star3_text2img,
-)
+from bot.liblib.models import *  # noqa: F403 - the wire models, listed once in models.__all__
 
 __all__ = [
-    "AdditionalNetwork",
     "AuditRejectedError",
     "AuditStatus",
-    "ControlNetUnit",
-    "CustomImg2ImgParams",
-    "CustomText2ImgParams",
     "Family",
-    "GenerateParams",
     "GenerateStatus",
     "GenerationFailedError",
     "GenerationTimedOutError",
     "GenerationWaitTimeoutError",
-    "HiResFixInfo",
-    "InpaintParam",
-    "KontextAspectRatio",
-    "KontextImg2ImgParams",
-    "KontextModel",
-    "KontextText2ImgParams",
     "LiblibAccessDeniedError",
     "LiblibAuthError",
     "LiblibClient",
@@ -96,25 +56,7 @@ __all__ = [
     "LiblibStatusError",
     "LiblibTaskNotFoundError",
     "LiblibTimeoutError",
-    "ModelVersion",
     "RequestKind",
-    "Star3AspectRatio",
-    "Star3ControlNet",
-    "Star3ControlType",
-    "Star3ImageSize",
-    "Star3Img2ImgParams",
-    "Star3Text2ImgParams",
-    "SubmitRequest",
-    "TaskImage",
-    "TaskResult",
-    "TaskStatus",
-    "UploadSignature",
-    "custom_img2img",
-    "custom_text2img",
     "error_for_code",
-    "explain",
-    "kontext_img2img",
-    "kontext_text2img",
-    "star3_img2img",
-    "star3_text2img",
 ]
+__all__ += models.__all__

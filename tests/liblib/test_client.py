@@ -675,6 +675,96 @@ async def test_wait_for_gives_up_at_its_deadline(stub: Stub, make_client: Client
     assert client.active_tasks == 0
 
 
+async def test_wait_for_polls_through_transient_errors_until_its_deadline(
+    stub: Stub, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Status queries that keep failing (even after the retry policy) are polled again with backoff, within
+    ``poll_interval_min``..``max``; the last error is raised only when the deadline comes, and keeps the slot."""
+    now = [1000.0]
+    sleep = FakeSleep(clock=now)
+    client = await make_client(
+        sleep=sleep, clock=lambda: now[0], max_retries=0, poll_interval_min=1.0, poll_interval_max=4.0
+    )
+    uuid = await client.submit(request())
+    stub.script(
+        endpoints.WEBUI_STATUS,
+        envelope(code=429, msg="请求过多，请稍后重试", status=429, headers={"Retry-After": "3"}),
+        *[raw(b"<html>Bad Gateway</html>", status=502, content_type="text/html")] * 100,
+    )
+    with pytest.raises(LiblibServerError):
+        await client.wait_for(Family.STAR3, uuid, timeout=30)
+    calls = len(stub.calls(endpoints.WEBUI_STATUS))
+    assert calls == len(sleep.delays) + 1 > 8
+    assert sleep.delays[0] == 3.0  # Retry-After honoured
+    assert all(0.75 <= delay <= 4.0 for delay in sleep.delays)
+    assert 1030.0 - 4.0 <= now[0] < 1030.0  # the next wait would have passed the deadline
+    assert client.active_tasks == 1  # the task may still run at LiblibAI: the caller decides
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "status query failed" in r.getMessage()]
+    assert len(warnings) == calls - 1
+
+
+async def test_wait_for_polls_on_after_transient_errors(stub: Stub, make_client: ClientFactory) -> None:
+    client = await make_client(max_retries=0)
+    uuid = await client.submit(request())
+    images = [{"imageUrl": "https://cdn/a.png", "seed": 1, "auditStatus": 3}]
+    stub.statuses[uuid] = deque([status_data(uuid, 2), status_data(uuid, 5, percent=1.0, images=images)])
+    stub.script(
+        endpoints.WEBUI_STATUS,
+        raw(b"this is not json"),
+        envelope(code=210000, msg="调用外部服务失败，请重试"),
+        disconnect(),
+    )
+    result = await client.wait_for(Family.STAR3, uuid)
+    assert result.image_urls == ("https://cdn/a.png",)
+    assert len(stub.calls(endpoints.WEBUI_STATUS)) == 5
+    assert client.active_tasks == 0
+
+
+@pytest.mark.parametrize(
+    ("handler", "error_type"),
+    [
+        pytest.param(envelope(code=401, msg="签名验证失败"), LiblibAuthError, id="auth"),
+        pytest.param(envelope(code=100000, msg="参数无效"), LiblibInvalidParameterError, id="invalid"),
+    ],
+)
+async def test_wait_for_raises_other_errors_at_once(
+    stub: Stub, make_client: ClientFactory, handler: Handler, error_type: type[Exception]
+) -> None:
+    client = await make_client()
+    uuid = await client.submit(request())
+    stub.script(endpoints.WEBUI_STATUS, handler)
+    with pytest.raises(error_type):
+        await client.wait_for(Family.STAR3, uuid, timeout=30)
+    assert len(stub.calls(endpoints.WEBUI_STATUS)) == 1
+
+
+async def test_estimated_duration_and_wait(stub: Stub, make_client: ClientFactory) -> None:
+    """30 s per task before any finished, shared by the account's slots; then what finished tasks took."""
+    now = [1000.0]
+    client = await make_client(
+        sleep=FakeSleep(clock=now), clock=lambda: now[0], poll_interval_min=1.0, poll_interval_max=4.0
+    )
+    assert client.estimated_duration() == 30.0
+    assert client.estimated_duration(Family.STAR3) == 30.0
+    assert client.estimated_wait(1) == 6.0  # 5 slots
+    assert client.estimated_wait(10) == 60.0
+
+    uuid = await client.submit(request())
+    images = [{"imageUrl": "https://cdn/a.png", "seed": 1, "auditStatus": 3}]
+    stub.statuses[uuid] = deque([status_data(uuid, 2), status_data(uuid, 5, percent=1.0, images=images)])
+    await client.wait_for(Family.STAR3, uuid)
+    # seen running at 1000, done at 1001 (one poll_interval_min later): it ended in between
+    assert client.estimated_duration(Family.STAR3) == 0.5
+    assert client.estimated_duration(Family.KONTEXT) == 0.5  # no Kontext task yet: the overall figure
+    assert client.estimated_duration() == 0.5
+    assert client.estimated_wait(5) == 0.5
+
+    for n in range(7):  # resumed tasks may hold more slots than the cap: positions share them all
+        client.adopt(f"resumed-{n}")
+    assert client.free_slots == 0
+    assert client.estimated_wait(7) == 0.5
+
+
 # --------------------------------------------------------------------------------------------------
 # Upload, model version, download
 # --------------------------------------------------------------------------------------------------
@@ -851,9 +941,11 @@ async def test_owned_session_is_closed_injected_one_is_not(stub: Stub) -> None:
         owned = client._session
         assert owned is not None
         assert client.simulated is False
-        client.simulated = True
-        assert client.simulated
     assert owned.closed
+    simulated = LiblibClient(settings, simulated=True)
+    assert simulated.simulated
+    with pytest.raises(AttributeError):
+        simulated.simulated = False  # type: ignore[misc]
 
     async with aiohttp.ClientSession() as session:
         async with LiblibClient(settings, session=session) as client:

@@ -124,6 +124,24 @@ async def test_terminal_outcomes_and_refusals_map_to_errors(client: LiblibClient
     assert client.active_tasks == 0
 
 
+async def test_wait_for_polls_through_transient_status_faults(sim: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    """Every kind of transient status failure, each beyond the retry policy (no retries here): polling goes on,
+    the task is found done, and nothing is submitted twice."""
+    async with LiblibClient(settings_for(sim, max_retries=0, request_timeout=0.3)) as client:
+        uuid = await client.submit(lm.star3_text2img("a lighthouse in fog"))
+        sim.inject("502", route="status", count=2)
+        sim.inject("429", route="status", count=2, value=0.01)
+        sim.inject("malformed", route="status")
+        sim.inject("truncated", route="status")
+        sim.inject("timeout", route="status", value=0.6)
+        result = await client.wait_for(Family.STAR3, uuid, timeout=10)
+    assert result.images
+    assert sim.counters.faults_served == 7
+    assert len(sim.tasks()) == 1
+    failed = [r for r in caplog.records if r.name == "bot.liblib.tasks" and "status query failed" in r.getMessage()]
+    assert len(failed) == 7
+
+
 async def test_wrong_secret_is_an_auth_error(sim: Simulator) -> None:
     async with LiblibClient(settings_for(sim, secret_key="wrong")) as client:
         with pytest.raises(LiblibAuthError):

@@ -1,4 +1,4 @@
-"""The one retry policy (client._should_retry / retry_delay / parse_retry_after), table-driven."""
+"""The one retry policy (base._should_retry / retry_delay / parse_retry_after), table-driven."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from email.utils import format_datetime
 import pytest
 
 from bot.backoff import parse_retry_after, retry_delay
-from bot.liblib.client import _next_poll_interval, _should_retry
+from bot.liblib.base import _should_retry
 from bot.liblib.errors import (
     LiblibAuthError,
     LiblibConcurrencyError,
@@ -24,6 +24,7 @@ from bot.liblib.errors import (
     error_for_code,
 )
 from bot.liblib.models import TaskStatus
+from bot.liblib.tasks import _next_poll_interval
 
 NEVER_SENT = LiblibConnectionError("refused", reached_server=False)
 CONNECT_TIMEOUT = LiblibTimeoutError("connect timeout", reached_server=False)

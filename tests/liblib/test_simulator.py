@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import BaseTestServer, TestServer
 from PIL import Image
 
-import bot.liblib.simulator as simulator_module
+import bot.liblib.simulator.auth as auth_module
 from bot.liblib import endpoints as ep
 from bot.liblib.signing import signed_query
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator, run_forever
@@ -132,7 +132,7 @@ async def test_signature_test_vector_is_accepted(http, monkeypatch):
     accounts = {"KIQMFXjHaobx7wqo9XvYKA": "KppKsn7ezZxhi6lIDjbo7YyVYzanSu2d", "probe": "test-secret"}
     async with Simulator(SimulatorSettings(**FAST), accounts=accounts) as sim:
         clock = types.SimpleNamespace(time=lambda: 1725458584.0, monotonic=time.monotonic)
-        monkeypatch.setattr(simulator_module, "time", clock)
+        monkeypatch.setattr(auth_module, "time", clock)
         query = {
             "AccessKey": "KIQMFXjHaobx7wqo9XvYKA",
             "Signature": "NijkrxUUT49wN_UYRDG4Re8bZbY",

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.liblib import endpoints as ep
-from bot.liblib._sim_images import STAR3_SIZES, clamp_size, kontext_size, megapixel_size
-from bot.liblib._sim_validate import SEED_MAX, SubmitKind
+from bot.liblib.simulator.images import STAR3_SIZES, clamp_size, kontext_size, megapixel_size
+from bot.liblib.simulator.validate import SEED_MAX, SubmitKind
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,232 @@
+"""The simulated API routes: submit (rate gate, validation, concurrency cap, points, input-image fetches),
+status, upload signature and model version (liblib-api.md §4–§9)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import deque
+from typing import Any
+
+import aiohttp
+
+from bot.liblib import endpoints as ep
+from bot.liblib.simulator.auth import DEV_ACCESS_KEY
+from bot.liblib.simulator.images import probe_image
+from bot.liblib.simulator.oss import EXTENSIONS, OssStore
+from bot.liblib.simulator.replies import (
+    MSG_BAD_IMAGE,
+    MSG_CONCURRENCY,
+    MSG_POINTS,
+    MSG_RATE,
+    MSG_SENSITIVE,
+    MSG_UNREACHABLE,
+    Reply,
+    invalid_reply,
+)
+from bot.liblib.simulator.tasks import SimCounters, TaskBook
+from bot.liblib.simulator.validate import MSG_INCOMPLETE, Rejection, SubmitKind, classify, source_urls
+from bot.liblib.simulator.validate import validate as validate_params
+from bot.settings import SimulatorSettings
+
+log = logging.getLogger(__name__)
+
+SENSITIVE_WORD = "forbidden-word"  # deterministic hook: any prompt containing it answers 100052
+
+_RATE_JITTER = 0.03  # timer jitter a client's 1/s limiter may show
+
+# A few real checkpoints (liblib-api.md §5.6): versionUuid -> (modelName, versionName, baseAlgo).
+_MODELS: dict[str, tuple[str, str, str]] = {
+    "412b427ddb674b4dbab9e5abd5ae6057": ("F.1-dev-fp8", "F.1-dev-fp8", "基础算法 F.1"),
+    "0ea388c7eb854be3ba3c6f65aac6bfd3": ("Dream Tech XL | 筑梦工业XL", "v6", "基础算法 XL"),
+    "21df5d84cca74f7a885ba672b5a80d19": ("AWPortrait XL", "1.1", "基础算法 XL"),
+    "75e0be0c93b34dd8baeec9c968013e0c": ("Qwen-Image", "v1", "基础算法 Qwen"),
+}
+
+
+class RateGate:
+    """Per-key token bucket of capacity 1: a request sooner than 1/rate after the last admitted one is refused."""
+
+    def __init__(self, per_second: float) -> None:
+        if per_second <= 0:
+            raise ValueError("rate must be positive")
+        self.interval = 1.0 / per_second
+        self._last: dict[str, float] = {}
+
+    def admit(self, key: str, now: float) -> bool:
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval - _RATE_JITTER:
+            return False
+        self._last[key] = now
+        return True
+
+
+class ApiRoutes:
+    """The routes' logic, mixed into ``Simulator``, which owns the state declared here."""
+
+    settings: SimulatorSettings
+    counters: SimCounters
+    max_concurrent: int
+    points_per_image: dict[str, int]
+    _book: TaskBook
+    _submit_gate: RateGate
+    _status_gate: RateGate | None
+    _outcomes: deque[str]
+    _oss: OssStore
+    _http: aiohttp.ClientSession | None
+    _base_url: str
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the running server (no trailing slash)."""
+        if not self._base_url:
+            raise RuntimeError("the simulator is not started")
+        return self._base_url
+
+    def balance(self, access_key: str = DEV_ACCESS_KEY) -> int:
+        """The account's remaining points."""
+        return self._book.balance(access_key)
+
+    # ------------------------------------------------------------------ submit
+
+    async def _submit(self, path: str, body: object, access_key: str) -> Reply:
+        if not self._submit_gate.admit(access_key, time.monotonic()):
+            self.counters.rate_limit_violations += 1
+            log.info("submit QPS exceeded on %s", path)
+            retry = {"Retry-After": "1"} if self.settings.http_error_statuses else None
+            return Reply(429, MSG_RATE, headers=retry)
+        if not isinstance(body, dict):
+            return invalid_reply("body")
+        kind = classify(path, body.get("templateUuid"))
+        if isinstance(kind, Rejection):
+            return Reply(kind.code, kind.msg)
+        params = body.get("generateParams")
+        if not isinstance(params, dict) or not params:
+            return Reply(100050, MSG_INCOMPLETE)
+        rejection = validate_params(kind, params, body["templateUuid"])
+        if rejection is not None:
+            return Reply(rejection.code, rejection.msg)
+        if any(SENSITIVE_WORD in str(params.get(name, "")) for name in ("prompt", "negativePrompt")):
+            return Reply(100052, MSG_SENSITIVE)
+        if self._book.active_count(access_key) >= self.max_concurrent:
+            self.counters.concurrency_violations += 1
+            return Reply(100054, MSG_CONCURRENCY)
+        points_key = self._points_key(kind, params)
+        cost = self.points_per_image[points_key] * int(params.get("imgCount", 1))
+        if self.balance(access_key) < cost:
+            return Reply(100021, MSG_POINTS)
+        if self._outcomes and self._outcomes[0] == "sensitive_prompt":
+            self._outcomes.popleft()
+            return Reply(100052, MSG_SENSITIVE)
+        # Hold a slot while fetching so concurrent submits cannot overshoot the cap.
+        self._book.hold(access_key, +1)
+        try:
+            sizes: list[tuple[int, int]] = []
+            for url in source_urls(kind, params):
+                fetched = await self._fetch_source(url)
+                if isinstance(fetched, Reply):
+                    return fetched
+                sizes.append(fetched)
+        finally:
+            self._book.hold(access_key, -1)
+        task = self._book.create(
+            path=path,
+            kind=kind,
+            params=params,
+            access_key=access_key,
+            points_key=points_key,
+            cost=cost,
+            sources=sizes,
+            outcome=self._outcomes.popleft() if self._outcomes else None,
+            base_url=self.base_url,
+        )
+        return Reply(0, "", {"generateUuid": task.uuid})
+
+    def _points_key(self, kind: SubmitKind, params: dict[str, Any]) -> str:
+        if kind.family is ep.Family.KONTEXT:
+            return f"kontext-{params.get('model', 'max')}"
+        return kind.family.value
+
+    async def _fetch_source(self, url: str) -> tuple[int, int] | Reply:
+        """Download an input image like the real service: (width, height), or the 100030/100031 reply."""
+        self.counters.source_fetches.append(url)
+        if self._http is None:
+            raise RuntimeError("the simulator is not started")
+        limit = ep.MAX_INPUT_IMAGE_BYTES
+        try:
+            async with self._http.get(url) as resp:
+                if not 200 <= resp.status < 300 or (resp.content_length or 0) > limit:
+                    log.info("source fetch refused: HTTP %d, %s bytes", resp.status, resp.content_length)
+                    return Reply(100030, MSG_UNREACHABLE)
+                data = bytearray()
+                async for chunk in resp.content.iter_chunked(65536):
+                    data += chunk
+                    if len(data) > limit:
+                        return Reply(100030, MSG_UNREACHABLE)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.info("source fetch failed: %s", type(exc).__name__)
+            return Reply(100030, MSG_UNREACHABLE)
+        self.counters.source_digests.append(hashlib.sha256(data).hexdigest())
+        size = probe_image(bytes(data))
+        if size is None:
+            return Reply(100031, MSG_BAD_IMAGE)
+        return size
+
+    # ------------------------------------------------------------------ status, upload, model
+
+    def _status(self, path: str, body: dict[str, Any], access_key: str) -> Reply:
+        if self._status_gate is not None and not self._status_gate.admit(access_key, time.monotonic()):
+            self.counters.status_rate_limit_violations += 1
+            return Reply(429, MSG_RATE)
+        generate_uuid = body.get("generateUuid")
+        if not isinstance(generate_uuid, str) or not generate_uuid:
+            return invalid_reply("generateUuid")
+        task = self._book.get(generate_uuid)
+        if task is None or task.access_key != access_key or task.status_path != path:
+            return Reply(100051, f"生图任务不存在: {generate_uuid}")
+        task.status_queries += 1
+        if task.terminal:
+            if task.terminal_reported:
+                self.counters.duplicate_uuid_queries_after_terminal += 1
+            task.terminal_reported = True
+        passed = [img for img in task.images if img.audit_status == ep.AuditStatus.PASSED]
+        images = passed if task.status == ep.GenerateStatus.SUCCEEDED else []
+        data = {
+            "generateUuid": task.uuid,
+            "generateStatus": task.status,
+            "percentCompleted": task.percent,
+            "generateMsg": task.generate_msg,
+            "pointsCost": task.points,
+            "accountBalance": self.balance(access_key),
+            "images": [{"imageUrl": img.url, "seed": img.seed, "auditStatus": img.audit_status} for img in images],
+        }
+        return Reply(0, "", data)
+
+    def _upload(self, body: dict[str, Any]) -> Reply:
+        name, extension = body.get("name"), body.get("extension")
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            return invalid_reply("name")
+        if not isinstance(extension, str) or extension.lower().lstrip(".") not in EXTENSIONS:
+            return invalid_reply("extension")
+        return Reply(0, "", self._oss.issue(extension.lower().lstrip("."), self.base_url))
+
+    def _model_version(self, body: dict[str, Any]) -> Reply:
+        version_uuid = body.get("versionUuid")
+        if not isinstance(version_uuid, str) or not version_uuid:
+            return invalid_reply("versionUuid")
+        model = _MODELS.get(version_uuid)
+        if model is None:
+            return Reply(200001, "model.notExist")
+        model_name, version_name, base_algo = model
+        model_uuid = hashlib.md5(model_name.encode(), usedforsecurity=False).hexdigest()
+        data = {
+            "versionUuid": version_uuid,
+            "modelName": model_name,
+            "versionName": version_name,
+            "baseAlgo": base_algo,
+            "showType": "1",
+            "commercialUse": 1,
+            "modelUrl": f"https://www.liblib.art/modelinfo/{model_uuid}?versionUuid={version_uuid}",
+        }
+        return Reply(0, "", data)
