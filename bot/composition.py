@@ -33,7 +33,7 @@ from bot.ops.health import HealthServer
 from bot.ops.metrics import Metrics
 from bot.quotas import GuildAdminService, QuotaService
 from bot.settings import DiscordSettings, LiblibSettings, Settings
-from bot.storage import PostgresStore, Store, open_store
+from bot.storage import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +137,10 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
             settings.queue,
             fair=fair,
             metrics=metrics,
-            # Several processes share a PostgreSQL database: one elected dispatcher; each delivers its shards.
+            # Several processes share the database: one elected dispatcher; each delivers its shards.
             elector=(
                 elector_for(store, bound_seconds=settings.queue.dispatcher_lease_seconds)
-                if isinstance(store, PostgresStore)
+                if store.multi_process
                 else None
             ),
             owns=shard_owner(settings.discord),

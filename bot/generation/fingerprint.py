@@ -15,7 +15,7 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from bot.models import GenerationRequest, Job, utcnow
-from bot.storage import Store
+from bot.storage import JobStore
 
 _SCHEMA = "request-v1"
 
@@ -38,7 +38,7 @@ def is_reproducible(request: GenerationRequest) -> bool:
 
 
 async def find_duplicate(
-    store: Store, request: GenerationRequest, *, guild_id: int | None, user_id: int, window_seconds: float
+    store: JobStore, request: GenerationRequest, *, guild_id: int | None, user_id: int, window_seconds: float
 ) -> Job | None:
     """A recent succeeded job that rendered exactly this seeded request in this server (in DMs: for
     this member), or None. Disabled by a zero window."""

@@ -1,10 +1,8 @@
 """Dispatcher election: among the bot processes sharing one database, exactly one submits to and polls
 LiblibAI (so the account's rate and concurrency limits are enforced in one place).
 
-- ``Lease`` is the port: ``acquire_or_renew(holder_id)`` is True while ``holder_id`` holds it.
-- ``PostgresLease`` keeps one row per role in ``leases`` with an expiry set by the database clock (one
-  clock for every host, so no skew between processes). A holder renews; anyone may take an expired row.
-- ``SingleProcessLease`` is for SQLite: one process owns the file, so it always leads.
+- The ``Lease`` port comes from the store (``store.lease(name, ttl_seconds=...)``): a row with an expiry
+  set by the database clock on PostgreSQL, always held on SQLite (one process owns the file).
 - ``LeaderElector`` runs the loop: renew (or try to acquire) every ``interval``; it believes it leads
   only until ``ttl`` after the last successful renewal was *sent*, so it stops before anyone else can
   take over. It is not the fence: guarded state transitions in the store still make sure a job is
@@ -24,51 +22,15 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Final, Protocol
+from typing import Final
 
-import asyncpg
+from bot.storage import Lease, LeaseStore
 
-from bot.storage import PostgresStore, Store
-
-__all__ = [
-    "DISPATCHER",
-    "LeaderElector",
-    "Lease",
-    "PostgresLease",
-    "SingleProcessLease",
-    "elector_for",
-    "lease_for",
-    "lease_timing",
-    "new_holder_id",
-]
+__all__ = ["DISPATCHER", "LeaderElector", "elector_for", "lease_timing", "new_holder_id"]
 
 log = logging.getLogger(__name__)
 
 DISPATCHER: Final = "dispatcher"
-
-# Take the row when it is ours (renewal) or expired (takeover); otherwise leave it and return nothing.
-_ACQUIRE_SQL: Final = """
-INSERT INTO leases AS l (name, holder, expires_at)
-VALUES ($1, $2, COALESCE($4::timestamptz, clock_timestamp()) + make_interval(secs => $3::float8))
-ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-WHERE l.holder = excluded.holder OR l.expires_at <= COALESCE($4::timestamptz, clock_timestamp())
-RETURNING holder
-"""
-_RELEASE_SQL: Final = "DELETE FROM leases WHERE name = $1 AND holder = $2"
-_HOLDER_SQL: Final = """
-SELECT holder FROM leases WHERE name = $1 AND expires_at > COALESCE($2::timestamptz, clock_timestamp())
-"""
-
-
-class Lease(Protocol):
-    async def acquire_or_renew(self, holder_id: str) -> bool:
-        """Take the lease if it is free or expired, or extend it if ``holder_id`` holds it.
-        True when ``holder_id`` holds it now, False when another holder does; raises when the
-        database cannot answer (the caller cannot tell, so it keeps its belief until it lapses)."""
-
-    async def release(self, holder_id: str) -> None:
-        """Give the lease up at once (clean shutdown) so a standby need not wait for the expiry."""
 
 
 def lease_timing(bound_seconds: float) -> tuple[float, float]:
@@ -81,67 +43,6 @@ def lease_timing(bound_seconds: float) -> tuple[float, float]:
 def new_holder_id() -> str:
     """Unique per process start, readable in the leases table: ``host:pid:random``."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-class SingleProcessLease:
-    """SQLite deployments run one process, which is always the dispatcher."""
-
-    async def acquire_or_renew(self, holder_id: str) -> bool:
-        return True
-
-    async def release(self, holder_id: str) -> None:
-        return None
-
-
-class PostgresLease:
-    """A lease row in the ``leases`` table (created by the PostgreSQL migrations).
-
-    ``clock`` replaces the database clock (tests); by default expiries use ``clock_timestamp()``.
-    """
-
-    def __init__(
-        self,
-        pool: asyncpg.Pool[asyncpg.Record],
-        *,
-        ttl_seconds: float,
-        name: str = DISPATCHER,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        if ttl_seconds <= 0:
-            raise ValueError("ttl_seconds must be positive")
-        self._pool = pool
-        self._ttl = ttl_seconds
-        self._name = name
-        self._clock = clock
-        # A statement that hangs longer than this could not renew in time anyway.
-        self._timeout = max(0.5, ttl_seconds / 3)
-
-    def _now(self) -> datetime | None:
-        return self._clock() if self._clock is not None else None
-
-    async def acquire_or_renew(self, holder_id: str) -> bool:
-        holder = await self._pool.fetchval(
-            _ACQUIRE_SQL, self._name, holder_id, self._ttl, self._now(), timeout=self._timeout
-        )
-        return bool(holder == holder_id)
-
-    async def release(self, holder_id: str) -> None:
-        try:
-            await self._pool.execute(_RELEASE_SQL, self._name, holder_id, timeout=self._timeout)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            log.warning("lease %s: release failed (%s); it will expire", self._name, type(exc).__name__)
-
-    async def holder(self) -> str | None:
-        """Who holds the lease now (None: nobody, or expired). For diagnostics and admin views."""
-        value = await self._pool.fetchval(_HOLDER_SQL, self._name, self._now())
-        return str(value) if value is not None else None
-
-
-def lease_for(store: Store, *, ttl_seconds: float, name: str = DISPATCHER) -> Lease:
-    """The lease that fits the store: a lease row on PostgreSQL, always-leader on SQLite."""
-    if isinstance(store, PostgresStore):
-        return PostgresLease(store.pool, ttl_seconds=ttl_seconds, name=name)
-    return SingleProcessLease()
 
 
 class LeaderElector:
@@ -208,9 +109,9 @@ class LeaderElector:
         await self.lease.release(self.holder_id)
 
 
-def elector_for(store: Store, *, bound_seconds: float, holder_id: str | None = None) -> LeaderElector:
-    """The dispatcher elector for ``store``: a standby takes over within ``bound_seconds``
+def elector_for(store: LeaseStore, *, bound_seconds: float, holder_id: str | None = None) -> LeaderElector:
+    """The dispatcher elector on ``store``'s lease: a standby takes over within ``bound_seconds``
     (``queue.dispatcher_lease_seconds``) of the leader's last renewal."""
     ttl, interval = lease_timing(bound_seconds)
-    lease = lease_for(store, ttl_seconds=ttl)
+    lease = store.lease(DISPATCHER, ttl_seconds=ttl)
     return LeaderElector(lease, holder_id or new_holder_id(), ttl_seconds=ttl, interval=interval)

@@ -45,7 +45,7 @@ from bot.models import (
 from bot.ops.metrics import NULL_METRICS, JobMetrics
 from bot.quotas.service import quota_error_for
 from bot.settings import QueueSettings
-from bot.storage import EnqueueOutcome, EnqueueResult, Settlement, Store
+from bot.storage import EnqueueOutcome, EnqueueResult, JobStore, Settlement
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class JobService:
 
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         settings: QueueSettings,
         fair: FairQueue,
         wake: Callable[[], None],
@@ -256,7 +256,7 @@ class JobRunner:
 
     def __init__(
         self,
-        store: Store,
+        store: JobStore,
         client: liblib.LiblibClient,
         sink: ResultSink,
         build_submit: SubmitBuilder,

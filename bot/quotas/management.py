@@ -11,7 +11,7 @@ from bot.errors import BotError
 from bot.quotas.policy import SERVER, ConfigError, GuildConfig, ScopeConfig, validate_change
 from bot.quotas.service import BLOCKED, COOLDOWN, QuotaService, member_usage_scope
 from bot.quotas.words import normalize
-from bot.storage.base import AuditEntry, PromptLogEntry, Store
+from bot.storage.base import AuditEntry, PromptLogEntry, QuotaStore
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ class SettingsChangeError(BotError):
 
 
 class GuildAdminService:
-    def __init__(self, store: Store, quotas: QuotaService) -> None:
+    def __init__(self, store: QuotaStore, quotas: QuotaService) -> None:
         self._store = store
         self._quotas = quotas
 

@@ -36,7 +36,7 @@ from bot.quotas.policy import SERVER, GuildConfig, Policy, channel_scope
 from bot.quotas.windows import Windows, current_windows, get_zone, window_resets_at
 from bot.quotas.words import WordMatcher
 from bot.settings import Settings
-from bot.storage.base import EnqueueResult, PromptLogEntry, Store, UsageRow
+from bot.storage.base import EnqueueResult, PromptLogEntry, QuotaStore, UsageRow
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ CONFIG_TTL = 5.0  # seconds
 class QuotaService:
     """Limits and server rules for every new job (the Admission port), and usage reports."""
 
-    def __init__(self, store: Store, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, store: QuotaStore, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock

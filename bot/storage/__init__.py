@@ -1,22 +1,43 @@
-"""Durable jobs and quota counters: the Store port, its SQLite and PostgreSQL adapters, ``open_store(url)``."""
+"""Durable jobs, quota counters, server settings and the dispatcher lease: the store ports (``base``), the
+SQLite and PostgreSQL adapters over one shared SQL implementation, and ``open_store(url)``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from bot.storage.base import EnqueueOutcome, EnqueueResult, InvalidTransitionError, Settlement, Store
+from bot.storage.base import (
+    EnqueueOutcome,
+    EnqueueResult,
+    GuildSettingsStore,
+    InvalidTransitionError,
+    JobStore,
+    Lease,
+    LeaseStore,
+    MetaStore,
+    QuotaStore,
+    Settlement,
+    Store,
+    UsageStore,
+)
 from bot.storage.postgres import PostgresStore, open_postgres_store
 from bot.storage.sqlite import SqliteStore, open_sqlite_store
 
 __all__ = [
     "EnqueueOutcome",
     "EnqueueResult",
+    "GuildSettingsStore",
     "InvalidTransitionError",
+    "JobStore",
+    "Lease",
+    "LeaseStore",
+    "MetaStore",
     "PostgresStore",
+    "QuotaStore",
     "Settlement",
     "SqliteStore",
     "Store",
+    "UsageStore",
     "open_store",
 ]
 
@@ -32,24 +53,15 @@ def open_store(url: str) -> AbstractAsyncContextManager[Store]:
     an existing database, applying migrations; ``?search_path=name`` selects an existing schema.
     """
     if url.startswith(_POSTGRES_SCHEMES):
-        return _open_postgres(url)
+        return _opened(open_postgres_store, url)
     if "://" in url and not url.startswith("sqlite://"):
         raise ValueError(f"unsupported storage URL scheme: {url.split('://', 1)[0]!r}")
-    return _open_sqlite(url)
+    return _opened(open_sqlite_store, url)
 
 
 @asynccontextmanager
-async def _open_sqlite(url: str) -> AsyncIterator[Store]:
-    store = await open_sqlite_store(url)
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
-@asynccontextmanager
-async def _open_postgres(url: str) -> AsyncIterator[Store]:
-    store = await open_postgres_store(url)
+async def _opened(opener: Callable[[str], Awaitable[Store]], url: str) -> AsyncIterator[Store]:
+    store = await opener(url)
     try:
         yield store
     finally:

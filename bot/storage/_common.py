@@ -1,24 +1,19 @@
-"""What SqliteStore and PostgresStore share: no SQL, no connections, only the database-independent rules.
+"""The database-independent rules the SQL stores share: no SQL, no connections.
 
 - the Job <-> row codec (each adapter supplies how its driver binds and returns datetimes);
 - the transition rules: allowed moves, the ``expected`` normalisation, the default timestamps;
 - the refund and settlement arithmetic (counter deltas, the settled debits);
-- the migration files: ``NNNN_name.sql`` discovery, ordering and numbering checks;
 - decoding of a row of the admin audit and of the prompt log.
 
-Each adapter keeps its SQL, parameter style and transaction handling in its own module.
+The shared SQL and its orchestration are in ``_sql.py`` (SqlStore); migrations in ``_migrations.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
-from importlib import resources
-from importlib.resources.abc import Traversable
 from typing import Any, Final, Protocol
 
 from bot.i18n import Text
@@ -39,11 +34,10 @@ DATETIME_FIELDS: Final = frozenset(
 # Owned by the store: set only through enqueue/transition, never through **fields.
 PROTECTED_FIELDS: Final = frozenset({"id", "state", "debits", "refunded"})
 REFUNDING_STATES: Final = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED})
-MIGRATION_NAME: Final = re.compile(r"^(\d{4})_[A-Za-z0-9_\-]+\.sql$")
 
 # A counter adjustment: (the debit whose counter moves, images delta, points delta).
 Delta = tuple[UsageDebit, int, int]
-Migration = tuple[int, str, str]  # (version, file name, SQL)
+CounterKey = tuple[str, int, str]  # (scope, scope_id, window): one row of the usage table
 
 
 class Row(Protocol):
@@ -181,6 +175,10 @@ def transition_updates(
 # -- refunds and settlements ------------------------------------------------------------------------
 
 
+def counter_key(debit: UsageDebit) -> CounterKey:
+    return (debit.scope, debit.scope_id, debit.window)
+
+
 def refund_deltas(debits: Iterable[UsageDebit]) -> list[Delta]:
     """Give every debit back (counters clamp at zero in SQL)."""
     return [(d, -d.images, -d.points) for d in debits]
@@ -206,42 +204,6 @@ async def with_usage_totals(
     return result
 
 
-# -- migrations -------------------------------------------------------------------------------------
-
-
-def default_migrations(dialect: str) -> Traversable:
-    return resources.files("bot.storage").joinpath("migrations").joinpath(dialect)
-
-
-def scan_migrations(directory: Traversable) -> list[Migration]:
-    """(version, name, sql) for every ``NNNN_name.sql`` in ``directory``, sorted; other files are ignored."""
-    found: list[Migration] = []
-    for entry in directory.iterdir():
-        match = MIGRATION_NAME.match(entry.name)
-        if entry.is_file() and match:
-            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    return found
-
-
-def check_contiguous(migrations: list[Migration]) -> list[Migration]:
-    """Versions must run 1, 2, 3 … (no gap, no duplicate)."""
-    for expected, (version, name, _) in enumerate(migrations, start=1):
-        if version != expected:
-            raise RuntimeError(f"migration {name}: expected number {expected:04d} (gap or duplicate)")
-    return migrations
-
-
-def check_unique_from_one(migrations: list[Migration]) -> list[Migration]:
-    """Versions start at 0001 and never repeat; gaps are allowed."""
-    if migrations and migrations[0][0] != 1:
-        raise RuntimeError(f"migration {migrations[0][1]}: the first migration must be 0001")
-    for (before, first, _), (version, name, _) in itertools.pairwise(migrations):
-        if version == before:
-            raise RuntimeError(f"migrations {first} and {name} share the number {version:04d}")
-    return migrations
-
-
 # -- other rows -------------------------------------------------------------------------------------
 
 
@@ -256,17 +218,15 @@ def audit_entry(row: Row, *, decode_datetime: Callable[[Any], datetime]) -> Audi
     )
 
 
-def prompt_log_entry(
-    row: Row, *, result_images: Callable[[Row], int | None], decode_datetime: Callable[[Any], datetime]
-) -> PromptLogEntry:
-    """A prompt_log row joined with its job's ``job_state``, ``points_cost`` and ``points_reserved``;
-    ``result_images`` reads how many images the job's result holds (None: no result)."""
+def prompt_log_entry(row: Row, *, decode_datetime: Callable[[Any], datetime]) -> PromptLogEntry:
+    """A prompt_log row joined with its job's ``job_state``, ``points_cost``, ``points_reserved`` and
+    ``result_images`` (how many images the job's result holds; None: no result)."""
     state = row["job_state"]
     points: int | None = None
     images: int | None = None
     if state is not None:
         points = int(row["points_cost"]) if row["points_cost"] is not None else int(row["points_reserved"])
-        images = result_images(row)
+        images = int(row["result_images"]) if row["result_images"] is not None else None
         if images is None and state in {str(s) for s in REFUNDING_STATES}:
             images, points = 0, 0
     return PromptLogEntry(

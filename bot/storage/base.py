@@ -1,4 +1,13 @@
-"""The Store port: durable jobs and quota counters. Adapters: SqliteStore (default), later PostgreSQL."""
+"""The store ports, split by concern, and the records they carry.
+
+- ``JobStore``: jobs and their guarded moves (with the quota reservation taken, refunded or settled);
+- ``UsageStore``: the quota counters; ``GuildSettingsStore``: server settings, the admin audit trail,
+  the prompt log, strikes and member timers; ``QuotaStore``: both, for the quota rules;
+- ``MetaStore``: a small key/value table; ``LeaseStore``: the dispatcher ``Lease``;
+- ``Store``: all of them plus health and closing, for the composition root.
+
+Adapters: SqliteStore (one process) and PostgresStore (several processes on one database).
+"""
 
 from __future__ import annotations
 
@@ -83,7 +92,19 @@ class InvalidTransitionError(Exception):
     """A transition not in models.TRANSITIONS was requested (a programming error)."""
 
 
-class Store(Protocol):
+class Lease(Protocol):
+    """A named lease held by one holder at a time, until it expires (the dispatcher election)."""
+
+    async def acquire_or_renew(self, holder_id: str) -> bool:
+        """Take the lease if it is free or expired, or extend it if ``holder_id`` holds it.
+        True when ``holder_id`` holds it now, False when another holder does; raises when the
+        database cannot answer (the caller cannot tell, so it keeps its belief until it lapses)."""
+
+    async def release(self, holder_id: str) -> None:
+        """Give the lease up at once (clean shutdown) so a standby need not wait for the expiry."""
+
+
+class JobStore(Protocol):
     async def enqueue(
         self, job: Job, *, max_active_per_user: int | None = None, max_queued_total: int | None = None
     ) -> EnqueueResult:
@@ -128,6 +149,8 @@ class Store(Protocol):
         """The newest SUCCEEDED job with a result, this ``fingerprint`` and ``created_at >= since``, in
         that guild (``guild_id`` None: direct messages) and, when given, of that user; None if none."""
 
+
+class UsageStore(Protocol):
     async def get_usage(self, scope: str, scope_id: int, window: str) -> tuple[int, int]:
         """(images, points) used in that counter; (0, 0) when none."""
 
@@ -137,8 +160,8 @@ class Store(Protocol):
     async def reset_usage(self, scope: str, scope_id: int, windows: Iterable[str]) -> None:
         """Zero those counters (an admin's reset). Later refunds of older jobs clamp at zero."""
 
-    # -- server administration ------------------------------------------------------------------
 
+class GuildSettingsStore(Protocol):
     async def get_guild_config(self, guild_id: int) -> dict[str, dict[str, Any]]:
         """Every scope's stored settings object ("server", "channel:<id>", "role:<id>", "member:<id>")."""
 
@@ -179,9 +202,28 @@ class Store(Protocol):
         """Atomically start the timer (ending at ``until``) unless one is still running at ``now``.
         Returns None when started, else the running timer's end."""
 
+
+class QuotaStore(UsageStore, GuildSettingsStore, Protocol):
+    """What the quota rules and the server admin read and write: counters and server settings."""
+
+
+class MetaStore(Protocol):
     async def get_meta(self, key: str) -> str | None: ...
 
     async def set_meta(self, key: str, value: str) -> None: ...
+
+
+class LeaseStore(Protocol):
+    @property
+    def multi_process(self) -> bool:
+        """True when several bot processes may share this database (then one is elected dispatcher)."""
+
+    def lease(self, name: str, *, ttl_seconds: float) -> Lease:
+        """The lease called ``name`` on this database; a holder keeps it ``ttl_seconds`` per renewal."""
+
+
+class Store(JobStore, QuotaStore, MetaStore, LeaseStore, Protocol):
+    """Every port of one database, for the composition root."""
 
     async def ping(self) -> bool:
         """True when the database answers (health checks)."""

@@ -1,4 +1,7 @@
-"""PostgresStore: the Store port on an asyncpg pool, shared safely by several bot processes.
+"""PostgresStore: the store ports on an asyncpg pool, shared safely by several bot processes.
+
+The queries and their orchestration are SqlStore's (``_sql.py``); this module adds the driver, the
+pool, the transactions, the locks and PostgreSQL's spelling of a few statements.
 
 Concurrency, across connections and processes alike (READ COMMITTED, the PostgreSQL default):
 - Every write is one transaction. A refused enqueue rolls back its debits and its insert together.
@@ -8,35 +11,42 @@ Concurrency, across connections and processes alike (READ COMMITTED, the Postgre
 - The per-user active cap and the queue cap are counts over ``jobs``; row locks cannot guard a count,
   so the enqueues that check one first take a transaction-level advisory lock (per user; global for
   the queue cap), serialising exactly the enqueues that could race past the cap.
-- Transitions are guarded ``UPDATE ... WHERE state = ANY(expected)``: the row lock makes a second
+- Transitions are guarded ``UPDATE ... WHERE state IN (expected)``: the row lock makes a second
   mover wait, re-check the state and find nothing to move, so a refund happens once.
 
 The schema lives in the first schema of the connection's ``search_path`` (``public`` by default;
-``?search_path=bot`` in the URL picks another); migrations under ``migrations/postgres`` are tracked in
+``?search_path=bot`` in the URL picks another); migrations under ``migrations/postgres`` are recorded in
 ``schema_migrations`` and applied under an advisory lock, so processes starting together apply each once.
+The dispatcher lease is a row of ``leases`` (``PostgresLease``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from importlib.resources.abc import Traversable
-from types import TracebackType
 from typing import Any, Final, Self, TypeAlias
 from urllib.parse import urlsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from bot.models import ACTIVE_STATES, Job, JobState, UsageDebit, utcnow
 from bot.storage import _common
-from bot.storage._common import JOB_FIELDS, REFUNDING_STATES, Rollback
-from bot.storage.base import AuditEntry, EnqueueOutcome, EnqueueResult, PromptLogEntry, Settlement, UsageRow
+from bot.storage._common import CounterKey
+from bot.storage._migrations import Migration, load_migrations, migrate
+from bot.storage._sql import SqlConnection, SqlStore
 
-__all__ = ["Conn", "PostgresStore", "apply_migrations", "open_postgres_store", "postgres_dsn", "redacted"]
+__all__ = [
+    "Conn",
+    "PostgresLease",
+    "PostgresStore",
+    "apply_migrations",
+    "open_postgres_store",
+    "postgres_dsn",
+    "redacted",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +54,7 @@ log = logging.getLogger(__name__)
 Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 _SCHEMES: Final = ("postgresql://", "postgres://", "postgresql+asyncpg://")
-_ACTIVE: Final = sorted(str(s) for s in ACTIVE_STATES)
 
-_INSERT_JOB_SQL: Final = (
-    f"INSERT INTO jobs ({', '.join(JOB_FIELDS)}) "  # noqa: S608 - column names from the Job dataclass
-    f"VALUES ({', '.join(f'${i}' for i in range(1, len(JOB_FIELDS) + 1))})"
-)
-_COUNT_ACTIVE_SQL: Final = "SELECT COUNT(*) FROM jobs WHERE user_id = $1 AND state = ANY($2::text[])"
-_QUEUE_POSITION_SQL: Final = """
-SELECT COUNT(*) FROM jobs AS q, jobs AS me
-WHERE me.id = $1 AND q.state = 'queued' AND (q.created_at, q.seq) <= (me.created_at, me.seq)
-"""
 _ENSURE_COUNTER_SQL: Final = """
 INSERT INTO usage (scope, scope_id, "window") VALUES ($1, $2, $3) ON CONFLICT (scope, scope_id, "window") DO NOTHING
 """
@@ -66,7 +66,6 @@ WHERE scope = $1 AND scope_id = $2 AND "window" = $3
   AND ($6::integer IS NULL OR images + $4 <= $6) AND ($7::integer IS NULL OR points + $5 <= $7)
 RETURNING images
 """
-# Unchecked adjustment (refund: negative deltas; settlement: actual - reserved), clamped at 0.
 _ADJUST_SQL: Final = """
 INSERT INTO usage (scope, scope_id, "window", images, points)
 VALUES ($1, $2, $3, GREATEST($4::integer, 0), GREATEST($5::integer, 0))
@@ -98,43 +97,54 @@ def redacted(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-# -- encoding: asyncpg binds and returns aware datetimes, booleans and floats natively --------------
+def _affected(status: str) -> int:
+    """Rows affected, from a command tag such as ``DELETE 3``."""
+    return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
 
 
-def _decode_datetime(raw: datetime) -> datetime:
-    return raw.astimezone(UTC)
+class _Connection:
+    """SqlConnection on an asyncpg connection (its ``$1`` parameters are PostgreSQL's own)."""
 
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
 
-def _encode_field(name: str, value: Any) -> Any:
-    """Python value of Job attribute ``name`` -> the value asyncpg binds for its column."""
-    if name == "percent" and value is not None:
-        return float(value)
-    return _common.encode_field(name, value)
+    async def execute(self, sql: str, *params: Any) -> int:
+        return _affected(await self._conn.execute(sql, *params))
 
+    async def fetch(self, sql: str, *params: Any) -> list[asyncpg.Record]:
+        return await self._conn.fetch(sql, *params)
 
-def _row_to_job(row: asyncpg.Record) -> Job:
-    return _common.row_to_job(row, decode_datetime=_decode_datetime)
+    async def fetchrow(self, sql: str, *params: Any) -> asyncpg.Record | None:
+        return await self._conn.fetchrow(sql, *params)
 
-
-def _encode_updates(fields: Mapping[str, Any]) -> dict[str, Any]:
-    return _common.encode_updates(fields, _encode_field)
-
-
-def _assignments(names: Iterable[str], first: int = 1) -> str:
-    """``a = $1, b = $2`` for validated column names (values are bound, never interpolated)."""
-    return ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=first))
-
-
-def _counter_key(debit: UsageDebit) -> tuple[str, int, str]:
-    return (debit.scope, debit.scope_id, debit.window)
+    async def fetchval(self, sql: str, *params: Any) -> Any:
+        return await self._conn.fetchval(sql, *params)
 
 
 # -- migrations -------------------------------------------------------------------------------------
 
 
-def _load_migrations(directory: Traversable) -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every ``NNNN_name.sql``, in order; versions must run 1, 2, 3 …"""
-    return _common.check_contiguous(_common.scan_migrations(directory))
+class _MigrationSession:
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    async def recorded(self) -> list[tuple[int, str]]:
+        await self._conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version     INTEGER PRIMARY KEY,
+                   name        TEXT NOT NULL,
+                   applied_at  TIMESTAMPTZ NOT NULL DEFAULT now())"""
+        )
+        rows = await self._conn.fetch("SELECT version, name FROM schema_migrations")
+        return [(int(r["version"]), str(r["name"])) for r in rows]
+
+    async def run(self, sql: str) -> None:
+        await self._conn.execute(sql)  # no arguments: the simple protocol runs a multi-statement script
+
+    async def record(self, migration: Migration) -> None:
+        await self._conn.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", migration.version, migration.file
+        )
 
 
 async def _current_schema(conn: Conn) -> str:
@@ -146,34 +156,17 @@ async def _current_schema(conn: Conn) -> str:
 
 
 async def apply_migrations(conn: Conn, directory: Traversable | None = None) -> int:
-    """Apply the pending numbered migrations, each in its own transaction; returns the schema version.
-
-    ``schema_migrations`` records each applied migration. Each transaction first takes an advisory
-    lock named after the schema and reads the version again, so concurrent openers apply each once.
-    """
-    migrations = _load_migrations(directory if directory is not None else _common.default_migrations("postgres"))
-    latest = migrations[-1][0] if migrations else 0
+    """Apply the pending migrations (``_migrations.migrate``), each in a transaction that first takes an
+    advisory lock named after the schema, so concurrent openers apply each migration once."""
     lock = f"libbot:migrations:{await _current_schema(conn)}"
-    current = 0
-    for version, name, sql in migrations:
+
+    @contextlib.asynccontextmanager
+    async def begin() -> AsyncIterator[_MigrationSession]:
         async with conn.transaction():
             await conn.execute(_LOCK_SQL, lock)
-            await conn.execute(
-                """CREATE TABLE IF NOT EXISTS schema_migrations (
-                       version     INTEGER PRIMARY KEY,
-                       name        TEXT NOT NULL,
-                       applied_at  TIMESTAMPTZ NOT NULL DEFAULT now())"""
-            )
-            current = int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
-            if current > latest:
-                raise RuntimeError(f"database schema version {current} is newer than this code ({latest})")
-            if current >= version:
-                continue
-            await conn.execute(sql)  # no arguments: the simple protocol runs a multi-statement script
-            await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name)
-            current = version
-        log.info("applied migration %s", name)
-    return current
+            yield _MigrationSession(conn)
+
+    return await migrate(begin, load_migrations("postgres", directory))
 
 
 async def _check_columns(conn: Conn) -> None:
@@ -184,11 +177,77 @@ async def _check_columns(conn: Conn) -> None:
     _common.check_job_columns(str(row[0]) for row in rows)
 
 
+# -- the dispatcher lease ---------------------------------------------------------------------------
+
+# Take the row when it is ours (renewal) or expired (takeover); otherwise leave it and return nothing.
+_ACQUIRE_SQL: Final = """
+INSERT INTO leases AS l (name, holder, expires_at)
+VALUES ($1, $2, COALESCE($4::timestamptz, clock_timestamp()) + make_interval(secs => $3::float8))
+ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE l.holder = excluded.holder OR l.expires_at <= COALESCE($4::timestamptz, clock_timestamp())
+RETURNING holder
+"""
+_RELEASE_SQL: Final = "DELETE FROM leases WHERE name = $1 AND holder = $2"
+_HOLDER_SQL: Final = """
+SELECT holder FROM leases WHERE name = $1 AND expires_at > COALESCE($2::timestamptz, clock_timestamp())
+"""
+
+
+class PostgresLease:
+    """A lease row in the ``leases`` table: one holder at a time, expiries by the database clock (one
+    clock for every host, so no skew between processes). A holder renews; anyone may take an expired row.
+
+    ``clock`` replaces the database clock (tests); by default expiries use ``clock_timestamp()``.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool[asyncpg.Record],
+        *,
+        ttl_seconds: float,
+        name: str,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be positive")
+        self._pool = pool
+        self._ttl = ttl_seconds
+        self._name = name
+        self._clock = clock
+        # A statement that hangs longer than this could not renew in time anyway.
+        self._timeout = max(0.5, ttl_seconds / 3)
+
+    def _now(self) -> datetime | None:
+        return self._clock() if self._clock is not None else None
+
+    async def acquire_or_renew(self, holder_id: str) -> bool:
+        holder = await self._pool.fetchval(
+            _ACQUIRE_SQL, self._name, holder_id, self._ttl, self._now(), timeout=self._timeout
+        )
+        return bool(holder == holder_id)
+
+    async def release(self, holder_id: str) -> None:
+        try:
+            await self._pool.execute(_RELEASE_SQL, self._name, holder_id, timeout=self._timeout)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            log.warning("lease %s: release failed (%s); it will expire", self._name, type(exc).__name__)
+
+    async def holder(self) -> str | None:
+        """Who holds the lease now (None: nobody, or expired). For diagnostics and admin views."""
+        value = await self._pool.fetchval(_HOLDER_SQL, self._name, self._now())
+        return str(value) if value is not None else None
+
+
 # -- the store --------------------------------------------------------------------------------------
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """The Store for several processes. Create with ``await PostgresStore.open(url)``."""
+
+    _SEQ = "seq"
+    _DEBIT_SQL = _DEBIT_SQL
+    _ADJUST_SQL = _ADJUST_SQL
+    _RESULT_IMAGES_SQL = "jsonb_array_length(j.result -> 'images')"
 
     def __init__(self, pool: asyncpg.Pool[asyncpg.Record], schema: str, target: str) -> None:
         self._pool: asyncpg.Pool[asyncpg.Record] | None = pool
@@ -213,387 +272,69 @@ class PostgresStore:
         log.info("PostgreSQL store open: %s, schema %s (version %d)", target, schema, version)
         return cls(pool, schema, target)
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
     @property
     def schema(self) -> str:
         return self._schema
 
     @property
     def pool(self) -> asyncpg.Pool[asyncpg.Record]:
-        """The connection pool (for adapters sharing this database, e.g. the dispatcher lease)."""
+        """The connection pool (for tests and diagnostics that read this database directly)."""
         if self._pool is None:
             raise RuntimeError("the store is closed")
         return self._pool
 
-    # -- plumbing ---------------------------------------------------------------------------------
+    # -- SqlStore hooks ---------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Conn]:
+    async def _read(self) -> AsyncIterator[SqlConnection]:
+        async with self.pool.acquire() as conn:
+            yield _Connection(conn)
+
+    _write = _read  # one statement commits on its own
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[SqlConnection]:
         """One transaction on a pooled connection: committed on exit, rolled back on any exception."""
         async with self.pool.acquire() as conn, conn.transaction():
-            yield conn
+            yield _Connection(conn)
 
-    async def _lock(self, conn: Conn, name: str) -> None:
+    def _encode_datetime(self, value: datetime) -> datetime:
+        return _common.check_aware(value)  # asyncpg binds aware datetimes natively
+
+    def _decode_datetime(self, raw: Any) -> datetime:
+        value: datetime = raw
+        return value.astimezone(UTC)
+
+    def _encode_field(self, name: str, value: Any) -> Any:
+        if name == "percent" and value is not None:
+            return float(value)  # a DOUBLE PRECISION column: asyncpg binds floats only
+        return super()._encode_field(name, value)
+
+    async def _lock_caps(self, conn: SqlConnection, user_id: int, *, queue: bool, user: bool) -> None:
+        # Lock order everywhere: queue lock, user lock, then counters sorted by key.
+        if queue:
+            await self._advisory_lock(conn, "queue")
+        if user:
+            await self._advisory_lock(conn, f"user:{user_id}")
+
+    async def _advisory_lock(self, conn: SqlConnection, name: str) -> None:
         """Transaction-level advisory lock, namespaced by schema (locks are database-wide)."""
         await conn.execute(_LOCK_SQL, f"libbot:{self._schema}:{name}")
 
-    # -- jobs -------------------------------------------------------------------------------------
-
-    async def enqueue(
-        self, job: Job, *, max_active_per_user: int | None = None, max_queued_total: int | None = None
-    ) -> EnqueueResult:
-        if job.state is not JobState.QUEUED:
-            raise ValueError(f"enqueue needs a QUEUED job, got {job.state}")
-        values = [_encode_field(name, getattr(job, name)) for name in JOB_FIELDS]  # refuse bad input first
-        try:
-            async with self._transaction() as conn:
-                result = await self._enqueue_in_tx(conn, job, values, max_active_per_user, max_queued_total)
-        except Rollback as rollback:
-            result = rollback.result
-        return await _common.with_usage_totals(result, self.get_usage)
-
-    async def _enqueue_in_tx(
-        self, conn: Conn, job: Job, values: Sequence[Any], max_active: int | None, max_queued: int | None
-    ) -> EnqueueResult:
-        # Lock order everywhere: queue lock, user lock, then counters sorted by key.
-        if max_queued is not None:
-            await self._lock(conn, "queue")
-        if max_active is not None:
-            await self._lock(conn, f"user:{job.user_id}")
-            active = int(await conn.fetchval(_COUNT_ACTIVE_SQL, job.user_id, _ACTIVE))
-            if active >= max_active:
-                raise Rollback(EnqueueResult(EnqueueOutcome.TOO_MANY_ACTIVE, active_count=active))
-        if max_queued is not None:
-            queued = int(await conn.fetchval("SELECT COUNT(*) FROM jobs WHERE state = 'queued'"))
-            if queued >= max_queued:
-                raise Rollback(EnqueueResult(EnqueueOutcome.QUEUE_FULL, active_count=queued))
-        await self._lock_counters(conn, job.debits)
-        for debit in job.debits:
-            applied = await conn.fetchval(
-                _DEBIT_SQL, *_counter_key(debit), debit.images, debit.points, debit.max_images, debit.max_points
-            )
-            if applied is None:
-                raise Rollback(EnqueueResult(EnqueueOutcome.QUOTA_EXCEEDED, failed_debit=debit))
-        await conn.execute(_INSERT_JOB_SQL, *values)
-        position = int(await conn.fetchval(_QUEUE_POSITION_SQL, job.id))
-        return EnqueueResult(EnqueueOutcome.OK, queue_position=position)
-
-    @staticmethod
-    async def _lock_counters(conn: Conn, debits: Iterable[UsageDebit]) -> None:
-        """Create (at zero) and row-lock every counter of ``debits``, in key order: no deadlocks."""
-        for key in sorted({_counter_key(d) for d in debits}):
+    async def _lock_counters(self, conn: SqlConnection, keys: Sequence[CounterKey]) -> None:
+        """Create (at zero) and row-lock every counter, in key order: no deadlocks."""
+        for key in keys:
             await conn.execute(_ENSURE_COUNTER_SQL, *key)
             await conn.execute(_LOCK_COUNTER_SQL, *key)
 
-    async def get_job(self, job_id: str) -> Job | None:
-        row = await self.pool.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
-        return _row_to_job(row) if row is not None else None
+    # -- the lease --------------------------------------------------------------------------------
 
-    async def transition(
-        self,
-        job_id: str,
-        expected: JobState | Iterable[JobState],
-        new: JobState,
-        *,
-        settlement: Settlement | None = None,
-        **fields: Any,
-    ) -> Job | None:
-        """See ``Store.transition``: one guarded ``UPDATE ... WHERE state = ANY(expected)``.
+    @property
+    def multi_process(self) -> bool:
+        return True
 
-        The checks and defaults are ``_common.transition_sources`` and ``_common.transition_updates``.
-        """
-        sources = _common.transition_sources(expected, new, settlement)
-        updates = _common.transition_updates(_encode_updates(fields), new, settlement, now=utcnow())
-        n = len(updates)
-        # Column names come from _encode_updates (validated Job field names); values are bound.
-        sql = (
-            f"UPDATE jobs SET {_assignments(updates)} "  # noqa: S608
-            f"WHERE id = ${n + 1} AND state = ANY(${n + 2}::text[]) RETURNING *"
-        )
-        async with self._transaction() as conn:
-            row = await conn.fetchrow(sql, *updates.values(), job_id, sorted(str(s) for s in sources))
-            if row is None:
-                return None
-            job = _row_to_job(row)
-            if new in REFUNDING_STATES:
-                job = await self._refund_in_tx(conn, job)
-            elif settlement is not None:
-                job = await self._settle_in_tx(conn, job, settlement)
-        return job
-
-    async def _refund_in_tx(self, conn: Conn, job: Job) -> Job:
-        row = await conn.fetchrow("UPDATE jobs SET refunded = TRUE WHERE id = $1 AND NOT refunded RETURNING *", job.id)
-        if row is None:  # already refunded
-            return job
-        await self._adjust(conn, _common.refund_deltas(job.debits))
-        return _row_to_job(row)
-
-    async def _settle_in_tx(self, conn: Conn, job: Job, settlement: Settlement) -> Job:
-        if job.refunded or not job.debits:
-            return job
-        await self._adjust(conn, _common.settlement_deltas(job.debits, settlement))
-        settled = _common.encode_debits(_common.settled_debits(job.debits, settlement))
-        row = await conn.fetchrow("UPDATE jobs SET debits = $1 WHERE id = $2 RETURNING *", settled, job.id)
-        return _row_to_job(row) if row is not None else job
-
-    @staticmethod
-    async def _adjust(conn: Conn, deltas: Iterable[_common.Delta]) -> None:
-        """Unchecked counter adjustments, applied in key order like every counter lock."""
-        for debit, images, points in sorted(deltas, key=lambda item: _counter_key(item[0])):
-            await conn.execute(_ADJUST_SQL, *_counter_key(debit), images, points)
-
-    async def update_job(self, job_id: str, **fields: Any) -> None:
-        """Set non-state fields (progress message id, percent, ...)."""
-        updates = _encode_updates(fields)
-        if not updates:
-            return
-        sql = f"UPDATE jobs SET {_assignments(updates)} WHERE id = ${len(updates) + 1}"  # noqa: S608 - validated names
-        await self.pool.execute(sql, *updates.values(), job_id)
-
-    async def list_jobs(
-        self,
-        states: Iterable[JobState],
-        *,
-        guild_id: int | None = None,
-        user_id: int | None = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> list[Job]:
-        """Jobs in ``states``, oldest first by creation (newest first when asked)."""
-        wanted = sorted({str(s) for s in states})
-        if not wanted or (limit is not None and limit <= 0):
-            return []
-        sql = "SELECT * FROM jobs WHERE state = ANY($1::text[])"
-        params: list[Any] = [wanted]
-        if guild_id is not None:
-            params.append(guild_id)
-            sql += f" AND guild_id = ${len(params)}"
-        if user_id is not None:
-            params.append(user_id)
-            sql += f" AND user_id = ${len(params)}"
-        direction = "DESC" if newest_first else "ASC"
-        sql += f" ORDER BY created_at {direction}, seq {direction}"
-        if limit is not None:
-            params.append(limit)
-            sql += f" LIMIT ${len(params)}"
-        rows = await self.pool.fetch(sql, *params)
-        return [_row_to_job(row) for row in rows]
-
-    async def count_active(self, user_id: int) -> int:
-        return int(await self.pool.fetchval(_COUNT_ACTIVE_SQL, user_id, _ACTIVE))
-
-    async def find_recent_by_fingerprint(
-        self, fingerprint: str, *, since: datetime, guild_id: int | None, user_id: int | None = None
-    ) -> Job | None:
-        sql = (
-            "SELECT * FROM jobs WHERE fingerprint = $1 AND created_at >= $2 AND state = $3"
-            " AND result IS NOT NULL AND guild_id IS NOT DISTINCT FROM $4"
-        )
-        params: list[Any] = [fingerprint, since, str(JobState.SUCCEEDED), guild_id]
-        if user_id is not None:
-            sql += " AND user_id = $5"
-            params.append(user_id)
-        row = await self.pool.fetchrow(sql + " ORDER BY created_at DESC, seq DESC LIMIT 1", *params)
-        return _row_to_job(row) if row is not None else None
-
-    # -- quota counters ---------------------------------------------------------------------------
-
-    async def get_usage(self, scope: str, scope_id: int, window: str) -> tuple[int, int]:
-        """(images, points) used in that counter; (0, 0) when none."""
-        row = await self.pool.fetchrow(
-            'SELECT images, points FROM usage WHERE scope = $1 AND scope_id = $2 AND "window" = $3',
-            scope,
-            scope_id,
-            window,
-        )
-        return (int(row["images"]), int(row["points"])) if row is not None else (0, 0)
-
-    async def list_usage(self, scope: str, window: str, *, limit: int | None = None) -> list[UsageRow]:
-        """Every counter of ``scope`` in ``window``, most points first (then most images, then scope_id)."""
-        rows = await self.pool.fetch(
-            'SELECT scope, scope_id, "window", images, points FROM usage WHERE scope = $1 AND "window" = $2 '
-            "ORDER BY points DESC, images DESC, scope_id LIMIT $3",
-            scope,
-            window,
-            None if limit is None else max(limit, 0),
-        )
-        return [UsageRow(r["scope"], int(r["scope_id"]), r["window"], int(r["images"]), int(r["points"])) for r in rows]
-
-    async def reset_usage(self, scope: str, scope_id: int, windows: Iterable[str]) -> None:
-        """Zero those counters (an admin's reset). Later refunds of older jobs clamp at zero."""
-        await self.pool.execute(
-            'DELETE FROM usage WHERE scope = $1 AND scope_id = $2 AND "window" = ANY($3::text[])',
-            scope,
-            scope_id,
-            list(windows),
-        )
-
-    # -- server administration --------------------------------------------------------------------
-
-    async def get_guild_config(self, guild_id: int) -> dict[str, dict[str, Any]]:
-        """Every scope's stored settings object ("server", "channel:<id>", "role:<id>", "member:<id>")."""
-        rows = await self.pool.fetch("SELECT scope, config FROM guild_config WHERE guild_id = $1", guild_id)
-        return {str(r["scope"]): dict(json.loads(r["config"])) for r in rows}
-
-    async def set_guild_config(self, guild_id: int, scope: str, config: dict[str, Any] | None) -> None:
-        """Replace one scope's settings object (JSON-serialisable); None or {} deletes it."""
-        if not config:
-            await self.pool.execute("DELETE FROM guild_config WHERE guild_id = $1 AND scope = $2", guild_id, scope)
-            return
-        await self.pool.execute(
-            """INSERT INTO guild_config (guild_id, scope, config, updated_at) VALUES ($1, $2, $3::jsonb, $4)
-               ON CONFLICT (guild_id, scope)
-               DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at""",
-            guild_id,
-            scope,
-            json.dumps(config, ensure_ascii=False, sort_keys=True),
-            utcnow(),
-        )
-
-    async def append_audit(self, entry: AuditEntry) -> None:
-        await self.pool.execute(
-            "INSERT INTO admin_audit (guild_id, actor_id, action, detail, created_at) VALUES ($1, $2, $3, $4, $5)",
-            entry.guild_id,
-            entry.actor_id,
-            entry.action,
-            entry.detail,
-            _common.check_aware(entry.created_at),
-        )
-
-    async def list_audit(self, guild_id: int, *, limit: int = 20) -> list[AuditEntry]:
-        """Newest first."""
-        rows = await self.pool.fetch(
-            "SELECT * FROM admin_audit WHERE guild_id = $1 ORDER BY id DESC LIMIT $2", guild_id, max(limit, 0)
-        )
-        return [_common.audit_entry(r, decode_datetime=_decode_datetime) for r in rows]
-
-    async def append_prompt_log(self, entry: PromptLogEntry, *, prune_before: datetime | None = None) -> None:
-        """Record a prompt; with ``prune_before``, also delete entries created before it (retention)."""
-        async with self._transaction() as conn:
-            await conn.execute(
-                """INSERT INTO prompt_log (guild_id, channel_id, user_id, job_id, mode, prompt, negative_prompt,
-                                           created_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-                entry.guild_id,
-                entry.channel_id,
-                entry.user_id,
-                entry.job_id,
-                entry.mode,
-                entry.prompt,
-                entry.negative_prompt,
-                _common.check_aware(entry.created_at),
-            )
-            if prune_before is not None:
-                await conn.execute("DELETE FROM prompt_log WHERE created_at < $1", prune_before)
-
-    async def list_prompt_log(
-        self, guild_id: int, *, user_id: int | None = None, limit: int = 20
-    ) -> list[PromptLogEntry]:
-        """Newest first, with each job's state, images and points joined."""
-        rows = await self.pool.fetch(
-            """SELECT p.*, j.state AS job_state, j.points_cost, j.points_reserved,
-                      jsonb_array_length(j.result -> 'images') AS result_images
-               FROM prompt_log AS p LEFT JOIN jobs AS j ON j.id = p.job_id
-               WHERE p.guild_id = $1 AND ($2::bigint IS NULL OR p.user_id = $2)
-               ORDER BY p.id DESC LIMIT $3""",
-            guild_id,
-            user_id,
-            max(limit, 0),
-        )
-        return [_prompt_log_entry(r) for r in rows]
-
-    async def prune_prompt_log(self, before: datetime) -> int:
-        """Delete entries created before ``before``; returns how many."""
-        status = await self.pool.execute("DELETE FROM prompt_log WHERE created_at < $1", before)
-        return _affected(status)
-
-    async def add_strike(self, guild_id: int, user_id: int, at: datetime, *, since: datetime) -> int:
-        async with self._transaction() as conn:
-            await conn.execute(
-                "DELETE FROM strikes WHERE guild_id = $1 AND user_id = $2 AND created_at < $3", guild_id, user_id, since
-            )
-            await conn.execute(
-                "INSERT INTO strikes (guild_id, user_id, created_at) VALUES ($1, $2, $3)", guild_id, user_id, at
-            )
-            count = await conn.fetchval(
-                "SELECT COUNT(*) FROM strikes WHERE guild_id = $1 AND user_id = $2", guild_id, user_id
-            )
-        return int(count or 0)
-
-    async def clear_strikes(self, guild_id: int, user_id: int) -> int:
-        status = await self.pool.execute("DELETE FROM strikes WHERE guild_id = $1 AND user_id = $2", guild_id, user_id)
-        return _affected(status)
-
-    async def get_timer(self, guild_id: int, user_id: int, kind: str) -> datetime | None:
-        """When the member's ``kind`` timer ("cooldown", "blocked", ...) ends, or None."""
-        value: datetime | None = await self.pool.fetchval(
-            "SELECT until FROM member_timers WHERE guild_id = $1 AND user_id = $2 AND kind = $3",
-            guild_id,
-            user_id,
-            kind,
-        )
-        return value
-
-    async def set_timer(self, guild_id: int, user_id: int, kind: str, until: datetime | None) -> None:
-        """Set (or with None clear) a member's timer."""
-        if until is None:
-            await self.pool.execute(
-                "DELETE FROM member_timers WHERE guild_id = $1 AND user_id = $2 AND kind = $3", guild_id, user_id, kind
-            )
-            return
-        await self.pool.execute(
-            """INSERT INTO member_timers (guild_id, user_id, kind, until) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (guild_id, user_id, kind) DO UPDATE SET until = excluded.until""",
-            guild_id,
-            user_id,
-            kind,
-            until,
-        )
-
-    async def claim_timer(
-        self, guild_id: int, user_id: int, kind: str, *, now: datetime, until: datetime
-    ) -> datetime | None:
-        async with self._transaction() as conn:
-            started = await conn.fetchval(
-                """INSERT INTO member_timers (guild_id, user_id, kind, until) VALUES ($1, $2, $3, $4)
-                   ON CONFLICT (guild_id, user_id, kind) DO UPDATE SET until = excluded.until
-                   WHERE member_timers.until <= $5
-                   RETURNING until""",
-                guild_id,
-                user_id,
-                kind,
-                until,
-                now,
-            )
-            if started is not None:
-                return None
-            current: datetime | None = await conn.fetchval(
-                "SELECT until FROM member_timers WHERE guild_id = $1 AND user_id = $2 AND kind = $3",
-                guild_id,
-                user_id,
-                kind,
-            )
-        return current
-
-    # -- meta -------------------------------------------------------------------------------------
-
-    async def get_meta(self, key: str) -> str | None:
-        value = await self.pool.fetchval("SELECT value FROM meta WHERE key = $1", key)
-        return str(value) if value is not None else None
-
-    async def set_meta(self, key: str, value: str) -> None:
-        await self.pool.execute(
-            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            key,
-            value,
-        )
+    def lease(self, name: str, *, ttl_seconds: float) -> PostgresLease:
+        return PostgresLease(self.pool, ttl_seconds=ttl_seconds, name=name)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -617,17 +358,3 @@ class PostgresStore:
 async def open_postgres_store(url: str, *, min_size: int = 1, max_size: int = 10) -> PostgresStore:
     """Open a PostgresStore on ``url`` (migrating as needed). The caller closes it."""
     return await PostgresStore.open(url, min_size=min_size, max_size=max_size)
-
-
-def _affected(status: str) -> int:
-    """Rows affected, from a command tag such as ``DELETE 3``."""
-    return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
-
-
-def _prompt_log_entry(row: asyncpg.Record) -> PromptLogEntry:
-    return _common.prompt_log_entry(row, result_images=_result_images, decode_datetime=_decode_datetime)
-
-
-def _result_images(row: _common.Row) -> int | None:
-    """Images in the joined job's result, counted by the query (``result_images``)."""
-    return int(row["result_images"]) if row["result_images"] is not None else None

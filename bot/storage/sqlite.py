@@ -1,68 +1,64 @@
-"""SqliteStore: the Store port on one aiosqlite connection (WAL, migrations on open, guarded writes).
+"""SqliteStore: the store ports on one aiosqlite connection (WAL, migrations on open, guarded writes).
+
+The queries and their orchestration are SqlStore's (``_sql.py``); this module adds the driver, the
+numbered ``?1`` parameters, the transactions and SQLite's spelling of a few statements.
 
 Every write is one explicit transaction (``BEGIN IMMEDIATE`` … ``COMMIT``) taken under an
 ``asyncio.Lock``, so the quota checks, the debits and the job insert of an enqueue commit or roll
 back together, and no coroutine ever reads another's uncommitted rows. ``BEGIN IMMEDIATE`` takes
 SQLite's write lock up front, so a second process on the same file waits (``busy_timeout``) instead
-of failing half-way.
+of failing half-way; with one writer at a time the enqueue needs no further locks.
+
+One bot process uses the database, so it always holds the dispatcher lease (``SingleProcessLease``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
+import functools
 import logging
+import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Self
 
 import aiosqlite
 
-from bot.models import ACTIVE_STATES, Job, JobResult, JobState, utcnow
 from bot.storage import _common
-from bot.storage._common import JOB_FIELDS, REFUNDING_STATES, Rollback
-from bot.storage.base import AuditEntry, EnqueueOutcome, EnqueueResult, PromptLogEntry, Settlement, UsageRow
+from bot.storage._common import CounterKey
+from bot.storage._migrations import Migration, load_migrations, migrate
+from bot.storage._sql import SqlConnection, SqlStore
 
-__all__ = ["SqliteStore", "apply_migrations", "open_sqlite_store", "sqlite_path_from_url"]
+__all__ = ["SingleProcessLease", "SqliteStore", "apply_migrations", "open_sqlite_store", "sqlite_path_from_url"]
 
 log = logging.getLogger(__name__)
 
 MEMORY: Final = ":memory:"
+_PARAMETER: Final = re.compile(r"\$(\d+)")
 
+# Applied only while within the limits: a fresh counter by the insert, an existing one by the update.
 _DEBIT_SQL: Final = """
 INSERT INTO usage (scope, scope_id, "window", images, points)
-SELECT :scope, :scope_id, :window, :images, :points
-WHERE (:max_images IS NULL OR :images <= :max_images) AND (:max_points IS NULL OR :points <= :max_points)
+SELECT $1, $2, $3, $4, $5
+WHERE ($6 IS NULL OR $4 <= $6) AND ($7 IS NULL OR $5 <= $7)
 ON CONFLICT (scope, scope_id, "window") DO UPDATE
 SET images = usage.images + excluded.images, points = usage.points + excluded.points
-WHERE (:max_images IS NULL OR usage.images + excluded.images <= :max_images)
-  AND (:max_points IS NULL OR usage.points + excluded.points <= :max_points)
-RETURNING images, points
+WHERE ($6 IS NULL OR usage.images + excluded.images <= $6)
+  AND ($7 IS NULL OR usage.points + excluded.points <= $7)
+RETURNING images
 """
-
-_ACTIVE_JSON: Final = json.dumps(sorted(str(s) for s in ACTIVE_STATES))
-_COUNT_ACTIVE_SQL: Final = "SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN (SELECT value FROM json_each(?))"
-_INSERT_JOB_SQL: Final = (
-    f"INSERT INTO jobs ({', '.join(JOB_FIELDS)}) "  # noqa: S608 - column names from the Job dataclass
-    f"VALUES ({', '.join('?' * len(JOB_FIELDS))})"
-)
-
-# Unchecked adjustment (refund: negative deltas; settlement: actual - reserved), clamped at 0.
 _ADJUST_SQL: Final = """
 INSERT INTO usage (scope, scope_id, "window", images, points)
-VALUES (:scope, :scope_id, :window, MAX(:images, 0), MAX(:points, 0))
+VALUES ($1, $2, $3, MAX($4, 0), MAX($5, 0))
 ON CONFLICT (scope, scope_id, "window") DO UPDATE
-SET images = MAX(usage.images + :images, 0), points = MAX(usage.points + :points, 0)
+SET images = MAX(usage.images + $4, 0), points = MAX(usage.points + $5, 0)
 """
 
-
-# -- encoding: Job datetimes are ISO 8601 text in UTC, ``refunded`` is 0/1 -----------------------
+# -- encoding: Job datetimes are ISO 8601 text in UTC ----------------------------------------------
 
 
 def _encode_datetime(value: datetime) -> str:
@@ -76,36 +72,89 @@ def _decode_datetime(raw: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _encode_field(name: str, value: Any) -> Any:
-    """Python value of Job attribute ``name`` -> SQLite column value."""
-    if name == "refunded" and value is not None:
-        return int(bool(value))
-    return _common.encode_field(name, value, encode_datetime=_encode_datetime)
+@functools.lru_cache(maxsize=512)
+def _numbered(sql: str) -> str:
+    """The shared SQL's ``$1`` parameters -> SQLite's numbered ``?1``."""
+    return _PARAMETER.sub(r"?\1", sql)
 
 
-def _job_to_row(job: Job) -> dict[str, Any]:
-    return {name: _encode_field(name, getattr(job, name)) for name in JOB_FIELDS}
+class _Connection:
+    """SqlConnection on the aiosqlite connection (whoever holds it holds the store's lock)."""
 
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
 
-def _row_to_job(row: sqlite3.Row) -> Job:
-    return _common.row_to_job(row, decode_datetime=_decode_datetime)
+    async def execute(self, sql: str, *params: Any) -> int:
+        async with self._conn.execute(_numbered(sql), params) as cursor:
+            return int(cursor.rowcount)
 
+    async def fetch(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+        return list(await self._conn.execute_fetchall(_numbered(sql), params))
 
-def _encode_updates(fields: Mapping[str, Any]) -> dict[str, Any]:
-    return _common.encode_updates(fields, _encode_field)
+    async def fetchrow(self, sql: str, *params: Any) -> sqlite3.Row | None:
+        rows = await self.fetch(sql, *params)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *params: Any) -> Any:
+        row = await self.fetchrow(sql, *params)
+        return row[0] if row is not None else None
 
 
 # -- migrations -------------------------------------------------------------------------------------
 
+# Before schema_migrations, SQLite kept the number of its last migration in PRAGMA user_version, with
+# numbers of its own: 0002_server_admin and 0003_job_fingerprint (briefly 0100_job_fingerprint). What
+# each value recorded, as today's files; a database is moved over once, on its first open.
+_USER_VERSIONS: Final = {
+    1: ("0001_init.sql",),
+    2: ("0001_init.sql", "0003_server_admin.sql"),
+    3: ("0001_init.sql", "0002_job_fingerprint.sql", "0003_server_admin.sql"),
+    100: ("0001_init.sql", "0002_job_fingerprint.sql"),
+}
+_CREATE_RECORDS_SQL: Final = """
+CREATE TABLE schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    applied_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+)
+"""
 
-def _load_migrations(directory: Traversable) -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every ``NNNN_name.sql``, in order, starting at 0001.
 
-    Gaps are allowed (a number may be skipped), duplicates are
-    not. ``user_version`` records the highest applied number, so a new migration must be numbered above
-    every migration already released.
-    """
-    return _common.check_unique_from_one(_common.scan_migrations(directory))
+class _MigrationSession:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def recorded(self) -> list[tuple[int, str]]:
+        exists = await self._conn.execute_fetchall(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        )
+        if not list(exists):
+            await self._conn.execute(_CREATE_RECORDS_SQL)
+            await self._import_user_version()
+        rows = await self._conn.execute_fetchall("SELECT version, name FROM schema_migrations")
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    async def _import_user_version(self) -> None:
+        version = int(next(iter(await self._conn.execute_fetchall("PRAGMA user_version")))[0])
+        if not version:
+            return
+        files = _USER_VERSIONS.get(version)
+        if files is None:
+            raise RuntimeError(f"database schema version {version} is newer than this code (or unknown to it)")
+        await self._conn.executemany(
+            "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [(int(f[:4]), f) for f in files]
+        )
+        await self._conn.execute("PRAGMA user_version = 0")  # schema_migrations is the record from now on
+        log.info("migration records moved from user_version %d to schema_migrations", version)
+
+    async def run(self, sql: str) -> None:
+        for statement in _split_statements(sql):
+            await self._conn.execute(statement)
+
+    async def record(self, migration: Migration) -> None:
+        await self._conn.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (migration.version, migration.file)
+        )
 
 
 def _split_statements(script: str) -> list[str]:
@@ -130,39 +179,26 @@ def _is_only_comments(sql: str) -> bool:
 
 
 async def apply_migrations(conn: aiosqlite.Connection, directory: Traversable | None = None) -> int:
-    """Apply the pending numbered migrations, each in its own transaction; returns the schema version.
+    """Apply the pending migrations (``_migrations.migrate``), each in a ``BEGIN IMMEDIATE`` transaction:
+    the write lock makes two processes opening a fresh file at once apply each migration once."""
 
-    ``PRAGMA user_version`` holds the number of the last applied migration. It is read again under
-    the write lock, so two processes opening a fresh file at once apply each migration once.
-    """
-    migrations = _load_migrations(directory if directory is not None else _common.default_migrations("sqlite"))
-    latest = migrations[-1][0] if migrations else 0
-    for version, name, sql in migrations:
+    @contextlib.asynccontextmanager
+    async def begin() -> AsyncIterator[_MigrationSession]:
         await conn.execute("BEGIN IMMEDIATE")
         try:
-            current = await _user_version(conn)
-            if current > latest:
-                raise RuntimeError(f"database schema version {current} is newer than this code ({latest})")
-            if current >= version:
-                await conn.execute("COMMIT")
-                continue
-            for statement in _split_statements(sql):
-                await conn.execute(statement)
-            await conn.execute(f"PRAGMA user_version = {version:d}")
-            await conn.execute("COMMIT")
+            yield _MigrationSession(conn)
         except BaseException:
             await conn.execute("ROLLBACK")
             raise
-        log.info("applied migration %s", name)
-    current = await _user_version(conn)
-    if current > latest:
-        raise RuntimeError(f"database schema version {current} is newer than this code ({latest})")
-    return current
+        await conn.execute("COMMIT")
+
+    return await migrate(begin, load_migrations("sqlite", directory))
 
 
-async def _user_version(conn: aiosqlite.Connection) -> int:
-    rows = list(await conn.execute_fetchall("PRAGMA user_version"))
-    return int(rows[0][0])
+async def _check_columns(conn: aiosqlite.Connection) -> None:
+    """Fail fast when a Job field has no column (a field added without a migration)."""
+    rows = list(await conn.execute_fetchall("PRAGMA table_info(jobs)"))
+    _common.check_job_columns(str(row[1]) for row in rows)
 
 
 # -- the store --------------------------------------------------------------------------------------
@@ -185,8 +221,23 @@ def sqlite_path_from_url(url_or_path: str | Path) -> str:
     return url_or_path
 
 
-class SqliteStore:
+class SingleProcessLease:
+    """The lease of a database one process uses: that process always holds it."""
+
+    async def acquire_or_renew(self, holder_id: str) -> bool:
+        return True
+
+    async def release(self, holder_id: str) -> None:
+        return None
+
+
+class SqliteStore(SqlStore):
     """The default Store. Create with ``await SqliteStore.open(path)`` (or ``open_sqlite_store``)."""
+
+    _SEQ = "rowid"
+    _DEBIT_SQL = _DEBIT_SQL
+    _ADJUST_SQL = _ADJUST_SQL
+    _RESULT_IMAGES_SQL = "json_array_length(j.result, '$.images')"
 
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._conn: aiosqlite.Connection | None = conn
@@ -217,19 +268,11 @@ class SqliteStore:
         log.info("SQLite store open: %s (schema version %d)", target, version)
         return cls(conn, target)
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
     @property
     def path(self) -> str:
         return self._path
 
-    # -- plumbing ---------------------------------------------------------------------------------
+    # -- SqlStore hooks ---------------------------------------------------------------------------
 
     def _connection(self) -> aiosqlite.Connection:
         if self._conn is None:
@@ -237,15 +280,26 @@ class SqliteStore:
         return self._conn
 
     @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed on exit, rolled back on any exception."""
+    async def _locked(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection under the store's lock, an interrupted transaction rolled back first."""
         async with self._lock:
             conn = self._connection()
             if self._tx_dirty:
                 await self._rollback(conn)
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[SqlConnection]:
+        async with self._locked() as conn:
+            yield _Connection(conn)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[SqlConnection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed on exit, rolled back on any exception."""
+        async with self._locked() as conn:
             await conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
+                yield _Connection(conn)
             except BaseException:
                 self._tx_dirty = True
                 await self._rollback(conn)
@@ -257,387 +311,33 @@ class SqliteStore:
                 await self._rollback(conn)
                 raise
 
+    _write = _transaction  # a single write takes the write lock up front too
+
     async def _rollback(self, conn: aiosqlite.Connection) -> None:
         with contextlib.suppress(sqlite3.OperationalError):  # "no transaction is active": nothing to undo
             await conn.execute("ROLLBACK")
         self._tx_dirty = False
 
-    @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            conn = self._connection()
-            if self._tx_dirty:
-                await self._rollback(conn)
-            yield conn
+    def _encode_datetime(self, value: datetime) -> str:
+        return _encode_datetime(value)
 
-    @staticmethod
-    async def _fetchall(conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[sqlite3.Row]:
-        return list(await conn.execute_fetchall(sql, params))
+    def _decode_datetime(self, raw: Any) -> datetime:
+        return _decode_datetime(raw)
 
-    @staticmethod
-    async def _fetchone(conn: aiosqlite.Connection, sql: str, params: Any = ()) -> sqlite3.Row | None:
-        rows = list(await conn.execute_fetchall(sql, params))
-        return rows[0] if rows else None
+    async def _lock_caps(self, conn: SqlConnection, user_id: int, *, queue: bool, user: bool) -> None:
+        return None  # BEGIN IMMEDIATE: this transaction is the only writer
 
-    # -- jobs -------------------------------------------------------------------------------------
+    async def _lock_counters(self, conn: SqlConnection, keys: Sequence[CounterKey]) -> None:
+        return None  # BEGIN IMMEDIATE: this transaction is the only writer
 
-    async def enqueue(
-        self, job: Job, *, max_active_per_user: int | None = None, max_queued_total: int | None = None
-    ) -> EnqueueResult:
-        if job.state is not JobState.QUEUED:
-            raise ValueError(f"enqueue needs a QUEUED job, got {job.state}")
-        try:
-            async with self._write() as conn:
-                result = await self._enqueue_in_tx(conn, job, max_active_per_user, max_queued_total)
-        except Rollback as rollback:
-            result = rollback.result
-        return await _common.with_usage_totals(result, self.get_usage)
+    # -- the lease --------------------------------------------------------------------------------
 
-    async def _enqueue_in_tx(
-        self, conn: aiosqlite.Connection, job: Job, max_active: int | None, max_queued: int | None
-    ) -> EnqueueResult:
-        if max_active is not None:
-            row = await self._fetchone(conn, _COUNT_ACTIVE_SQL, (job.user_id, _ACTIVE_JSON))
-            active = int(row[0]) if row else 0
-            if active >= max_active:
-                raise Rollback(EnqueueResult(EnqueueOutcome.TOO_MANY_ACTIVE, active_count=active))
-        if max_queued is not None:
-            row = await self._fetchone(conn, "SELECT COUNT(*) FROM jobs WHERE state = ?", (str(JobState.QUEUED),))
-            queued = int(row[0]) if row else 0
-            if queued >= max_queued:
-                raise Rollback(EnqueueResult(EnqueueOutcome.QUEUE_FULL, active_count=queued))
-        for debit in job.debits:
-            applied = await self._fetchall(conn, _DEBIT_SQL, dataclasses.asdict(debit))
-            if not applied:
-                raise Rollback(EnqueueResult(EnqueueOutcome.QUOTA_EXCEEDED, failed_debit=debit))
-        row_values = _job_to_row(job)
-        await conn.execute(_INSERT_JOB_SQL, tuple(row_values.values()))
-        row = await self._fetchone(
-            conn,
-            """SELECT COUNT(*) FROM jobs AS q, jobs AS me
-               WHERE me.id = ? AND q.state = ?
-                 AND (q.created_at < me.created_at OR (q.created_at = me.created_at AND q.rowid <= me.rowid))""",
-            (job.id, str(JobState.QUEUED)),
-        )
-        position = int(row[0]) if row else 0
-        return EnqueueResult(EnqueueOutcome.OK, queue_position=position)
+    @property
+    def multi_process(self) -> bool:
+        return False
 
-    async def get_job(self, job_id: str) -> Job | None:
-        async with self._read() as conn:
-            row = await self._fetchone(conn, "SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return _row_to_job(row) if row is not None else None
-
-    async def transition(
-        self,
-        job_id: str,
-        expected: JobState | Iterable[JobState],
-        new: JobState,
-        *,
-        settlement: Settlement | None = None,
-        **fields: Any,
-    ) -> Job | None:
-        """See ``Store.transition``: one ``BEGIN IMMEDIATE`` transaction guarded by the row's state.
-
-        The checks and defaults are ``_common.transition_sources`` and ``_common.transition_updates``.
-        """
-        sources = _common.transition_sources(expected, new, settlement)
-        updates = _common.transition_updates(_encode_updates(fields), new, settlement, now=_encode_datetime(utcnow()))
-        assignments = ", ".join(f"{name} = ?" for name in updates)
-        # Column names come from _encode_updates (validated Job field names); values are bound.
-        sql = (
-            f"UPDATE jobs SET {assignments} "  # noqa: S608
-            "WHERE id = ? AND state IN (SELECT value FROM json_each(?)) RETURNING *"
-        )
-        source_states = json.dumps(sorted(str(s) for s in sources))
-        async with self._write() as conn:
-            row = await self._fetchone(conn, sql, (*updates.values(), job_id, source_states))
-            if row is None:
-                return None
-            job = _row_to_job(row)
-            if new in REFUNDING_STATES:
-                job = await self._refund_in_tx(conn, job)
-            elif settlement is not None:
-                job = await self._settle_in_tx(conn, job, settlement)
-        return job
-
-    async def _refund_in_tx(self, conn: aiosqlite.Connection, job: Job) -> Job:
-        row = await self._fetchone(
-            conn, "UPDATE jobs SET refunded = 1 WHERE id = ? AND refunded = 0 RETURNING *", (job.id,)
-        )
-        if row is None:  # already refunded
-            return job
-        await self._adjust(conn, _common.refund_deltas(job.debits))
-        return _row_to_job(row)
-
-    async def _settle_in_tx(self, conn: aiosqlite.Connection, job: Job, settlement: Settlement) -> Job:
-        if job.refunded or not job.debits:
-            return job
-        await self._adjust(conn, _common.settlement_deltas(job.debits, settlement))
-        settled = _common.encode_debits(_common.settled_debits(job.debits, settlement))
-        row = await self._fetchone(conn, "UPDATE jobs SET debits = ? WHERE id = ? RETURNING *", (settled, job.id))
-        return _row_to_job(row) if row is not None else job
-
-    @staticmethod
-    async def _adjust(conn: aiosqlite.Connection, deltas: Iterable[_common.Delta]) -> None:
-        """Unchecked counter adjustments, in the order of the job's debits."""
-        for debit, images, points in deltas:
-            key = {"scope": debit.scope, "scope_id": debit.scope_id, "window": debit.window}
-            await conn.execute(_ADJUST_SQL, {**key, "images": images, "points": points})
-
-    async def update_job(self, job_id: str, **fields: Any) -> None:
-        """Set non-state fields (progress message id, percent, ...)."""
-        updates = _encode_updates(fields)
-        if not updates:
-            return
-        assignments = ", ".join(f"{name} = ?" for name in updates)
-        sql = f"UPDATE jobs SET {assignments} WHERE id = ?"  # noqa: S608 - validated column names, bound values
-        async with self._write() as conn:
-            await conn.execute(sql, (*updates.values(), job_id))
-
-    async def list_jobs(
-        self,
-        states: Iterable[JobState],
-        *,
-        guild_id: int | None = None,
-        user_id: int | None = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> list[Job]:
-        """Jobs in ``states``, oldest first by creation (newest first when asked)."""
-        wanted = sorted({str(s) for s in states})
-        if not wanted or (limit is not None and limit <= 0):
-            return []
-        sql = "SELECT * FROM jobs WHERE state IN (SELECT value FROM json_each(?))"
-        params: list[Any] = [json.dumps(wanted)]
-        if guild_id is not None:
-            sql += " AND guild_id = ?"
-            params.append(guild_id)
-        if user_id is not None:
-            sql += " AND user_id = ?"
-            params.append(user_id)
-        direction = "DESC" if newest_first else "ASC"
-        sql += f" ORDER BY created_at {direction}, rowid {direction}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        async with self._read() as conn:
-            rows = await self._fetchall(conn, sql, params)
-        return [_row_to_job(row) for row in rows]
-
-    async def count_active(self, user_id: int) -> int:
-        async with self._read() as conn:
-            row = await self._fetchone(conn, _COUNT_ACTIVE_SQL, (user_id, _ACTIVE_JSON))
-        return int(row[0]) if row else 0
-
-    async def find_recent_by_fingerprint(
-        self, fingerprint: str, *, since: datetime, guild_id: int | None, user_id: int | None = None
-    ) -> Job | None:
-        sql = (
-            "SELECT * FROM jobs WHERE fingerprint = ? AND created_at >= ? AND state = ? AND result IS NOT NULL"
-            " AND guild_id IS ?"
-        )
-        params: list[Any] = [fingerprint, _encode_datetime(since), str(JobState.SUCCEEDED), guild_id]
-        if user_id is not None:
-            sql += " AND user_id = ?"
-            params.append(user_id)
-        sql += " ORDER BY created_at DESC, rowid DESC LIMIT 1"
-        async with self._read() as conn:
-            row = await self._fetchone(conn, sql, params)
-        return _row_to_job(row) if row is not None else None
-
-    # -- quota counters ---------------------------------------------------------------------------
-
-    async def get_usage(self, scope: str, scope_id: int, window: str) -> tuple[int, int]:
-        """(images, points) used in that counter; (0, 0) when none."""
-        async with self._read() as conn:
-            row = await self._fetchone(
-                conn,
-                'SELECT images, points FROM usage WHERE scope = ? AND scope_id = ? AND "window" = ?',
-                (scope, scope_id, window),
-            )
-        return (int(row[0]), int(row[1])) if row is not None else (0, 0)
-
-    async def list_usage(self, scope: str, window: str, *, limit: int | None = None) -> list[UsageRow]:
-        """Every counter of ``scope`` in ``window``, most points first (then most images, then scope_id)."""
-        sql = (
-            'SELECT scope, scope_id, "window", images, points FROM usage WHERE scope = ? AND "window" = ? '
-            "ORDER BY points DESC, images DESC, scope_id"
-        )
-        params: list[Any] = [scope, window]
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(max(limit, 0))
-        async with self._read() as conn:
-            rows = await self._fetchall(conn, sql, params)
-        return [UsageRow(str(r[0]), int(r[1]), str(r[2]), int(r[3]), int(r[4])) for r in rows]
-
-    async def reset_usage(self, scope: str, scope_id: int, windows: Iterable[str]) -> None:
-        """Zero those counters (an admin's reset). Later refunds of older jobs clamp at zero."""
-        keys = [(scope, scope_id, w) for w in windows]
-        async with self._write() as conn:
-            await conn.executemany('DELETE FROM usage WHERE scope = ? AND scope_id = ? AND "window" = ?', keys)
-
-    # -- server administration --------------------------------------------------------------------
-
-    async def get_guild_config(self, guild_id: int) -> dict[str, dict[str, Any]]:
-        """Every scope's stored settings object ("server", "channel:<id>", "role:<id>", "member:<id>")."""
-        async with self._read() as conn:
-            rows = await self._fetchall(conn, "SELECT scope, config FROM guild_config WHERE guild_id = ?", (guild_id,))
-        return {str(row[0]): dict(json.loads(row[1])) for row in rows}
-
-    async def set_guild_config(self, guild_id: int, scope: str, config: dict[str, Any] | None) -> None:
-        """Replace one scope's settings object (JSON-serialisable); None or {} deletes it."""
-        async with self._write() as conn:
-            if not config:
-                await conn.execute("DELETE FROM guild_config WHERE guild_id = ? AND scope = ?", (guild_id, scope))
-                return
-            await conn.execute(
-                """INSERT INTO guild_config (guild_id, scope, config, updated_at) VALUES (?, ?, ?, ?)
-                   ON CONFLICT (guild_id, scope) DO UPDATE
-                   SET config = excluded.config, updated_at = excluded.updated_at""",
-                (guild_id, scope, json.dumps(config, ensure_ascii=False, sort_keys=True), _encode_datetime(utcnow())),
-            )
-
-    async def append_audit(self, entry: AuditEntry) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                "INSERT INTO admin_audit (guild_id, actor_id, action, detail, created_at) VALUES (?, ?, ?, ?, ?)",
-                (entry.guild_id, entry.actor_id, entry.action, entry.detail, _encode_datetime(entry.created_at)),
-            )
-
-    async def list_audit(self, guild_id: int, *, limit: int = 20) -> list[AuditEntry]:
-        """Newest first."""
-        async with self._read() as conn:
-            rows = await self._fetchall(
-                conn,
-                "SELECT * FROM admin_audit WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
-                (guild_id, max(limit, 0)),
-            )
-        return [_common.audit_entry(r, decode_datetime=_decode_datetime) for r in rows]
-
-    async def append_prompt_log(self, entry: PromptLogEntry, *, prune_before: datetime | None = None) -> None:
-        """Record a prompt; with ``prune_before``, also delete entries created before it (retention)."""
-        async with self._write() as conn:
-            await conn.execute(
-                """INSERT INTO prompt_log (guild_id, channel_id, user_id, job_id, mode, prompt, negative_prompt,
-                                           created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    entry.guild_id,
-                    entry.channel_id,
-                    entry.user_id,
-                    entry.job_id,
-                    entry.mode,
-                    entry.prompt,
-                    entry.negative_prompt,
-                    _encode_datetime(entry.created_at),
-                ),
-            )
-            if prune_before is not None:
-                await conn.execute("DELETE FROM prompt_log WHERE created_at < ?", (_encode_datetime(prune_before),))
-
-    async def list_prompt_log(
-        self, guild_id: int, *, user_id: int | None = None, limit: int = 20
-    ) -> list[PromptLogEntry]:
-        """Newest first, with each job's state, images and points joined."""
-        sql = """SELECT p.*, j.state AS job_state, j.points_cost, j.points_reserved, j.result
-                 FROM prompt_log AS p LEFT JOIN jobs AS j ON j.id = p.job_id
-                 WHERE p.guild_id = ?"""
-        params: list[Any] = [guild_id]
-        if user_id is not None:
-            sql += " AND p.user_id = ?"
-            params.append(user_id)
-        sql += " ORDER BY p.id DESC LIMIT ?"
-        params.append(max(limit, 0))
-        async with self._read() as conn:
-            rows = await self._fetchall(conn, sql, params)
-        return [_prompt_log_entry(r) for r in rows]
-
-    async def prune_prompt_log(self, before: datetime) -> int:
-        """Delete entries created before ``before``; returns how many."""
-        async with self._write() as conn:
-            cursor = await conn.execute("DELETE FROM prompt_log WHERE created_at < ?", (_encode_datetime(before),))
-            return int(cursor.rowcount)
-
-    async def add_strike(self, guild_id: int, user_id: int, at: datetime, *, since: datetime) -> int:
-        async with self._write() as conn:
-            await conn.execute(
-                "DELETE FROM strikes WHERE guild_id = ? AND user_id = ? AND created_at < ?",
-                (guild_id, user_id, _encode_datetime(since)),
-            )
-            await conn.execute(
-                "INSERT INTO strikes (guild_id, user_id, created_at) VALUES (?, ?, ?)",
-                (guild_id, user_id, _encode_datetime(at)),
-            )
-            row = await self._fetchone(
-                conn, "SELECT COUNT(*) FROM strikes WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
-            )
-        return int(row[0]) if row else 0
-
-    async def clear_strikes(self, guild_id: int, user_id: int) -> int:
-        async with self._write() as conn:
-            cursor = await conn.execute("DELETE FROM strikes WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
-            return int(cursor.rowcount)
-
-    async def get_timer(self, guild_id: int, user_id: int, kind: str) -> datetime | None:
-        """When the member's ``kind`` timer ("cooldown", "blocked", ...) ends, or None."""
-        async with self._read() as conn:
-            row = await self._fetchone(
-                conn,
-                "SELECT until FROM member_timers WHERE guild_id = ? AND user_id = ? AND kind = ?",
-                (guild_id, user_id, kind),
-            )
-        return _decode_datetime(row[0]) if row is not None else None
-
-    async def set_timer(self, guild_id: int, user_id: int, kind: str, until: datetime | None) -> None:
-        """Set (or with None clear) a member's timer."""
-        async with self._write() as conn:
-            if until is None:
-                await conn.execute(
-                    "DELETE FROM member_timers WHERE guild_id = ? AND user_id = ? AND kind = ?",
-                    (guild_id, user_id, kind),
-                )
-                return
-            await conn.execute(
-                """INSERT INTO member_timers (guild_id, user_id, kind, until) VALUES (?, ?, ?, ?)
-                   ON CONFLICT (guild_id, user_id, kind) DO UPDATE SET until = excluded.until""",
-                (guild_id, user_id, kind, _encode_datetime(until)),
-            )
-
-    async def claim_timer(
-        self, guild_id: int, user_id: int, kind: str, *, now: datetime, until: datetime
-    ) -> datetime | None:
-        async with self._write() as conn:
-            row = await self._fetchone(
-                conn,
-                """INSERT INTO member_timers (guild_id, user_id, kind, until) VALUES (?, ?, ?, ?)
-                   ON CONFLICT (guild_id, user_id, kind) DO UPDATE SET until = excluded.until
-                   WHERE member_timers.until <= ?
-                   RETURNING until""",
-                (guild_id, user_id, kind, _encode_datetime(until), _encode_datetime(now)),
-            )
-            if row is not None:
-                return None
-            current = await self._fetchone(
-                conn,
-                "SELECT until FROM member_timers WHERE guild_id = ? AND user_id = ? AND kind = ?",
-                (guild_id, user_id, kind),
-            )
-        return _decode_datetime(current[0]) if current is not None else None
-
-    # -- meta -------------------------------------------------------------------------------------
-
-    async def get_meta(self, key: str) -> str | None:
-        async with self._read() as conn:
-            row = await self._fetchone(conn, "SELECT value FROM meta WHERE key = ?", (key,))
-        return str(row[0]) if row is not None else None
-
-    async def set_meta(self, key: str, value: str) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+    def lease(self, name: str, *, ttl_seconds: float) -> SingleProcessLease:
+        return SingleProcessLease()
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -647,10 +347,10 @@ class SqliteStore:
             return False
         try:
             async with self._read() as conn:
-                row = await self._fetchone(conn, "SELECT 1")
+                value = await conn.fetchval("SELECT 1")
         except (sqlite3.Error, ValueError, RuntimeError):
             return False
-        return row is not None and row[0] == 1
+        return bool(value == 1)
 
     async def close(self) -> None:
         """Close the connection (waits for a running transaction); safe to call twice."""
@@ -659,21 +359,6 @@ class SqliteStore:
             if conn is not None:
                 await conn.close()
                 log.info("SQLite store closed: %s", self._path)
-
-
-def _prompt_log_entry(row: sqlite3.Row) -> PromptLogEntry:
-    return _common.prompt_log_entry(row, result_images=_result_images, decode_datetime=_decode_datetime)
-
-
-def _result_images(row: _common.Row) -> int | None:
-    """Images in the joined job's result (SQLite has the JSON text only)."""
-    return len(JobResult.from_json(row["result"]).images) if row["result"] is not None else None
-
-
-async def _check_columns(conn: aiosqlite.Connection) -> None:
-    """Fail fast when a Job field has no column (a field added without a migration)."""
-    rows = list(await conn.execute_fetchall("PRAGMA table_info(jobs)"))
-    _common.check_job_columns(str(row[1]) for row in rows)
 
 
 async def open_sqlite_store(url_or_path: str | Path, *, busy_timeout: float = 5.0) -> SqliteStore:

@@ -29,11 +29,12 @@ from typing import TypeVar
 
 import pytest
 
-from bot.jobs.leadership import PostgresLease
+from bot.jobs.leadership import DISPATCHER
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.models import FailureReason, Job, JobState
 from bot.settings import SimulatorSettings
 from bot.storage import PostgresStore, open_store
+from bot.storage.postgres import PostgresLease
 from tests.e2e.conftest import assert_no_pings
 from tests.e2e.faults import embed_titles, is_original_edit
 from tests.e2e.process import BotProcess, start, write_settings
@@ -193,7 +194,7 @@ async def cluster(tmp_path: Path, url: str, *, lease_seconds: float) -> AsyncIte
                 },
             )
             nodes.append(Node(shard, fake, settings_path, tmp_path / f"bot{shard}.log", members))
-        lease = PostgresLease(store.pool, ttl_seconds=lease_seconds)
+        lease = store.lease(DISPATCHER, ttl_seconds=lease_seconds)
         group = Cluster(nodes, sim, store, lease)
         try:
             yield group

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.jobs.leadership import LeaderElector, SingleProcessLease, lease_timing, new_holder_id
+from bot.jobs.leadership import LeaderElector, lease_timing, new_holder_id
+from bot.storage.sqlite import SingleProcessLease
 
 
 class FakeTime:

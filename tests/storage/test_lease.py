@@ -1,4 +1,5 @@
-"""Dispatcher election on a real PostgreSQL lease row (and the trivial SQLite lease)."""
+"""The store's lease: a real PostgreSQL lease row (and the trivial SQLite lease), and the dispatcher
+election on top of it."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.jobs.leadership import LeaderElector, PostgresLease, SingleProcessLease, elector_for, lease_for, new_holder_id
+from bot.jobs.leadership import DISPATCHER, LeaderElector, elector_for, new_holder_id
 from bot.storage import PostgresStore, open_store
+from bot.storage.postgres import PostgresLease
+from bot.storage.sqlite import SingleProcessLease
 from tests.pg import raw_pg
 
 
@@ -35,7 +38,7 @@ async def pg_store(pg_store_url: str) -> AsyncIterator[PostgresStore]:
 
 async def test_one_holder_at_a_time_until_the_lease_expires(pg_store: PostgresStore) -> None:
     clock = FakeClock()
-    lease = PostgresLease(pg_store.pool, ttl_seconds=10, clock=clock)
+    lease = PostgresLease(pg_store.pool, ttl_seconds=10, name=DISPATCHER, clock=clock)
     assert await lease.holder() is None
     assert await lease.acquire_or_renew("a") is True
     assert await lease.acquire_or_renew("b") is False
@@ -56,7 +59,7 @@ async def test_one_holder_at_a_time_until_the_lease_expires(pg_store: PostgresSt
 
 
 async def test_release_frees_it_at_once_but_only_for_the_holder(pg_store: PostgresStore) -> None:
-    lease = PostgresLease(pg_store.pool, ttl_seconds=60)
+    lease = PostgresLease(pg_store.pool, ttl_seconds=60, name=DISPATCHER)
     assert await lease.acquire_or_renew("a") is True
     await lease.release("b")  # not b's to release
     assert await lease.acquire_or_renew("b") is False
@@ -66,7 +69,7 @@ async def test_release_frees_it_at_once_but_only_for_the_holder(pg_store: Postgr
 
 
 async def test_leases_by_name_are_independent(pg_store: PostgresStore) -> None:
-    dispatcher = PostgresLease(pg_store.pool, ttl_seconds=60)
+    dispatcher = PostgresLease(pg_store.pool, ttl_seconds=60, name=DISPATCHER)
     other = PostgresLease(pg_store.pool, ttl_seconds=60, name="janitor")
     assert await dispatcher.acquire_or_renew("a") is True
     assert await other.acquire_or_renew("b") is True
@@ -79,7 +82,7 @@ async def raw_pg_rows(store: PostgresStore) -> list[tuple[str, str]]:
 
 
 async def test_database_clock_expiry(pg_store: PostgresStore) -> None:
-    lease = PostgresLease(pg_store.pool, ttl_seconds=0.3)
+    lease = PostgresLease(pg_store.pool, ttl_seconds=0.3, name=DISPATCHER)
     assert await lease.acquire_or_renew("a") is True
     assert await lease.acquire_or_renew("b") is False
     await asyncio.sleep(0.35)
@@ -89,7 +92,7 @@ async def test_database_clock_expiry(pg_store: PostgresStore) -> None:
 async def test_concurrent_contenders_from_three_pools_elect_one(pg_store_url: str) -> None:
     stores = [await PostgresStore.open(pg_store_url) for _ in range(3)]
     try:
-        leases = [PostgresLease(s.pool, ttl_seconds=30) for s in stores]
+        leases = [PostgresLease(s.pool, ttl_seconds=30, name=DISPATCHER) for s in stores]
         holders = [new_holder_id() for _ in range(12)]
         won = await asyncio.gather(*(leases[i % 3].acquire_or_renew(h) for i, h in enumerate(holders)))
         assert won.count(True) == 1
@@ -102,7 +105,7 @@ async def test_concurrent_contenders_from_three_pools_elect_one(pg_store_url: st
 
 async def test_an_unreachable_database_raises_and_the_elector_lets_its_lease_lapse(pg_store_url: str) -> None:
     store = await PostgresStore.open(pg_store_url)
-    lease = PostgresLease(store.pool, ttl_seconds=30)
+    lease = PostgresLease(store.pool, ttl_seconds=30, name=DISPATCHER)
     now = [0.0]
     elector = LeaderElector(lease, "a", ttl_seconds=3, interval=1, monotonic=lambda: now[0])
     assert await elector.step() is True
@@ -160,7 +163,8 @@ async def wait_for_condition(predicate: Callable[[], bool], timeout: float = 5.0
 
 async def test_sqlite_store_gets_the_single_process_lease(tmp_path: Path) -> None:
     async with open_store(f"sqlite:///{tmp_path / 'bot.db'}") as store:
-        lease = lease_for(store, ttl_seconds=15)
+        assert store.multi_process is False
+        lease = store.lease(DISPATCHER, ttl_seconds=15)
         assert isinstance(lease, SingleProcessLease)
         assert await lease.acquire_or_renew("a") is True
         assert await lease.acquire_or_renew("b") is True  # one process: whoever asks leads
@@ -168,7 +172,8 @@ async def test_sqlite_store_gets_the_single_process_lease(tmp_path: Path) -> Non
 
 
 async def test_postgres_store_gets_the_lease_row(pg_store: PostgresStore) -> None:
-    lease = lease_for(pg_store, ttl_seconds=15)
+    assert pg_store.multi_process is True
+    lease = pg_store.lease(DISPATCHER, ttl_seconds=15)
     assert isinstance(lease, PostgresLease)
     assert await lease.acquire_or_renew("a") is True
     assert await lease.acquire_or_renew("b") is False

@@ -1,6 +1,6 @@
 """PostgreSQL-only specifics: migrations tracked in schema_migrations, schema selection, URLs, lock order.
 
-The behaviour every Store shares is in store_contract/test_contract.py (run over SQLite and PostgreSQL).
+The behaviour every Store shares is in contract/test_contract.py (run over SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -77,20 +77,47 @@ async def test_migration_runner_applies_in_order_once_and_rolls_back_a_failure(
         await conn.close()
 
 
-async def test_database_newer_than_code_is_refused(pg_schema_url: str) -> None:
+@pytest.mark.parametrize(
+    ("tamper", "refusal"),
+    [
+        ("INSERT INTO schema_migrations (version, name) VALUES (99, '0099_future.sql')", "newer"),
+        ("UPDATE schema_migrations SET version = version + 10 WHERE version = 3", "recorded as 0013 but numbered 0003"),
+        ("ALTER TABLE jobs DROP COLUMN percent", "percent"),  # a Job field without a column
+    ],
+)
+async def test_a_database_that_does_not_match_the_code_is_refused(
+    pg_schema_url: str, tamper: str, refusal: str
+) -> None:
     async with await PostgresStore.open(pg_schema_url):
         pass
-    await raw_pg(pg_schema_url, "INSERT INTO schema_migrations (version, name) VALUES (99, '0099_future.sql')")
-    with pytest.raises(RuntimeError, match="newer"):
+    await raw_pg(pg_schema_url, tamper)
+    with pytest.raises(RuntimeError, match=refusal):
         await PostgresStore.open(pg_schema_url)
 
 
-async def test_a_job_field_without_a_column_is_refused(pg_schema_url: str) -> None:
-    async with await PostgresStore.open(pg_schema_url):
-        pass
-    await raw_pg(pg_schema_url, "ALTER TABLE jobs DROP COLUMN percent")
-    with pytest.raises(RuntimeError, match="percent"):
-        await PostgresStore.open(pg_schema_url)
+async def test_a_database_migrated_by_the_old_runner_gets_only_what_it_lacks(pg_schema_url: str) -> None:
+    """The runner before one-rule-for-both-dialects: its own schema_migrations rows, same numbers and names."""
+    conn = await asyncpg.connect(postgres_dsn(pg_schema_url))
+    try:
+        await conn.execute(
+            """CREATE TABLE schema_migrations (
+                   version     INTEGER PRIMARY KEY,
+                   name        TEXT NOT NULL,
+                   applied_at  TIMESTAMPTZ NOT NULL DEFAULT now())"""
+        )
+        for path in MIGRATIONS[:2]:
+            await conn.execute(path.read_text(encoding="utf-8"))
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", int(path.name[:4]), path.name
+            )
+        await conn.execute("INSERT INTO meta (key, value) VALUES ('kept', 'yes')")
+    finally:
+        await conn.close()
+    async with await PostgresStore.open(pg_schema_url) as store:  # a re-applied migration would fail
+        assert await store.get_meta("kept") == "yes"
+        await store.set_guild_config(1, "server", {"language": "en-US"})  # 0003's table
+    applied = await raw_pg(pg_schema_url, "SELECT version, name FROM schema_migrations ORDER BY version")
+    assert applied == [(int(p.name[:4]), p.name) for p in MIGRATIONS]
 
 
 async def test_a_missing_schema_is_named(pg_url: str) -> None:

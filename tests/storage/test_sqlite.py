@@ -1,6 +1,7 @@
-"""SQLite-only specifics: file creation, WAL, migrations tracked by user_version, URL parsing.
+"""SQLite-only specifics: file creation, WAL, migrations recorded in schema_migrations (and the move from
+the old user_version record), URL parsing.
 
-The behaviour every Store shares is in store_contract/test_contract.py (run over SQLite and PostgreSQL)."""
+The behaviour every Store shares is in contract/test_contract.py (run over SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,8 @@ from bot.storage import (
 from bot.storage.sqlite import apply_migrations, open_sqlite_store, sqlite_path_from_url
 from tests.storage.contract.helpers import enqueue_ok, make_job
 
-LATEST_MIGRATION = max(
-    int(p.name[:4]) for p in (Path(__file__).parents[2] / "bot/storage/migrations/sqlite").glob("[0-9]*.sql")
-)
+MIGRATIONS = Path(__file__).parents[2] / "bot/storage/migrations/sqlite"
+SHIPPED = [(int(p.name[:4]), p.name) for p in sorted(MIGRATIONS.glob("[0-9]*.sql"))]
 
 
 def raw_query(db_path: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -52,10 +52,16 @@ async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
 # -- schema and migrations --------------------------------------------------------------------------
 
 
-async def test_open_creates_parent_dir_wal_and_user_version(db_path: Path, store: SqliteStore) -> None:
+def recorded(db_path: Path) -> list[tuple[int, str]]:
+    rows = raw_query(db_path, "SELECT version, name FROM schema_migrations ORDER BY version")
+    return [(int(r[0]), str(r[1])) for r in rows]
+
+
+async def test_open_creates_parent_dir_wal_and_records_the_migrations(db_path: Path, store: SqliteStore) -> None:
     assert exists(db_path)
     assert raw_query(db_path, "PRAGMA journal_mode") == [("wal",)]
-    assert raw_query(db_path, "PRAGMA user_version") == [(LATEST_MIGRATION,)]
+    assert recorded(db_path) == SHIPPED
+    assert raw_query(db_path, "PRAGMA user_version") == [(0,)]
     tables = {r[0] for r in raw_query(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     indexes = {r[0] for r in raw_query(db_path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"jobs", "usage", "meta"} <= tables
@@ -68,7 +74,7 @@ async def test_migrations_are_idempotent_on_reopen(db_path: Path) -> None:
     for _ in range(2):
         async with await open_sqlite_store(db_path) as again:
             assert await again.get_meta("k") == "v"
-    assert raw_query(db_path, "PRAGMA user_version") == [(LATEST_MIGRATION,)]
+    assert recorded(db_path) == SHIPPED
 
 
 async def test_migration_runner_applies_in_order_and_only_once(tmp_path: Path) -> None:
@@ -89,11 +95,14 @@ async def test_migration_runner_applies_in_order_and_only_once(tmp_path: Path) -
         await conn.execute("INSERT INTO a (x) VALUES (7)")
         rows = list(await conn.execute_fetchall("SELECT z FROM b"))
         assert [tuple(r) for r in rows] == [(7,)]
-        (folder / "0100_gap.sql").write_text("CREATE TABLE c (x INTEGER);")  # gaps are allowed
-        assert await apply_migrations(conn, folder) == 100
-        (folder / "0100_twin.sql").write_text("SELECT 1;")
-        with pytest.raises(RuntimeError, match="share the number 0100"):
+        (folder / "0100_gap.sql").write_text("CREATE TABLE c (x INTEGER);")  # one rule for both dialects: no gaps
+        with pytest.raises(RuntimeError, match=r"0100_gap\.sql: expected number 0003"):
             await apply_migrations(conn, folder)
+        (folder / "0100_gap.sql").rename(folder / "0002_twin.sql")
+        with pytest.raises(RuntimeError, match="expected number 0003"):
+            await apply_migrations(conn, folder)
+        names = {r[0] for r in await conn.execute_fetchall("SELECT name FROM sqlite_master")}
+        assert "c" not in names
 
 
 async def test_failed_migration_rolls_back_and_keeps_version(tmp_path: Path) -> None:
@@ -106,7 +115,8 @@ async def test_failed_migration_rolls_back_and_keeps_version(tmp_path: Path) -> 
     async with aiosqlite.connect(tmp_path / "m.db", isolation_level=None) as conn:
         with pytest.raises(sqlite3.OperationalError):
             await apply_migrations(conn, folder)
-        assert [tuple(r) for r in await conn.execute_fetchall("PRAGMA user_version")] == [(1,)]
+        rows = await conn.execute_fetchall("SELECT version, name FROM schema_migrations")
+        assert [tuple(r) for r in rows] == [(1, "0001_ok.sql")]
         names = {r[0] for r in await conn.execute_fetchall("SELECT name FROM sqlite_master")}
         assert "b" not in names
 
@@ -114,9 +124,57 @@ async def test_failed_migration_rolls_back_and_keeps_version(tmp_path: Path) -> 
 async def test_database_newer_than_code_is_refused(db_path: Path) -> None:
     async with await open_sqlite_store(db_path):
         pass
-    raw_query(db_path, "PRAGMA user_version = 9999")
+    raw_query(db_path, "INSERT INTO schema_migrations (version, name) VALUES (99, '0099_future.sql')")
     with pytest.raises(RuntimeError, match="newer"):
         await open_sqlite_store(db_path)
+
+
+# -- databases migrated before schema_migrations: PRAGMA user_version and SQLite's old numbering -----
+
+# The files each released user_version stood for, in the order they ran (today's names; their SQL is the
+# released text: only the numbers of 0002 and 0003 changed, and their header comments).
+OLD_ORDERS = {
+    1: ["0001_init.sql"],
+    2: ["0001_init.sql", "0003_server_admin.sql"],  # then numbered 0002
+    3: ["0001_init.sql", "0003_server_admin.sql", "0002_job_fingerprint.sql"],  # then numbered 0003
+    100: ["0001_init.sql", "0002_job_fingerprint.sql"],  # then numbered 0100
+}
+
+
+def old_database(db_path: Path, user_version: int) -> None:
+    """A file as the user_version-era code left it: its migrations run in the old order, one mark."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    raw = sqlite3.connect(db_path)
+    try:
+        for name in OLD_ORDERS[user_version]:
+            raw.executescript((MIGRATIONS / name).read_text(encoding="utf-8"))
+        raw.execute(f"PRAGMA user_version = {user_version}")
+        raw.execute("INSERT INTO meta (key, value) VALUES ('kept', 'yes')")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize("user_version", sorted(OLD_ORDERS))
+async def test_an_old_database_gets_exactly_its_missing_migrations(db_path: Path, user_version: int) -> None:
+    old_database(db_path, user_version)
+    async with await open_sqlite_store(db_path) as store:  # a re-applied migration would fail: tables exist
+        assert await store.get_meta("kept") == "yes"
+        await enqueue_ok(store, make_job(fingerprint="fp"))  # 0002's column
+        await store.set_guild_config(1, "server", {"language": "en-US"})  # 0003's table
+    assert recorded(db_path) == SHIPPED
+    assert raw_query(db_path, "PRAGMA user_version") == [(0,)]
+    async with await open_sqlite_store(db_path) as again:
+        assert await again.get_guild_config(1) == {"server": {"language": "en-US"}}
+    assert recorded(db_path) == SHIPPED
+
+
+async def test_an_unknown_old_user_version_is_refused(db_path: Path) -> None:
+    old_database(db_path, 3)
+    raw_query(db_path, "PRAGMA user_version = 4")
+    with pytest.raises(RuntimeError, match="newer"):
+        await open_sqlite_store(db_path)
+    assert raw_query(db_path, "SELECT name FROM sqlite_master WHERE name = 'schema_migrations'") == []
 
 
 async def test_open_store_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 """The contract suite runs every test once per Store adapter: ``store`` and ``backend`` are parametrized.
 
 SQLite runs everywhere; PostgreSQL runs when ``LIBBOT_TEST_POSTGRES_URL`` (default: the local ``test``
-database) is reachable and skips with the reason otherwise (see tests/integration/conftest.py).
+database) is reachable and skips with the reason otherwise (see tests/pg.py).
 """
 
 from __future__ import annotations

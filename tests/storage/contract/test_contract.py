@@ -481,9 +481,6 @@ async def test_meta_get_set(store: Store) -> None:
 # -- durability and lifecycle -----------------------------------------------------------------------
 
 
-# -- durability and lifecycle -----------------------------------------------------------------------
-
-
 async def test_data_survives_a_restart(backend: Backend) -> None:
     job = make_job(debits=(user_debit(2, 7),))
     async with backend.open() as first:
@@ -507,6 +504,19 @@ async def test_ping_and_close(backend: Backend) -> None:
         assert await store.ping() is False
         with pytest.raises(RuntimeError, match="closed"):
             await store.get_job("x")
+
+
+# -- the lease -------------------------------------------------------------------------------------
+
+
+async def test_the_lease_is_exclusive_exactly_when_processes_share_the_database(store: Store) -> None:
+    lease = store.lease("dispatcher", ttl_seconds=30)
+    assert await lease.acquire_or_renew("a") is True
+    assert await lease.acquire_or_renew("a") is True  # a renewal
+    assert await lease.acquire_or_renew("b") is (not store.multi_process)
+    await lease.release("a")
+    assert await lease.acquire_or_renew("b") is True
+    await lease.release("b")
 
 
 # -- fingerprints -----------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
--- 0003: server administration (sqlite 0002): per-scope settings, the admin audit trail, the prompt
--- log, banned-word strikes and per-member timers (cooldown, block).
+-- 0003: server administration: per-scope settings, the admin audit trail, the prompt log,
+-- banned-word strikes and per-member timers (cooldown, block).
 
 CREATE TABLE guild_config (
     guild_id    BIGINT NOT NULL,

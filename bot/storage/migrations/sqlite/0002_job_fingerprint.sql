@@ -1,4 +1,4 @@
--- 0003: request fingerprints (re-post identical seeded requests instead of paying twice) and the
+-- 0002: request fingerprints (re-post identical seeded requests instead of paying twice) and the
 -- message a button action came from.
 
 ALTER TABLE jobs ADD COLUMN fingerprint TEXT;

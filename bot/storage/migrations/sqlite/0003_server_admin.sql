@@ -1,4 +1,4 @@
--- 0002: server administration: per-scope settings, the admin audit trail, the prompt log,
+-- 0003: server administration: per-scope settings, the admin audit trail, the prompt log,
 -- banned-word strikes and per-member timers (cooldown, block). Datetimes as in 0001.
 
 CREATE TABLE guild_config (
