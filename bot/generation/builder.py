@@ -16,11 +16,11 @@ from bot.liblib.endpoints import (
     PROMPT_MAX_CHARS,
     STAR3_CONTROL_TYPES,
 )
+from bot.liblib.models import SEED_MAX
 from bot.models import GenerationRequest
 from bot.settings import CustomModel, ModelsSettings
 
 ASPECT_RATIOS = KONTEXT_ASPECT_RATIOS
-MAX_SEED = 9_999_999_999
 # Zero-width and bidi control characters: invisible, they only confuse prompts and moderation.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -143,8 +143,8 @@ class RequestBuilder:
             raise InvalidRequestError(
                 "count", "the image count must be between 1 and {limit}.", limit=min(max_count, MAX_IMAGE_COUNT)
             )
-        if seed is not None and not 0 <= seed <= MAX_SEED:
-            raise InvalidRequestError("seed", "the seed must be between 0 and {limit}.", limit=MAX_SEED)
+        if seed is not None and not 0 <= seed <= SEED_MAX:
+            raise InvalidRequestError("seed", "the seed must be between 0 and {limit}.", limit=SEED_MAX)
         if seed is not None and not info.supports_seed:
             raise InvalidRequestError("seed", "{label} does not accept a seed.", label=info.label)
         step_cap = min(max_steps or self._models.max_steps, 60)
