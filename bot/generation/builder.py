@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.errors import InvalidRequestError
+from bot.generation.families import kontext_mode
 from bot.liblib.endpoints import (
     KONTEXT_ASPECT_RATIOS,
     MAX_IMAGE_COUNT,
@@ -76,7 +77,7 @@ class RequestBuilder:
     def resolve_mode(self, mode: str | None) -> str:
         """The mode name a member's choice stands for (the default, and plain "kontext", resolved)."""
         name = (mode or self._models.default_mode).strip().lower()
-        return f"kontext-{self._models.kontext_default_model}" if name == "kontext" else name
+        return kontext_mode(self._models.kontext_default_model) if name == "kontext" else name
 
     def custom_model(self, name: str) -> CustomModel | None:
         return self._custom.get(name)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bot.errors import InvalidRequestError
 from bot.generation.builder import ASPECT_RATIOS, RequestBuilder
+from bot.generation.families import kontext_mode
 from bot.media.codec import InputImage, as_png_mask, sniff_input
 from bot.media.sources import SourceImageFetcher, SourceRef
 from bot.media.transport import ImageTransport
@@ -38,8 +39,8 @@ def restyle_mode(builder: RequestBuilder, default_mode: str, requested: str | No
     since Kontext pro takes a single reference)."""
     if requested:
         return requested
-    if image_count > 1 and builder.resolve_mode(default_mode) == "kontext-pro":
-        return "kontext-max"
+    if image_count > 1 and builder.resolve_mode(default_mode) == kontext_mode("pro"):
+        return kontext_mode("max")
     return default_mode
 
 

@@ -149,7 +149,7 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
     from bot.composition import open_liblib
     from bot.errors import BotError
     from bot.generation.builder import RequestBuilder
-    from bot.generation.families import family_of, make_submit_builder
+    from bot.generation.families import family_of, kontext_mode, make_submit_builder
     from bot.liblib import LiblibError, TaskStatus
     from bot.media.codec import as_png_or_jpeg, sniff_input
 
@@ -164,7 +164,7 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
         builder = RequestBuilder(settings.models, simulated=simulator is not None)
         mode = args.mode
         if mode == "kontext" and args.kontext_model:
-            mode = f"kontext-{args.kontext_model}"
+            mode = kontext_mode(args.kontext_model)
         if mode == "custom":
             if not settings.models.custom:
                 print("error: no custom models are configured ([[models.custom]] in the settings).", file=sys.stderr)
