@@ -9,6 +9,8 @@ from PIL import Image
 
 from bot.ops.cli import COMMANDS, _parser, main, with_default_command
 
+pytestmark = pytest.mark.usefixtures("restore_logging")  # main() configures logging
+
 
 @pytest.fixture(autouse=True)
 def no_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
