@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.ops.cli import main
+from bot.ops.cli import main, with_default_command
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    commands = {"run", "imagine", "simulate", "sync-commands", "check"}
-    if not any(a in commands for a in argv) and "-h" not in argv and "--help" not in argv and "--version" not in argv:
-        argv = [*argv, "run"]
-    raise SystemExit(main(argv))
+    raise SystemExit(main(with_default_command(sys.argv[1:])))

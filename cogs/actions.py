@@ -32,6 +32,7 @@ from bot.generation.actions import (
     upscale_request,
     vary_request,
 )
+from bot.generation.families import mode_name
 from bot.i18n import Text, t
 from bot.jobs.admission import Requester
 from bot.media.results import source_from_result
@@ -206,6 +207,6 @@ class ActionsCog(commands.Cog):
     ) -> None:
         parent = await self._parent(job_id)
         request = parent.request
-        mode = request.mode if request.mode != "kontext" else f"kontext-{request.kontext_model or 'pro'}"
+        mode = mode_name(request, self.services.settings.models.kontext_default_model)
         checked = self.services.builder.build(prompt, mode=mode)  # same prompt rules as /imagine (no I/O)
         await self._new_job(interaction, action, job_id, index, prompt=checked.prompt)

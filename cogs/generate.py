@@ -8,15 +8,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_app.attachments import checked_ref
+from bot.discord_app.autocomplete import mode_choices
 from bot.discord_app.client import Services
 from bot.discord_app.repost import repost_result
 from bot.discord_app.requester import requester_from_interaction
-from bot.discord_app.starting import check_attachment, mode_choices
-from bot.generation.builder import ASPECT_RATIOS, MAX_SEED
+from bot.generation.builder import ASPECT_RATIOS
 from bot.generation.fingerprint import find_duplicate
 from bot.generation.prompt_flags import parse_flags
+from bot.generation.restyle import SourcePublisher
 from bot.i18n import t
-from bot.media.codec import sniff_input
+from bot.liblib.models import SEED_MAX
 from bot.models import GenerationRequest, new_job_id
 
 log = logging.getLogger(__name__)
@@ -25,11 +27,6 @@ log = logging.getLogger(__name__)
 class GenerateCog(commands.Cog):
     def __init__(self, services: Services) -> None:
         self.services = services
-
-    async def publish_attachment(self, attachment: discord.Attachment, field: str, stem: str) -> str:
-        data = await attachment.read()
-        image = sniff_input(data, field=field)
-        return await self.services.transport.publish(image, source_url=attachment.url, stem=stem)
 
     @app_commands.command(name="imagine", description="Generate images from a prompt")
     @app_commands.describe(
@@ -54,7 +51,7 @@ class GenerateCog(commands.Cog):
         negative: app_commands.Range[str, 1, 2000] | None = None,
         aspect: str | None = None,
         count: app_commands.Range[int, 1, 4] | None = None,
-        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
         steps: app_commands.Range[int, 1, 60] | None = None,
         image: discord.Attachment | None = None,
         control_image: discord.Attachment | None = None,
@@ -75,19 +72,15 @@ class GenerateCog(commands.Cog):
             control_type=control_type,
             has_control_image=control_image is not None,
         )
-        check_attachment(image, "image")
-        check_attachment(control_image, "control_image")
+        source = checked_ref(image, "image")
+        control = checked_ref(control_image, "control_image")
         response = await interaction.response.defer(thinking=True)
         await self.services.acks.wait_turn()  # the duplicate check and uploads can wait for a burst's acks too
-        if not fresh and image is None and control_image is None and await self.repost_duplicate(interaction, request):
+        if not fresh and source is None and control is None and await self.repost_duplicate(interaction, request):
             return
         job_id = new_job_id()
-        if image is not None:
-            url = await self.publish_attachment(image, "image", f"{job_id}-src")
-            request = request.with_(source_images=(url,))
-        if control_image is not None:
-            url = await self.publish_attachment(control_image, "control_image", f"{job_id}-ctl")
-            request = request.with_(control_image=url)
+        publisher = SourcePublisher(self.services.sources, self.services.transport)
+        request = await publisher.prepare_imagine(request, source, control, job_id=job_id)
         await self.services.starter.start_interaction(
             interaction,
             request,

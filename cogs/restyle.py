@@ -16,13 +16,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_app.attachments import attachment_ref
+from bot.discord_app.autocomplete import mode_choices
 from bot.discord_app.client import Services
-from bot.discord_app.starting import mode_choices
 from bot.discord_app.tree import incident_text, interaction_language, reply_ephemeral
 from bot.errors import BotError, InvalidRequestError
 from bot.generation.prompt_flags import parse_flags
-from bot.generation.restyle import SourcePublisher, SourceRef, build_restyle_request, restyle_mode
+from bot.generation.restyle import SourcePublisher, build_restyle_request, restyle_mode
 from bot.i18n import N_, t
+from bot.media.sources import SourceRef
 from bot.models import JobKind, new_job_id
 
 log = logging.getLogger(__name__)
@@ -45,10 +47,7 @@ def image_refs(message: discord.Message, field: str = "image", *, embeds: bool =
     """Images a message carries: attachments first, then (with ``embeds``) embed images and thumbnails.
 
     A message whose only attachments are not images yields those, so the member hears why."""
-    attached = [
-        SourceRef(a.url, field=field, size=a.size, content_type=a.content_type, filename=a.filename)
-        for a in message.attachments
-    ]
+    attached = [attachment_ref(a, field) for a in message.attachments]
     images = [r for r in attached if r.looks_like_image]
     for embed in message.embeds if embeds else ():
         for media in (embed.image, embed.thumbnail):
@@ -248,11 +247,11 @@ class RestyleCog(commands.Cog):
             self.services,
             interaction,
             prompt=prompt,
-            source=_attachment_ref(image, "image"),
+            source=attachment_ref(image, "image"),
             mode=mode,
             strength=strength,
-            references=[_attachment_ref(a, "reference") for a in extras],
-            mask=_attachment_ref(mask, "mask") if mask is not None else None,
+            references=[attachment_ref(a, "reference") for a in extras],
+            mask=attachment_ref(mask, "mask") if mask is not None else None,
         )
 
     @restyle.autocomplete("mode")
@@ -339,16 +338,6 @@ class RestyleCog(commands.Cog):
             raise InvalidRequestError("image", "the message you replied to was deleted.") from None
         except discord.HTTPException:
             raise InvalidRequestError("image", "I can't read the message you replied to.") from None
-
-
-def _attachment_ref(attachment: discord.Attachment, field: str) -> SourceRef:
-    return SourceRef(
-        attachment.url,
-        field=field,
-        size=attachment.size,
-        content_type=attachment.content_type,
-        filename=attachment.filename,
-    )
 
 
 async def _answer(message: discord.Message, text: str) -> None:

@@ -9,47 +9,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import discord
-from discord import app_commands
 
 from bot.discord_app.ack_priority import AckPriority
 from bot.discord_app.requester import requester_from_interaction, requester_from_message
 from bot.discord_app.ui.embeds import progress_text
 from bot.discord_app.ui.views import cancel_view
-from bot.errors import InvalidRequestError
-from bot.generation.builder import RequestBuilder
 from bot.generation.fingerprint import request_fingerprint
 from bot.i18n import LocaleResolver
 from bot.jobs.admission import Admission, Requester
 from bot.jobs.runner import JobService
 from bot.jobs.sink import Progress, Stage
-from bot.media.codec import MAX_INPUT_BYTES
 from bot.models import GenerationRequest, Job, JobKind, new_job_id, utcnow
 from bot.storage import Store
-
-
-def mode_choices(builder: RequestBuilder, current: str) -> list[app_commands.Choice[str]]:
-    """Autocomplete for a ``mode`` option: configured modes whose name or label contains what was typed."""
-    needle = current.lower()
-    return [
-        app_commands.Choice(name=f"{m.label} ({m.name})"[:100], value=m.name)
-        for m in builder.modes()
-        if needle in m.name or needle in m.label.lower()
-    ][:25]
-
-
-def check_attachment(attachment: discord.Attachment | None, field: str) -> None:
-    """Metadata checks only (no I/O): size and declared type."""
-    if attachment is None:
-        return
-    if attachment.size > MAX_INPUT_BYTES:
-        raise InvalidRequestError(
-            field,
-            "the file is {size:.1f} MB; the limit is {limit:.0f} MB.",
-            size=attachment.size / 1e6,
-            limit=MAX_INPUT_BYTES // 1_000_000,
-        )
-    if attachment.content_type and not attachment.content_type.startswith("image/"):
-        raise InvalidRequestError(field, "that attachment is not an image (PNG, JPEG, WebP or GIF).")
 
 
 class JobStarter:

@@ -10,17 +10,18 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.errors import InvalidRequestError
+from bot.generation.families import kontext_mode
 from bot.liblib.endpoints import (
     KONTEXT_ASPECT_RATIOS,
     MAX_IMAGE_COUNT,
     PROMPT_MAX_CHARS,
     STAR3_CONTROL_TYPES,
 )
+from bot.liblib.models import SEED_MAX
 from bot.models import GenerationRequest
 from bot.settings import CustomModel, ModelsSettings
 
 ASPECT_RATIOS = KONTEXT_ASPECT_RATIOS
-MAX_SEED = 9_999_999_999
 # Zero-width and bidi control characters: invisible, they only confuse prompts and moderation.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -76,7 +77,7 @@ class RequestBuilder:
     def resolve_mode(self, mode: str | None) -> str:
         """The mode name a member's choice stands for (the default, and plain "kontext", resolved)."""
         name = (mode or self._models.default_mode).strip().lower()
-        return f"kontext-{self._models.kontext_default_model}" if name == "kontext" else name
+        return kontext_mode(self._models.kontext_default_model) if name == "kontext" else name
 
     def custom_model(self, name: str) -> CustomModel | None:
         return self._custom.get(name)
@@ -143,8 +144,8 @@ class RequestBuilder:
             raise InvalidRequestError(
                 "count", "the image count must be between 1 and {limit}.", limit=min(max_count, MAX_IMAGE_COUNT)
             )
-        if seed is not None and not 0 <= seed <= MAX_SEED:
-            raise InvalidRequestError("seed", "the seed must be between 0 and {limit}.", limit=MAX_SEED)
+        if seed is not None and not 0 <= seed <= SEED_MAX:
+            raise InvalidRequestError("seed", "the seed must be between 0 and {limit}.", limit=SEED_MAX)
         if seed is not None and not info.supports_seed:
             raise InvalidRequestError("seed", "{label} does not accept a seed.", label=info.label)
         step_cap = min(max_steps or self._models.max_steps, 60)

@@ -24,6 +24,23 @@ _STAR3_NAMED = {"1:1": "square", "3:4": "portrait", "16:9": "landscape"}
 STAR3_MAX_SIDE = 2048
 
 
+def kontext_mode(model: str) -> str:
+    """The mode name of a Kontext model ("pro" -> "kontext-pro"), as members type it and admins list it."""
+    return f"kontext-{model}"
+
+
+def mode_name(request: GenerationRequest, kontext_default: str | None = None) -> str:
+    """The name members and admins use for the request's model: "star3", "kontext-pro", a custom model's name.
+
+    The builder always names the Kontext model; a request without one (hand-made, or stored long ago) takes
+    ``kontext_default`` (the configured default, as its submit does) or, without it, reads "kontext", the
+    name members type for that default."""
+    if request.mode != "kontext":
+        return request.mode
+    model = request.kontext_model or kontext_default
+    return kontext_mode(model) if model else request.mode
+
+
 def family_of(mode: str) -> Family:
     if mode == "star3":
         return Family.STAR3

@@ -1,8 +1,9 @@
 """Restyling an image: choose the mode, validate (no I/O), then fetch, check and publish the images.
 
-Shared by the three ways in (reply + mention, the "Restyle image" context menu, ``/restyle``). Images
-are referenced by URL (``SourceRef``); the fetcher enforces the host allowlist, size cap and timeout,
-``sniff_input`` the real type and dimensions, and the transport hands them to LiblibAI.
+Shared by the three ways in (reply + mention, the "Restyle image" context menu, ``/restyle``); /imagine's
+input images take the same ``SourcePublisher`` path. Images are referenced by URL (``SourceRef``); the
+fetcher enforces the host allowlist, size cap and timeout, ``sniff_input`` the real type and dimensions,
+and the transport hands them to LiblibAI.
 """
 
 from __future__ import annotations
@@ -13,43 +14,13 @@ from dataclasses import dataclass
 
 from bot.errors import InvalidRequestError
 from bot.generation.builder import ASPECT_RATIOS, RequestBuilder
-from bot.media.codec import MAX_INPUT_BYTES, InputImage, as_png_mask, sniff_input
-from bot.media.sources import SourceImageFetcher
+from bot.generation.families import kontext_mode
+from bot.media.codec import InputImage, as_png_mask, sniff_input
+from bot.media.sources import SourceImageFetcher, SourceRef
 from bot.media.transport import ImageTransport
 from bot.models import GenerationRequest
 
 log = logging.getLogger(__name__)
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif")
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRef:
-    """An image a member pointed at, with what Discord told us about it (None: unknown)."""
-
-    url: str
-    field: str = "image"
-    size: int | None = None
-    content_type: str | None = None
-    filename: str | None = None
-
-    @property
-    def looks_like_image(self) -> bool:
-        if self.content_type:
-            return self.content_type.startswith("image/")
-        return (self.filename or "").lower().endswith(IMAGE_EXTENSIONS) or self.filename is None
-
-    def check(self) -> None:
-        """Metadata checks only (no I/O): the declared size and type."""
-        if self.size is not None and self.size > MAX_INPUT_BYTES:
-            raise InvalidRequestError(
-                self.field,
-                "the file is {size:.1f} MB; the limit is {limit:.0f} MB.",
-                size=self.size / 1_048_576,
-                limit=MAX_INPUT_BYTES // 1_048_576,
-            )
-        if not self.looks_like_image:
-            raise InvalidRequestError(self.field, "that attachment is not an image (PNG, JPEG, WebP or GIF).")
 
 
 def nearest_aspect_ratio(width: int, height: int) -> str:
@@ -68,8 +39,8 @@ def restyle_mode(builder: RequestBuilder, default_mode: str, requested: str | No
     since Kontext pro takes a single reference)."""
     if requested:
         return requested
-    if image_count > 1 and builder.resolve_mode(default_mode) == "kontext-pro":
-        return "kontext-max"
+    if image_count > 1 and builder.resolve_mode(default_mode) == kontext_mode("pro"):
+        return kontext_mode("max")
     return default_mode
 
 
@@ -114,21 +85,42 @@ def build_restyle_request(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    ref: SourceRef
+    raw: bytes  # as downloaded
+    image: InputImage  # checked, possibly converted (GIF → PNG)
+
+
 class SourcePublisher:
-    """Fetch → sniff → publish the images of one restyle job."""
+    """Fetch → sniff → publish a job's input images (/imagine's and every restyle's alike)."""
 
     def __init__(self, fetcher: SourceImageFetcher, transport: ImageTransport) -> None:
         self._fetcher = fetcher
         self._transport = transport
 
-    async def _load(self, ref: SourceRef) -> InputImage:
-        data = await self._fetcher.fetch(ref.url, field=ref.field)
-        return sniff_input(data, field=ref.field)
+    async def _fetch(self, ref: SourceRef) -> _Fetched:
+        raw = await self._fetcher.fetch(ref.url, field=ref.field)
+        return _Fetched(ref, raw, sniff_input(raw, field=ref.field))
 
-    async def _publish(self, ref: SourceRef, image: InputImage, original: bytes | None, stem: str) -> str:
+    async def _publish(self, fetched: _Fetched, stem: str) -> str:
         # LiblibAI may fetch the Discord URL itself (transport "url") only when we send the bytes unchanged.
-        source_url = ref.url if image.data is original else None
-        return await self._transport.publish(image, source_url=source_url, stem=stem)
+        source_url = fetched.ref.url if fetched.image.data is fetched.raw else None
+        return await self._transport.publish(fetched.image, source_url=source_url, stem=stem)
+
+    async def prepare_imagine(
+        self, request: GenerationRequest, image: SourceRef | None, control_image: SourceRef | None, *, job_id: str
+    ) -> GenerationRequest:
+        """/imagine's start image and control image (either optional): both checked, then published."""
+        refs = {"src": image, "ctl": control_image}
+        fetched = {suffix: await self._fetch(ref) for suffix, ref in refs.items() if ref is not None}
+        urls = {suffix: await self._publish(f, f"{job_id}-{suffix}") for suffix, f in fetched.items()}
+        changes: dict[str, object] = {}
+        if "src" in urls:
+            changes["source_images"] = (urls["src"],)
+        if "ctl" in urls:
+            changes["control_image"] = urls["ctl"]
+        return request.with_(**changes)
 
     async def prepare(
         self,
@@ -141,13 +133,11 @@ class SourcePublisher:
     ) -> GenerationRequest:
         """Every image checked first (so a bad one costs no upload), then published; returns the request
         with its image URLs, and an aspect ratio matching the source where the mode takes one."""
-        refs = [source, *references]
-        raw = [await self._fetcher.fetch(ref.url, field=ref.field) for ref in refs]
-        images = [sniff_input(data, field=ref.field) for ref, data in zip(refs, raw, strict=True)]
+        fetched = [await self._fetch(ref) for ref in (source, *references)]
+        main = fetched[0].image
         mask_image: InputImage | None = None
         if mask is not None:
-            mask_image = as_png_mask(await self._load(mask))
-            main = images[0]
+            mask_image = as_png_mask((await self._fetch(mask)).image)
             if (mask_image.width, mask_image.height) != (main.width, main.height):
                 raise InvalidRequestError(
                     "mask",
@@ -158,13 +148,11 @@ class SourcePublisher:
                     image_width=main.width,
                     image_height=main.height,
                 )
-        urls = []
-        for index, (ref, image, data) in enumerate(zip(refs, images, raw, strict=True)):
-            stem = f"{job_id}-src" if index == 0 else f"{job_id}-ref{index}"
-            urls.append(await self._publish(ref, image, data, stem))
+        stems = [f"{job_id}-src", *(f"{job_id}-ref{index}" for index in range(1, len(fetched)))]
+        urls = [await self._publish(f, stem) for f, stem in zip(fetched, stems, strict=True)]
         changes: dict[str, object] = {"source_images": tuple(urls)}
         if mask_image is not None:
             changes["mask_image"] = await self._transport.publish(mask_image, source_url=None, stem=f"{job_id}-mask")
         if request.mode != "star3" and request.aspect_ratio is None:
-            changes["aspect_ratio"] = nearest_aspect_ratio(images[0].width, images[0].height)
+            changes["aspect_ratio"] = nearest_aspect_ratio(main.width, main.height)
         return request.with_(**changes)

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 
 from bot.errors import InvalidRequestError
+from bot.i18n import Text
 from bot.jobs.sink import ImageFile
+from bot.liblib.endpoints import MAX_INPUT_IMAGE_BYTES
 
-MAX_INPUT_BYTES = 10 * 1024 * 1024  # liblib-api.md §9
+MIB = 1_048_576  # sizes are shown in MiB, labelled "MB" like the README's "≤ 10 MB" (the API's 10 MiB)
 MAX_INPUT_SIDE = 4096
 MIN_INPUT_SIDE = 64
 MAX_INPUT_PIXELS = 4096 * 4096
@@ -32,17 +34,25 @@ class InputImage:
     height: int
 
 
-def sniff_input(data: bytes, *, field: str = "image", max_bytes: int = MAX_INPUT_BYTES) -> InputImage:
+def too_large_text(size: int | None, limit: int = MAX_INPUT_IMAGE_BYTES) -> Text:
+    """Why an input image is refused for its size (``size`` None: not known, only that it is over)."""
+    if size is None:
+        return Text("the file is too large; the limit is {limit:.0f} MB.", {"limit": limit / MIB})
+    return Text("the file is {size:.1f} MB; the limit is {limit:.0f} MB.", {"size": size / MIB, "limit": limit / MIB})
+
+
+def check_input_size(size: int | None, *, field: str, limit: int = MAX_INPUT_IMAGE_BYTES) -> None:
+    """The input size rule: at most the API's limit. ``size`` None (not known yet) passes."""
+    if size is not None and size > limit:
+        text = too_large_text(size, limit)
+        raise InvalidRequestError(field, text.msgid, **text.params)
+
+
+def sniff_input(data: bytes, *, field: str = "image", max_bytes: int = MAX_INPUT_IMAGE_BYTES) -> InputImage:
     """Validate an input image by content; return it ready to hand to LiblibAI (GIF → first frame PNG)."""
     if not data:
         raise InvalidRequestError(field, "the file is empty.")
-    if len(data) > max_bytes:
-        raise InvalidRequestError(
-            field,
-            "the file is {size:.1f} MB; the limit is {limit:.0f} MB.",
-            size=len(data) / 1e6,
-            limit=max_bytes / 1e6,
-        )
+    check_input_size(len(data), field=field, limit=max_bytes)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -14,7 +14,8 @@ from bot.errors import BotError
 from bot.generation.actions import result_image
 from bot.i18n import N_
 from bot.jobs.sink import ImageFile
-from bot.media.codec import MAX_INPUT_BYTES, normalize_for_discord, sniff_input
+from bot.liblib.endpoints import MAX_INPUT_IMAGE_BYTES
+from bot.media.codec import normalize_for_discord, sniff_input
 from bot.media.transport import ImageTransport
 from bot.models import Job
 
@@ -58,6 +59,6 @@ async def source_from_result(transport: ImageTransport, job: Job, index: int, *,
         raw = await transport.download(url, max_bytes=MAX_DOWNLOAD_BYTES)
     except liblib.LiblibError as exc:
         raise ResultUnavailableError(job.id) from exc
-    if len(raw) > MAX_INPUT_BYTES:
+    if len(raw) > MAX_INPUT_IMAGE_BYTES:
         return url
     return await transport.publish(sniff_input(raw, field="image"), source_url=url, stem=stem)

@@ -1,4 +1,4 @@
-"""Fetch images members point at by URL (replied-to messages, context-menu targets), safely.
+"""Fetch images members point at by URL (attachments, replied-to messages, context-menu targets), safely.
 
 Only https URLs on the allowed hosts (Discord's CDN by default) are fetched; ``fetch.extra_hosts``
 adds trusted origins, which may use http and private addresses (a self-hosted media proxy, the test
@@ -6,6 +6,7 @@ fake). Every connection of the session resolves names through ``GuardedResolver`
 loopback, private and link-local addresses for untrusted hosts, so DNS cannot aim an allowed name at
 the bot's own network. Redirects are followed by hand, each hop checked against the same rules.
 Bodies are streamed and cut off past the size cap, and one timeout covers the whole download.
+``SourceRef.check`` applies the same size rule, and the type, to what Discord declared before any I/O.
 """
 
 from __future__ import annotations
@@ -23,13 +24,38 @@ import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.errors import InvalidRequestError
-from bot.media.codec import MAX_INPUT_BYTES
+from bot.liblib.endpoints import MAX_INPUT_IMAGE_BYTES
+from bot.media.codec import check_input_size, too_large_text
 from bot.settings import FetchSettings
 
 log = logging.getLogger(__name__)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """An image a member pointed at, with what Discord told us about it (None: unknown)."""
+
+    url: str
+    field: str = "image"
+    size: int | None = None
+    content_type: str | None = None
+    filename: str | None = None
+
+    @property
+    def looks_like_image(self) -> bool:
+        if self.content_type:
+            return self.content_type.startswith("image/")
+        return (self.filename or "").lower().endswith(IMAGE_EXTENSIONS) or self.filename is None
+
+    def check(self) -> None:
+        """THE metadata check of a member's image, before any I/O: the declared size and type."""
+        check_input_size(self.size, field=self.field)
+        if not self.looks_like_image:
+            raise InvalidRequestError(self.field, "that attachment is not an image (PNG, JPEG, WebP or GIF).")
 
 
 class SourceFetchError(InvalidRequestError):
@@ -136,7 +162,7 @@ class SourceImageFetcher:
         policy: HostPolicy,
         *,
         timeout: float = 20.0,
-        max_bytes: int = MAX_INPUT_BYTES,
+        max_bytes: int = MAX_INPUT_IMAGE_BYTES,
         max_redirects: int = 3,
     ) -> None:
         self._session = session
@@ -213,15 +239,5 @@ class SourceImageFetcher:
         return bytes(buf)
 
     def _too_large(self, field: str, size: int | None) -> SourceFetchError:
-        limit_mb = self._max_bytes / 1_048_576
-        if size:
-            return SourceFetchError(
-                field,
-                "too_large",
-                "the file is {size:.1f} MB; the limit is {limit:.0f} MB.",
-                size=size / 1_048_576,
-                limit=limit_mb,
-            )
-        return SourceFetchError(
-            field, "too_large", "the file is too large; the limit is {limit:.0f} MB.", limit=limit_mb
-        )
+        text = too_large_text(size, self._max_bytes)
+        return SourceFetchError(field, "too_large", text.msgid, **text.params)

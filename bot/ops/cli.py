@@ -24,18 +24,25 @@ TOKEN_HELP = (
 )
 
 
+COMMANDS = {
+    "run": "run the Discord bot",
+    "sync-commands": "sync the slash commands to Discord now, then exit",
+    "check": "check the settings, the Discord token and the LiblibAI keys; print the invite URL",
+    "simulate": "run the local LiblibAI simulator",
+    "imagine": "generate images from the command line",
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="liblib-bot", description="LiblibAI image bot for Discord")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", help="settings file (default: config.toml when present)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the Discord bot")
-    sub.add_parser("sync-commands", help="sync the slash commands to Discord now, then exit")
-    sub.add_parser("check", help="check the settings, the Discord token and the LiblibAI keys; print the invite URL")
-    sim = sub.add_parser("simulate", help="run the local LiblibAI simulator")
+    commands = {name: sub.add_parser(name, help=text) for name, text in COMMANDS.items()}
+    sim = commands["simulate"]
     sim.add_argument("--port", type=int, help="port (default: simulator.port)")
     sim.add_argument("--host", help="host (default: simulator.host)")
-    img = sub.add_parser("imagine", help="generate images from the command line")
+    img = commands["imagine"]
     img.add_argument("prompt")
     img.add_argument("--mode", default=None, help="star3, kontext (pro/max), or custom / a custom model name")
     img.add_argument("--image", action="append", default=[], help="input image: a URL or a local file (repeatable)")
@@ -47,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     img.add_argument("--kontext-model", choices=["pro", "max"], help="with --mode kontext")
     img.add_argument("--out", default="out", help="directory for the PNG files (default: out/)")
     return parser
+
+
+def with_default_command(argv: list[str]) -> list[str]:
+    """``python -m bot``'s arguments: ``run`` when no subcommand (and no help or version) is asked for."""
+    if any(a in COMMANDS or a in ("-h", "--help", "--version") for a in argv):
+        return argv
+    return [*argv, "run"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,7 +163,7 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
     from bot.composition import open_liblib
     from bot.errors import BotError
     from bot.generation.builder import RequestBuilder
-    from bot.generation.families import family_of, make_submit_builder
+    from bot.generation.families import family_of, kontext_mode, make_submit_builder
     from bot.liblib import LiblibError, TaskStatus
     from bot.media.codec import as_png_or_jpeg, sniff_input
 
@@ -164,7 +178,7 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
         builder = RequestBuilder(settings.models, simulated=simulator is not None)
         mode = args.mode
         if mode == "kontext" and args.kontext_model:
-            mode = f"kontext-{args.kontext_model}"
+            mode = kontext_mode(args.kontext_model)
         if mode == "custom":
             if not settings.models.custom:
                 print("error: no custom models are configured ([[models.custom]] in the settings).", file=sys.stderr)

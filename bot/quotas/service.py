@@ -26,7 +26,7 @@ from bot.errors import (
     NotAllowedError,
     QuotaExceededError,
 )
-from bot.generation.families import family_of
+from bot.generation.families import family_of, mode_name
 from bot.i18n import N_
 from bot.jobs.admission import Requester
 from bot.jobs.sink import Presentation
@@ -52,13 +52,6 @@ def member_usage_scope(guild_id: int | None) -> str:
     return DM_SCOPE if guild_id is None else f"member:{guild_id}"
 
 
-def mode_name(request: GenerationRequest) -> str:
-    """The name admins use for the request's model ("star3", "kontext-pro", a custom model name)."""
-    if request.mode == "kontext":
-        return f"kontext-{request.kontext_model or 'pro'}"
-    return request.mode
-
-
 def estimated_long_side(request: GenerationRequest) -> int:
     """The output's longest side, roughly: explicit sizes, else about 1 MP (2 MP-ish when high-res)."""
     if request.width or request.height:
@@ -69,9 +62,9 @@ def estimated_long_side(request: GenerationRequest) -> int:
     return round(max(height, height * w / h))
 
 
-def check_request(policy: Policy, request: GenerationRequest) -> None:
+def check_request(policy: Policy, request: GenerationRequest, kontext_default: str) -> None:
     """The per-option caps and feature switches; raises a BotError naming the option."""
-    name = mode_name(request)
+    name = mode_name(request, kontext_default)
     if policy.allowed_models is not None:
         allowed = set(policy.allowed_models)
         if name not in allowed and request.mode not in allowed:
@@ -205,7 +198,7 @@ class QuotaService:
         if blocked_until is not None and blocked_until > now:
             raise MemberBlockedError(blocked_until)
         await self._check_words(policy, requester, job.request, now)
-        check_request(policy, job.request)
+        check_request(policy, job.request, self._settings.models.kontext_default_model)
         if policy.cooldown_seconds > 0 and not policy.exempt:
             until = now + timedelta(seconds=policy.cooldown_seconds)
             running = await self._store.claim_timer(strike_key, requester.user_id, COOLDOWN, now=now, until=until)
@@ -243,7 +236,7 @@ class QuotaService:
             channel_id=requester.channel_id,
             user_id=requester.user_id,
             job_id=job.id,
-            mode=mode_name(job.request),
+            mode=mode_name(job.request, self._settings.models.kontext_default_model),
             prompt=job.request.prompt,
             negative_prompt=job.request.negative_prompt,
             created_at=now,
@@ -273,7 +266,7 @@ class QuotaService:
         if family is Family.STAR3:
             key = "star3"
         elif family is Family.KONTEXT:
-            key = f"kontext-{request.kontext_model or self._settings.models.kontext_default_model}"
+            key = mode_name(request, self._settings.models.kontext_default_model)
         else:
             key = "custom"
         per_image: int = table.get(key, max(table.values(), default=0))

@@ -40,6 +40,7 @@ def make_settings(fake: FakeDiscord, sim: Simulator | None, db: Path, **sections
         "storage": {"url": f"sqlite:///{db}"},
         "queue": {"progress_edit_interval": 0.05},
         "simulator": FAST_SIM.model_dump(),
+        "fetch": {"extra_hosts": [fake.base_url]},  # the fake's CDN, as Discord's is allowed in production
     }
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}

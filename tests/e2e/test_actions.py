@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from bot.jobs.admission import OpenAdmission, Requester
 from bot.models import Job, JobKind, JobState, UsageDebit
@@ -19,6 +21,7 @@ from tests.e2e.helpers import (
     original_edit_with,
     result_of,
 )
+from tests.e2e.test_discord_faults import logged
 from tests.e2e.test_imagine import png_size
 from tests.fake_discord import FakeDiscord
 
@@ -108,8 +111,8 @@ async def test_remix_edits_the_prompt_then_rerolls_or_varies(env: Env) -> None:
     assert child.kind is JobKind.REROLL and child.request.prompt == "a blue fox"
     assert child.parent_job_id == parent.id and child.parent_message_id == int(message["id"])
 
-    await env.fake.click(int(message["id"]), button(message, "remix"))
-    await asyncio.sleep(0.1)
+    click = await env.fake.click(int(message["id"]), button(message, "remix"))
+    assert (await ack(env.fake, click)).json["type"] == 9  # the modal is open
     submit = await env.fake.submit_modal(modal_id, {"prompt": "a green fox", "action": ["vary:1"]})
     await result_of(env.fake, submit)
     varied = await job_for_token(env.runtime.store, submit.token)
@@ -118,8 +121,8 @@ async def test_remix_edits_the_prompt_then_rerolls_or_varies(env: Env) -> None:
 
 async def test_remix_with_an_invalid_prompt_is_refused_privately(env: Env) -> None:
     _, parent, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "a red fox"})
-    await env.fake.click(int(message["id"]), button(message, "remix"))
-    await asyncio.sleep(0.1)
+    click = await env.fake.click(int(message["id"]), button(message, "remix"))
+    assert (await ack(env.fake, click)).json["type"] == 9  # the modal is open
     submit = await env.fake.submit_modal(f"lb-remix:{parent.id}", {"prompt": "一只狐狸", "action": ["reroll"]})
     call = await ack(env.fake, submit)
     assert call.json["type"] == 4 and call.json["data"]["flags"] & 64 and "English" in call.json["data"]["content"]
@@ -135,7 +138,7 @@ async def test_a_strangers_click_is_refused_privately_without_an_api_call(env: E
         call = await ack(env.fake, click)
         assert call.json["type"] == 4 and call.json["data"]["flags"] & 64
         assert "Only the member" in call.json["data"]["content"]
-    await asyncio.sleep(0.1)
+    # Every click was answered with its refusal, which is where the bot's handling of it ends.
     assert env.sim.counters.submit_requests == submits
     assert int(message["id"]) in env.fake.messages  # not deleted
 
@@ -201,8 +204,8 @@ async def test_buttons_on_a_result_from_before_a_restart_still_work(fake: FakeDi
             await result_of(fake, click)
             child = await job_for_token(runtime.store, click.token)
             assert child.kind is kind and child.parent_job_id == parent.id
-        await fake.click(int(message["id"]), button(message, "remix"))
-        await asyncio.sleep(0.1)
+        click = await fake.click(int(message["id"]), button(message, "remix"))
+        assert (await ack(fake, click)).json["type"] == 9  # the modal is open
         submit = await fake.submit_modal(f"lb-remix:{parent.id}", {"prompt": "after", "action": ["reroll"]})
         await result_of(fake, submit)
         delete = await fake.click(int(message["id"]), button(message, "delete"))
@@ -243,13 +246,20 @@ async def test_cancel_while_queued_refunds_and_never_submits(fake: FakeDiscord, 
         cancelled = await runtime.store.get_job(job.id)
         assert cancelled.state is JobState.CANCELLED and cancelled.refunded
         assert await runtime.store.get_usage("user", fake.user_id, "day:test") == (1, 8)
-        await asyncio.sleep(2.0)
-        assert sim.counters.submits == 1
+        # One slot, first come first served: a job queued after the cancelled one is rendered only once
+        # the queue has moved past the cancelled job's place.
+        later = await fake.slash("imagine", {"prompt": "third, after the cancel"})
+        await result_of(fake, later)
+        assert sim.counters.submits == 2
+        assert "second, waits" not in [task.params["prompt"] for task in sim.tasks()]
         assert "Cancelled" in fake.original_message(waiting)["content"]
     assert_no_pings(fake)
 
 
-async def test_cancel_while_running_refunds_and_drops_the_result(fake: FakeDiscord, sim, tmp_path: Path) -> None:
+async def test_cancel_while_running_refunds_and_drops_the_result(
+    fake: FakeDiscord, sim, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.jobs.runner")
     sim.set_durations(queued=0.02, running=1.0, auditing=0.02)
     settings = make_settings(fake, sim, tmp_path / "bot.db")
     fake.add_member(STRANGER, name="stranger")
@@ -262,7 +272,8 @@ async def test_cancel_while_running_refunds_and_drops_the_result(fake: FakeDisco
         assert (await ack(fake, refused)).json["data"]["flags"] & 64
         click = await fake.click(int(progress["id"]), custom_ids(progress)[0])
         await ack(fake, click)
-        await asyncio.sleep(1.5)  # the task finishes at LiblibAI meanwhile
+        # The task finishes at LiblibAI meanwhile; the poll sees its result and drops it.
+        await logged(caplog, f"job {job.id} result_discarded")
         final = await runtime.store.get_job(job.id)
         assert final.state is JobState.CANCELLED and final.refunded
         assert await runtime.store.get_usage("user", fake.user_id, "day:test") == (0, 0)

@@ -219,22 +219,10 @@ async def test_a_full_run_logs_no_secret_and_one_line_per_job_event(
     assert delivered["duration_s"] > 0
 
 
-def test_debug_logging_keeps_sql_parameters_out() -> None:
+def test_debug_logging_keeps_sql_parameters_out(restore_logging: None) -> None:
     """aiosqlite echoes SQL parameters (interaction tokens) at DEBUG: setup_logging holds it at INFO."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level, {n: logging.getLogger(n).level for n in ("discord", "aiosqlite")})
-    try:
-        setup_logging("DEBUG", secrets=[SECRET_KEY])
-        assert logging.getLogger("aiosqlite").getEffectiveLevel() == logging.INFO
-        assert logging.getLogger("bot.jobs.runner").getEffectiveLevel() == logging.DEBUG
-        setup_logging("WARNING")
-        assert logging.getLogger("aiosqlite").getEffectiveLevel() == logging.WARNING
-    finally:
-        handlers, level, levels = saved
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in handlers:
-            root.addHandler(handler)
-        root.setLevel(level)
-        for name, old in levels.items():
-            logging.getLogger(name).setLevel(old)
+    setup_logging("DEBUG", secrets=[SECRET_KEY])
+    assert logging.getLogger("aiosqlite").getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("bot.jobs.runner").getEffectiveLevel() == logging.DEBUG
+    setup_logging("WARNING")
+    assert logging.getLogger("aiosqlite").getEffectiveLevel() == logging.WARNING

@@ -24,8 +24,6 @@ from tests.fake_discord import FakeDiscord
 
 pytestmark = pytest.mark.slow
 
-READY_WAIT = 2.6  # discord.py's default guild_ready_timeout (2 s) before the bot is ready
-
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
@@ -130,7 +128,7 @@ async def test_sigterm_mid_generation_then_restart_delivers_exactly_once(
     proc = await start_bot(config, tmp_path, log)
     try:
         await wait_until(lambda: fake.identify_count == 1 and fake.sync_count == 1, 30, "the bot to connect")
-        await asyncio.sleep(READY_WAIT)
+        await fake.wait_for_gateway()  # identified, and every event so far written to the bot
         inter = await fake.slash("imagine", {"prompt": "a lantern in the fog"})
         await fake.wait_for_ack(inter)
         await wait_until(lambda: sim.counters.submits == 1, 10, "the submit")
@@ -179,7 +177,7 @@ async def test_sigterm_right_after_a_burst_answers_every_acknowledged_command(
     proc = await start_bot(config, tmp_path, log)
     try:
         await wait_until(lambda: fake.identify_count == 1 and fake.sync_count == 1, 30, "the bot to connect")
-        await asyncio.sleep(READY_WAIT)
+        await fake.wait_for_gateway()  # identified, and every event so far written to the bot
         burst = await asyncio.gather(
             *(fake.slash("imagine", {"prompt": f"burst {i}"}, user_id=m) for i, m in enumerate(members))
         )

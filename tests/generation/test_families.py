@@ -3,10 +3,11 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import InvalidRequestError
-from bot.generation.families import family_of, make_submit_builder, size_for_ratio
+from bot.generation.builder import RequestBuilder
+from bot.generation.families import family_of, kontext_mode, make_submit_builder, mode_name, size_for_ratio
 from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest
-from bot.settings import Settings
+from bot.settings import ModelsSettings, Settings
 
 
 @pytest.fixture
@@ -18,6 +19,19 @@ def test_family_of() -> None:
     assert family_of("star3") is Family.STAR3
     assert family_of("kontext") is Family.KONTEXT
     assert family_of("dreamtech-xl") is Family.CUSTOM
+
+
+def test_one_kontext_naming_with_the_configured_default() -> None:
+    assert kontext_mode("max") == "kontext-max"
+    assert mode_name(GenerationRequest(mode="star3", prompt="p"), "max") == "star3"
+    assert mode_name(GenerationRequest(mode="kontext", prompt="p", kontext_model="pro"), "max") == "kontext-pro"
+    unnamed = GenerationRequest(mode="kontext", prompt="p")  # hand-made or stored long ago: no model named
+    assert mode_name(unnamed, "max") == "kontext-max"  # the configured default, not "pro"
+    assert mode_name(unnamed) == "kontext"  # no default in reach: the name members type for the default
+    builder = RequestBuilder(ModelsSettings(kontext_default_model="max"))
+    assert builder.resolve_mode("kontext") == "kontext-max"
+    request = builder.build("p", mode="kontext")
+    assert mode_name(request) == mode_name(request, "pro") == "kontext-max"  # built requests name their model
 
 
 def test_star3_named_and_sized_ratios(build) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from bot.errors import InvalidRequestError
 from bot.generation.builder import RequestBuilder
-from bot.generation.restyle import SourceRef, build_restyle_request, nearest_aspect_ratio, restyle_mode
+from bot.generation.restyle import build_restyle_request, nearest_aspect_ratio, restyle_mode
 from bot.settings import ModelsSettings
 
 
@@ -52,15 +52,3 @@ def test_reference_count_follows_the_mode(builder: RequestBuilder) -> None:
         build_restyle_request(builder, "mix", mode="kontext-max", reference_count=4)
     with pytest.raises(InvalidRequestError, match="at most 1"):
         build_restyle_request(builder, "mix", mode="star3", reference_count=1)
-
-
-def test_source_ref_metadata_checks() -> None:
-    SourceRef("u", size=1000, content_type="image/png").check()
-    SourceRef("u").check()  # an embed image: nothing known until downloaded
-    with pytest.raises(InvalidRequestError, match="limit is 10 MB"):
-        SourceRef("u", size=11 * 1024 * 1024, content_type="image/png").check()
-    with pytest.raises(InvalidRequestError, match="not an image"):
-        SourceRef("u", size=10, content_type="video/mp4").check()
-    with pytest.raises(InvalidRequestError, match="not an image"):
-        SourceRef("u", size=10, filename="notes.txt").check()
-    SourceRef("u", size=10, filename="photo.JPG").check()

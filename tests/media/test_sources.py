@@ -1,4 +1,5 @@
-"""The source-image fetcher against a loopback aiohttp server: allowlist, SSRF guard, size cap, timeout."""
+"""The source-image fetcher against a loopback aiohttp server: allowlist, SSRF guard, size cap, timeout;
+and the metadata check of source images (``SourceRef``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from contextlib import AbstractAsyncContextManager
 import pytest
 from aiohttp import web
 
+from bot.errors import InvalidRequestError
+from bot.liblib.endpoints import MAX_INPUT_IMAGE_BYTES
+from bot.media.codec import sniff_input
 from bot.media.sources import (
     AllowedOrigin,
     HostPolicy,
     SourceFetchError,
     SourceImageFetcher,
+    SourceRef,
     is_public_address,
     open_fetch_session,
 )
@@ -61,6 +66,13 @@ async def _gone(request: web.Request) -> web.Response:
     return web.Response(status=404)
 
 
+HUGE = 10 * 1024 * 1024 + 512 * 1024  # 10.5 MiB (11.0 decimal MB)
+
+
+async def _huge(request: web.Request) -> web.Response:
+    return web.Response(body=b"x" * HUGE, content_type="image/png")
+
+
 @pytest.fixture
 async def origin() -> AsyncIterator[str]:
     app = web.Application()
@@ -72,6 +84,7 @@ async def origin() -> AsyncIterator[str]:
     app.router.add_get("/away", _redirect_away)
     app.router.add_get("/loop", _redirect_loop)
     app.router.add_get("/gone", _gone)
+    app.router.add_get("/huge", _huge)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -245,3 +258,28 @@ def test_settings_reject_malformed_host_entries() -> None:
         FetchSettings(extra_hosts=["gopher://example.com"])
     with pytest.raises(ValueError, match="not a host"):
         FetchSettings(extra_hosts=["https://example.com/path"])
+
+
+def test_source_ref_metadata_checks() -> None:
+    SourceRef("u", size=1000, content_type="image/png").check()
+    SourceRef("u").check()  # an embed image: nothing known until downloaded
+    with pytest.raises(InvalidRequestError, match="limit is 10 MB"):
+        SourceRef("u", size=11 * 1024 * 1024, content_type="image/png").check()
+    with pytest.raises(InvalidRequestError, match="not an image"):
+        SourceRef("u", size=10, content_type="video/mp4").check()
+    with pytest.raises(InvalidRequestError, match="not an image"):
+        SourceRef("u", size=10, filename="notes.txt").check()
+    SourceRef("u", size=10, filename="photo.JPG").check()
+
+
+async def test_one_size_rule_and_unit_for_declared_fetched_and_read_sizes(origin: str, fetcher_for: Opener) -> None:
+    """The API's 10 MiB limit, shown in MiB ("MB") alike before the download, during it and after it."""
+    with pytest.raises(InvalidRequestError) as declared:
+        SourceRef("u", size=HUGE, content_type="image/png").check()
+    with pytest.raises(InvalidRequestError) as read:
+        sniff_input(b"x" * HUGE)
+    async with fetcher_for(extra=[origin], max_bytes=MAX_INPUT_IMAGE_BYTES) as fetcher:
+        with pytest.raises(SourceFetchError) as fetched:
+            await fetcher.fetch(f"{origin}/huge")
+    expected = "**image**: the file is 10.5 MB; the limit is 10 MB."
+    assert declared.value.message == read.value.message == fetched.value.message == expected

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -180,22 +179,6 @@ async def test_unwritable_storage_directory(fake: FakeDiscord, sim: Simulator, t
 
 
 # -- through the command line ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """``main`` configures the root logger; put it back for the rest of the suite."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    levels = {n: logging.getLogger(n).level for n in ("discord", "aiosqlite", "aiohttp.access")}
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-    for name, old in levels.items():
-        logging.getLogger(name).setLevel(old)
 
 
 async def test_cli_check_reads_the_settings_file(

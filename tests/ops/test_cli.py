@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.ops.cli import main
+from bot.ops.cli import COMMANDS, _parser, main, with_default_command
+
+pytestmark = pytest.mark.usefixtures("restore_logging")  # main() configures logging
 
 
 @pytest.fixture(autouse=True)
@@ -45,3 +47,26 @@ def test_imagine_refuses_bad_input_clearly(capsys: pytest.CaptureFixture[str]) -
 def test_run_without_a_token_explains_how_to_get_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run"]) == 2
     assert "discord.com/developers/applications" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], ["run"]),
+        (["--config", "bot.toml"], ["--config", "bot.toml", "run"]),
+        (["--config", "bot.toml", "sync-commands"], ["--config", "bot.toml", "sync-commands"]),
+        (["imagine", "a fox"], ["imagine", "a fox"]),
+        (["--version"], ["--version"]),
+        (["-h"], ["-h"]),
+    ],
+)
+def test_python_m_bot_runs_the_bot_unless_a_subcommand_is_given(argv: list[str], expected: list[str]) -> None:
+    assert with_default_command(argv) == expected
+
+
+def test_every_subcommand_is_known_to_python_m_bot() -> None:
+    """``COMMANDS`` is the parser's list: each parses, so ``python -m bot <command>`` passes it through."""
+    parser = _parser()
+    for command in COMMANDS:
+        args = ["imagine", "fox"] if command == "imagine" else [command]
+        assert parser.parse_args(args).command == command == with_default_command(args)[0]

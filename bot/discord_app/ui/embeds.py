@@ -6,6 +6,7 @@ import re
 
 import discord
 
+from bot.generation.families import mode_name
 from bot.i18n import N_, Locale, t
 from bot.jobs.sink import Progress, Stage
 from bot.models import FailureReason, Job, JobKind, JobResult
@@ -104,7 +105,7 @@ def _duration(seconds: float) -> str:
 
 def describe_mode(job: Job, locale: Locale = None) -> str:
     r = job.request
-    mode = r.mode if r.mode != "kontext" else f"kontext-{r.kontext_model or 'pro'}"
+    mode = mode_name(r)
     img2img = t(" (img2img)", locale) if r.is_img2img else ""
     simulated = t(" · simulated", locale) if r.simulated else ""
     return f"{mode}{img2img}{simulated}"
