@@ -18,7 +18,7 @@ from bot.generation.fingerprint import find_duplicate
 from bot.generation.prompt_flags import parse_flags
 from bot.generation.restyle import SourcePublisher
 from bot.i18n import t
-from bot.liblib.models import SEED_MAX
+from bot.liblib.endpoints import SEED_MAX
 from bot.models import GenerationRequest, new_job_id
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from bot.liblib.endpoints import (
     KONTEXT_ASPECT_RATIOS,
     MAX_IMAGE_COUNT,
     PROMPT_MAX_CHARS,
+    SEED_MAX,
     STAR3_CONTROL_TYPES,
 )
-from bot.liblib.models import SEED_MAX
 from bot.models import GenerationRequest
 from bot.settings import CustomModel, ModelsSettings
 

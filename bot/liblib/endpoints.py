@@ -74,6 +74,7 @@ class AuditStatus(IntEnum):
 
 PROMPT_MAX_CHARS = 2000
 MAX_IMAGE_COUNT = 4
+SEED_MAX = 9_999_999_999  # the largest seed any family takes (-1: random)
 MAX_INPUT_IMAGE_BYTES = 10 * 1024 * 1024
 KONTEXT_MAX_REFERENCES = 4
 KONTEXT_ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "9:16", "16:9", "9:21", "21:9")

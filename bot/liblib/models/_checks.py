@@ -9,7 +9,6 @@ from pydantic import AfterValidator
 
 from bot.liblib import endpoints
 
-SEED_MAX = 9_999_999_999
 MAX_LORAS = 5
 MAX_CONTROLNET_UNITS = 4
 UPLOAD_NAME_MAX_CHARS = 100

@@ -21,7 +21,6 @@ from bot.liblib.endpoints import Family
 from bot.liblib.models._checks import (
     MAX_CONTROLNET_UNITS,
     MAX_LORAS,
-    SEED_MAX,
     VALID_PREPROCESSORS,
     VALID_UPSCALERS,
     Flag,
@@ -184,7 +183,7 @@ class _CustomCommon(_Request):
     cfg_scale: Annotated[float, between("CFG scale", 1, 15)] = 7.0
     img_count: ImgCount = 1
     randn_source: Annotated[int, between("random source", 0, 1)] = 0
-    seed: Annotated[int, between("seed", -1, SEED_MAX)] = -1
+    seed: Annotated[int, between("seed", -1, endpoints.SEED_MAX)] = -1
     restore_faces: Flag = 0
     additional_network: Annotated[list[AdditionalNetwork] | None, at_most(MAX_LORAS, "LoRAs")] = None
     control_net: Annotated[list[ControlNetUnit] | None, at_most(MAX_CONTROLNET_UNITS, "ControlNet units")] = None

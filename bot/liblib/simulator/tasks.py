@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.liblib import endpoints as ep
 from bot.liblib.simulator.images import STAR3_SIZES, clamp_size, kontext_size, megapixel_size
-from bot.liblib.simulator.validate import SEED_MAX, SubmitKind
+from bot.liblib.simulator.validate import SubmitKind
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class TaskBook:
         prompt = str(params["prompt"])
         images: list[SimImage] = []
         for index in range(count):
-            seed = base_seed + index if base_seed >= 0 else self._rng.randint(0, SEED_MAX)
+            seed = base_seed + index if base_seed >= 0 else self._rng.randint(0, ep.SEED_MAX)
             blocked = outcome == "audit_reject" or (outcome == "partial_audit" and index == count - 1)
             audit = ep.AuditStatus.BLOCKED if blocked else ep.AuditStatus.PASSED
             name = hashlib.sha256(f"{prompt}\x00{seed}\x00{index}\x00{width}x{height}".encode()).hexdigest()

@@ -17,7 +17,6 @@ from bot.liblib import endpoints as ep
 
 log = logging.getLogger(__name__)
 
-SEED_MAX = 9_999_999_999
 MSG_INCOMPLETE = "生图参数未通过参数完整度校验，请检查参数配置"
 
 # Extra webui templates a real account may use on the custom-model routes (§4).
@@ -251,7 +250,7 @@ def _check_custom(kind: SubmitKind, params: Mapping[str, Any], *, qwen: bool) ->
     _int(params, "clipSkip", 1, 12)
     _int(params, "randnSource", 0, 1)
     _int(params, "restoreFaces", 0, 1)
-    _int(params, "seed", -1, SEED_MAX)
+    _int(params, "seed", -1, ep.SEED_MAX)
     sampler = params.get("sampler")
     if sampler is not None and (not _is_int(sampler) or sampler not in ep.VALID_SAMPLERS):
         raise _InvalidError("sampler")
