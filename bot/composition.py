@@ -15,12 +15,16 @@ import discord
 import yarl
 from pydantic import SecretStr
 
-from bot.discord_app.client import LiblibBot, Services
+from bot.discord_app.ack_priority import AckPriority
+from bot.discord_app.client import CogLoader, LiblibBot
+from bot.discord_app.restyling import Restyler
 from bot.discord_app.sink import DiscordResultSink
-from bot.discord_app.ui.views import result_view
+from bot.discord_app.starting import JobStarter
+from bot.discord_app.ui.views import register_handler, result_view
 from bot.generation.builder import RequestBuilder
 from bot.generation.families import make_submit_builder
 from bot.i18n import LocaleResolver
+from bot.jobs.admission import Admission
 from bot.jobs.leadership import elector_for
 from bot.jobs.runner import JobRunner, JobService
 from bot.jobs.scheduling import FairQueue
@@ -34,11 +38,34 @@ from bot.ops.metrics import Metrics
 from bot.quotas import GuildAdminService, QuotaService
 from bot.settings import DiscordSettings, LiblibSettings, Settings
 from bot.storage import Store, open_store
+from cogs.actions import ActionsCog
+from cogs.admin import AdminCog
+from cogs.generate import GenerateCog
+from cogs.info import InfoCog
+from cogs.restyle import RestyleCog
+from cogs.usage import UsageCog
 
 log = logging.getLogger(__name__)
 
 DISCORD_API_DEFAULT = "https://discord.com/api/v10"
 DISCORD_GATEWAY_DEFAULT = "wss://gateway.discord.gg/"
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the cogs are built from, once per runtime; each cog receives only the part it uses."""
+
+    settings: Settings
+    store: Store
+    jobs: JobService
+    starter: JobStarter  # admits, enqueues and shows the position of jobs asked for on Discord
+    admission: Admission
+    admin: GuildAdminService  # quotas and server settings (/quota, /settings, /usage)
+    builder: RequestBuilder
+    transport: ImageTransport
+    sources: SourceImageFetcher  # downloads images members point at by URL (allowlisted hosts only)
+    locales: LocaleResolver  # which language to answer in
+    acks: AckPriority  # answered commands let unanswered ones go first
 
 
 @dataclass(slots=True)
@@ -50,7 +77,60 @@ class Runtime:
     runner: JobRunner
     simulator: Simulator | None
     metrics: Metrics
+    services: Services
     health: HealthServer | None = None  # the /metrics + /healthz server, when [metrics] enabled
+
+
+def cog_loader(services: Services) -> CogLoader:
+    """The bot's cogs, each given exactly what it uses."""
+    s = services
+    models = s.settings.models
+
+    async def load(bot: LiblibBot) -> None:
+        restyler = Restyler(
+            s.builder, s.sources, s.transport, s.starter, s.locales, default_mode=models.restyle_default_mode
+        )
+        await bot.add_cog(
+            GenerateCog(
+                starter=s.starter,
+                admission=s.admission,
+                builder=s.builder,
+                transport=s.transport,
+                sources=s.sources,
+                store=s.store,
+                locales=s.locales,
+                acks=s.acks,
+                settings=s.settings.actions,
+                default_mode=models.default_mode,
+            )
+        )
+        await bot.add_cog(RestyleCog(bot, restyler, s.locales))
+        actions = ActionsCog(
+            jobs=s.jobs,
+            starter=s.starter,
+            builder=s.builder,
+            transport=s.transport,
+            restyler=restyler,
+            locales=s.locales,
+            settings=s.settings.actions,
+            quotas=s.admin.quotas,
+        )
+        await bot.add_cog(actions)
+        register_handler(bot, actions)  # result buttons (dynamic items) survive restarts
+        await bot.add_cog(
+            InfoCog(
+                jobs=s.jobs,
+                store=s.store,
+                builder=s.builder,
+                transport=s.transport,
+                locales=s.locales,
+                default_mode=models.default_mode,
+            )
+        )
+        await bot.add_cog(AdminCog(s.admin, s.locales))
+        await bot.add_cog(UsageCog(s.admin.quotas, s.locales))
+
+    return load
 
 
 def point_discord_at(api_base_url: str, gateway_url: str) -> None:
@@ -108,7 +188,10 @@ async def open_liblib(settings: Settings) -> AsyncIterator[tuple[LiblibClient, S
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | None = None) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, *, bot_options: dict[str, object] | None = None, admission: Admission | None = None
+) -> AsyncIterator[Runtime]:
+    """``admission``: who may start which job (default: the quotas); tests give their own."""
     point_discord_at(settings.discord.api_base_url, settings.discord.gateway_url)
     policy = HostPolicy.from_settings(settings.fetch)
     async with (
@@ -120,9 +203,11 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
         metrics = Metrics()  # one registry per runtime; exported only when [metrics] is enabled
         options.setdefault("http_trace", metrics.discord_trace())
         options.update(shard_options(settings.discord))
-        bot = LiblibBot(settings, **options)
-        fair = FairQueue()
         quotas = QuotaService(store, settings)
+        locales = LocaleResolver(settings.discord.default_locale, quotas.server_language)
+        acks = AckPriority()
+        bot = LiblibBot(settings, store, locales=locales, acks=acks, **options)
+        fair = FairQueue()
         sink = DiscordResultSink(
             bot,
             edit_interval=settings.queue.progress_edit_interval,
@@ -154,26 +239,30 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
             estimate_wait=runner.estimated_wait,
             quota_error=quotas.quota_error,
         )
-        bot.services = Services(
+        admission = admission or quotas
+        services = Services(
             settings=settings,
             store=store,
             jobs=jobs,
+            starter=JobStarter(jobs, admission, locales, acks, store, token_ttl=settings.queue.interaction_token_ttl),
+            admission=admission,
+            admin=GuildAdminService(store, quotas),
             builder=RequestBuilder(settings.models, simulated=client.simulated),
             transport=ImageTransport(client, settings.liblib.image_transport),
             sources=SourceImageFetcher(
                 fetch_session, policy, timeout=settings.fetch.timeout, max_redirects=settings.fetch.max_redirects
             ),
-            admission=quotas,
-            admin=GuildAdminService(store, quotas),
-            locales=LocaleResolver(settings.discord.default_locale, quotas.server_language),
+            locales=locales,
+            acks=acks,
         )
         bot.runner = runner
+        bot.load_cogs = cog_loader(services)
         health: HealthServer | None = None
         if settings.metrics.enabled:
             health = HealthServer(metrics, bot, store, host=settings.metrics.host, port=settings.metrics.port)
             await health.start()
         try:
-            yield Runtime(settings, bot, client, store, runner, simulator, metrics, health)
+            yield Runtime(settings, bot, client, store, runner, simulator, metrics, services, health)
         finally:
             if not bot.is_closed():
                 await bot.close()

@@ -9,15 +9,15 @@ answered with a "thinking" response, which becomes the new job's own message (pr
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable
 
 import discord
 from discord.ext import commands
 
-from bot.discord_app.client import Services
+from bot.discord_app.replies import answer_error
 from bot.discord_app.requester import requester_from_interaction
-from bot.discord_app.tree import incident_text, interaction_language, reply_ephemeral
+from bot.discord_app.restyling import Restyler, image_refs
+from bot.discord_app.starting import JobStarter
 from bot.discord_app.ui.embeds import cancelled_text
 from bot.discord_app.ui.views import Click
 from bot.errors import BotError, InvalidRequestError, NotJobOwnerError
@@ -32,12 +32,16 @@ from bot.generation.actions import (
     upscale_request,
     vary_request,
 )
+from bot.generation.builder import RequestBuilder
 from bot.generation.families import mode_name
-from bot.i18n import Text, t
+from bot.i18n import LocaleResolver, Text, t
 from bot.jobs.admission import Requester
+from bot.jobs.runner import JobService
 from bot.media.results import source_from_result
+from bot.media.transport import ImageTransport
 from bot.models import GenerationRequest, Job, new_job_id
-from cogs.restyle import image_refs, open_restyle_modal
+from bot.quotas import QuotaService
+from bot.settings import ActionsSettings
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +92,26 @@ class RemixModal(discord.ui.Modal):
 
 
 class ActionsCog(commands.Cog):
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(
+        self,
+        *,
+        jobs: JobService,
+        starter: JobStarter,
+        builder: RequestBuilder,
+        transport: ImageTransport,
+        restyler: Restyler,
+        locales: LocaleResolver,
+        settings: ActionsSettings,
+        quotas: QuotaService,
+    ) -> None:
+        self.jobs = jobs
+        self.starter = starter
+        self.builder = builder
+        self.transport = transport
+        self.restyler = restyler
+        self.locales = locales
+        self.settings = settings
+        self.quotas = quotas  # the servers' `/settings buttons` choice
 
     # -- entry points ------------------------------------------------------------------------------
 
@@ -97,16 +119,11 @@ class ActionsCog(commands.Cog):
         await self.run_guarded(interaction, self._dispatch(interaction, click))
 
     async def run_guarded(self, interaction: discord.Interaction, work: Awaitable[None]) -> None:
-        """Run a click's work; BotErrors become private replies, anything else an incident id."""
+        """Run a click's or form's work; a failure becomes a private reply (``answer_error``)."""
         try:
             await work
-        except BotError as exc:
-            log.info("action refused: %s", exc.message)
-            await reply_ephemeral(interaction, exc.localized(await interaction_language(interaction)))
-        except Exception:
-            incident = secrets.token_hex(3)
-            log.exception("unexpected error in a result action (incident %s)", incident)
-            await reply_ephemeral(interaction, incident_text(incident, await interaction_language(interaction)))
+        except Exception as exc:
+            await answer_error(interaction, exc, await self.locales.for_interaction(interaction))
 
     async def _dispatch(self, interaction: discord.Interaction, click: Click) -> None:
         requester = requester_from_interaction(interaction)
@@ -128,18 +145,18 @@ class ActionsCog(commands.Cog):
             await self._restyle(interaction, click)
         elif click.action is Action.REMIX:
             job = await self._parent(click.job_id)  # a local read: the modal must be the first response
-            locale = await self.services.locales.for_interaction(interaction)
+            locale = await self.locales.for_interaction(interaction)
             await interaction.response.send_modal(RemixModal(self, job, locale))
         else:
             await self._new_job(interaction, click.action, click.job_id, click.index)
 
     async def _buttons_open(self, requester: Requester) -> bool:
         """The bot-wide switch, or the server's `/settings buttons` choice."""
-        if self.services.settings.actions.open_to_everyone:
+        if self.settings.open_to_everyone:
             return True
-        if self.services.admin is None or requester.guild_id is None:
+        if requester.guild_id is None:
             return False
-        policy = await self.services.admin.quotas.policy_for(
+        policy = await self.quotas.policy_for(
             requester.guild_id, user_id=requester.user_id, channel_id=requester.channel_id
         )
         return policy.buttons_open
@@ -147,7 +164,7 @@ class ActionsCog(commands.Cog):
     # -- actions -----------------------------------------------------------------------------------
 
     async def _cancel(self, interaction: discord.Interaction, click: Click, *, is_admin: bool) -> None:
-        job = await self.services.jobs.cancel(click.job_id, actor_id=interaction.user.id, is_admin=is_admin)
+        job = await self.jobs.cancel(click.job_id, actor_id=interaction.user.id, is_admin=is_admin)
         # The progress message is in the job's language; so is its cancellation.
         await interaction.response.edit_message(content=cancelled_text(job, interaction.user.id), view=None)
 
@@ -156,12 +173,10 @@ class ActionsCog(commands.Cog):
         images = image_refs(interaction.message) if interaction.message else []
         if not 0 <= click.index < len(images):
             raise InvalidRequestError("image", "that image is not part of this result.")
-        await open_restyle_modal(
-            self.services, interaction, image_url=images[click.index].url, parent_job_id=click.job_id
-        )
+        await self.restyler.open_form(interaction, image_url=images[click.index].url, parent_job_id=click.job_id)
 
     async def _parent(self, job_id: str) -> Job:
-        job = await self.services.jobs.get(job_id)
+        job = await self.jobs.get(job_id)
         if not has_result(job):
             raise NoResultError(job)
         return job
@@ -175,7 +190,7 @@ class ActionsCog(commands.Cog):
         request = await self._request_for(parent, action, index, new_id)
         if prompt is not None:
             request = request.with_(prompt=prompt)
-        await self.services.starter.start_interaction(
+        await self.starter.start_interaction(
             interaction,
             request,
             kind=JOB_KIND[action],
@@ -186,10 +201,10 @@ class ActionsCog(commands.Cog):
         )
 
     async def _request_for(self, parent: Job, action: Action, index: int, new_id: str) -> GenerationRequest:
-        settings = self.services.settings.actions
+        settings = self.settings
         if not 0 <= index < result_image_count(parent):
             raise InvalidRequestError("image", "that image is not part of this result.")
-        transport = self.services.transport
+        transport = self.transport
         if action is Action.REROLL:
             return reroll_request(parent)
         if action is Action.VARY:
@@ -207,6 +222,6 @@ class ActionsCog(commands.Cog):
     ) -> None:
         parent = await self._parent(job_id)
         request = parent.request
-        mode = mode_name(request, self.services.settings.models.kontext_default_model)
-        checked = self.services.builder.build(prompt, mode=mode)  # same prompt rules as /imagine (no I/O)
+        mode = self.builder.resolve_mode(mode_name(request))  # "kontext" without a model: the configured default
+        checked = self.builder.build(prompt, mode=mode)  # same prompt rules as /imagine (no I/O)
         await self._new_job(interaction, action, job_id, index, prompt=checked.prompt)

@@ -7,42 +7,26 @@ anyone in the integration settings, and a client may invoke a hidden command any
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_app.ui.quota_text import audit_text, clip, overrides_text, policy_text, prompt_log_text, usage_text
+from bot.discord_app.replies import reply_private
+from bot.discord_app.requester import NotAdminError, require_admin, role_ids
+from bot.discord_app.ui.quota_text import audit_text, overrides_text, policy_text, prompt_log_text, usage_text
 from bot.errors import BotError
-from bot.i18n import LocaleResolver, t
-from bot.quotas import GuildAdminService
+from bot.i18n import LocaleResolver, Text, t
+from bot.quotas import GuildAdminService, ScopeConfig
 from bot.quotas.policy import SERVER, channel_scope, member_scope, role_scope
 
 ADMIN_PERMISSIONS = discord.Permissions(manage_guild=True)
 UNLIMITED = -1  # in /quota options: no limit
 
-
-class NotAdminError(BotError, app_commands.CheckFailure):
-    def __init__(self) -> None:
-        super().__init__("You need the **Manage Server** permission to do that. Nothing was changed.")
-
-
-def is_admin(interaction: discord.Interaction) -> bool:
-    return interaction.guild_id is not None and interaction.permissions.manage_guild
-
-
-def require_admin(interaction: discord.Interaction) -> int:
-    """The guild id, or NotAdminError for a member without Manage Server (or outside a server)."""
-    if interaction.guild_id is None or not is_admin(interaction):
-        raise NotAdminError()
-    return interaction.guild_id
-
-
-def role_ids(member: discord.Member | discord.User) -> tuple[int, ...]:
-    if isinstance(member, discord.Member):
-        return tuple(r.id for r in member.roles if not r.is_default())
-    return ()
+# How a change is confirmed: from the scope's new settings, in the member's language.
+Confirm = Callable[[ScopeConfig, str], Awaitable[str]]
 
 
 def target_scope(
@@ -71,8 +55,28 @@ def _present(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-async def reply(interaction: discord.Interaction, text: str) -> None:
-    await interaction.response.send_message(clip(text), ephemeral=True)
+def _guild(interaction: discord.Interaction) -> int:
+    """The server of a command ``AdminCog.interaction_check`` let through (its commands are guild-only)."""
+    if interaction.guild_id is None:
+        raise NotAdminError()
+    return interaction.guild_id
+
+
+def _plain(value: Any, _locale: str) -> str:
+    return str(value)
+
+
+def _on_off(value: Any, locale: str) -> str:
+    return t("on", locale) if value else t("off", locale)
+
+
+def saved(changes: dict[str, Any], show: Callable[[Any, str], str] = _plain) -> Confirm:
+    """ "✅ Saved. key=value, …": what was asked for."""
+
+    async def confirm(_config: ScopeConfig, locale: str) -> str:
+        return t("✅ Saved.", locale) + " " + ", ".join(f"{k}={show(v, locale)}" for k, v in changes.items())
+
+    return confirm
 
 
 LimitOption = app_commands.Range[int, -1, 1_000_000]
@@ -92,38 +96,58 @@ class AdminCog(commands.Cog):
         default_permissions=ADMIN_PERMISSIONS,
     )
 
-    def __init__(self, admin: GuildAdminService, locales: LocaleResolver | None = None) -> None:
+    def __init__(self, admin: GuildAdminService, locales: LocaleResolver) -> None:
         self.admin = admin
-        self.locales = locales or LocaleResolver()
-
-    async def _locale(self, interaction: discord.Interaction) -> str:
-        return await self.locales.for_interaction(interaction)
-
-    async def _saved(self, interaction: discord.Interaction, changes: dict[str, Any]) -> None:
-        shown = ", ".join(f"{k}={v}" for k, v in changes.items())
-        await reply(interaction, t("✅ Saved.", await self._locale(interaction)) + " " + shown)
+        self.locales = locales
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        """The one admin check, run by discord.py before every /quota and /settings command."""
         require_admin(interaction)
         return True
+
+    async def _reply(self, interaction: discord.Interaction, text: Text | Callable[[str], str]) -> None:
+        """Answer privately in the member's language: a message, or a rendering of the locale."""
+        locale = await self.locales.for_interaction(interaction)
+        await reply_private(interaction, text.render(locale) if isinstance(text, Text) else text(locale))
+
+    async def _apply(
+        self,
+        interaction: discord.Interaction,
+        scope: str,
+        changes: dict[str, Any] | None = None,
+        *,
+        unset: Iterable[str] = (),
+        done: Text | Confirm | None = None,
+    ) -> None:
+        """The one path of a settings change: GuildAdminService validates, stores and audits it, then the
+        member reads ``done`` (by default "✅ Saved." and what changed)."""
+        config = await self.admin.update(_guild(interaction), interaction.user.id, scope, changes, unset=unset)
+        locale = await self.locales.for_interaction(interaction)
+        if isinstance(done, Text):
+            text = done.render(locale)
+        else:
+            text = await (done or saved(changes or {}))(config, locale)
+        await reply_private(interaction, text)
 
     # -- /quota ---------------------------------------------------------------------------------
 
     @quota.command(name="show", description="Show the limits (and usage) of the server or of a member")
     @app_commands.describe(member="A member: their effective limits and usage")
     async def quota_show(self, interaction: discord.Interaction, member: discord.Member | None = None) -> None:
-        guild_id = require_admin(interaction)
+        guild_id = _guild(interaction)
         quotas = self.admin.quotas
+        locale = await self.locales.for_interaction(interaction)
         if member is None:
             policy = await quotas.policy_for(guild_id, user_id=None, channel_id=None)
             config = await self.admin.config(guild_id)
             overrides = overrides_text(sorted(config.scopes.items()))
-            locale = await self._locale(interaction)
             text = policy_text(policy, title=t("Server limits and settings", locale), locale=locale)
-            await reply(interaction, text + (f"\n**{t('Overrides', locale)}**\n" + overrides if overrides else ""))
+            await reply_private(
+                interaction, text + (f"\n**{t('Overrides', locale)}**\n" + overrides if overrides else "")
+            )
             return
         report = await quotas.usage(guild_id, member.id, channel_id=interaction.channel_id, role_ids=role_ids(member))
-        await reply(interaction, usage_text(report, who=member.mention, locale=await self._locale(interaction)))
+        await reply_private(interaction, usage_text(report, who=member.mention, locale=locale))
 
     @quota.command(name="set", description="Set image limits for the server or one member (-1 = unlimited)")
     @app_commands.describe(
@@ -146,24 +170,24 @@ class AdminCog(commands.Cog):
         server_points_per_day: LimitOption | None = None,
         member: discord.Member | None = None,
     ) -> None:
-        guild_id = require_admin(interaction)
         changes = _limits(
             images_per_day=images_per_day,
             images_per_month=images_per_month,
             server_images_per_day=server_images_per_day,
             server_points_per_day=server_points_per_day,
         ) | _present(max_active=max_active, cooldown_seconds=cooldown_seconds)
-        scope = target_scope(member=member)
-        await self.admin.update(guild_id, interaction.user.id, scope, changes)
-        policy = await self.admin.quotas.policy_for(
-            guild_id,
-            user_id=member.id if member else None,
-            channel_id=None,
-            role_ids=role_ids(member) if member else (),
-        )
-        locale = await self._locale(interaction)
-        title = t("Limits for {member}", locale, member=member.mention) if member else t("Server limits", locale)
-        await reply(interaction, t("✅ Saved.", locale) + "\n" + policy_text(policy, title=title, locale=locale))
+
+        async def effective(_config: ScopeConfig, locale: str) -> str:
+            policy = await self.admin.quotas.policy_for(
+                _guild(interaction),
+                user_id=member.id if member else None,
+                channel_id=None,
+                role_ids=role_ids(member) if member else (),
+            )
+            title = t("Limits for {member}", locale, member=member.mention) if member else t("Server limits", locale)
+            return t("✅ Saved.", locale) + "\n" + policy_text(policy, title=title, locale=locale)
+
+        await self._apply(interaction, target_scope(member=member), changes, done=effective)
 
     @quota.command(name="role", description="Limits for a role (the most generous of a member's roles wins)")
     @app_commands.describe(
@@ -184,15 +208,10 @@ class AdminCog(commands.Cog):
         max_active: app_commands.Range[int, 1, 50] | None = None,
         cooldown_seconds: app_commands.Range[int, 0, 86_400] | None = None,
     ) -> None:
-        guild_id = require_admin(interaction)
         scope = role_scope(role.id)
-        actor = interaction.user.id
         if preset == "remove":
-            await self.admin.clear(guild_id, actor, scope)
-            await reply(
-                interaction,
-                t("✅ {role} has no quota override any more.", await self._locale(interaction), role=role.mention),
-            )
+            await self.admin.clear(_guild(interaction), interaction.user.id, scope)
+            await self._reply(interaction, Text("✅ {role} has no quota override any more.", {"role": role.mention}))
             return
         changes = _limits(images_per_day=images_per_day, images_per_month=images_per_month) | _present(
             max_active=max_active, cooldown_seconds=cooldown_seconds
@@ -206,29 +225,27 @@ class AdminCog(commands.Cog):
             changes |= {"exempt": True, "blocked": False}
         else:
             unset = ["blocked", "exempt"]
-        config = await self.admin.update(guild_id, actor, scope, changes, unset=unset)
-        locale = await self._locale(interaction)
-        unlimited = t("unlimited", locale)
-        shown = ", ".join(f"{k}={unlimited if v is None else v}" for k, v in sorted(config.set_values().items()))
-        await reply(interaction, f"✅ {role.mention}: {shown or t('no override', locale)}.")
+
+        async def overrides(config: ScopeConfig, locale: str) -> str:
+            unlimited = t("unlimited", locale)
+            shown = ", ".join(f"{k}={unlimited if v is None else v}" for k, v in sorted(config.set_values().items()))
+            return f"✅ {role.mention}: {shown or t('no override', locale)}."
+
+        await self._apply(interaction, scope, changes, unset=unset, done=overrides)
 
     @quota.command(name="reset", description="Reset a member's usage for today and this month")
     @app_commands.describe(member="The member whose counters go back to zero")
     async def quota_reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
-        guild_id = require_admin(interaction)
-        await self.admin.reset_member(guild_id, interaction.user.id, member.id)
-        locale = await self._locale(interaction)
-        text = t("✅ {member}'s usage for today and this month is back to zero.", locale, member=member.mention)
-        await reply(interaction, text)
+        await self.admin.reset_member(_guild(interaction), interaction.user.id, member.id)
+        text = Text("✅ {member}'s usage for today and this month is back to zero.", {"member": member.mention})
+        await self._reply(interaction, text)
 
     @quota.command(name="clear", description="Remove a member's personal overrides (limits and settings)")
     @app_commands.describe(member="The member")
     async def quota_clear(self, interaction: discord.Interaction, member: discord.Member) -> None:
-        guild_id = require_admin(interaction)
-        await self.admin.clear(guild_id, interaction.user.id, member_scope(member.id))
-        locale = await self._locale(interaction)
-        await reply(
-            interaction, t("✅ {member} now follows the server and role settings.", locale, member=member.mention)
+        await self.admin.clear(_guild(interaction), interaction.user.id, member_scope(member.id))
+        await self._reply(
+            interaction, Text("✅ {member} now follows the server and role settings.", {"member": member.mention})
         )
 
     # -- /settings ------------------------------------------------------------------------------
@@ -236,22 +253,27 @@ class AdminCog(commands.Cog):
     @settings.command(name="show", description="The effective settings (in a channel, optionally)")
     @app_commands.describe(channel="Show what applies in this channel")
     async def settings_show(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
-        guild_id = require_admin(interaction)
-        policy = await self.admin.quotas.policy_for(guild_id, user_id=None, channel_id=channel.id if channel else None)
-        locale = await self._locale(interaction)
-        title = t("Settings in {channel}", locale, channel=channel.mention) if channel else t("Server settings", locale)
-        await reply(interaction, policy_text(policy, title=title, locale=locale))
+        policy = await self.admin.quotas.policy_for(
+            _guild(interaction), user_id=None, channel_id=channel.id if channel else None
+        )
+
+        def shown(locale: str) -> str:
+            title = (
+                t("Settings in {channel}", locale, channel=channel.mention) if channel else t("Server settings", locale)
+            )
+            return policy_text(policy, title=title, locale=locale)
+
+        await self._reply(interaction, shown)
 
     @settings.command(name="channels", description="Allow generation in every channel, or only in listed ones")
     @app_commands.describe(mode="all: every channel; listed: only channels allowed with /settings channel")
     async def settings_channels(self, interaction: discord.Interaction, mode: Literal["all", "listed"]) -> None:
-        guild_id = require_admin(interaction)
-        await self.admin.update(guild_id, interaction.user.id, SERVER, {"channel_allowed": mode == "all"})
-        locale = await self._locale(interaction)
-        if mode == "all":
-            await reply(interaction, t("✅ Generation is now allowed in every channel.", locale))
-        else:
-            await reply(interaction, t("✅ Generation is now allowed in listed channels only.", locale))
+        done = Text(
+            "✅ Generation is now allowed in every channel."
+            if mode == "all"
+            else "✅ Generation is now allowed in listed channels only."
+        )
+        await self._apply(interaction, SERVER, {"channel_allowed": mode == "all"}, done=done)
 
     @settings.command(name="channel", description="Allow or deny generation in one channel")
     @app_commands.describe(channel="The channel", access="allow, deny, or inherit the server default")
@@ -261,13 +283,11 @@ class AdminCog(commands.Cog):
         channel: discord.TextChannel,
         access: Literal["allow", "deny", "inherit"],
     ) -> None:
-        guild_id = require_admin(interaction)
-        scope = channel_scope(channel.id)
-        if access == "inherit":
-            await self.admin.update(guild_id, interaction.user.id, scope, unset=["channel_allowed"])
-        else:
-            await self.admin.update(guild_id, interaction.user.id, scope, {"channel_allowed": access == "allow"})
-        await reply(interaction, f"✅ {channel.mention}: {t(access, await self._locale(interaction))}.")
+        async def done(_config: ScopeConfig, locale: str) -> str:
+            return f"✅ {channel.mention}: {t(access, locale)}."
+
+        changes = {} if access == "inherit" else {"channel_allowed": access == "allow"}
+        await self._apply(interaction, channel_scope(channel.id), changes, unset=["channel_allowed"], done=done)
 
     @settings.command(name="models", description="Allowed models and the default model")
     @app_commands.describe(
@@ -284,15 +304,13 @@ class AdminCog(commands.Cog):
         channel: discord.TextChannel | None = None,
         role: discord.Role | None = None,
     ) -> None:
-        guild_id = require_admin(interaction)
         changes: dict[str, Any] = {}
         if allowed is not None:
             names = sorted({n.strip().lower() for n in allowed.split(",") if n.strip()})
             changes["allowed_models"] = None if names in ([], ["all"]) else names
         if default is not None:
             changes["default_mode"] = default.strip().lower()
-        await self.admin.update(guild_id, interaction.user.id, target_scope(channel, role), changes)
-        await self._saved(interaction, changes)
+        await self._apply(interaction, target_scope(channel, role), changes)
 
     @settings.command(name="caps", description="Per-request caps: image count, steps, output size")
     @app_commands.describe(
@@ -311,10 +329,8 @@ class AdminCog(commands.Cog):
         channel: discord.TextChannel | None = None,
         role: discord.Role | None = None,
     ) -> None:
-        guild_id = require_admin(interaction)
         changes = _present(max_count=max_count, max_steps=max_steps, max_side=max_side)
-        await self.admin.update(guild_id, interaction.user.id, target_scope(channel, role), changes)
-        await self._saved(interaction, changes)
+        await self._apply(interaction, target_scope(channel, role), changes)
 
     @settings.command(name="features", description="Turn features on or off")
     @app_commands.describe(
@@ -333,12 +349,8 @@ class AdminCog(commands.Cog):
         channel: discord.TextChannel | None = None,
         role: discord.Role | None = None,
     ) -> None:
-        guild_id = require_admin(interaction)
         changes = _present(img2img=img2img, custom_models=custom_models, multi_image=multi_image)
-        await self.admin.update(guild_id, interaction.user.id, target_scope(channel, role), changes)
-        locale = await self._locale(interaction)
-        shown = ", ".join(f"{k}={t('on', locale) if v else t('off', locale)}" for k, v in changes.items())
-        await reply(interaction, t("✅ Saved.", locale) + " " + shown)
+        await self._apply(interaction, target_scope(channel, role), changes, done=saved(changes, _on_off))
 
     @settings.command(name="words", description="The banned-words list (checked before anything is sent)")
     @app_commands.describe(action="add, remove or list", words="Comma-separated words or phrases (any language)")
@@ -348,14 +360,15 @@ class AdminCog(commands.Cog):
         action: Literal["add", "remove", "list"],
         words: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
-        guild_id = require_admin(interaction)
+        guild_id = _guild(interaction)
         if action == "list":
             policy = await self.admin.quotas.policy_for(guild_id, user_id=None, channel_id=None)
-            locale = await self._locale(interaction)
-            listed = ", ".join(f"||{w}||" for w in policy.banned_words) or t("none", locale)
-            await reply(
-                interaction, t("Banned words ({count}): {words}", locale, count=len(policy.banned_words), words=listed)
-            )
+
+            def listed(locale: str) -> str:
+                shown = ", ".join(f"||{w}||" for w in policy.banned_words) or t("none", locale)
+                return t("Banned words ({count}): {words}", locale, count=len(policy.banned_words), words=shown)
+
+            await self._reply(interaction, listed)
             return
         items = [w.strip() for w in (words or "").split(",") if w.strip()]
         if not items:
@@ -366,9 +379,7 @@ class AdminCog(commands.Cog):
             add=items if action == "add" else (),
             remove=items if action == "remove" else (),
         )
-        await reply(
-            interaction, t("✅ {count} banned word(s) now.", await self._locale(interaction), count=len(result))
-        )
+        await self._reply(interaction, Text("✅ {count} banned word(s) now.", {"count": len(result)}))
 
     @settings.command(name="strikes", description="Banned-word strikes: how many, within how long, block for how long")
     @app_commands.describe(
@@ -383,21 +394,18 @@ class AdminCog(commands.Cog):
         window_hours: app_commands.Range[float, 0.1, 8760.0] | None = None,
         block_hours: app_commands.Range[float, 0.1, 8760.0] | None = None,
     ) -> None:
-        guild_id = require_admin(interaction)
         changes = _present(strike_limit=limit, strike_window_hours=window_hours, strike_block_hours=block_hours)
-        await self.admin.update(guild_id, interaction.user.id, SERVER, changes)
-        await self._saved(interaction, changes)
+        await self._apply(interaction, SERVER, changes)
 
     @settings.command(name="unblock", description="Lift a member's banned-word block and clear their strikes")
     @app_commands.describe(member="The member")
     async def settings_unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
-        guild_id = require_admin(interaction)
-        was = await self.admin.lift_block(guild_id, interaction.user.id, member.id)
-        locale = await self._locale(interaction)
-        if was:
-            await reply(interaction, t("✅ {member} is unblocked.", locale, member=member.mention))
-        else:
-            await reply(interaction, t("✅ {member} was not blocked; strikes cleared.", locale, member=member.mention))
+        was = await self.admin.lift_block(_guild(interaction), interaction.user.id, member.id)
+        text = Text(
+            "✅ {member} is unblocked." if was else "✅ {member} was not blocked; strikes cleared.",
+            {"member": member.mention},
+        )
+        await self._reply(interaction, text)
 
     @settings.command(name="moderation", description="How LiblibAI's content audit results are handled")
     @app_commands.describe(
@@ -410,18 +418,14 @@ class AdminCog(commands.Cog):
         audit_display: Literal["notice", "silent"] | None = None,
         flagged_only_nsfw: bool | None = None,
     ) -> None:
-        guild_id = require_admin(interaction)
         changes = _present(audit_display=audit_display, flagged_only_nsfw=flagged_only_nsfw)
-        await self.admin.update(guild_id, interaction.user.id, SERVER, changes)
-        await self._saved(interaction, changes)
+        await self._apply(interaction, SERVER, changes)
 
     @settings.command(name="timezone", description="The time zone whose midnight resets daily and monthly limits")
     @app_commands.describe(name="An IANA time zone, e.g. UTC, Asia/Shanghai, Europe/Paris")
     async def settings_timezone(self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 64]) -> None:
-        guild_id = require_admin(interaction)
-        await self.admin.update(guild_id, interaction.user.id, SERVER, {"timezone": name.strip()})
-        locale = await self._locale(interaction)
-        await reply(interaction, t("✅ Limits now reset at midnight {timezone}.", locale, timezone=name.strip()))
+        done = Text("✅ Limits now reset at midnight {timezone}.", {"timezone": name.strip()})
+        await self._apply(interaction, SERVER, {"timezone": name.strip()}, done=done)
 
     @settings.command(name="clear", description="Remove every override of a channel, role or member")
     @app_commands.describe(channel="A channel", role="A role", member="A member")
@@ -432,21 +436,19 @@ class AdminCog(commands.Cog):
         role: discord.Role | None = None,
         member: discord.Member | None = None,
     ) -> None:
-        guild_id = require_admin(interaction)
         scope = target_scope(channel, role, member)
         if scope == SERVER:
             raise BotError("Choose the channel, role or member whose overrides to remove.")
-        await self.admin.clear(guild_id, interaction.user.id, scope)
-        await reply(interaction, t("✅ Overrides removed.", await self._locale(interaction)))
+        await self.admin.clear(_guild(interaction), interaction.user.id, scope)
+        await self._reply(interaction, Text("✅ Overrides removed."))
 
     @settings.command(name="audit", description="Recent changes by admins: who, what, when")
     @app_commands.describe(limit="How many entries")
     async def settings_audit(
         self, interaction: discord.Interaction, limit: app_commands.Range[int, 1, 50] = 15
     ) -> None:
-        guild_id = require_admin(interaction)
-        entries = await self.admin.audit_log(guild_id, limit=limit)
-        await reply(interaction, audit_text(entries, await self._locale(interaction)))
+        entries = await self.admin.audit_log(_guild(interaction), limit=limit)
+        await self._reply(interaction, lambda locale: audit_text(entries, locale))
 
     @settings.command(name="log", description="Recent prompts: who asked what, where, the job and its cost")
     @app_commands.describe(member="Only this member", limit="How many entries")
@@ -456,25 +458,18 @@ class AdminCog(commands.Cog):
         member: discord.Member | None = None,
         limit: app_commands.Range[int, 1, 25] = 10,
     ) -> None:
-        guild_id = require_admin(interaction)
-        entries = await self.admin.prompt_log(guild_id, user_id=member.id if member else None, limit=limit)
-        await reply(interaction, prompt_log_text(entries, await self._locale(interaction)))
+        entries = await self.admin.prompt_log(_guild(interaction), user_id=member.id if member else None, limit=limit)
+        await self._reply(interaction, lambda locale: prompt_log_text(entries, locale))
 
     @settings.command(name="buttons", description="Who may use the buttons under results")
     @app_commands.describe(everyone="On: any member may Reroll, Vary, Upscale, Remix or Restyle any result")
     async def settings_buttons(self, interaction: discord.Interaction, everyone: bool) -> None:
-        guild_id = require_admin(interaction)
-        await self.admin.update(guild_id, interaction.user.id, SERVER, {"buttons_open": everyone})
-        locale = await self._locale(interaction)
-        text = (
-            t(
-                "✅ Any member may now use result buttons (Delete and Cancel stay with the requester).",
-                locale,
-            )
+        done = Text(
+            "✅ Any member may now use result buttons (Delete and Cancel stay with the requester)."
             if everyone
-            else t("✅ Only the requester (and admins) may now use the buttons under a result.", locale)
+            else "✅ Only the requester (and admins) may now use the buttons under a result."
         )
-        await reply(interaction, text)
+        await self._apply(interaction, SERVER, {"buttons_open": everyone}, done=done)
 
     @settings.command(name="language", description="The language the bot answers in on this server")
     @app_commands.describe(
@@ -488,12 +483,7 @@ class AdminCog(commands.Cog):
         ]
     )
     async def settings_language(self, interaction: discord.Interaction, language: str) -> None:
-        guild_id = require_admin(interaction)
-        actor = interaction.user.id
-        if language == "default":
-            await self.admin.update(guild_id, actor, SERVER, unset=["language"])
-        else:
-            await self.admin.update(guild_id, actor, SERVER, {"language": language})
-        locale = await self._locale(interaction)
-        shown = {"en-US": "English", "zh-CN": "简体中文"}.get(language) or t("the bot default", locale)
-        await reply(interaction, t("✅ The server language is now {language}.", locale, language=shown))
+        shown = {"en-US": "English", "zh-CN": "简体中文"}.get(language) or Text("the bot default")
+        changes = {} if language == "default" else {"language": language}
+        done = Text("✅ The server language is now {language}.", {"language": shown})
+        await self._apply(interaction, SERVER, changes, unset=["language"], done=done)

@@ -8,25 +8,53 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_app.ack_priority import AckPriority
 from bot.discord_app.attachments import checked_ref
 from bot.discord_app.autocomplete import mode_choices
-from bot.discord_app.client import Services
 from bot.discord_app.repost import repost_result
 from bot.discord_app.requester import requester_from_interaction
-from bot.generation.builder import ASPECT_RATIOS
+from bot.discord_app.starting import JobStarter
+from bot.generation.builder import ASPECT_RATIOS, RequestBuilder
 from bot.generation.fingerprint import find_duplicate
 from bot.generation.prompt_flags import parse_flags
 from bot.generation.restyle import SourcePublisher
-from bot.i18n import t
+from bot.i18n import LocaleResolver, t
+from bot.jobs.admission import Admission
 from bot.liblib.endpoints import SEED_MAX
+from bot.media.sources import SourceImageFetcher
+from bot.media.transport import ImageTransport
 from bot.models import GenerationRequest, new_job_id
+from bot.settings import ActionsSettings
+from bot.storage import Store
 
 log = logging.getLogger(__name__)
 
 
 class GenerateCog(commands.Cog):
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(
+        self,
+        *,
+        starter: JobStarter,
+        admission: Admission,
+        builder: RequestBuilder,
+        transport: ImageTransport,
+        sources: SourceImageFetcher,
+        store: Store,
+        locales: LocaleResolver,
+        acks: AckPriority,
+        settings: ActionsSettings,
+        default_mode: str,
+    ) -> None:
+        self.starter = starter
+        self.admission = admission  # the server's default mode
+        self.builder = builder
+        self.transport = transport
+        self.sources = sources  # member images by URL, allowlisted hosts only
+        self.store = store  # recent identical requests (re-posted instead of paid for again)
+        self.locales = locales
+        self.acks = acks
+        self.settings = settings
+        self.default_mode = default_mode
 
     @app_commands.command(name="imagine", description="Generate images from a prompt")
     @app_commands.describe(
@@ -59,8 +87,8 @@ class GenerateCog(commands.Cog):
         fresh: bool = False,
     ) -> None:
         flags = parse_flags(prompt)  # options win over flags typed in the prompt; both over the server default
-        server_mode = await self.services.admission.default_mode(requester_from_interaction(interaction))
-        request = self.services.builder.build(
+        server_mode = await self.admission.default_mode(requester_from_interaction(interaction))
+        request = self.builder.build(
             flags.prompt,
             mode=mode or flags.mode or server_mode,
             negative_prompt=negative or flags.negative_prompt,
@@ -75,13 +103,13 @@ class GenerateCog(commands.Cog):
         source = checked_ref(image, "image")
         control = checked_ref(control_image, "control_image")
         response = await interaction.response.defer(thinking=True)
-        await self.services.acks.wait_turn()  # the duplicate check and uploads can wait for a burst's acks too
+        await self.acks.wait_turn()  # the duplicate check and uploads can wait for a burst's acks too
         if not fresh and source is None and control is None and await self.repost_duplicate(interaction, request):
             return
         job_id = new_job_id()
-        publisher = SourcePublisher(self.services.sources, self.services.transport)
+        publisher = SourcePublisher(self.sources, self.transport)
         request = await publisher.prepare_imagine(request, source, control, job_id=job_id)
-        await self.services.starter.start_interaction(
+        await self.starter.start_interaction(
             interaction,
             request,
             job_id=job_id,
@@ -90,9 +118,9 @@ class GenerateCog(commands.Cog):
 
     async def repost_duplicate(self, interaction: discord.Interaction, request: GenerationRequest) -> bool:
         """Re-post the result of an identical seeded request rendered recently here, instead of paying again."""
-        window = self.services.settings.actions.dedupe_window_seconds
+        window = self.settings.dedupe_window_seconds
         duplicate = await find_duplicate(
-            self.services.store,
+            self.store,
             request,
             guild_id=interaction.guild_id,
             user_id=interaction.user.id,
@@ -100,7 +128,7 @@ class GenerateCog(commands.Cog):
         )
         if duplicate is None:
             return False
-        locale = await self.services.locales.for_interaction(interaction)
+        locale = await self.locales.for_interaction(interaction)
         note = t(
             "♻️ Re-posted: the same request with the same seed was rendered {when} (job `{job_id}`), "
             "so nothing was charged. Add `fresh: True` to render it again.",
@@ -108,20 +136,20 @@ class GenerateCog(commands.Cog):
             when=f"<t:{int(duplicate.created_at.timestamp())}:R>",
             job_id=duplicate.id,
         )
-        await repost_result(self.services, interaction, duplicate, note=note, locale=locale)
+        await repost_result(self.transport, interaction, duplicate, note=note, locale=locale)
         return True
 
     @imagine.autocomplete("mode")
     async def mode_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return mode_choices(self.services.builder, current)
+        return mode_choices(self.builder, current)
 
     @imagine.autocomplete("control_type")
     async def control_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        mode = getattr(interaction.namespace, "mode", None) or self.services.settings.models.default_mode
+        mode = getattr(interaction.namespace, "mode", None) or self.default_mode
         return [
             app_commands.Choice(name=t, value=t)
-            for t in self.services.builder.control_types(str(mode))
+            for t in self.builder.control_types(str(mode))
             if current.lower() in t.lower()
         ][:25]

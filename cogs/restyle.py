@@ -1,8 +1,7 @@
-"""Restyle an image three ways: reply + mention, the "Restyle image" message menu (a modal), and /restyle.
+"""Restyle an image three ways: reply + mention, the "Restyle image" message menu (a form), and /restyle.
 
-The cog only reads Discord objects (which image, which text) and renders replies; validation, fetching
-and publishing live in ``bot.generation.restyle``, and jobs start through ``bot.discord_app.starting``
-so quotas apply alike.
+The cog only reads Discord objects (which image, which text) and renders replies; the flow they share
+(check, fetch and publish, start the job) is ``bot.discord_app.restyling.Restyler``.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import secrets
 
 import discord
 from discord import app_commands
@@ -18,14 +16,11 @@ from discord.ext import commands
 
 from bot.discord_app.attachments import attachment_ref
 from bot.discord_app.autocomplete import mode_choices
-from bot.discord_app.client import Services
-from bot.discord_app.tree import incident_text, interaction_language, reply_ephemeral
-from bot.errors import BotError, InvalidRequestError
+from bot.discord_app.replies import answer_error, tell
+from bot.discord_app.restyling import Restyler, image_refs
+from bot.errors import InvalidRequestError
 from bot.generation.prompt_flags import parse_flags
-from bot.generation.restyle import SourcePublisher, build_restyle_request, restyle_mode
-from bot.i18n import N_, t
-from bot.media.sources import SourceRef
-from bot.models import JobKind, new_job_id
+from bot.i18n import N_, LocaleResolver, t
 
 log = logging.getLogger(__name__)
 
@@ -40,24 +35,6 @@ HIDDEN_HINT = N_(
 )
 
 
-# -- finding images in messages --------------------------------------------------------------------
-
-
-def image_refs(message: discord.Message, field: str = "image", *, embeds: bool = True) -> list[SourceRef]:
-    """Images a message carries: attachments first, then (with ``embeds``) embed images and thumbnails.
-
-    A message whose only attachments are not images yields those, so the member hears why."""
-    attached = [attachment_ref(a, field) for a in message.attachments]
-    images = [r for r in attached if r.looks_like_image]
-    for embed in message.embeds if embeds else ():
-        for media in (embed.image, embed.thumbnail):
-            # Discord's proxy (media/images-ext hosts) serves external embed images from an allowed host.
-            url = media.proxy_url or media.url
-            if url:
-                images.append(SourceRef(url, field=field))
-    return images or attached
-
-
 def _hidden_from_us(message: discord.Message, me: discord.abc.Snowflake, intents: discord.Intents) -> bool:
     """Without the message-content intent Discord blanks other members' guild messages."""
     return (
@@ -68,138 +45,11 @@ def _hidden_from_us(message: discord.Message, me: discord.abc.Snowflake, intents
     )
 
 
-# -- the shared interaction flow -------------------------------------------------------------------
-
-
-async def run_restyle(
-    services: Services,
-    interaction: discord.Interaction,
-    *,
-    prompt: str,
-    source: SourceRef,
-    mode: str | None = None,
-    strength: float | None = None,
-    references: list[SourceRef] | None = None,
-    mask: SourceRef | None = None,
-    parent_job_id: str | None = None,
-) -> None:
-    """Validate (no I/O) → defer → fetch, check and publish the images → enqueue."""
-    references = references or []
-    mode_name = restyle_mode(services.builder, services.settings.models.restyle_default_mode, mode, 1 + len(references))
-    request = build_restyle_request(
-        services.builder,
-        prompt,
-        mode=mode_name,
-        strength=strength,
-        reference_count=len(references),
-        has_mask=mask is not None,
-    )
-    for ref in (source, *references, *([mask] if mask else [])):
-        ref.check()
-    response = await interaction.response.defer(thinking=True)
-    job_id = new_job_id()
-    publisher = SourcePublisher(services.sources, services.transport)
-    request = await publisher.prepare(request, source, references, mask, job_id=job_id)
-    await services.starter.start_interaction(
-        interaction,
-        request,
-        kind=JobKind.RESTYLE,
-        parent_job_id=parent_job_id,
-        response_message_id=response.message_id if response else None,
-        job_id=job_id,
-    )
-
-
-def _parse_strength(text: str) -> float | None:
-    text = text.strip().replace(",", ".")
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidRequestError("strength", "strength must be a number between 0 and 1, e.g. `0.6`.") from None
-    if not 0.0 <= value <= 1.0:
-        raise InvalidRequestError("strength", "strength must be between 0 and 1.")
-    return value
-
-
-class RestyleModal(discord.ui.Modal):
-    """Instruction, mode and (for custom models) strength; then runs like /restyle."""
-
-    def __init__(self, services: Services, *, image_url: str, parent_job_id: str | None, locale: str) -> None:
-        super().__init__(title=t("Restyle image", locale), timeout=600, custom_id=f"restyle:{secrets.token_hex(6)}")
-        self.services = services
-        self.image_url = image_url
-        self.parent_job_id = parent_job_id
-        builder = services.builder
-        default = builder.resolve_mode(services.settings.models.restyle_default_mode)
-        modes = builder.modes()
-        self.instruction: discord.ui.TextInput[RestyleModal] = discord.ui.TextInput(
-            label=t("Instruction", locale),
-            style=discord.TextStyle.paragraph,
-            placeholder=t("make it a watercolor painting, keep the pose", locale),
-            max_length=2000,
-            custom_id="instruction",
-        )
-        self.add_item(self.instruction)
-        self.mode: discord.ui.Select[RestyleModal] = discord.ui.Select(
-            custom_id="mode",
-            options=[
-                discord.SelectOption(label=m.label[:100], value=m.name, description=m.name, default=m.name == default)
-                for m in modes
-            ][:25],
-            required=False,
-        )
-        self.add_item(discord.ui.Label(text=t("Mode", locale), component=self.mode))
-        self.strength: discord.ui.TextInput[RestyleModal] | None = None
-        if any(m.supports_strength for m in modes):
-            self.strength = discord.ui.TextInput(
-                label=t("Strength (custom models, 0-1)", locale),
-                placeholder=t("0.75: how far to move away from the image", locale),
-                required=False,
-                max_length=5,
-                custom_id="strength",
-            )
-            self.add_item(self.strength)
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await run_restyle(
-            self.services,
-            interaction,
-            prompt=self.instruction.value,
-            source=SourceRef(self.image_url),
-            mode=self.mode.values[0] if self.mode.values else None,
-            strength=_parse_strength(self.strength.value) if self.strength is not None else None,
-            parent_job_id=self.parent_job_id,
-        )
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
-        locale = await interaction_language(interaction)
-        if isinstance(error, BotError):
-            log.info("restyle refused: %s", error.message)
-            await reply_ephemeral(interaction, error.localized(locale))
-            return
-        incident = secrets.token_hex(3)
-        log.error("unexpected error in the restyle modal (incident %s)", incident, exc_info=error)
-        await reply_ephemeral(interaction, incident_text(incident, locale))
-
-
-async def open_restyle_modal(
-    services: Services, interaction: discord.Interaction, *, image_url: str, parent_job_id: str | None = None
-) -> None:
-    """Ask for an instruction (and mode/strength) for the image at ``image_url``; the submit runs the job."""
-    locale = await services.locales.for_interaction(interaction)
-    modal = RestyleModal(services, image_url=image_url, parent_job_id=parent_job_id, locale=locale)
-    await interaction.response.send_modal(modal)
-
-
-# -- the cog ----------------------------------------------------------------------------------------
-
-
 class RestyleCog(commands.Cog):
-    def __init__(self, bot: commands.Bot, services: Services) -> None:
+    def __init__(self, bot: commands.Bot, restyler: Restyler, locales: LocaleResolver) -> None:
         self.bot = bot
-        self.services = services
+        self.restyler = restyler
+        self.locales = locales
         self.menu = app_commands.ContextMenu(name="Restyle image", callback=self.restyle_menu)
 
     async def cog_load(self) -> None:
@@ -215,7 +65,7 @@ class RestyleCog(commands.Cog):
         if not refs:
             raise InvalidRequestError("image", "that message has no image to restyle.")
         refs[0].check()
-        await open_restyle_modal(self.services, interaction, image_url=refs[0].url)
+        await self.restyler.open_form(interaction, image_url=refs[0].url)
 
     # -- /restyle ------------------------------------------------------------------------------------
 
@@ -243,8 +93,7 @@ class RestyleCog(commands.Cog):
         reference3: discord.Attachment | None = None,
     ) -> None:
         extras = [a for a in (reference, reference2, reference3) if a is not None]
-        await run_restyle(
-            self.services,
+        await self.restyler.run(
             interaction,
             prompt=prompt,
             source=attachment_ref(image, "image"),
@@ -256,7 +105,7 @@ class RestyleCog(commands.Cog):
 
     @restyle.autocomplete("mode")
     async def mode_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return mode_choices(self.services.builder, current)
+        return mode_choices(self.restyler.builder, current)
 
     # -- reply + mention ------------------------------------------------------------------------------
 
@@ -267,18 +116,11 @@ class RestyleCog(commands.Cog):
             return  # bots (ourselves included) and messages that do not mention us (@everyone alone)
         # No member locale here: the server's default language (see LocaleResolver.for_guild).
         guild = message.guild
-        locale = await self.services.locales.for_guild(
-            guild.id if guild else None, guild.preferred_locale if guild else None
-        )
+        locale = await self.locales.for_guild(guild.id if guild else None, guild.preferred_locale if guild else None)
         try:
             await self._restyle_reply(message, me, locale)
-        except BotError as exc:
-            log.info("restyle reply refused: %s", exc.message)
-            await _answer(message, exc.localized(locale))
-        except Exception:
-            incident = secrets.token_hex(3)
-            log.exception("unexpected error restyling a reply (incident %s)", incident)
-            await _answer(message, incident_text(incident, locale))
+        except Exception as exc:
+            await answer_error(message, exc, locale)
 
     async def _restyle_reply(self, message: discord.Message, me: discord.ClientUser, locale: str) -> None:
         text = re.sub(rf"<@!?{me.id}>", " ", message.content)
@@ -289,39 +131,18 @@ class RestyleCog(commands.Cog):
             sources = image_refs(target)
             if not sources:
                 hidden = _hidden_from_us(target, me, self.bot.intents)
-                await _answer(message, t(HIDDEN_HINT, locale) if hidden else t(HINT, locale, name=me.display_name))
+                await tell(message, t(HIDDEN_HINT, locale) if hidden else t(HINT, locale, name=me.display_name))
                 return
             source, references = sources[0], own
         elif own:  # no reply: "@bot make it blue" with the image attached
             source, references = dataclasses.replace(own[0], field="image"), own[1:]
         else:
-            await _answer(message, t(HINT, locale, name=me.display_name))
+            await tell(message, t(HINT, locale, name=me.display_name))
             return
         if not flags.prompt:
-            await _answer(message, t("What should I change?", locale) + " " + t(HINT, locale, name=me.display_name))
+            await tell(message, t("What should I change?", locale) + " " + t(HINT, locale, name=me.display_name))
             return
-        services = self.services
-        mode = restyle_mode(
-            services.builder, services.settings.models.restyle_default_mode, flags.mode, 1 + len(references)
-        )
-        request = build_restyle_request(
-            services.builder,
-            flags.prompt,
-            mode=mode,
-            reference_count=len(references),
-            negative_prompt=flags.negative_prompt,
-            aspect_ratio=flags.aspect_ratio,
-            count=flags.count,
-            seed=flags.seed,
-            steps=flags.steps,
-        )
-        for ref in (source, *references):
-            ref.check()
-        job_id = new_job_id()
-        request = await SourcePublisher(services.sources, services.transport).prepare(
-            request, source, references, job_id=job_id
-        )
-        await services.starter.start_message(message, request, kind=JobKind.RESTYLE, job_id=job_id, locale=locale)
+        await self.restyler.run_message(message, flags, source, references, locale=locale)
 
     async def _referenced(self, message: discord.Message) -> discord.Message | None:
         reference = message.reference
@@ -338,11 +159,3 @@ class RestyleCog(commands.Cog):
             raise InvalidRequestError("image", "the message you replied to was deleted.") from None
         except discord.HTTPException:
             raise InvalidRequestError("image", "I can't read the message you replied to.") from None
-
-
-async def _answer(message: discord.Message, text: str) -> None:
-    """Reply to the member's message without pinging anyone."""
-    try:
-        await message.reply(text, mention_author=False, allowed_mentions=discord.AllowedMentions.none())
-    except discord.HTTPException as exc:
-        log.info("could not answer a mention (%s)", exc.status)

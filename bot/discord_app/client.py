@@ -1,4 +1,5 @@
-"""LiblibBot: the discord.py client. Holds injected services; setup_hook loads cogs, syncs, starts the runner."""
+"""LiblibBot: the discord.py client. The composition root gives it its parts; setup_hook adds the cogs the root
+chose, syncs, and starts the runner."""
 
 from __future__ import annotations
 
@@ -6,22 +7,16 @@ import asyncio
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import discord
 from discord.ext import commands
 
 from bot.discord_app.ack_priority import AckPriority
-from bot.discord_app.starting import JobStarter
 from bot.discord_app.tree import BotTree
-from bot.generation.builder import RequestBuilder
 from bot.i18n import CatalogTranslator, LocaleResolver
-from bot.jobs.admission import Admission, OpenAdmission
-from bot.jobs.runner import JobRunner, JobService
-from bot.media.sources import SourceImageFetcher
-from bot.media.transport import ImageTransport
-from bot.quotas import GuildAdminService
+from bot.jobs.runner import JobRunner
 from bot.settings import Settings
 from bot.storage import Store
 
@@ -32,37 +27,19 @@ _SYNC_META_KEY = "command_sync_hash"
 _HANDLER_TASKS = ("CommandTree-invoker", "discord-ui-", "discord.py: on_message")
 SHUTDOWN_GRACE = 5.0  # seconds handlers in flight get to finish on shutdown (Docker waits 10 s before SIGKILL)
 
-
-@dataclass(slots=True)
-class Services:
-    """Everything cogs may use, built once in the composition root."""
-
-    settings: Settings
-    store: Store
-    jobs: JobService
-    builder: RequestBuilder
-    transport: ImageTransport
-    sources: SourceImageFetcher  # downloads images members point at by URL (allowlisted hosts only)
-    admission: Admission = field(default_factory=OpenAdmission)
-    admin: GuildAdminService | None = None  # quotas and server settings (/quota, /settings, /usage)
-    locales: LocaleResolver = field(default_factory=LocaleResolver)  # which language to answer in
-    acks: AckPriority = field(default_factory=AckPriority)  # answered commands let unanswered ones go first
-
-    @property
-    def starter(self) -> JobStarter:
-        """Starts jobs asked for on Discord (admit, enqueue, show the position); built from the fields above."""
-        return JobStarter(
-            self.jobs,
-            self.admission,
-            self.locales,
-            self.acks,
-            self.store,
-            token_ttl=self.settings.queue.interaction_token_ttl,
-        )
+CogLoader = Callable[["LiblibBot"], Awaitable[None]]  # adds the cogs (chosen by the composition root)
 
 
 class LiblibBot(commands.Bot):
-    def __init__(self, settings: Settings, **options: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        locales: LocaleResolver | None = None,
+        acks: AckPriority | None = None,
+        **options: Any,
+    ) -> None:
         intents = discord.Intents.default()
         # Mentions deliver their own content without the privileged intent; other members' messages need it.
         intents.message_content = settings.discord.message_content_intent
@@ -79,28 +56,29 @@ class LiblibBot(commands.Bot):
             **options,
         )
         self.settings = settings
-        # Set by the composition root before login:
-        self.services: Services | None = None
+        self.store = store  # the command-sync hash
+        self.acks = acks or AckPriority()  # answered commands let unanswered ones go first
+        cast(BotTree, self.tree).locales = locales or LocaleResolver()
+        # Set by the composition root before login (both are built after the bot: the runner delivers through it):
         self.runner: JobRunner | None = None
+        self.load_cogs: CogLoader | None = None
         self.synced = False
         self.sync_only = False  # `liblib-bot sync-commands`: sync and do nothing else
         self.closing = False  # set by close(): new commands are refused (BotTree.interaction_check)
 
     def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
-        if event_name == "interaction" and self.services is not None:
-            self.services.acks.received(args[0])  # synchronously, as the gateway parses it
+        if event_name == "interaction":
+            self.acks.received(args[0])  # synchronously, as the gateway parses it
         super().dispatch(event_name, *args, **kwargs)
 
     async def on_message(self, message: discord.Message, /) -> None:
         """Slash-only bot: no prefix commands. Cog listeners still receive every message."""
 
     async def setup_hook(self) -> None:
-        from cogs import load_all
-
-        if self.services is None or self.runner is None:
-            raise RuntimeError("wire services and the runner before login")
+        if self.load_cogs is None or self.runner is None:
+            raise RuntimeError("wire the cogs and the runner before login")
         await self.tree.set_translator(CatalogTranslator())
-        await load_all(self, self.services)
+        await self.load_cogs(self)
         if self.sync_only:
             await self.sync_commands(force=True)
             return
@@ -152,9 +130,7 @@ class LiblibBot(commands.Bot):
             self.tree.copy_global_to(guild=guild)
         payload = json.dumps(await self.command_payload(), sort_keys=True, default=str)
         digest = hashlib.sha256(f"{guild_id}:{payload}".encode()).hexdigest()
-        if self.services is None:
-            raise RuntimeError("wire services before syncing")
-        store = self.services.store
+        store = self.store
         if not force:
             if policy == "never":
                 return False

@@ -13,12 +13,12 @@ import logging
 
 import discord
 
-from bot.discord_app.client import Services
 from bot.discord_app.ui.embeds import result_embed
 from bot.discord_app.ui.views import result_view
 from bot.jobs.sink import ImageFile
 from bot.media.codec import normalize_for_discord
 from bot.media.results import ResultUnavailableError, fetch_result_files, per_file_limit
+from bot.media.transport import ImageTransport
 from bot.models import Job, JobResult, ResultImage
 
 log = logging.getLogger(__name__)
@@ -45,20 +45,20 @@ async def _from_result_message(interaction: discord.Interaction, job: Job, max_f
     return files
 
 
-async def result_files(services: Services, interaction: discord.Interaction, job: Job) -> list[ImageFile]:
+async def result_files(transport: ImageTransport, interaction: discord.Interaction, job: Job) -> list[ImageFile]:
     limit = interaction.filesize_limit
     try:
-        return await fetch_result_files(services.transport, job, max_file_bytes=limit)
+        return await fetch_result_files(transport, job, max_file_bytes=limit)
     except ResultUnavailableError:
         log.info("job %s: re-posting from the original message's attachments", job.id)
         return await _from_result_message(interaction, job, limit)
 
 
 async def repost_result(
-    services: Services, interaction: discord.Interaction, job: Job, *, note: str, locale: str
+    transport: ImageTransport, interaction: discord.Interaction, job: Job, *, note: str, locale: str
 ) -> None:
     """Answer an already-deferred interaction with ``job``'s result; the buttons act for the asker."""
-    files = await result_files(services, interaction, job)
+    files = await result_files(transport, interaction, job)
     stored = job.result.images if job.result else ()
     shown = JobResult(
         images=tuple(

@@ -1,17 +1,31 @@
-"""Who is asking, read off a Discord interaction or message: the one ``Requester`` every rule uses."""
+"""Who is asking, read off a Discord interaction or message: the one ``Requester`` every rule uses, and the
+one definition of a server admin (Manage Server)."""
 
 from __future__ import annotations
 
 import discord
+from discord import app_commands
 
+from bot.errors import BotError
 from bot.jobs.admission import Requester
 
 
-def _member_facts(user: discord.User | discord.Member) -> tuple[tuple[int, ...], bool]:
+class NotAdminError(BotError, app_commands.CheckFailure):
+    def __init__(self) -> None:
+        super().__init__("You need the **Manage Server** permission to do that. Nothing was changed.")
+
+
+def role_ids(user: discord.User | discord.Member) -> tuple[int, ...]:
+    """The member's roles (not @everyone); none outside a server."""
     if isinstance(user, discord.Member):
-        roles = tuple(r.id for r in user.roles if not r.is_default())
-        return roles, user.guild_permissions.manage_guild
-    return (), False
+        return tuple(r.id for r in user.roles if not r.is_default())
+    return ()
+
+
+def _is_admin(user: discord.User | discord.Member, permissions: discord.Permissions | None) -> bool:
+    """Manage Server: from the member's roles, or from the permissions Discord resolved for the interaction."""
+    member_admin = isinstance(user, discord.Member) and user.guild_permissions.manage_guild
+    return member_admin or (permissions is not None and permissions.manage_guild)
 
 
 def _nsfw(channel: object) -> bool:
@@ -20,24 +34,31 @@ def _nsfw(channel: object) -> bool:
 
 
 def requester_from_interaction(interaction: discord.Interaction) -> Requester:
-    roles, is_admin = _member_facts(interaction.user)
+    guild_id = interaction.guild_id
     return Requester(
         user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
+        guild_id=guild_id,
         channel_id=interaction.channel_id or 0,
-        role_ids=roles,
-        is_admin=is_admin or (interaction.guild_id is not None and interaction.permissions.manage_guild),
+        role_ids=role_ids(interaction.user),
+        is_admin=_is_admin(interaction.user, interaction.permissions if guild_id is not None else None),
         channel_nsfw=_nsfw(interaction.channel),
     )
 
 
 def requester_from_message(message: discord.Message) -> Requester:
-    roles, is_admin = _member_facts(message.author)
     return Requester(
         user_id=message.author.id,
         guild_id=message.guild.id if message.guild else None,
         channel_id=message.channel.id,
-        role_ids=roles,
-        is_admin=is_admin,
+        role_ids=role_ids(message.author),
+        is_admin=_is_admin(message.author, None),
         channel_nsfw=_nsfw(message.channel),
     )
+
+
+def require_admin(interaction: discord.Interaction) -> int:
+    """The server's id, or NotAdminError for a member without Manage Server (or outside a server)."""
+    requester = requester_from_interaction(interaction)
+    if requester.guild_id is None or not requester.is_admin:
+        raise NotAdminError()
+    return requester.guild_id

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.composition import Runtime, open_runtime
+from bot.jobs.admission import Admission
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.settings import Settings, SimulatorSettings
 from tests.fake_discord import FakeDiscord
@@ -57,9 +58,15 @@ class Env:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(settings: Settings, fake: FakeDiscord) -> AsyncIterator[Runtime]:
+async def running_bot(
+    settings: Settings, fake: FakeDiscord, *, admission: Admission | None = None
+) -> AsyncIterator[Runtime]:
+    """The whole bot, logged in to ``fake``; ``admission`` replaces the quotas' (who may start which job)."""
     options = {"guild_ready_timeout": 0.05, "max_ratelimit_timeout": 5.0}
-    async with open_runtime(settings, bot_options=options) as runtime, run_bot(runtime.bot, fake):
+    async with (
+        open_runtime(settings, bot_options=options, admission=admission) as runtime,
+        run_bot(runtime.bot, fake),
+    ):
         yield runtime
 
 

@@ -46,9 +46,7 @@ async def bot(fake: FakeDiscord, sim: Simulator, tmp_path: Path, **sections: dic
     sim.set_durations(queued=0.02, running=0.5, auditing=0.02)
     settings = make_settings(fake, sim, tmp_path / "bot.db", **sections)
     assert await seed_usage(settings.storage.url, fake.user_id) == SEED
-    async with running_bot(settings, fake) as runtime:
-        assert runtime.bot.services is not None
-        runtime.bot.services.admission = DebitAdmission()
+    async with running_bot(settings, fake, admission=DebitAdmission()) as runtime:
         yield runtime
     assert fake.spec_errors == [], fake.spec_errors
     assert_no_pings(fake)

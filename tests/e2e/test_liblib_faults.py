@@ -118,9 +118,7 @@ async def test_liblib_fault(
     settings = make_settings(fake, sim, tmp_path / "bot.db", liblib=FAST_RETRIES)
     seeded = await seed_usage(settings.storage.url, fake.user_id)
     assert seeded == (2, 16)
-    async with running_bot(settings, fake) as runtime:
-        assert runtime.bot.services is not None
-        runtime.bot.services.admission = DebitAdmission()
+    async with running_bot(settings, fake, admission=DebitAdmission()) as runtime:
         store = runtime.store
 
         served = sim.counters.faults_served
