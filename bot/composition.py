@@ -21,8 +21,8 @@ from bot.discord_app.ui.views import result_view
 from bot.generation.builder import RequestBuilder
 from bot.generation.families import make_submit_builder
 from bot.i18n import LocaleResolver
+from bot.jobs import JobRunner, JobService
 from bot.jobs.leadership import elector_for
-from bot.jobs.runner import JobRunner, JobService
 from bot.jobs.scheduling import FairQueue
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
@@ -151,6 +151,7 @@ async def open_runtime(settings: Settings, *, bot_options: dict[str, object] | N
             settings.queue,
             fair,
             runner.wake,
+            admission=quotas,
             metrics=metrics,
             estimate_wait=runner.estimated_wait,
             quota_error=quotas.quota_error,

@@ -17,8 +17,8 @@ from bot.discord_app.starting import JobStarter
 from bot.discord_app.tree import BotTree
 from bot.generation.builder import RequestBuilder
 from bot.i18n import CatalogTranslator, LocaleResolver
+from bot.jobs import JobRunner, JobService
 from bot.jobs.admission import Admission, OpenAdmission
-from bot.jobs.runner import JobRunner, JobService
 from bot.media.sources import SourceImageFetcher
 from bot.media.transport import ImageTransport
 from bot.quotas import GuildAdminService
@@ -51,14 +51,7 @@ class Services:
     @property
     def starter(self) -> JobStarter:
         """Starts jobs asked for on Discord (admit, enqueue, show the position); built from the fields above."""
-        return JobStarter(
-            self.jobs,
-            self.admission,
-            self.locales,
-            self.acks,
-            self.store,
-            token_ttl=self.settings.queue.interaction_token_ttl,
-        )
+        return JobStarter(self.jobs, self.locales, self.acks, token_ttl=self.settings.queue.interaction_token_ttl)
 
 
 class LiblibBot(commands.Bot):

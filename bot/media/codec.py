@@ -14,13 +14,22 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 
 from bot.errors import InvalidRequestError
-from bot.jobs.sink import ImageFile
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024  # liblib-api.md §9
 MAX_INPUT_SIDE = 4096
 MIN_INPUT_SIDE = 64
 MAX_INPUT_PIXELS = 4096 * 4096
 _ALLOWED = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFile:
+    """An image ready to attach to a Discord message."""
+
+    filename: str
+    data: bytes
+    width: int | None = None
+    height: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

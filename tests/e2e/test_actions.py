@@ -227,7 +227,7 @@ async def test_cancel_while_queued_refunds_and_never_submits(fake: FakeDiscord, 
     sim.set_durations(queued=0.02, running=1.5, auditing=0.02)
     settings = make_settings(fake, sim, tmp_path / "bot.db", liblib={"max_concurrent_tasks": 1})
     async with running_bot(settings, fake) as runtime:
-        runtime.bot.services.admission = ChargingAdmission()
+        runtime.bot.services.jobs.admission = ChargingAdmission()
         await fake.slash("imagine", {"prompt": "first, slow"})
         waiting = await fake.slash("imagine", {"prompt": "second, waits"})
         queued = await original_edit_with(fake, waiting, "Queued")
@@ -254,7 +254,7 @@ async def test_cancel_while_running_refunds_and_drops_the_result(fake: FakeDisco
     settings = make_settings(fake, sim, tmp_path / "bot.db")
     fake.add_member(STRANGER, name="stranger")
     async with running_bot(settings, fake) as runtime:
-        runtime.bot.services.admission = ChargingAdmission()
+        runtime.bot.services.jobs.admission = ChargingAdmission()
         inter = await fake.slash("imagine", {"prompt": "stop me"})
         job = await job_for_token(runtime.store, inter.token, JobState.RUNNING)
         progress = fake.original_message(inter)

@@ -48,7 +48,7 @@ async def bot(fake: FakeDiscord, sim: Simulator, tmp_path: Path, **sections: dic
     assert await seed_usage(settings.storage.url, fake.user_id) == SEED
     async with running_bot(settings, fake) as runtime:
         assert runtime.bot.services is not None
-        runtime.bot.services.admission = DebitAdmission()
+        runtime.bot.services.jobs.admission = DebitAdmission()
         yield runtime
     assert fake.spec_errors == [], fake.spec_errors
     assert_no_pings(fake)

@@ -120,7 +120,7 @@ async def test_liblib_fault(
     assert seeded == (2, 16)
     async with running_bot(settings, fake) as runtime:
         assert runtime.bot.services is not None
-        runtime.bot.services.admission = DebitAdmission()
+        runtime.bot.services.jobs.admission = DebitAdmission()
         store = runtime.store
 
         served = sim.counters.faults_served
