@@ -24,9 +24,9 @@ from bot.discord_app.ui.views import register_handler, result_view
 from bot.generation.builder import RequestBuilder
 from bot.generation.families import make_submit_builder
 from bot.i18n import LocaleResolver
+from bot.jobs import JobRunner, JobService
 from bot.jobs.admission import Admission
 from bot.jobs.leadership import elector_for
-from bot.jobs.runner import JobRunner, JobService
 from bot.jobs.scheduling import FairQueue
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
@@ -230,21 +230,22 @@ async def open_runtime(
             ),
             owns=shard_owner(settings.discord),
         )
+        admission = admission or quotas
         jobs = JobService(
             store,
             settings.queue,
             fair,
             runner.wake,
+            admission=admission,
             metrics=metrics,
-            estimate_wait=runner.estimated_wait,
+            estimate_wait=client.estimated_wait,
             quota_error=quotas.quota_error,
         )
-        admission = admission or quotas
         services = Services(
             settings=settings,
             store=store,
             jobs=jobs,
-            starter=JobStarter(jobs, admission, locales, acks, store, token_ttl=settings.queue.interaction_token_ttl),
+            starter=JobStarter(jobs, locales, acks, token_ttl=settings.queue.interaction_token_ttl),
             admission=admission,
             admin=GuildAdminService(store, quotas),
             builder=RequestBuilder(settings.models, simulated=client.simulated),

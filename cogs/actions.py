@@ -35,8 +35,8 @@ from bot.generation.actions import (
 from bot.generation.builder import RequestBuilder
 from bot.generation.families import mode_name
 from bot.i18n import LocaleResolver, Text, t
+from bot.jobs import JobService
 from bot.jobs.admission import Requester
-from bot.jobs.runner import JobService
 from bot.media.results import source_from_result
 from bot.media.transport import ImageTransport
 from bot.models import GenerationRequest, Job, new_job_id

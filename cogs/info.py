@@ -13,7 +13,7 @@ from bot.errors import BotError, JobNotFoundError
 from bot.generation.actions import has_result
 from bot.generation.builder import RequestBuilder
 from bot.i18n import LocaleResolver, Text, t
-from bot.jobs.runner import JobService
+from bot.jobs import JobService
 from bot.media.transport import ImageTransport
 from bot.models import ACTIVE_STATES, TERMINAL_STATES, JobState
 from bot.storage import Store

@@ -16,7 +16,7 @@ from discord.ext import commands
 from bot.discord_app.ack_priority import AckPriority
 from bot.discord_app.tree import BotTree
 from bot.i18n import CatalogTranslator, LocaleResolver
-from bot.jobs.runner import JobRunner
+from bot.jobs import JobRunner
 from bot.settings import Settings
 from bot.storage import Store
 

@@ -16,41 +16,19 @@ from bot.discord_app.ui.embeds import progress_text
 from bot.discord_app.ui.views import cancel_view
 from bot.generation.fingerprint import request_fingerprint
 from bot.i18n import LocaleResolver
-from bot.jobs.admission import Admission, Requester
-from bot.jobs.runner import JobService
-from bot.jobs.sink import Progress, Stage
+from bot.jobs import JobService, Progress, Stage
 from bot.models import GenerationRequest, Job, JobKind, new_job_id, utcnow
-from bot.storage import Store
 
 
 class JobStarter:
-    """Starts the jobs members ask for on Discord (slash commands, buttons, forms, reply + mention)."""
+    """Starts the jobs members ask for on Discord (slash commands, buttons, forms, reply + mention): builds the
+    Job from the Discord objects, has JobService start it, and shows its queue position and a Cancel button."""
 
-    def __init__(
-        self,
-        jobs: JobService,
-        admission: Admission,
-        locales: LocaleResolver,
-        acks: AckPriority,
-        store: Store,
-        *,
-        token_ttl: float,
-    ) -> None:
+    def __init__(self, jobs: JobService, locales: LocaleResolver, acks: AckPriority, *, token_ttl: float) -> None:
         self.jobs = jobs
-        self._admission = admission
         self._locales = locales
         self._acks = acks
-        self._store = store
         self._token_ttl = token_ttl
-
-    async def _enqueue(self, requester: Requester, job: Job) -> tuple[Job, int]:
-        """Admit, enqueue (reserving the debits atomically) and return the job with its queue position."""
-        job = await self._admission.admit(requester, job)
-        jobs = self.jobs
-        result = await jobs.enqueue(job, wake=False, max_active=await self._admission.active_cap(requester))
-        await self._admission.enqueued(requester, job)
-        position = await jobs.position(job.id) or result.queue_position
-        return job, position
 
     async def start_interaction(
         self,
@@ -83,7 +61,7 @@ class JobStarter:
             parent_message_id=parent_message_id,
         )
         try:
-            job, position = await self._enqueue(requester_from_interaction(interaction), job)
+            job, position = await self.jobs.start(requester_from_interaction(interaction), job)
             progress = Progress(Stage.QUEUED, position=position, eta=self.jobs.estimated_wait(position))
             await interaction.edit_original_response(content=progress_text(job, progress), view=cancel_view(job))
         finally:
@@ -117,14 +95,14 @@ class JobStarter:
             fingerprint=request_fingerprint(request),
         )
         try:
-            job, position = await self._enqueue(requester_from_message(message), job)
+            job, position = await self.jobs.start(requester_from_message(message), job)
             progress = await message.reply(
                 progress_text(job, Progress(Stage.QUEUED, position=position)),
                 mention_author=False,
                 allowed_mentions=discord.AllowedMentions.none(),
                 view=cancel_view(job),
             )
-            await self._store.update_job(job.id, progress_message_id=progress.id)
+            await self.jobs.attach_progress_message(job.id, progress.id)
             job.progress_message_id = progress.id
         finally:
             self.jobs.wake()

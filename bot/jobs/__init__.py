@@ -1,0 +1,30 @@
+"""Jobs: starting them (JobService), running them (JobRunner: submit, poll, deliver, deadlines), the ports."""
+
+from bot.jobs.admission import Admission, OpenAdmission, Requester
+from bot.jobs.events import failure_for, log_job_event
+from bot.jobs.runner import JobRunner
+from bot.jobs.scheduling import FairQueue
+from bot.jobs.service import JobService, QueueEntry, QueueSnapshot, QuotaErrorMapper, utc_quota_error
+from bot.jobs.sink import DeliveryError, ImageFile, Presentation, PresentationLookup, Progress, ResultSink, Stage
+
+__all__ = [
+    "Admission",
+    "DeliveryError",
+    "FairQueue",
+    "ImageFile",
+    "JobRunner",
+    "JobService",
+    "OpenAdmission",
+    "Presentation",
+    "PresentationLookup",
+    "Progress",
+    "QueueEntry",
+    "QueueSnapshot",
+    "QuotaErrorMapper",
+    "Requester",
+    "ResultSink",
+    "Stage",
+    "failure_for",
+    "log_job_event",
+    "utc_quota_error",
+]

@@ -1,8 +1,9 @@
 """The admission port: may this member start this job here, and which quota counters does it reserve?
 
-Cogs call ``admit`` for every new job (slash commands, replies, buttons) just before enqueue. An
-implementation refuses with a BotError (shown to the member as is) or returns the job with the
-``debits`` the store must reserve atomically at enqueue. ``OpenAdmission`` admits everything for free.
+``JobService.start`` calls ``admit`` for every new job (slash commands, replies, buttons) just before
+enqueue. An implementation refuses with a BotError (shown to the member as is) or returns the job with
+the ``debits`` the store must reserve atomically at enqueue; then ``enqueued`` once the job is stored,
+or ``refused`` when the store refused it. ``OpenAdmission`` admits everything for free.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class Admission(Protocol):
     async def enqueued(self, requester: Requester, job: Job) -> None:
         """Called once the job is stored (cooldowns, the prompt log)."""
 
+    async def refused(self, requester: Requester, job: Job) -> None:
+        """Called instead of ``enqueued`` when the store refused the admitted job (caps, quotas): give back
+        what ``admit`` claimed for it (a cooldown). Called at most once per admitted job."""
+
     async def default_mode(self, requester: Requester) -> str | None:
         """The mode to use when the member names none (a server's default), or None for the bot's."""
 
@@ -47,6 +52,9 @@ class OpenAdmission:
         return job
 
     async def enqueued(self, requester: Requester, job: Job) -> None:
+        return None
+
+    async def refused(self, requester: Requester, job: Job) -> None:
         return None
 
     async def default_mode(self, requester: Requester) -> str | None:

@@ -11,7 +11,18 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.i18n import Text
+from bot.media.codec import ImageFile
 from bot.models import Job, JobResult
+
+__all__ = [
+    "DeliveryError",
+    "ImageFile",
+    "Presentation",
+    "PresentationLookup",
+    "Progress",
+    "ResultSink",
+    "Stage",
+]
 
 
 class Stage(StrEnum):
@@ -41,14 +52,6 @@ class Progress:
     percent: float | None = None
     elapsed: float | None = None
     eta: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ImageFile:
-    filename: str
-    data: bytes
-    width: int | None = None
-    height: int | None = None
 
 
 class DeliveryError(Exception):

@@ -15,7 +15,6 @@ from PIL import Image, UnidentifiedImageError
 
 from bot.errors import InvalidRequestError
 from bot.i18n import Text
-from bot.jobs.sink import ImageFile
 from bot.liblib.endpoints import MAX_INPUT_IMAGE_BYTES
 
 MIB = 1_048_576  # sizes are shown in MiB, labelled "MB" like the README's "≤ 10 MB" (the API's 10 MiB)
@@ -23,6 +22,16 @@ MAX_INPUT_SIDE = 4096
 MIN_INPUT_SIDE = 64
 MAX_INPUT_PIXELS = 4096 * 4096
 _ALLOWED = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFile:
+    """An image ready to attach to a Discord message."""
+
+    filename: str
+    data: bytes
+    width: int | None = None
+    height: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

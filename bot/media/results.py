@@ -1,21 +1,22 @@
-"""Stored results, used again: fetch a past job's images (re-posts) or hand one to LiblibAI (Vary, Upscale).
+"""Result images fitted for Discord: delivered once (the runner), fetched again (re-posts), handed back to
+LiblibAI (Vary, Upscale).
 
-Images come from the result URLs LiblibAI returned, downloaded through the LiblibClient exactly as
-delivery does. Those URLs may expire; the caller can then fall back to the attachments of the
-original Discord message (cogs/_repost.py).
+Images come from the result URLs LiblibAI returned, downloaded through the LiblibClient; delivery and
+re-posts share ``download_result_files``. Those URLs may expire; a re-post then falls back to the
+attachments of the original Discord message (bot/discord_app/repost.py).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from bot import liblib
 from bot.errors import BotError
 from bot.generation.actions import result_image
 from bot.i18n import N_
-from bot.jobs.sink import ImageFile
 from bot.liblib.endpoints import MAX_INPUT_IMAGE_BYTES
-from bot.media.codec import normalize_for_discord, sniff_input
+from bot.media.codec import ImageFile, normalize_for_discord, sniff_input
 from bot.media.transport import ImageTransport
 from bot.models import Job
 
@@ -34,21 +35,37 @@ def per_file_limit(count: int, max_file_bytes: int) -> int:
     return min(max_file_bytes, DISCORD_REQUEST_BYTES // max(1, count))
 
 
-async def fetch_result_files(transport: ImageTransport, job: Job, *, max_file_bytes: int) -> list[ImageFile]:
-    """The job's result images, fitted for one Discord message (raises ResultUnavailableError)."""
+class ResultSource(Protocol):
+    """Where result images are downloaded from: the LiblibClient (delivery) or the ImageTransport (re-posts)."""
+
+    async def download(self, url: str, *, max_bytes: int) -> bytes: ...
+
+
+async def download_result_files(source: ResultSource, job: Job, *, max_file_bytes: int) -> list[ImageFile]:
+    """The job's result images, fitted for one Discord message (each within ``max_file_bytes``, all within
+    Discord's request cap). Raises the download's LiblibError, or LiblibResponseValidationError for an image
+    that cannot be decoded (not an image, or cut short)."""
     images = job.result.images if job.result else ()
-    if not images:
-        raise ResultUnavailableError(job.id)
     limit = per_file_limit(len(images), max_file_bytes)
     files = []
-    try:
-        for index, image in enumerate(images):
-            raw = await transport.download(image.url, max_bytes=MAX_DOWNLOAD_BYTES)
+    for index, image in enumerate(images):
+        raw = await source.download(image.url, max_bytes=MAX_DOWNLOAD_BYTES)
+        try:
             files.append(normalize_for_discord(raw, f"{job.id}_{index + 1}", max_bytes=limit))
+        except (OSError, ValueError) as exc:  # Pillow: not an image, or cut short
+            raise liblib.LiblibResponseValidationError(f"result image {index + 1} is unreadable") from exc
+    return files
+
+
+async def fetch_result_files(transport: ImageTransport, job: Job, *, max_file_bytes: int) -> list[ImageFile]:
+    """A past job's result images for a re-post (raises ResultUnavailableError when they are gone)."""
+    if not (job.result and job.result.images):
+        raise ResultUnavailableError(job.id)
+    try:
+        return await download_result_files(transport, job, max_file_bytes=max_file_bytes)
     except liblib.LiblibError as exc:
         log.info("job %s: stored result images unavailable (%s)", job.id, type(exc).__name__)
         raise ResultUnavailableError(job.id) from exc
-    return files
 
 
 async def source_from_result(transport: ImageTransport, job: Job, index: int, *, stem: str) -> str:

@@ -121,6 +121,14 @@ class TopReport:
     server_month: Counter
 
 
+@dataclass(frozen=True, slots=True)
+class _CooldownClaim:
+    guild_id: int
+    user_id: int
+    began: datetime
+    until: datetime
+
+
 CONFIG_TTL = 5.0  # seconds
 
 
@@ -132,6 +140,7 @@ class QuotaService:
         self._settings = settings
         self._clock = clock
         self._configs: dict[int, tuple[float, asyncio.Future[GuildConfig]]] = {}
+        self._cooldowns: dict[str, _CooldownClaim] = {}  # job id -> the cooldown admit started for it
         self.defaults = Policy.defaults(
             settings.quotas, max_active=settings.queue.max_active_per_user, max_steps=settings.models.max_steps
         )
@@ -204,6 +213,7 @@ class QuotaService:
             running = await self._store.claim_timer(strike_key, requester.user_id, COOLDOWN, now=now, until=until)
             if running is not None:
                 raise CooldownError(running)
+            self._cooldowns[job.id] = _CooldownClaim(strike_key, requester.user_id, now, until)
         return self._with_debits(job, policy, current_windows(now, get_zone(policy.timezone)))
 
     async def presentation(self, job: Job) -> Presentation:
@@ -226,7 +236,17 @@ class QuotaService:
         policy = await self._requester_policy(requester)
         return policy.max_active if policy.max_active < self._settings.queue.max_active_per_user else None
 
+    async def refused(self, requester: Requester, job: Job) -> None:
+        """Give back the cooldown ``admit`` started for ``job``, which the store then refused (a cap, a quota)."""
+        claim = self._cooldowns.pop(job.id, None)
+        if claim is None:
+            return
+        # Compare-and-set in one statement: end the timer when the claim began, but only while it still ends
+        # where the claim put it (a later claim, after this one ran out, stays).
+        await self._store.claim_timer(claim.guild_id, claim.user_id, COOLDOWN, now=claim.until, until=claim.began)
+
     async def enqueued(self, requester: Requester, job: Job) -> None:
+        self._cooldowns.pop(job.id, None)
         days = self._settings.quotas.prompt_log_days
         if days <= 0:
             return

@@ -9,7 +9,7 @@ import discord
 from bot.discord_app.ui.embeds import COLOR_PROGRESS, describe_mode, escape_prompt, kind_name, message_link, state_name
 from bot.generation.builder import ModeInfo
 from bot.i18n import N_, Locale, t
-from bot.jobs.runner import QueueSnapshot
+from bot.jobs import QueueSnapshot
 from bot.models import Job, JobState
 
 MAX_LISTED = 10

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from bot.errors import BannedWordError, CooldownError, MemberBlockedError, NotAllowedError, QuotaExceededError
+from bot.jobs import JobService
 from bot.jobs.admission import Requester
-from bot.jobs.runner import JobService
 from bot.jobs.scheduling import FairQueue
 from bot.models import GenerationRequest, Job, JobState, new_job_id
 from bot.quotas import GuildAdminService, QuotaService

@@ -1,0 +1,123 @@
+"""Polling: one task per RUNNING job, following its LiblibAI task by generateUuid until it has a result.
+
+A poll reports progress, enforces ``running_deadline`` (the job then expires with a refund), and moves a
+finished job to DELIVERING. Losing the dispatcher lease cancels the polls and frees their task slots; the
+next dispatcher adopts the tasks by their stored generateUuid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from bot import liblib
+from bot.generation.families import family_of
+from bot.i18n import N_, Text
+from bot.jobs._parts import RunnerPart, RunnerParts
+from bot.jobs._tasks import cancel_all
+from bot.jobs.events import failure_for, log_job_event
+from bot.jobs.sink import Progress, Stage
+from bot.models import FailureReason, Job, JobResult, JobState, ResultImage, utcnow
+from bot.settings import QueueSettings
+
+log = logging.getLogger(__name__)
+
+_STAGES = {1: Stage.WAITING, 2: Stage.GENERATING, 3: Stage.AUDITING, 4: Stage.AUDITING}
+
+
+class Poller(RunnerPart):
+    def __init__(
+        self,
+        parts: RunnerParts,
+        settings: QueueSettings,
+        *,
+        on_result: Callable[[Job], None],
+    ) -> None:
+        super().__init__(parts)
+        self._settings = settings
+        self._on_result = on_result  # a job just moved to DELIVERING
+        self._polls: dict[str, asyncio.Task[None]] = {}
+        self._uuids: dict[str, str] = {}  # job id -> generateUuid of each poll above
+
+    def is_polling(self, job_id: str) -> bool:
+        return job_id in self._polls
+
+    def spawn(self, job: Job) -> None:
+        task = asyncio.create_task(self._poll(job), name=f"poll-{job.id}")
+        self._polls[job.id] = task
+        if job.generate_uuid:
+            self._uuids[job.id] = job.generate_uuid
+        job_id = job.id
+
+        def forget(_task: asyncio.Task[None]) -> None:
+            if self._polls.get(job_id) is _task:
+                self._polls.pop(job_id, None)
+                self._uuids.pop(job_id, None)
+
+        task.add_done_callback(forget)
+
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return list(self._polls.values())
+
+    async def hand_over(self) -> None:
+        """Cancel this process's polls and free their task slots (the next dispatcher adopts the tasks)."""
+        uuids = [self._uuids[job_id] for job_id in self._polls if job_id in self._uuids]
+        await cancel_all(self._polls.values())
+        for generate_uuid in uuids:
+            self._client.release(generate_uuid)
+
+    async def _poll(self, job: Job) -> None:
+        if job.generate_uuid is None:
+            raise RuntimeError(f"job {job.id} is running without a generateUuid")
+        family = family_of(job.request.mode)
+        started = job.submitted_at or job.state_changed_at
+        deadline = self._settings.running_deadline - (utcnow() - job.state_changed_at).total_seconds()
+
+        async def on_progress(status: liblib.TaskStatus) -> None:
+            current = await self._store.get_job(job.id)
+            if current is None or current.state is not JobState.RUNNING:
+                return  # cancelled: the task runs on at LiblibAI (no cancel API), but the member saw "Cancelled"
+            stage = _STAGES.get(status.generate_status, Stage.GENERATING)
+            elapsed = (utcnow() - started).total_seconds()
+            await self._sink.progress(job, Progress(stage, percent=status.percent_completed, elapsed=elapsed))
+
+        try:
+            # The client polls on through transient status errors until the deadline (and learns durations).
+            task = await self._client.wait_for(
+                family, job.generate_uuid, on_progress=on_progress, timeout=max(1.0, deadline)
+            )
+        except asyncio.CancelledError:
+            raise
+        except liblib.GenerationWaitTimeoutError:  # running_deadline passed (not LiblibAI's own timeout)
+            self._client.release(job.generate_uuid)
+            await self._failer.fail(
+                job,
+                (JobState.RUNNING,),
+                FailureReason.DEADLINE,
+                Text(N_("The image service took too long, so the job was stopped. Your quota was refunded.")),
+                expired=True,
+            )
+            return
+        except liblib.LiblibError as exc:
+            self._metrics.liblib_error(exc)
+            self._client.release(job.generate_uuid)
+            reason, detail = failure_for(exc)
+            await self._failer.fail(job, (JobState.RUNNING,), reason, detail)
+            return
+        self._metrics.generation_finished((utcnow() - started).total_seconds())
+        result = JobResult(
+            images=tuple(ResultImage(url=i.image_url, seed=i.seed) for i in task.images),
+            points_cost=task.points_cost or 0,
+            # LiblibAI leaves blocked images out of the answer: count what is missing from the batch.
+            blocked_count=max(task.blocked_count, job.request.count - len(task.images)),
+            account_balance=task.account_balance,
+        )
+        delivering = await self._store.transition(
+            job.id, JobState.RUNNING, JobState.DELIVERING, result=result, points_cost=task.points_cost or 0, percent=1.0
+        )
+        if delivering is None:
+            log_job_event(job, "result_discarded", reason="job no longer running (cancelled)")
+            return
+        self._on_result(delivering)

@@ -1,0 +1,194 @@
+"""JobService: what the Discord side calls to start, find, list and cancel jobs.
+
+Starting a job is one use case with one owner (``start``): admit (the Admission port), enqueue with the caps
+enforced atomically in the store, then tell the admission the job is stored, or that it was refused (so what
+admission claimed, a cooldown, is given back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC
+
+from bot.errors import (
+    BotError,
+    JobNotCancellableError,
+    JobNotFoundError,
+    NotJobOwnerError,
+    QueueFullError,
+    TooManyActiveJobsError,
+)
+from bot.i18n import N_, Text
+from bot.jobs.admission import Admission, OpenAdmission, Requester
+from bot.jobs.events import log_job_event
+from bot.jobs.scheduling import FairQueue
+from bot.models import ACTIVE_STATES, FailureReason, Job, JobState
+from bot.ops.metrics import NULL_METRICS, JobMetrics
+from bot.settings import QueueSettings
+from bot.storage import EnqueueOutcome, EnqueueResult, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    job: Job
+    position: int  # 1-based, across the whole bot (the LiblibAI account is shared)
+    eta: float | None  # seconds until it starts
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    waiting: tuple[QueueEntry, ...]
+    working: tuple[Job, ...]  # submitting, running or delivering
+
+
+QuotaErrorMapper = Callable[[EnqueueResult], Awaitable[BotError]]
+
+
+async def utc_quota_error(result: EnqueueResult) -> BotError:
+    """The QUOTA_EXCEEDED message when no quota service is wired (windows reset at UTC midnight)."""
+    from bot.quotas.service import quota_error_for  # bot.quotas imports this package's admission port
+
+    if result.failed_debit is None:
+        return QueueFullError()
+    return quota_error_for(result, result.failed_debit, UTC)
+
+
+class JobService:
+    """Start, enqueue, find and cancel jobs, with the caps enforced atomically in the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: QueueSettings,
+        fair: FairQueue,
+        wake: Callable[[], None],
+        *,
+        admission: Admission | None = None,
+        metrics: JobMetrics | None = None,
+        estimate_wait: Callable[[int], float] | None = None,
+        quota_error: QuotaErrorMapper = utc_quota_error,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._fair = fair
+        self._wake = wake
+        self.admission: Admission = admission or OpenAdmission()
+        self._metrics = metrics or NULL_METRICS
+        self._estimate_wait = estimate_wait
+        self._quota_error = quota_error
+        # Queue positions are shared by concurrent callers (see position()).
+        self._position_asks = 0
+        self._positions: dict[str, int] = {}
+        self._positions_cover = 0
+        self._listing: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        self._wake()
+
+    async def start(self, requester: Requester, job: Job) -> tuple[Job, int]:
+        """Admit ``job``, enqueue it (reserving its debits atomically) and return it with its queue position.
+
+        Raises the admission's or the store's refusal (a BotError). The runner is not woken: the caller wakes
+        it once the member has seen the position (a burst's acknowledgements come first)."""
+        admission = self.admission
+        job = await admission.admit(requester, job)
+        try:
+            result = await self.enqueue(job, wake=False, max_active=await admission.active_cap(requester))
+        except BotError:
+            # Refused, so not stored: give back what admission claimed (a cooldown); the member may try again.
+            await admission.refused(requester, job)
+            raise
+        await admission.enqueued(requester, job)
+        position = await self.position(job.id) or result.queue_position
+        return job, position
+
+    async def enqueue(self, job: Job, *, wake: bool = True, max_active: int | None = None) -> EnqueueResult:
+        """Store ``job`` (reserving its debits); ``max_active``: a lower per-member cap (a server's policy)."""
+        cap = (
+            self._settings.max_active_per_user
+            if max_active is None
+            else min(max_active, self._settings.max_active_per_user)
+        )
+        result = await self._store.enqueue(
+            job, max_active_per_user=cap, max_queued_total=self._settings.max_queued_total
+        )
+        if result.outcome is EnqueueOutcome.TOO_MANY_ACTIVE:
+            raise TooManyActiveJobsError(cap)
+        if result.outcome is EnqueueOutcome.QUEUE_FULL:
+            raise QueueFullError()
+        if result.outcome is EnqueueOutcome.QUOTA_EXCEEDED:
+            raise await self._quota_error(result)
+        if result.outcome is EnqueueOutcome.OK:
+            log_job_event(job, "enqueued")
+            self._metrics.job_entered(job)
+            if wake:
+                self._wake()
+        return result
+
+    async def attach_progress_message(self, job_id: str, message_id: int) -> None:
+        """Remember the message that shows the job's progress (the bot's reply to a member's message)."""
+        await self._store.update_job(job_id, progress_message_id=message_id)
+
+    async def position(self, job_id: str) -> int | None:
+        """The job's fair queue position (None when not queued), from a listing started after this call.
+
+        Concurrent callers share one listing: a burst of /imagine would otherwise list the whole queue once
+        per command (quadratic work on the event loop, delaying other members' acknowledgements).
+        """
+        self._position_asks += 1
+        ask = self._position_asks
+        while self._positions_cover < ask:
+            if self._listing is None:
+                self._listing = asyncio.ensure_future(self._list_positions())
+            await asyncio.shield(self._listing)
+        return self._positions.get(job_id)
+
+    async def _list_positions(self) -> None:
+        try:
+            cover = self._position_asks
+            queued = await self._store.list_jobs([JobState.QUEUED])
+            self._positions, self._positions_cover = self._fair.positions(queued), cover
+        finally:
+            self._listing = None
+
+    def estimated_wait(self, position: int) -> float | None:
+        """Seconds until a job at queue ``position`` (1-based) starts, from recent durations; None if unknown."""
+        return self._estimate_wait(position) if self._estimate_wait else None
+
+    async def snapshot(self) -> QueueSnapshot:
+        """Every queued job in submit order (with its wait estimate) and every job being worked on."""
+        queued = await self._store.list_jobs([JobState.QUEUED])
+        order = self._fair.order(queued)
+        waiting = tuple(
+            QueueEntry(job, position, self.estimated_wait(position)) for position, job in enumerate(order, start=1)
+        )
+        working = await self._store.list_jobs(ACTIVE_STATES - {JobState.QUEUED})
+        return QueueSnapshot(waiting=waiting, working=tuple(working))
+
+    async def get(self, job_id: str) -> Job:
+        job = await self._store.get_job(job_id)
+        if job is None:
+            raise JobNotFoundError(job_id)
+        return job
+
+    async def cancel(self, job_id: str, *, actor_id: int, is_admin: bool) -> Job:
+        job = await self.get(job_id)
+        if job.user_id != actor_id and not is_admin:
+            raise NotJobOwnerError()
+        moved = await self._store.transition(
+            job_id,
+            (JobState.QUEUED, JobState.RUNNING),
+            JobState.CANCELLED,
+            failure_reason=FailureReason.CANCELLED,
+            failure_detail=Text(N_("Cancelled.")),
+        )
+        if moved is None:
+            raise JobNotCancellableError(str((await self.get(job_id)).state))
+        log_job_event(moved, "cancelled", by=actor_id)
+        self._metrics.job_entered(moved)
+        return moved

@@ -1,0 +1,37 @@
+"""Polling: a task slower than running_deadline expires the job with its own message and a refund."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.jobs import JobService
+from bot.jobs.scheduling import FairQueue
+from bot.models import FailureReason, JobState
+from tests.jobs.helpers import new_job, open_parts, wait_for
+
+
+async def test_a_task_slower_than_the_running_deadline_expires_with_its_message_and_a_refund(tmp_path: Path) -> None:
+    async with open_parts(tmp_path, queue={"running_deadline": 1.0}) as (sim, store, sink, runner, queue):
+        sim.set_durations(0.02, 30.0, 0.02)  # far slower than the deadline
+        service = JobService(store, queue, FairQueue(), runner.wake)
+
+        async def ended() -> bool:
+            job = await store.get_job("slow")
+            return job is not None and job.state.terminal
+
+        await runner.start()
+        try:
+            await service.enqueue(new_job("slow"))
+            await wait_for(ended, "the job to end", timeout=10)
+        finally:
+            await runner.stop()
+        job = await store.get_job("slow")
+        assert job is not None and job.state is JobState.EXPIRED and job.refunded
+        assert job.failure_reason is FailureReason.DEADLINE
+        assert job.failure_detail is not None and job.failure_detail.msgid == (
+            "The image service took too long, so the job was stopped. Your quota was refunded."
+        )
+        assert [j.id for j in sink.failures] == ["slow"]
+        assert await store.get_usage("user", 1, "day:x") == (0, 0)
+        assert runner._client.active_tasks == 0  # its task slot is free again
+        assert sim.counters.submits == 1

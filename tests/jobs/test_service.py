@@ -1,0 +1,180 @@
+"""JobService: start (admit, enqueue, give back a refused job's cooldown), cancel, queue positions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.errors import (
+    CooldownError,
+    JobNotCancellableError,
+    NotJobOwnerError,
+    QueueFullError,
+    QuotaExceededError,
+    TooManyActiveJobsError,
+)
+from bot.i18n import Text
+from bot.jobs import JobService, Requester
+from bot.jobs.scheduling import FairQueue
+from bot.models import FailureReason, GenerationRequest, Job, JobState, new_job_id
+from bot.quotas import QuotaService
+from bot.settings import QueueSettings, Settings
+from bot.storage import Store, open_store
+from tests.jobs.helpers import new_job
+
+
+async def test_cancel_refunds_once_and_refuses_strangers(parts) -> None:
+    _sim, store, _sink, runner, queue = parts
+    service = JobService(store, queue, FairQueue(), runner.wake)
+    await store.enqueue(new_job("c"))
+    with pytest.raises(NotJobOwnerError):
+        await service.cancel("c", actor_id=999, is_admin=False)
+    cancelled = await service.cancel("c", actor_id=1, is_admin=False)
+    assert cancelled.state is JobState.CANCELLED and cancelled.refunded
+    assert await store.get_usage("user", 1, "day:x") == (0, 0)
+    with pytest.raises(JobNotCancellableError, match="no longer be cancelled"):
+        await service.cancel("c", actor_id=1, is_admin=False)
+
+
+async def test_concurrent_position_queries_share_one_listing_and_never_answer_stale(parts, monkeypatch) -> None:
+    _sim, store, _sink, runner, queue = parts
+    service = JobService(store, queue, FairQueue(), runner.wake)
+    for i in range(30):
+        await service.enqueue(new_job(f"j{i}", user=100 + i), wake=False)
+    listings = 0
+    real_list = store.list_jobs
+
+    async def counting(states):
+        nonlocal listings
+        listings += 1
+        return await real_list(states)
+
+    monkeypatch.setattr(store, "list_jobs", counting)
+    positions = await asyncio.gather(*(service.position(f"j{i}") for i in range(30)))
+    assert positions == list(range(1, 31))
+    assert listings == 1  # not one per caller: a burst would be quadratic
+    await store.transition(
+        "j0", JobState.QUEUED, JobState.CANCELLED, failure_reason=FailureReason.CANCELLED, failure_detail=Text("x")
+    )
+    assert await service.position("j1") == 1  # a later call lists again
+    assert await service.position("j0") is None
+    assert listings == 3
+
+
+# -- start: admit, enqueue, and give a refused job's cooldown back --------------------------------------
+
+GUILD = 500
+USER = 42
+OTHER = 43
+COOLDOWN = 60
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("pg_store_url")
+        return url
+    return f"sqlite:///{tmp_path}/start.db"
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    async with open_store(store_url) as opened:
+        yield opened
+
+
+def starting(store: Store, clock: Clock, **queue: int) -> tuple[QuotaService, JobService]:
+    settings = Settings(quotas={"cooldown_seconds": COOLDOWN, "images_per_day": 2}, queue=queue)
+    quotas = QuotaService(store, settings, clock=clock)
+    jobs = JobService(
+        store, settings.queue, FairQueue(), lambda: None, admission=quotas, quota_error=quotas.quota_error
+    )
+    return quotas, jobs
+
+
+def asker(user: int = USER) -> Requester:
+    return Requester(user_id=user, guild_id=GUILD, channel_id=1)
+
+
+def asked(user: int = USER) -> Job:
+    request = GenerationRequest(mode="star3", prompt="a fox")
+    return Job(id=new_job_id(), user_id=user, channel_id=1, guild_id=GUILD, request=request)
+
+
+async def cooldown_until(quotas: QuotaService, user: int = USER) -> datetime | None:
+    return (await quotas.usage(GUILD, user, channel_id=1)).cooldown_until
+
+
+async def test_start_returns_the_stored_job_and_its_position_and_attaches_a_progress_message(store: Store) -> None:
+    jobs = JobService(store, QueueSettings(), FairQueue(), lambda: None)
+    first, first_position = await jobs.start(asker(USER), asked(USER))
+    second, second_position = await jobs.start(asker(OTHER), asked(OTHER))
+    assert (first_position, second_position) == (1, 2)
+    await jobs.attach_progress_message(second.id, 777)
+    stored = await store.get_job(second.id)
+    assert stored is not None and stored.state is JobState.QUEUED and stored.progress_message_id == 777
+    assert first.id != second.id
+
+
+async def test_a_member_refused_by_the_queue_cap_can_start_again_at_once_under_a_cooldown(store: Store) -> None:
+    clock = Clock(T0)
+    quotas, jobs = starting(store, clock, max_queued_total=1)
+    theirs, _ = await jobs.start(asker(OTHER), asked(OTHER))
+    with pytest.raises(QueueFullError):
+        await jobs.start(asker(USER), asked(USER))
+    assert await cooldown_until(quotas) is None  # the refused job's cooldown was given back
+    await jobs.cancel(theirs.id, actor_id=OTHER, is_admin=False)
+    clock.now = T0 + timedelta(seconds=1)
+    started, position = await jobs.start(asker(USER), asked(USER))
+    assert position == 1
+    assert await cooldown_until(quotas) == clock.now + timedelta(seconds=COOLDOWN)
+    with pytest.raises(CooldownError):  # a job that did start keeps its cooldown
+        await jobs.start(asker(USER), asked(USER))
+    stored = await store.get_job(started.id)
+    assert stored is not None and stored.state is JobState.QUEUED
+
+
+@pytest.mark.parametrize("refusal", ["too-many-active", "quota"])
+async def test_every_refusal_at_enqueue_gives_the_cooldown_back(store: Store, refusal: str) -> None:
+    clock = Clock(T0)
+    quotas, jobs = starting(store, clock, max_active_per_user=1 if refusal == "too-many-active" else 3)
+    first, _ = await jobs.start(asker(), asked())
+    if refusal == "quota":
+        clock.now += timedelta(seconds=COOLDOWN + 1)
+        await jobs.start(asker(), asked())  # the second of two images a day
+    clock.now += timedelta(seconds=COOLDOWN + 1)  # the cooldown ran out: the next attempt claims a new one
+    with pytest.raises(TooManyActiveJobsError if refusal == "too-many-active" else QuotaExceededError):
+        await jobs.start(asker(), asked())
+    assert await cooldown_until(quotas) is None
+    await jobs.cancel(first.id, actor_id=USER, is_admin=False)  # a slot (and the quota) back
+    clock.now += timedelta(seconds=1)
+    await jobs.start(asker(), asked())  # at once: no cooldown from the refused attempt
+
+
+async def test_giving_a_cooldown_back_never_clears_a_later_one_and_happens_once(store: Store) -> None:
+    clock = Clock(T0)
+    quotas, _ = starting(store, clock)
+    stale = await quotas.admit(asker(), asked())
+    clock.now = T0 + timedelta(seconds=COOLDOWN + 1)  # the first cooldown ran out; another job claims one
+    fresh = await quotas.admit(asker(), asked())
+    await quotas.refused(asker(), stale)
+    assert await cooldown_until(quotas) == clock.now + timedelta(seconds=COOLDOWN)
+    await quotas.refused(asker(), fresh)
+    assert await cooldown_until(quotas) is None
+    clock.now += timedelta(seconds=1)
+    await quotas.admit(asker(), asked())
+    await quotas.refused(asker(), fresh)  # a second give-back for the same job does nothing
+    assert await cooldown_until(quotas) == clock.now + timedelta(seconds=COOLDOWN)

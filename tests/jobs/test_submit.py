@@ -1,0 +1,61 @@
+"""The submit loop: position reports, and re-queueing a submit LiblibAI refused."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.jobs.sink import Progress
+from bot.models import Job, JobState
+from tests.jobs.helpers import new_job, open_parts, wait_for
+
+
+async def test_queue_position_reports_do_not_pile_up(parts) -> None:
+    _sim, store, sink, runner, _queue = parts
+    for i in range(5):
+        await store.enqueue(new_job(f"q{i}", user=200 + i))
+    gate = asyncio.Event()
+    record = sink.progress
+
+    async def slow(job: Job, progress: Progress) -> None:
+        await gate.wait()
+        await record(job, progress)
+
+    sink.progress = slow
+    for _ in range(3):  # three passes of the submit loop while the first report is still editing
+        await runner._submitter.next_job()
+    gate.set()
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+    assert len(sink.progress_calls) == 5  # one report of five positions, not three
+    await runner._submitter.next_job()  # the next pass after it finished reports again
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+    assert len(sink.progress_calls) == 10
+
+
+@pytest.mark.parametrize(("fault", "retry_after", "low", "high"), [("429", 7.0, 6.9, 7.1), ("100054", None, 1.4, 2.1)])
+async def test_a_refused_submit_is_queued_again_after_the_servers_hint_or_the_backoff(
+    tmp_path: Path, fault: str, retry_after: float | None, low: float, high: float
+) -> None:
+    # No client retries: the runner sees the refusal itself.
+    async with open_parts(tmp_path, liblib={"max_retries": 0}) as (sim, store, _sink, runner, _queue):
+        sim.inject(fault, route="submit", value=retry_after)
+        await store.enqueue(new_job("refused"))
+
+        async def requeued() -> bool:
+            job = await store.get_job("refused")
+            return job is not None and job.state is JobState.QUEUED and job.not_before is not None
+
+        await runner.start()
+        try:
+            await wait_for(requeued, "the refused job to be queued again")
+        finally:
+            await runner.stop()
+        job = await store.get_job("refused")
+        assert job is not None and job.not_before is not None and job.submit_attempts == 1
+        wait = (job.not_before - job.state_changed_at).total_seconds()
+        assert low <= wait <= high, wait  # the server's Retry-After, else the backoff's first step (1.5-2 s)
+        assert sim.counters.submits == 0
