@@ -216,3 +216,20 @@ class Job:
     @property
     def active(self) -> bool:
         return self.state in ACTIVE_STATES
+
+
+# -- a job's result images --------------------------------------------------------------------------
+
+
+def result_image_count(job: Job) -> int:
+    return len(job.result.images) if job.result else 0
+
+
+def result_image(job: Job, index: int) -> ResultImage:
+    if job.result is None or not 0 <= index < len(job.result.images):
+        raise IndexError(index)
+    return job.result.images[index]
+
+
+def has_result(job: Job) -> bool:
+    return job.state is JobState.SUCCEEDED and result_image_count(job) > 0

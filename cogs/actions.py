@@ -24,10 +24,8 @@ from bot.errors import BotError, InvalidRequestError, NotJobOwnerError
 from bot.generation.actions import (
     JOB_KIND,
     Action,
-    has_result,
     may_act,
     reroll_request,
-    result_image_count,
     supports_upscale,
     upscale_request,
     vary_request,
@@ -39,7 +37,7 @@ from bot.jobs import JobService
 from bot.jobs.admission import Requester
 from bot.media.results import source_from_result
 from bot.media.transport import ImageTransport
-from bot.models import GenerationRequest, Job, new_job_id
+from bot.models import GenerationRequest, Job, has_result, new_job_id, result_image_count
 from bot.quotas import QuotaService
 from bot.settings import ActionsSettings
 

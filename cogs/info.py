@@ -10,12 +10,11 @@ from bot.discord_app.repost import repost_result
 from bot.discord_app.requester import requester_from_interaction
 from bot.discord_app.ui.info import MAX_LISTED, help_embed, jobs_embed, models_embed, queue_embed
 from bot.errors import BotError, JobNotFoundError
-from bot.generation.actions import has_result
 from bot.generation.builder import RequestBuilder
 from bot.i18n import LocaleResolver, Text, t
 from bot.jobs import JobService
 from bot.media.transport import ImageTransport
-from bot.models import ACTIVE_STATES, TERMINAL_STATES, JobState
+from bot.models import ACTIVE_STATES, TERMINAL_STATES, JobState, has_result
 from bot.storage import Store
 
 

@@ -15,14 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "cogs")
 # Build everything or run the command line; nothing else imports them.
 ENTRY = frozenset({"bot.__main__", "bot.composition", "bot.ops.cli", "bot.ops.check"})
-# Package-level cycles still to untangle in the core (not module cycles). Delete an entry once its edge is gone.
-KNOWN_BACK_EDGES = frozenset(
-    {
-        ("bot.media", "bot.jobs"),  # media.codec/results build bot.jobs.sink.ImageFile
-        ("bot.jobs", "bot.quotas"),  # jobs.runner uses bot.quotas.service.quota_error_for
-        ("bot.media", "bot.generation"),  # media.results uses bot.generation.actions.result_image
-    }
-)
 
 
 def _module_name(path: Path) -> str:
@@ -122,12 +114,7 @@ def test_no_module_import_cycles() -> None:
 
 
 def test_packages_form_layers() -> None:
-    edges = package_graph()
-    stale = {(a, b) for a, b in KNOWN_BACK_EDGES if b not in edges.get(a, set())}
-    assert not stale, f"gone: remove from KNOWN_BACK_EDGES: {stale}"
-    for a, b in KNOWN_BACK_EDGES:
-        edges[a].discard(b)
-    assert find_cycle(edges) is None
+    assert find_cycle(package_graph()) is None
 
 
 def test_only_entry_points_import_entry_points() -> None:

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.models import GenerationRequest, Job, JobKind, JobState, ResultImage
+from bot.models import (
+    GenerationRequest,
+    Job,
+    JobKind,
+    result_image,
+)
 
 
 class Action(StrEnum):
@@ -77,17 +82,3 @@ def upscale_request(job: Job, index: int, source_url: str, *, strength: float) -
             source_images=(source_url,), strength=strength, count=1, hires=True, seed=seed, mask_image=None
         )
     return request.with_(count=1, hires=True, seed=seed)
-
-
-def result_image_count(job: Job) -> int:
-    return len(job.result.images) if job.result else 0
-
-
-def result_image(job: Job, index: int) -> ResultImage:
-    if job.result is None or not 0 <= index < len(job.result.images):
-        raise IndexError(index)
-    return job.result.images[index]
-
-
-def has_result(job: Job) -> bool:
-    return job.state is JobState.SUCCEEDED and result_image_count(job) > 0

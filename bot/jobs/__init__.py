@@ -4,7 +4,7 @@ from bot.jobs.admission import Admission, OpenAdmission, Requester
 from bot.jobs.events import failure_for, log_job_event
 from bot.jobs.runner import JobRunner
 from bot.jobs.scheduling import FairQueue
-from bot.jobs.service import JobService, QueueEntry, QueueSnapshot, QuotaErrorMapper, utc_quota_error
+from bot.jobs.service import JobService, QueueEntry, QueueSnapshot, QuotaErrorMapper
 from bot.jobs.sink import DeliveryError, ImageFile, Presentation, PresentationLookup, Progress, ResultSink, Stage
 
 __all__ = [
@@ -26,5 +26,4 @@ __all__ = [
     "Stage",
     "failure_for",
     "log_job_event",
-    "utc_quota_error",
 ]

@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC
 
 from bot.errors import (
     BotError,
@@ -49,15 +48,6 @@ class QueueSnapshot:
 QuotaErrorMapper = Callable[[EnqueueResult], Awaitable[BotError]]
 
 
-async def utc_quota_error(result: EnqueueResult) -> BotError:
-    """The QUOTA_EXCEEDED message when no quota service is wired (windows reset at UTC midnight)."""
-    from bot.quotas.service import quota_error_for  # bot.quotas imports this package's admission port
-
-    if result.failed_debit is None:
-        return QueueFullError()
-    return quota_error_for(result, result.failed_debit, UTC)
-
-
 class JobService:
     """Start, enqueue, find and cancel jobs, with the caps enforced atomically in the store."""
 
@@ -71,7 +61,7 @@ class JobService:
         admission: Admission | None = None,
         metrics: JobMetrics | None = None,
         estimate_wait: Callable[[int], float] | None = None,
-        quota_error: QuotaErrorMapper = utc_quota_error,
+        quota_error: QuotaErrorMapper,
     ) -> None:
         self._store = store
         self._settings = settings

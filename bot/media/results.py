@@ -13,12 +13,11 @@ from typing import Protocol
 
 from bot import liblib
 from bot.errors import BotError
-from bot.generation.actions import result_image
 from bot.i18n import N_
 from bot.liblib.endpoints import MAX_INPUT_IMAGE_BYTES
 from bot.media.codec import ImageFile, normalize_for_discord, sniff_input
 from bot.media.transport import ImageTransport
-from bot.models import Job
+from bot.models import Job, result_image
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.errors import (
     BannedWordError,
@@ -24,6 +24,7 @@ from bot.errors import (
     InvalidRequestError,
     MemberBlockedError,
     NotAllowedError,
+    QueueFullError,
     QuotaExceededError,
 )
 from bot.generation.families import family_of, mode_name
@@ -409,6 +410,13 @@ LIMIT_NAMES = (
 )
 
 
+async def utc_quota_error(result: EnqueueResult) -> BotError:
+    """The QUOTA_EXCEEDED message without a quota service (windows reset at UTC midnight): tests, the CLI."""
+    if result.failed_debit is None:
+        return QueueFullError()
+    return quota_error_for(result, result.failed_debit, UTC)
+
+
 def quota_error_for(result: EnqueueResult, debit: UsageDebit, zone: tzinfo) -> QuotaExceededError:
     """Name the limit that did not fit, the usage and when it resets (in the server's zone)."""
     resets_at = window_resets_at(debit.window, zone)
@@ -446,4 +454,5 @@ __all__ = [
     "check_request",
     "member_usage_scope",
     "quota_error_for",
+    "utc_quota_error",
 ]

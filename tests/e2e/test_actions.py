@@ -258,7 +258,7 @@ async def test_cancel_while_queued_refunds_and_never_submits(fake: FakeDiscord, 
 async def test_cancel_while_running_refunds_and_drops_the_result(
     fake: FakeDiscord, sim, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.jobs.runner")
+    caplog.set_level(logging.INFO, logger="bot.jobs")
     sim.set_durations(queued=0.02, running=1.0, auditing=0.02)
     settings = make_settings(fake, sim, tmp_path / "bot.db")
     fake.add_member(STRANGER, name="stranger")

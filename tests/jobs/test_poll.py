@@ -7,13 +7,14 @@ from pathlib import Path
 from bot.jobs import JobService
 from bot.jobs.scheduling import FairQueue
 from bot.models import FailureReason, JobState
+from bot.quotas.service import utc_quota_error
 from tests.jobs.helpers import new_job, open_parts, wait_for
 
 
 async def test_a_task_slower_than_the_running_deadline_expires_with_its_message_and_a_refund(tmp_path: Path) -> None:
     async with open_parts(tmp_path, queue={"running_deadline": 1.0}) as (sim, store, sink, runner, queue):
         sim.set_durations(0.02, 30.0, 0.02)  # far slower than the deadline
-        service = JobService(store, queue, FairQueue(), runner.wake)
+        service = JobService(store, queue, FairQueue(), runner.wake, quota_error=utc_quota_error)
 
         async def ended() -> bool:
             job = await store.get_job("slow")

@@ -9,6 +9,7 @@ from bot.jobs import JobRunner, JobService
 from bot.jobs.leadership import LeaderElector
 from bot.jobs.scheduling import FairQueue
 from bot.models import FailureReason, JobState
+from bot.quotas.service import utc_quota_error
 from bot.settings import Settings
 from tests.jobs.helpers import new_job, wait_for
 
@@ -28,7 +29,7 @@ async def test_job_left_submitting_by_a_crash_is_failed_and_refunded_not_resubmi
 
 async def test_queued_job_runs_to_success_and_settles_actual_cost(parts) -> None:
     sim, store, sink, runner, queue = parts
-    service = JobService(store, queue, FairQueue(), runner.wake)
+    service = JobService(store, queue, FairQueue(), runner.wake, quota_error=utc_quota_error)
     await runner.start()
     try:
         await service.enqueue(new_job("ok"))
@@ -102,7 +103,7 @@ async def test_losing_the_lease_frees_the_task_slots_of_the_stopped_polls(parts)
     sim.set_durations(0.02, 30.0, 0.02)  # still running when the lease is lost
     lease = FlipLease()
     runner = led_runner(parts, lease)
-    service = JobService(store, queue, FairQueue(), runner.wake)
+    service = JobService(store, queue, FairQueue(), runner.wake, quota_error=utc_quota_error)
 
     async def running() -> bool:
         job = await store.get_job("long")

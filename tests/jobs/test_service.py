@@ -22,6 +22,7 @@ from bot.jobs import JobService, Requester
 from bot.jobs.scheduling import FairQueue
 from bot.models import FailureReason, GenerationRequest, Job, JobState, new_job_id
 from bot.quotas import QuotaService
+from bot.quotas.service import utc_quota_error
 from bot.settings import QueueSettings, Settings
 from bot.storage import Store, open_store
 from tests.jobs.helpers import new_job
@@ -29,7 +30,7 @@ from tests.jobs.helpers import new_job
 
 async def test_cancel_refunds_once_and_refuses_strangers(parts) -> None:
     _sim, store, _sink, runner, queue = parts
-    service = JobService(store, queue, FairQueue(), runner.wake)
+    service = JobService(store, queue, FairQueue(), runner.wake, quota_error=utc_quota_error)
     await store.enqueue(new_job("c"))
     with pytest.raises(NotJobOwnerError):
         await service.cancel("c", actor_id=999, is_admin=False)
@@ -42,7 +43,7 @@ async def test_cancel_refunds_once_and_refuses_strangers(parts) -> None:
 
 async def test_concurrent_position_queries_share_one_listing_and_never_answer_stale(parts, monkeypatch) -> None:
     _sim, store, _sink, runner, queue = parts
-    service = JobService(store, queue, FairQueue(), runner.wake)
+    service = JobService(store, queue, FairQueue(), runner.wake, quota_error=utc_quota_error)
     for i in range(30):
         await service.enqueue(new_job(f"j{i}", user=100 + i), wake=False)
     listings = 0
@@ -119,7 +120,7 @@ async def cooldown_until(quotas: QuotaService, user: int = USER) -> datetime | N
 
 
 async def test_start_returns_the_stored_job_and_its_position_and_attaches_a_progress_message(store: Store) -> None:
-    jobs = JobService(store, QueueSettings(), FairQueue(), lambda: None)
+    jobs = JobService(store, QueueSettings(), FairQueue(), lambda: None, quota_error=utc_quota_error)
     first, first_position = await jobs.start(asker(USER), asked(USER))
     second, second_position = await jobs.start(asker(OTHER), asked(OTHER))
     assert (first_position, second_position) == (1, 2)

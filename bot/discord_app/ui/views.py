@@ -16,9 +16,9 @@ from typing import Any, Protocol, Self
 
 import discord
 
-from bot.generation.actions import Action, result_image_count, supports_upscale, supports_vary
+from bot.generation.actions import Action, supports_upscale, supports_vary
 from bot.i18n import N_, Locale, t
-from bot.models import Job
+from bot.models import Job, result_image_count
 
 log = logging.getLogger(__name__)
 
