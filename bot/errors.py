@@ -63,7 +63,7 @@ class QuotaExceededError(BotError):
         self.resets_at = resets_at
         self.requested = requested
         self.unit = unit
-        super().__init__("You have reached the {scope} limit: {used}/{limit} {unit} used.", scope=scope)
+        super().__init__(N_("You have reached the {scope} limit: {used}/{limit} {unit} used."), scope=scope)
 
     def localized(self, locale: Locale) -> str:
         text = t(
@@ -96,7 +96,7 @@ class BannedWordError(BotError):
         self.strikes = strikes
         self.strike_limit = strike_limit
         self.blocked_until = blocked_until
-        super().__init__("Your prompt contains a word this server does not allow (||{word}||). Nothing was sent.")
+        super().__init__(N_("Your prompt contains a word this server does not allow (||{word}||). Nothing was sent."))
 
     def localized(self, locale: Locale) -> str:
         text = t(
@@ -115,8 +115,10 @@ class BannedWordError(BotError):
 class MemberBlockedError(BotError):
     def __init__(self, until: datetime) -> None:
         super().__init__(
-            "You are blocked from generating here until {until} ({relative}) after repeated banned words. "
-            "A server admin can lift this.",
+            N_(
+                "You are blocked from generating here until {until} ({relative}) after repeated banned words. "
+                "A server admin can lift this."
+            ),
             until=discord_time(until, "f"),
             relative=discord_time(until),
         )
@@ -125,14 +127,14 @@ class MemberBlockedError(BotError):
 
 class CooldownError(BotError):
     def __init__(self, until: datetime) -> None:
-        super().__init__("Slow down: you can start another generation {when}.", when=discord_time(until))
+        super().__init__(N_("Slow down: you can start another generation {when}."), when=discord_time(until))
         self.until = until
 
 
 class TooManyActiveJobsError(BotError):
     def __init__(self, limit: int) -> None:
         super().__init__(
-            "You already have {limit} job(s) queued or running. Wait for one to finish (or cancel one) first.",
+            N_("You already have {limit} job(s) queued or running. Wait for one to finish (or cancel one) first."),
             limit=limit,
         )
         self.limit = limit
@@ -140,23 +142,23 @@ class TooManyActiveJobsError(BotError):
 
 class QueueFullError(BotError):
     def __init__(self) -> None:
-        super().__init__("The queue is full right now. Please try again in a few minutes.")
+        super().__init__(N_("The queue is full right now. Please try again in a few minutes."))
 
 
 class JobNotFoundError(BotError):
     def __init__(self, job_id: str) -> None:
-        super().__init__("No job `{job_id}` was found.", job_id=job_id)
+        super().__init__(N_("No job `{job_id}` was found."), job_id=job_id)
 
 
 class JobNotCancellableError(BotError):
     def __init__(self, state: str) -> None:
-        super().__init__("This job can no longer be cancelled (it is {state}).", state=Text(state))
+        super().__init__(N_("This job can no longer be cancelled (it is {state})."), state=Text(state))
         self.state = state
 
 
 class NotJobOwnerError(BotError):
     def __init__(self) -> None:
-        super().__init__("Only the member who started this job (or a server admin) can do that.")
+        super().__init__(N_("Only the member who started this job (or a server admin) can do that."))
 
 
 class ServiceUnavailableError(BotError):

@@ -32,7 +32,7 @@ from bot.generation.actions import (
 )
 from bot.generation.builder import RequestBuilder
 from bot.generation.families import mode_name
-from bot.i18n import LocaleResolver, Text, t
+from bot.i18n import N_, LocaleResolver, Text, t
 from bot.jobs import JobService
 from bot.jobs.admission import Requester
 from bot.media.results import source_from_result
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 class NoResultError(BotError):
     def __init__(self, job: Job) -> None:
         super().__init__(
-            "Job `{job_id}` has no result to work from (it is {state}).", job_id=job.id, state=Text(str(job.state))
+            N_("Job `{job_id}` has no result to work from (it is {state})."), job_id=job.id, state=Text(str(job.state))
         )
 
 
@@ -170,7 +170,7 @@ class ActionsCog(commands.Cog):
         """The restyle modal on that image, as posted in the result message (a Discord URL we may fetch)."""
         images = image_refs(interaction.message) if interaction.message else []
         if not 0 <= click.index < len(images):
-            raise InvalidRequestError("image", "that image is not part of this result.")
+            raise InvalidRequestError("image", N_("that image is not part of this result."))
         await self.restyler.open_form(interaction, image_url=images[click.index].url, parent_job_id=click.job_id)
 
     async def _parent(self, job_id: str) -> Job:
@@ -201,7 +201,7 @@ class ActionsCog(commands.Cog):
     async def _request_for(self, parent: Job, action: Action, index: int, new_id: str) -> GenerationRequest:
         settings = self.settings
         if not 0 <= index < result_image_count(parent):
-            raise InvalidRequestError("image", "that image is not part of this result.")
+            raise InvalidRequestError("image", N_("that image is not part of this result."))
         transport = self.transport
         if action is Action.REROLL:
             return reroll_request(parent)
@@ -209,7 +209,7 @@ class ActionsCog(commands.Cog):
             source = await source_from_result(transport, parent, index, stem=f"{new_id}-src")
             return vary_request(parent, source, strength=settings.vary_strength)
         if not supports_upscale(parent.request):
-            raise InvalidRequestError("upscale", "this result cannot be rendered larger with its mode.")
+            raise InvalidRequestError("upscale", N_("this result cannot be rendered larger with its mode."))
         source = ""
         if parent.request.is_img2img:
             source = await source_from_result(transport, parent, index, stem=f"{new_id}-src")

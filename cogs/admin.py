@@ -18,7 +18,7 @@ from bot.discord_app.replies import reply_private
 from bot.discord_app.requester import NotAdminError, require_admin, role_ids
 from bot.discord_app.ui.quota_text import audit_text, overrides_text, policy_text, prompt_log_text, usage_text
 from bot.errors import BotError
-from bot.i18n import LocaleResolver, Text, t
+from bot.i18n import N_, LocaleResolver, Text, t
 from bot.quotas import GuildAdminService, ScopeConfig
 from bot.quotas.policy import SERVER, channel_scope, member_scope, role_scope
 
@@ -36,7 +36,7 @@ def target_scope(
 ) -> str:
     given = [s for s in (channel, role, member) if s is not None]
     if len(given) > 1:
-        raise BotError("Choose at most one of channel, role or member.")
+        raise BotError(N_("Choose at most one of channel, role or member."))
     if channel is not None:
         return channel_scope(channel.id)
     if role is not None:
@@ -372,7 +372,7 @@ class AdminCog(commands.Cog):
             return
         items = [w.strip() for w in (words or "").split(",") if w.strip()]
         if not items:
-            raise BotError("Give the words to add or remove, separated by commas.")
+            raise BotError(N_("Give the words to add or remove, separated by commas."))
         result = await self.admin.edit_banned_words(
             guild_id,
             interaction.user.id,
@@ -438,7 +438,7 @@ class AdminCog(commands.Cog):
     ) -> None:
         scope = target_scope(channel, role, member)
         if scope == SERVER:
-            raise BotError("Choose the channel, role or member whose overrides to remove.")
+            raise BotError(N_("Choose the channel, role or member whose overrides to remove."))
         await self.admin.clear(_guild(interaction), interaction.user.id, scope)
         await self._reply(interaction, Text("✅ Overrides removed."))
 

@@ -11,7 +11,7 @@ from bot.discord_app.requester import requester_from_interaction
 from bot.discord_app.ui.info import MAX_LISTED, help_embed, jobs_embed, models_embed, queue_embed
 from bot.errors import BotError, JobNotFoundError
 from bot.generation.builder import RequestBuilder
-from bot.i18n import LocaleResolver, Text, t
+from bot.i18n import N_, LocaleResolver, Text, t
 from bot.jobs import JobService
 from bot.media.transport import ImageTransport
 from bot.models import ACTIVE_STATES, TERMINAL_STATES, JobState, has_result
@@ -83,7 +83,9 @@ class InfoCog(commands.Cog):
             raise JobNotFoundError(found.id)
         if not has_result(found):
             raise BotError(
-                "Job `{job_id}` has no result to show (it is {state}).", job_id=found.id, state=Text(str(found.state))
+                N_("Job `{job_id}` has no result to show (it is {state})."),
+                job_id=found.id,
+                state=Text(str(found.state)),
             )
         locale = await self.locales.for_interaction(interaction)
         note = t("Re-posted with /show by <@{user_id}>.", locale, user_id=interaction.user.id)

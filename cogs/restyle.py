@@ -63,7 +63,7 @@ class RestyleCog(commands.Cog):
     async def restyle_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
         refs = image_refs(message)
         if not refs:
-            raise InvalidRequestError("image", "that message has no image to restyle.")
+            raise InvalidRequestError("image", N_("that message has no image to restyle."))
         refs[0].check()
         await self.restyler.open_form(interaction, image_url=refs[0].url)
 
@@ -152,10 +152,10 @@ class RestyleCog(commands.Cog):
         if isinstance(resolved, discord.Message):
             return resolved
         if isinstance(resolved, discord.DeletedReferencedMessage):
-            raise InvalidRequestError("image", "the message you replied to was deleted.")
+            raise InvalidRequestError("image", N_("the message you replied to was deleted."))
         try:  # Discord did not include it: fetch it
             return await message.channel.fetch_message(reference.message_id)
         except discord.NotFound:
-            raise InvalidRequestError("image", "the message you replied to was deleted.") from None
+            raise InvalidRequestError("image", N_("the message you replied to was deleted.")) from None
         except discord.HTTPException:
-            raise InvalidRequestError("image", "I can't read the message you replied to.") from None
+            raise InvalidRequestError("image", N_("I can't read the message you replied to.")) from None

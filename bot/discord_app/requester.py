@@ -7,12 +7,13 @@ import discord
 from discord import app_commands
 
 from bot.errors import BotError
+from bot.i18n import N_
 from bot.jobs.admission import Requester
 
 
 class NotAdminError(BotError, app_commands.CheckFailure):
     def __init__(self) -> None:
-        super().__init__("You need the **Manage Server** permission to do that. Nothing was changed.")
+        super().__init__(N_("You need the **Manage Server** permission to do that. Nothing was changed."))
 
 
 def role_ids(user: discord.User | discord.Member) -> tuple[int, ...]:

@@ -19,7 +19,7 @@ from bot.errors import InvalidRequestError
 from bot.generation.builder import RequestBuilder
 from bot.generation.prompt_flags import PromptFlags
 from bot.generation.restyle import SourcePublisher, build_restyle_request, restyle_mode
-from bot.i18n import LocaleResolver, t
+from bot.i18n import N_, LocaleResolver, t
 from bot.media.sources import SourceImageFetcher, SourceRef
 from bot.media.transport import ImageTransport
 from bot.models import GenerationRequest, JobKind, new_job_id
@@ -144,9 +144,9 @@ def _parse_strength(text: str) -> float | None:
     try:
         value = float(text)
     except ValueError:
-        raise InvalidRequestError("strength", "strength must be a number between 0 and 1, e.g. `0.6`.") from None
+        raise InvalidRequestError("strength", N_("strength must be a number between 0 and 1, e.g. `0.6`.")) from None
     if not 0.0 <= value <= 1.0:
-        raise InvalidRequestError("strength", "strength must be between 0 and 1.")
+        raise InvalidRequestError("strength", N_("strength must be between 0 and 1."))
     return value
 
 

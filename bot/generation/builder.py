@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.errors import InvalidRequestError
 from bot.generation.families import kontext_mode
+from bot.i18n import N_
 from bot.liblib.endpoints import (
     KONTEXT_ASPECT_RATIOS,
     MAX_IMAGE_COUNT,
@@ -72,7 +73,7 @@ class RequestBuilder:
             if info.name == name:
                 return info
         known = ", ".join(m.name for m in self.modes())
-        raise InvalidRequestError("mode", "unknown mode `{name}`. Available: {known}.", name=name, known=known)
+        raise InvalidRequestError("mode", N_("unknown mode `{name}`. Available: {known}."), name=name, known=known)
 
     def resolve_mode(self, mode: str | None) -> str:
         """The mode name a member's choice stands for (the default, and plain "kontext", resolved)."""
@@ -112,11 +113,11 @@ class RequestBuilder:
         """Validate and normalise; image URLs are filled in later (after the defer)."""
         text = clean_prompt(prompt)
         if not text:
-            raise InvalidRequestError("prompt", "the prompt is empty. Describe what you want to see.")
+            raise InvalidRequestError("prompt", N_("the prompt is empty. Describe what you want to see."))
         if len(text) > PROMPT_MAX_CHARS:
             raise InvalidRequestError(
                 "prompt",
-                "the prompt is {length} characters; the limit is {limit}.",
+                N_("the prompt is {length} characters; the limit is {limit}."),
                 length=len(text),
                 limit=PROMPT_MAX_CHARS,
             )
@@ -125,55 +126,61 @@ class RequestBuilder:
         negative = clean_prompt(negative_prompt) or None
         if negative and len(negative) > PROMPT_MAX_CHARS:
             raise InvalidRequestError(
-                "negative", "the negative prompt is limited to {limit} characters.", limit=PROMPT_MAX_CHARS
+                "negative", N_("the negative prompt is limited to {limit} characters."), limit=PROMPT_MAX_CHARS
             )
         if negative and not info.supports_negative:
             raise InvalidRequestError(
-                "negative", "{label} does not take a negative prompt; try a custom model.", label=info.label
+                "negative", N_("{label} does not take a negative prompt; try a custom model."), label=info.label
             )
         if info.english_only and (_CJK.search(text) or (negative and _CJK.search(negative))):
             raise InvalidRequestError(
                 "prompt",
-                "{label} understands English prompts only. Use `kontext-pro` for Chinese prompts.",
+                N_("{label} understands English prompts only. Use `kontext-pro` for Chinese prompts."),
                 label=info.label,
             )
         if aspect_ratio is not None and aspect_ratio not in ASPECT_RATIOS:
-            raise InvalidRequestError("aspect", "choose one of {choices}.", choices=", ".join(ASPECT_RATIOS))
+            raise InvalidRequestError("aspect", N_("choose one of {choices}."), choices=", ".join(ASPECT_RATIOS))
         n = 1 if count is None else count
         if not 1 <= n <= min(max_count, MAX_IMAGE_COUNT):
             raise InvalidRequestError(
-                "count", "the image count must be between 1 and {limit}.", limit=min(max_count, MAX_IMAGE_COUNT)
+                "count", N_("the image count must be between 1 and {limit}."), limit=min(max_count, MAX_IMAGE_COUNT)
             )
         if seed is not None and not 0 <= seed <= SEED_MAX:
-            raise InvalidRequestError("seed", "the seed must be between 0 and {limit}.", limit=SEED_MAX)
+            raise InvalidRequestError("seed", N_("the seed must be between 0 and {limit}."), limit=SEED_MAX)
         if seed is not None and not info.supports_seed:
-            raise InvalidRequestError("seed", "{label} does not accept a seed.", label=info.label)
+            raise InvalidRequestError(
+                "seed",
+                N_("{label} does not accept a seed."),
+                label=info.label,
+            )
         step_cap = min(max_steps or self._models.max_steps, 60)
         if steps is not None:
             if not info.supports_steps:
-                raise InvalidRequestError("steps", "{label} does not take a step count.", label=info.label)
+                raise InvalidRequestError("steps", N_("{label} does not take a step count."), label=info.label)
             if not 1 <= steps <= step_cap:
-                raise InvalidRequestError("steps", "steps must be between 1 and {step_cap}.", step_cap=step_cap)
+                raise InvalidRequestError("steps", N_("steps must be between 1 and {step_cap}."), step_cap=step_cap)
         if reference_count + (1 if has_image else 0) > max(1, info.max_references):
             raise InvalidRequestError(
                 "image",
-                "{label} takes at most {max_references} reference image(s).",
+                N_("{label} takes at most {max_references} reference image(s)."),
                 label=info.label,
                 max_references=info.max_references,
             )
         if control_type is not None or has_control_image:
             if not info.supports_control:
-                raise InvalidRequestError("control", "{label} does not support structure control.", label=info.label)
+                raise InvalidRequestError(
+                    "control", N_("{label} does not support structure control."), label=info.label
+                )
             if control_type is None or not has_control_image:
-                raise InvalidRequestError("control", "give both a control image and a control type.")
+                raise InvalidRequestError("control", N_("give both a control image and a control type."))
             if control_type not in self.control_types(mode_name):
                 raise InvalidRequestError(
-                    "control_type", "choose one of {choices}.", choices=", ".join(self.control_types(mode_name))
+                    "control_type", N_("choose one of {choices}."), choices=", ".join(self.control_types(mode_name))
                 )
         if strength is not None and not 0.0 <= strength <= 1.0:
-            raise InvalidRequestError("strength", "strength must be between 0 and 1.")
+            raise InvalidRequestError("strength", N_("strength must be between 0 and 1."))
         if has_mask and not (info.supports_strength and has_image):
-            raise InvalidRequestError("mask", "masks (inpainting) work with custom models and a source image only.")
+            raise InvalidRequestError("mask", N_("masks (inpainting) work with custom models and a source image only."))
         base, _, variant = mode_name.partition("-")
         is_kontext = base == "kontext"
         return GenerationRequest(

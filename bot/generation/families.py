@@ -13,6 +13,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 
 from bot.errors import InvalidRequestError
+from bot.i18n import N_
 from bot.liblib import models as lm
 from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest
@@ -73,7 +74,7 @@ def make_submit_builder(settings: Settings) -> SubmitBuilder:
                 return _kontext(request, default_model=settings.models.kontext_default_model)
             model = custom.get(request.mode)
             if model is None:
-                raise InvalidRequestError("mode", "the model `{mode}` is no longer configured.", mode=request.mode)
+                raise InvalidRequestError("mode", N_("the model `{mode}` is no longer configured."), mode=request.mode)
             return _custom(request, model)
         except ValidationError as exc:
             raise InvalidRequestError("options", lm.explain(exc)) from exc
@@ -147,7 +148,7 @@ def _custom(r: GenerationRequest, m: CustomModel) -> lm.SubmitRequest:
         if preset is None:
             raise InvalidRequestError(
                 "control_type",
-                "`{control_type}` is not configured for {name}.",
+                N_("`{control_type}` is not configured for {name}."),
                 control_type=r.control_type,
                 name=m.name,
             )

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from bot.errors import InvalidRequestError
+from bot.i18n import N_
 
 KNOWN_FLAGS = ("--ar", "--aspect", "--no", "--seed", "--count", "--steps", "--mode")
 _FLAG = re.compile(r"(?:(?<=\s)|^)--([A-Za-z][\w-]*)(?=\s|$)")
@@ -31,7 +32,7 @@ def _int(name: str, value: str) -> int:
         return int(value)
     except ValueError:
         raise InvalidRequestError(
-            name, "`{name}` needs a whole number, not `{value}`.", name=name, value=value[:20]
+            name, N_("`{name}` needs a whole number, not `{value}`."), name=name, value=value[:20]
         ) from None
 
 
@@ -47,16 +48,16 @@ def parse_flags(text: str) -> PromptFlags:
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
         value = text[match.end() : end].strip()
         if name not in KNOWN_FLAGS:
-            raise InvalidRequestError(name, "unknown flag. Known flags: {known}.", known=", ".join(KNOWN_FLAGS))
+            raise InvalidRequestError(name, N_("unknown flag. Known flags: {known}."), known=", ".join(KNOWN_FLAGS))
         if not value:
-            raise InvalidRequestError(name, "this flag needs a value, e.g. `--ar 16:9`.")
+            raise InvalidRequestError(name, N_("this flag needs a value, e.g. `--ar 16:9`."))
         if name in values or (name in ("--ar", "--aspect") and ("--ar" in values or "--aspect" in values)):
-            raise InvalidRequestError(name, "this flag is given twice.")
+            raise InvalidRequestError(name, N_("this flag is given twice."))
         values[name] = value
     single = {k: v.split()[0] if k != "--no" else v for k, v in values.items()}
     for name, value in values.items():
         if name != "--no" and len(value.split()) > 1:
-            raise InvalidRequestError(name, "expected one value, got `{value}`.", value=value[:40])
+            raise InvalidRequestError(name, N_("expected one value, got `{value}`."), value=value[:40])
     return PromptFlags(
         prompt=prompt,
         aspect_ratio=single.get("--ar") or single.get("--aspect"),

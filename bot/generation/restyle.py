@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from bot.errors import InvalidRequestError
 from bot.generation.builder import ASPECT_RATIOS, RequestBuilder
 from bot.generation.families import kontext_mode
+from bot.i18n import N_
 from bot.media.codec import InputImage, as_png_mask, sniff_input
 from bot.media.sources import SourceImageFetcher, SourceRef
 from bot.media.transport import ImageTransport
@@ -65,11 +66,11 @@ def build_restyle_request(
         if custom:
             raise InvalidRequestError(
                 "strength",
-                "{label} has no strength setting. Try a custom model ({models}).",
+                N_("{label} has no strength setting. Try a custom model ({models})."),
                 label=info.label,
                 models=", ".join(custom),
             )
-        raise InvalidRequestError("strength", "{label} has no strength setting.", label=info.label)
+        raise InvalidRequestError("strength", N_("{label} has no strength setting."), label=info.label)
     return builder.build(
         prompt,
         mode=mode,
@@ -141,8 +142,10 @@ class SourcePublisher:
             if (mask_image.width, mask_image.height) != (main.width, main.height):
                 raise InvalidRequestError(
                     "mask",
-                    "the mask is {width}×{height} but the image is {image_width}×{image_height}; "
-                    "they must be the same size.",
+                    N_(
+                        "the mask is {width}×{height} but the image is {image_width}×{image_height}; "
+                        "they must be the same size."
+                    ),
                     width=mask_image.width,
                     height=mask_image.height,
                     image_width=main.width,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from bot.i18n import N_
+
 
 class LiblibError(Exception):
     """Base of every LiblibAI adapter error."""
 
-    human = "The image service had a problem."
+    human = N_("The image service had a problem.")
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message or self.human)
@@ -16,7 +18,7 @@ class LiblibError(Exception):
 class LiblibConnectionError(LiblibError):
     """The request could not be completed at the transport level."""
 
-    human = "Could not reach the image service."
+    human = N_("Could not reach the image service.")
 
     def __init__(self, message: str = "", *, reached_server: bool = False) -> None:
         super().__init__(message)
@@ -27,13 +29,13 @@ class LiblibConnectionError(LiblibError):
 class LiblibTimeoutError(LiblibConnectionError):
     """No response in time; the request may have reached the server."""
 
-    human = "The image service did not answer in time."
+    human = N_("The image service did not answer in time.")
 
 
 class LiblibStatusError(LiblibError):
     """A non-2xx HTTP status or a non-zero ``code`` in the ``{code, msg, data}`` envelope."""
 
-    human = "The image service refused the request."
+    human = N_("The image service refused the request.")
 
     def __init__(self, message: str = "", *, status: int = 200, code: int | None = None, path: str = "") -> None:
         super().__init__(message)
@@ -51,23 +53,23 @@ class LiblibStatusError(LiblibError):
 class LiblibAuthError(LiblibStatusError):
     """Signature rejected, key unknown or expired: a configuration problem for the owner."""
 
-    human = "The bot's LiblibAI keys were rejected. Ask the server owner to check them."
+    human = N_("The bot's LiblibAI keys were rejected. Ask the server owner to check them.")
 
 
 class LiblibAccessDeniedError(LiblibAuthError):
     """403: no API entitlement, or not enough API points."""
 
-    human = "LiblibAI denied access: the account has no API entitlement or not enough API points."
+    human = N_("LiblibAI denied access: the account has no API entitlement or not enough API points.")
 
 
 class LiblibInsufficientPointsError(LiblibStatusError):
-    human = "The LiblibAI account is out of points. Ask the server owner to top it up."
+    human = N_("The LiblibAI account is out of points. Ask the server owner to top it up.")
 
 
 class LiblibRateLimitError(LiblibStatusError):
     """429 (HTTP or envelope): too many requests."""
 
-    human = "The image service is busy right now; please try again shortly."
+    human = N_("The image service is busy right now; please try again shortly.")
 
     def __init__(self, message: str = "", *, retry_after: float | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
@@ -77,53 +79,53 @@ class LiblibRateLimitError(LiblibStatusError):
 class LiblibConcurrencyError(LiblibStatusError):
     """100054: the account's concurrent-task cap is reached."""
 
-    human = "The LiblibAI account is running as many tasks as it may; the job will wait."
+    human = N_("The LiblibAI account is running as many tasks as it may; the job will wait.")
 
 
 class LiblibInvalidParameterError(LiblibStatusError):
-    human = "The image service rejected the request's parameters."
+    human = N_("The image service rejected the request's parameters.")
 
 
 class LiblibModelNotFoundError(LiblibInvalidParameterError):
     """200001 (or the bare 400/404 ``{message}`` form): the model version is unknown or not offered by the API."""
 
-    human = "LiblibAI does not know that model version, or does not offer it through the API."
+    human = N_("LiblibAI does not know that model version, or does not offer it through the API.")
 
 
 class LiblibSensitivePromptError(LiblibStatusError):
-    human = "The image service refused the prompt because it contains sensitive content."
+    human = N_("The image service refused the prompt because it contains sensitive content.")
 
 
 class LiblibImageUnreachableError(LiblibStatusError):
-    human = "The image service could not fetch the input image (unreachable, too large or not an image)."
+    human = N_("The image service could not fetch the input image (unreachable, too large or not an image).")
 
 
 class LiblibTaskNotFoundError(LiblibStatusError):
-    human = "The image service does not know this task."
+    human = N_("The image service does not know this task.")
 
 
 class LiblibServerError(LiblibStatusError):
     """5xx, or the API's internal/upstream failure codes."""
 
-    human = "The image service had an internal error; please try again."
+    human = N_("The image service had an internal error; please try again.")
 
 
 class LiblibResponseValidationError(LiblibError):
     """The response was not the JSON shape the API documents."""
 
-    human = "The image service sent a response the bot could not understand."
+    human = N_("The image service sent a response the bot could not understand.")
 
 
 class LiblibPayloadTooLargeError(LiblibError):
     """A downloaded result was larger than the caller's cap (never retried)."""
 
-    human = "The generated image is too large to deliver."
+    human = N_("The generated image is too large to deliver.")
 
 
 class GenerationFailedError(LiblibError):
     """The task ended without usable images (status 6, or every image blocked)."""
 
-    human = "The image generation failed."
+    human = N_("The image generation failed.")
 
     def __init__(self, message: str = "", *, generate_uuid: str = "", status: int | None = None) -> None:
         super().__init__(message)
@@ -132,17 +134,17 @@ class GenerationFailedError(LiblibError):
 
 
 class AuditRejectedError(GenerationFailedError):
-    human = "The result was blocked by LiblibAI's content audit."
+    human = N_("The result was blocked by LiblibAI's content audit.")
 
 
 class GenerationTimedOutError(GenerationFailedError):
-    human = "The image service gave up on the task (timeout); its points were released."
+    human = N_("The image service gave up on the task (timeout); its points were released.")
 
 
 class GenerationWaitTimeoutError(GenerationTimedOutError):
     """The client stopped waiting (its own deadline); the task may still run on the server."""
 
-    human = "The image is taking too long; the bot stopped waiting for it."
+    human = N_("The image is taking too long; the bot stopped waiting for it.")
 
 
 _BY_CODE: dict[int, type[LiblibStatusError]] = {

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 
 from bot.errors import InvalidRequestError
-from bot.i18n import Text
+from bot.i18n import N_, Text
 from bot.liblib.endpoints import MAX_INPUT_IMAGE_BYTES
 
 MIB = 1_048_576  # sizes are shown in MiB, labelled "MB" like the README's "≤ 10 MB" (the API's 10 MiB)
@@ -60,7 +60,7 @@ def check_input_size(size: int | None, *, field: str, limit: int = MAX_INPUT_IMA
 def sniff_input(data: bytes, *, field: str = "image", max_bytes: int = MAX_INPUT_IMAGE_BYTES) -> InputImage:
     """Validate an input image by content; return it ready to hand to LiblibAI (GIF → first frame PNG)."""
     if not data:
-        raise InvalidRequestError(field, "the file is empty.")
+        raise InvalidRequestError(field, N_("the file is empty."))
     check_input_size(len(data), field=field, limit=max_bytes)
     try:
         with warnings.catch_warnings():
@@ -69,11 +69,11 @@ def sniff_input(data: bytes, *, field: str = "image", max_bytes: int = MAX_INPUT
                 fmt = probe.format or ""
                 width, height = probe.size
                 if fmt not in _ALLOWED:
-                    raise InvalidRequestError(field, "only PNG, JPEG, WebP and GIF images are supported.")
+                    raise InvalidRequestError(field, N_("only PNG, JPEG, WebP and GIF images are supported."))
                 if width * height > MAX_INPUT_PIXELS or max(width, height) > MAX_INPUT_SIDE:
                     raise InvalidRequestError(
                         field,
-                        "the image is {width}×{height}; the largest allowed side is {max_input_side} px.",
+                        N_("the image is {width}×{height}; the largest allowed side is {max_input_side} px."),
                         width=width,
                         height=height,
                         max_input_side=MAX_INPUT_SIDE,
@@ -81,7 +81,7 @@ def sniff_input(data: bytes, *, field: str = "image", max_bytes: int = MAX_INPUT
                 if min(width, height) < MIN_INPUT_SIDE:
                     raise InvalidRequestError(
                         field,
-                        "the image is {width}×{height}; each side must be ≥ {min_input_side} px.",
+                        N_("the image is {width}×{height}; each side must be ≥ {min_input_side} px."),
                         width=width,
                         height=height,
                         min_input_side=MIN_INPUT_SIDE,
@@ -95,9 +95,9 @@ def sniff_input(data: bytes, *, field: str = "image", max_bytes: int = MAX_INPUT
     except InvalidRequestError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InvalidRequestError(field, "that file is not a readable image.") from None
+        raise InvalidRequestError(field, N_("that file is not a readable image.")) from None
     except (OSError, SyntaxError, ValueError):
-        raise InvalidRequestError(field, "the image is corrupt or truncated.") from None
+        raise InvalidRequestError(field, N_("the image is corrupt or truncated.")) from None
     ext = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}[fmt]
     return InputImage(data, _ALLOWED[fmt], ext, width, height)
 

@@ -24,6 +24,7 @@ import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.errors import InvalidRequestError
+from bot.i18n import N_
 from bot.liblib.endpoints import MAX_INPUT_IMAGE_BYTES
 from bot.media.codec import check_input_size, too_large_text
 from bot.settings import FetchSettings
@@ -55,7 +56,7 @@ class SourceRef:
         """THE metadata check of a member's image, before any I/O: the declared size and type."""
         check_input_size(self.size, field=self.field)
         if not self.looks_like_image:
-            raise InvalidRequestError(self.field, "that attachment is not an image (PNG, JPEG, WebP or GIF).")
+            raise InvalidRequestError(self.field, N_("that attachment is not an image (PNG, JPEG, WebP or GIF)."))
 
 
 class SourceFetchError(InvalidRequestError):
@@ -177,7 +178,9 @@ class SourceImageFetcher:
             async with asyncio.timeout(self._timeout):
                 return await self._follow(yarl.URL(url, encoded=True), field)
         except TimeoutError:
-            raise SourceFetchError(field, "timeout", "downloading the image took too long. Please try again.") from None
+            raise SourceFetchError(
+                field, "timeout", N_("downloading the image took too long. Please try again.")
+            ) from None
 
     async def _follow(self, url: yarl.URL, field: str) -> bytes:
         for _ in range(self._max_redirects + 1):
@@ -187,7 +190,7 @@ class SourceImageFetcher:
                     if resp.status in _REDIRECTS:
                         location = resp.headers.get("Location")
                         if not location:
-                            raise SourceFetchError(field, "status", "the image link redirects nowhere.")
+                            raise SourceFetchError(field, "status", N_("the image link redirects nowhere."))
                         url = url.join(yarl.URL(location, encoded=True))
                         continue
                     if resp.status != 200:
@@ -196,25 +199,27 @@ class SourceImageFetcher:
                         raise SourceFetchError(
                             field,
                             "status",
-                            "that image is no longer available (deleted, or its link expired)."
+                            N_("that image is no longer available (deleted, or its link expired).")
                             if gone
-                            else "could not download that image. Please try again.",
+                            else N_("could not download that image. Please try again."),
                         )
                     return await self._read(resp, field)
             except aiohttp.ClientConnectorError as exc:
                 if isinstance(exc.os_error, BlockedAddressError):
                     raise self._blocked(field) from None
                 log.info("source image fetch from %s failed: %s", url.host, type(exc).__name__)
-                raise SourceFetchError(field, "network", "could not reach the image's host.") from None
+                raise SourceFetchError(field, "network", N_("could not reach the image's host.")) from None
             except aiohttp.ClientError as exc:
                 log.info("source image fetch from %s failed: %s", url.host, type(exc).__name__)
-                raise SourceFetchError(field, "network", "could not download that image. Please try again.") from None
-        raise SourceFetchError(field, "status", "the image link redirects too many times.")
+                raise SourceFetchError(
+                    field, "network", N_("could not download that image. Please try again.")
+                ) from None
+        raise SourceFetchError(field, "status", N_("the image link redirects too many times."))
 
     def _check(self, url: yarl.URL, field: str) -> None:
         origin = self._policy.match(url)
         if origin is None:
-            raise SourceFetchError(field, "host", "I can only fetch images posted on Discord.")
+            raise SourceFetchError(field, "host", N_("I can only fetch images posted on Discord."))
         host = url.host or ""
         try:
             literal = ipaddress.ip_address(host.strip("[]"))
@@ -225,7 +230,7 @@ class SourceImageFetcher:
 
     @staticmethod
     def _blocked(field: str) -> SourceFetchError:
-        return SourceFetchError(field, "address", "that image's host is not reachable from the bot.")
+        return SourceFetchError(field, "address", N_("that image's host is not reachable from the bot."))
 
     async def _read(self, resp: aiohttp.ClientResponse, field: str) -> bytes:
         limit = self._max_bytes

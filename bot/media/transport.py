@@ -11,6 +11,7 @@ from typing import Literal
 
 from bot import liblib
 from bot.errors import ServiceUnavailableError
+from bot.i18n import N_
 from bot.media.codec import InputImage, as_png_or_jpeg
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class ImageTransport:
                 log.warning("image upload failed (%s); passing the attachment URL instead", type(exc).__name__)
                 return source_url
             raise ServiceUnavailableError(
-                "Could not upload your image to the image service. Please try again."
+                N_("Could not upload your image to the image service. Please try again.")
             ) from exc
 
     async def download(self, url: str, *, max_bytes: int) -> bytes:

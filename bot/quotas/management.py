@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.errors import BotError
+from bot.i18n import N_
 from bot.quotas.policy import SERVER, ConfigError, GuildConfig, ScopeConfig, validate_change
 from bot.quotas.service import BLOCKED, COOLDOWN, QuotaService, member_usage_scope
 from bot.quotas.words import normalize
@@ -58,12 +59,12 @@ class GuildAdminService:
         changes = dict(changes or {})
         unset = [k for k in unset if k not in changes]
         if not changes and not unset:
-            raise SettingsChangeError("Nothing to change: give at least one option.")
+            raise SettingsChangeError(N_("Nothing to change: give at least one option."))
         raw = await self._store.get_guild_config(guild_id)
         try:
             merged = validate_change(scope, raw.get(scope, {}), changes, unset)
         except ConfigError as exc:
-            raise SettingsChangeError("That change was refused: {detail}", detail=str(exc)) from exc
+            raise SettingsChangeError(N_("That change was refused: {detail}"), detail=str(exc)) from exc
         await self._store.set_guild_config(guild_id, scope, merged or None)
         self._quotas.forget_config(guild_id)
         await self._audit(guild_id, actor_id, f"set {scope}", {"set": changes, "unset": sorted(unset)})
@@ -94,7 +95,7 @@ class GuildAdminService:
         dropped = {normalize(w).strip() for w in remove}
         words = [w for w in words if normalize(w).strip() not in dropped]
         if len(words) > MAX_BANNED_WORDS:
-            raise SettingsChangeError("A server can ban at most {limit} words.", limit=MAX_BANNED_WORDS)
+            raise SettingsChangeError(N_("A server can ban at most {limit} words."), limit=MAX_BANNED_WORDS)
         await self.update(guild_id, actor_id, SERVER, {"banned_words": words})
         return words
 

@@ -70,25 +70,27 @@ def check_request(policy: Policy, request: GenerationRequest, kontext_default: s
         allowed = set(policy.allowed_models)
         if name not in allowed and request.mode not in allowed:
             raise NotAllowedError(
-                "The model `{name}` is not allowed here. Allowed: {allowed}.",
+                N_("The model `{name}` is not allowed here. Allowed: {allowed}."),
                 name=name,
                 allowed=", ".join(sorted(allowed)),
             )
     if family_of(request.mode) is Family.CUSTOM and not policy.custom_models:
-        raise NotAllowedError("Custom models are disabled on this server. Try `star3` or `kontext-pro`.")
+        raise NotAllowedError(N_("Custom models are disabled on this server. Try `star3` or `kontext-pro`."))
     if request.is_img2img and not policy.img2img:
-        raise NotAllowedError("Image-to-image (starting from an image) is disabled here.")
+        raise NotAllowedError(N_("Image-to-image (starting from an image) is disabled here."))
     if request.count > 1 and not policy.multi_image:
-        raise InvalidRequestError("count", "this server allows one image per request.")
+        raise InvalidRequestError("count", N_("this server allows one image per request."))
     if request.count > policy.max_count:
         raise InvalidRequestError(
-            "count", "this server allows at most {max_count} image(s) per request.", max_count=policy.max_count
+            "count", N_("this server allows at most {max_count} image(s) per request."), max_count=policy.max_count
         )
     if request.steps is not None and request.steps > policy.max_steps:
-        raise InvalidRequestError("steps", "this server allows at most {max_steps} steps.", max_steps=policy.max_steps)
+        raise InvalidRequestError(
+            "steps", N_("this server allows at most {max_steps} steps."), max_steps=policy.max_steps
+        )
     if policy.max_side is not None and estimated_long_side(request) > policy.max_side:
         raise InvalidRequestError(
-            "size", "this server allows images up to {max_side} px on the long side.", max_side=policy.max_side
+            "size", N_("this server allows images up to {max_side} px on the long side."), max_side=policy.max_side
         )
 
 
@@ -193,7 +195,7 @@ class QuotaService:
     async def admit(self, requester: Requester, job: Job) -> Job:
         guild = requester.guild_id
         if guild is None and not self._settings.quotas.dms_allowed:
-            raise NotAllowedError("Generating in direct messages is turned off. Use the bot in a server.")
+            raise NotAllowedError(N_("Generating in direct messages is turned off. Use the bot in a server."))
         config = await self.config(guild) if guild is not None else GuildConfig({})
         policy = config.resolve(
             self.defaults, channel_id=requester.channel_id, role_ids=requester.role_ids, user_id=requester.user_id
@@ -201,7 +203,7 @@ class QuotaService:
         if not policy.channel_allowed:
             raise _channel_refusal(config)
         if policy.blocked or (not policy.exempt and 0 in (policy.images_per_day, policy.images_per_month)):
-            raise NotAllowedError("Your roles do not allow generating images on this server.")
+            raise NotAllowedError(N_("Your roles do not allow generating images on this server."))
         now = self.now()
         strike_key = guild if guild is not None else DM_GUILD
         blocked_until = await self._store.get_timer(strike_key, requester.user_id, BLOCKED)
@@ -324,7 +326,7 @@ class QuotaService:
         """The member-facing message for an enqueue refused with QUOTA_EXCEEDED."""
         debit = result.failed_debit
         if debit is None:
-            return QuotaExceededError("usage", 0, 0, None)
+            return QuotaExceededError(N_("usage"), 0, 0, None)
         guild_id = debit.scope_id if debit.scope == GUILD_SCOPE else _guild_of_scope(debit.scope)
         zone = await self._zone(guild_id)
         return quota_error_for(result, debit, zone)
@@ -389,9 +391,9 @@ def _channel_refusal(config: GuildConfig) -> NotAllowedError:
         if scope.startswith("channel:") and cfg.channel_allowed
     )
     if not allowed:
-        return NotAllowedError("Image generation is not enabled in this channel.")
+        return NotAllowedError(N_("Image generation is not enabled in this channel."))
     channels = ", ".join(f"<#{c}>" for c in allowed[:10])
-    return NotAllowedError("Image generation is not enabled in this channel. Try {channels}.", channels=channels)
+    return NotAllowedError(N_("Image generation is not enabled in this channel. Try {channels}."), channels=channels)
 
 
 # The limit names quota_error_for builds, for the catalog (rendered with t() in the member's language).

@@ -38,75 +38,26 @@ def _sources() -> list[tuple[Path, ast.Module]]:
     return [(p, ast.parse(p.read_text(encoding="utf-8"))) for p in paths]
 
 
-def _error_classes(sources: list[tuple[Path, ast.Module]]) -> tuple[set[str], set[str]]:
-    """Names of BotError subclasses, and of those among them that are InvalidRequestErrors."""
-    bases: dict[str, set[str]] = {}
-    for _, tree in sources:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ClassDef):
-                bases[node.name] = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
-
-    def closure(root: str) -> set[str]:
-        found = {root}
-        while True:
-            more = {name for name, parents in bases.items() if parents & found} - found
-            if not more:
-                return found
-            found |= more
-
-    return closure("BotError"), closure("InvalidRequestError")
-
-
-_LATER = {"t", "N_", "Text", "DeliveryError"}  # first argument: a message id
+# The markers, and nothing else: a message id is the first argument of t / N_ / Text (mark a literal with N_
+# where it is defined, gettext-style); an option name shown in an error is InvalidRequestError's first argument.
+_MSGID_MARKERS = frozenset({"t", "N_", "Text"})
+_FIELD_MARKER = "InvalidRequestError"
 
 
 def _marked(sources: list[tuple[Path, ast.Module]]) -> tuple[dict[str, str], dict[str, str]]:
-    """(msgid -> where, field name -> where) for every user-facing literal in bot/ and cogs/:
-
-    - ``t("…")``, ``N_("…")``, ``Text("…")``, ``DeliveryError("…")``;
-    - BotError subclasses: ``SomeError("…")`` and ``super().__init__("…")`` in their classes; an
-      InvalidRequestError's first argument is a field name, its message the last literal;
-    - LiblibError ``human`` texts and the failure details the job runner stores (``_fail(…, "…")``,
-      ``failure_detail="…"``, ``return FailureReason.X, "…"``), shown later in the job's language.
-    """
-    errors, invalid = _error_classes(sources)
+    """(msgid -> where, field name -> where) for every marked literal in bot/ and cogs/."""
     texts: dict[str, str] = {}
     fields: dict[str, str] = {}
     for path, tree in sources:
         where = str(path.relative_to(ROOT))
-        classes = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
-        owner = {id(c): cls.name for cls in classes for c in ast.walk(cls)}
         for node in ast.walk(tree):
-            human_text = (
-                isinstance(node, ast.Assign)
-                and where.endswith("liblib/errors.py")
-                and any(isinstance(tg, ast.Name) and tg.id == "human" for tg in node.targets)
-            )
-            if human_text:
-                texts.update(dict.fromkeys(_literals(node.value), f"{where}:{node.lineno}"))  # type: ignore[attr-defined]
-            if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and len(node.value.elts) == 2:
-                first = node.value.elts[0]
-                if isinstance(first, ast.Attribute) and getattr(first.value, "id", "") == "FailureReason":
-                    for text in _literals(node.value.elts[1]):
-                        texts[text] = f"{where}:{node.lineno}"
-            if not isinstance(node, ast.Call):
+            if not isinstance(node, ast.Call) or not node.args:
                 continue
-            name, args, at = _call_name(node), node.args, f"{where}:{node.lineno}"
-            for keyword in node.keywords:
-                if keyword.arg == "failure_detail":
-                    texts.update(dict.fromkeys(_literals(keyword.value), at))
-            if name == "__init__" and owner.get(id(node)) in errors:
-                name = owner[id(node)]
-            if name in _LATER and args:
-                texts.update(dict.fromkeys(_literals(args[0]), at))
-            elif name == "_fail" and len(args) >= 4:
-                texts.update(dict.fromkeys(_literals(args[3]), at))
-            elif name in invalid and args:
-                fields.update(dict.fromkeys(_literals(args[0]), at))
-                if len(args) > 1:  # the message is the last positional argument
-                    texts.update(dict.fromkeys(_literals(args[-1]), at))
-            elif name in errors and args:
-                texts.update(dict.fromkeys(_literals(args[0]), at))
+            name, at = _call_name(node), f"{where}:{node.lineno}"
+            if name in _MSGID_MARKERS:
+                texts.update(dict.fromkeys(_literals(node.args[0]), at))
+            elif name == _FIELD_MARKER:
+                fields.update(dict.fromkeys(_literals(node.args[0]), at))
     return texts, fields
 
 
@@ -143,11 +94,29 @@ def test_every_field_named_in_an_error_has_a_chinese_name() -> None:
 def test_the_scan_finds_errors_and_deferred_messages() -> None:
     """The scan itself: a regression here would make the catalog test pass vacuously."""
     texts, fields = _marked(_sources())
-    assert "No job `{job_id}` was found." in texts  # super().__init__ in a BotError subclass
-    assert "Cancelled." in texts  # failure_detail= in the job runner
+    assert "No job `{job_id}` was found." in texts  # a BotError's message
+    assert "Cancelled." in texts  # a stored failure detail
     assert "The image generation failed." in texts  # a LiblibError human text
     assert "the file is empty." in texts and "image" in fields  # InvalidRequestError(field, message)
     assert "Reroll" in texts  # N_ in the button table
+    assert "Slow down: try again in {seconds:.0f}s." in texts  # t(...) at the edge
+
+
+def test_every_user_facing_error_message_is_marked() -> None:
+    """The convention the scan relies on, checked at run time: every BotError, LiblibError and DeliveryError
+    message a member can read is a catalogued msgid (so an unmarked literal cannot slip past the scan)."""
+    import bot.errors as errors_module
+    from bot.liblib import errors as liblib_errors
+
+    texts = _marked_strings()
+    humans = [
+        cls.human
+        for cls in vars(liblib_errors).values()
+        if isinstance(cls, type) and issubclass(cls, Exception) and isinstance(getattr(cls, "human", None), str)
+    ]
+    assert humans and all(h in texts for h in humans), [h for h in humans if h not in texts]
+    samples = [errors_module.JobNotFoundError("x"), errors_module.QueueFullError(), errors_module.NotJobOwnerError()]
+    assert all(e.text.msgid in texts for e in samples)
 
 
 def test_catalog_texts_keep_their_fields() -> None:
