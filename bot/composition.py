@@ -38,8 +38,8 @@ from bot.ops.metrics import Metrics
 from bot.quotas import GuildAdminService, QuotaService
 from bot.settings import DiscordSettings, LiblibSettings, Settings
 from bot.storage import Store, open_store
-from cogs.actions import ActionsCog
 from cogs.admin import AdminCog
+from cogs.buttons import ButtonsCog
 from cogs.generate import GenerateCog
 from cogs.info import InfoCog
 from cogs.restyle import RestyleCog
@@ -105,7 +105,7 @@ def cog_loader(services: Services) -> CogLoader:
             )
         )
         await bot.add_cog(RestyleCog(bot, restyler, s.locales))
-        actions = ActionsCog(
+        actions = ButtonsCog(
             jobs=s.jobs,
             starter=s.starter,
             builder=s.builder,

@@ -7,6 +7,7 @@ reply that mentions the bot) a progress message the bot posts as a reply to the 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import discord
 
@@ -17,6 +18,7 @@ from bot.discord_app.ui.views import cancel_view
 from bot.generation.fingerprint import request_fingerprint
 from bot.i18n import LocaleResolver
 from bot.jobs import JobService, Progress, Stage
+from bot.jobs.admission import Requester
 from bot.models import GenerationRequest, Job, JobKind, new_job_id, utcnow
 
 
@@ -44,24 +46,22 @@ class JobStarter:
         """Enqueue a job for an already-deferred interaction and show its queue position (and a Cancel
         button) there. ``parent_message_id``: the result message a button action came from."""
         await self._acks.wait_turn()  # enqueueing can wait for a burst's other commands to be answered
-        job = Job(
-            id=job_id or new_job_id(),
-            user_id=interaction.user.id,
-            channel_id=interaction.channel_id or 0,
-            guild_id=interaction.guild_id,
-            request=request,
+        requester = requester_from_interaction(interaction)
+        job = _new_job(
+            requester,
+            request,
+            job_id=job_id,
             kind=kind,
             parent_job_id=parent_job_id,
+            locale=await self._locales.for_interaction(interaction),  # progress and results use it later
             application_id=interaction.application_id,
             interaction_token=interaction.token,
             interaction_expires_at=utcnow() + timedelta(seconds=self._token_ttl),
             progress_message_id=response_message_id,
-            locale=await self._locales.for_interaction(interaction),  # progress and results use it later
-            fingerprint=request_fingerprint(request),
             parent_message_id=parent_message_id,
         )
         try:
-            job, position = await self.jobs.start(requester_from_interaction(interaction), job)
+            job, position = await self.jobs.start(requester, job)
             progress = Progress(Stage.QUEUED, position=position, eta=self.jobs.estimated_wait(position))
             await interaction.edit_original_response(content=progress_text(job, progress), view=cancel_view(job))
         finally:
@@ -82,20 +82,18 @@ class JobStarter:
 
         Raises BotError when refused; the caller tells the member (there is no ephemeral channel here).
         """
-        job = Job(
-            id=job_id or new_job_id(),
-            user_id=message.author.id,
-            channel_id=message.channel.id,
-            guild_id=message.guild.id if message.guild else None,
-            request=request,
+        requester = requester_from_message(message)
+        job = _new_job(
+            requester,
+            request,
+            job_id=job_id,
             kind=kind,
             parent_job_id=parent_job_id,
-            reply_to_message_id=message.id,
             locale=locale,
-            fingerprint=request_fingerprint(request),
+            reply_to_message_id=message.id,
         )
         try:
-            job, position = await self.jobs.start(requester_from_message(message), job)
+            job, position = await self.jobs.start(requester, job)
             progress = await message.reply(
                 progress_text(job, Progress(Stage.QUEUED, position=position)),
                 mention_author=False,
@@ -107,3 +105,28 @@ class JobStarter:
         finally:
             self.jobs.wake()
         return job
+
+
+def _new_job(
+    requester: Requester,
+    request: GenerationRequest,
+    *,
+    job_id: str | None,
+    kind: JobKind,
+    parent_job_id: str | None,
+    locale: str,
+    **delivery: Any,
+) -> Job:
+    """The job a member asked for, wherever they asked; ``delivery``: where its progress and result go."""
+    return Job(
+        id=job_id or new_job_id(),
+        user_id=requester.user_id,
+        channel_id=requester.channel_id,
+        guild_id=requester.guild_id,
+        request=request,
+        kind=kind,
+        parent_job_id=parent_job_id,
+        locale=locale,
+        fingerprint=request_fingerprint(request),
+        **delivery,
+    )

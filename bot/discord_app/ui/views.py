@@ -3,7 +3,7 @@
 A button's custom id carries everything its click needs: ``lb:<action>:<job id>:<image index>:<owner>``.
 ``owner`` is the member the message was posted for (the requester; whoever asked for a re-post with
 ``/show`` or got a re-posted identical result), so a click is refused or accepted without any I/O.
-The click itself is handled by the ``ActionHandler`` registered for the client (cogs/actions.py).
+The click itself is handled by the ``ActionHandler`` registered for the client (cogs/buttons.py).
 """
 
 from __future__ import annotations

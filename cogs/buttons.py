@@ -54,7 +54,7 @@ class NoResultError(BotError):
 class RemixModal(discord.ui.Modal):
     """Edit the prompt, then reroll or vary one image."""
 
-    def __init__(self, cog: ActionsCog, job: Job, locale: str) -> None:
+    def __init__(self, cog: ButtonsCog, job: Job, locale: str) -> None:
         super().__init__(title=t("Remix", locale), custom_id=f"lb-remix:{job.id}", timeout=900)
         self.cog = cog
         self.job_id = job.id
@@ -89,7 +89,7 @@ class RemixModal(discord.ui.Modal):
         )
 
 
-class ActionsCog(commands.Cog):
+class ButtonsCog(commands.Cog):
     def __init__(
         self,
         *,
