@@ -91,11 +91,39 @@ class JobService:
             result = await self.enqueue(job, wake=False, max_active=await admission.active_cap(requester))
         except BotError:
             # Refused, so not stored: give back what admission claimed (a cooldown); the member may try again.
-            await admission.refused(requester, job)
+            await self._give_back(requester, job)
             raise
-        await admission.enqueued(requester, job)
-        position = await self.position(job.id) or result.queue_position
+        except BaseException:
+            # A database error or a cancelled command: the job may or may not have been stored.
+            await asyncio.shield(self._give_back_unless_stored(requester, job))
+            raise
+        # Stored: from here the job runs whatever happens, so the member must not be told it failed.
+        try:
+            await admission.enqueued(requester, job)
+        except Exception:
+            log.exception("job %s: the admission's after-enqueue step failed", job.id)
+        try:
+            position = await self.position(job.id) or result.queue_position
+        except Exception:
+            log.exception("job %s: could not list the queue for its position", job.id)
+            position = result.queue_position
         return job, position
+
+    async def _give_back(self, requester: Requester, job: Job) -> None:
+        """Hand back what admitting ``job`` claimed; never hides the refusal the member must read."""
+        try:
+            await self.admission.refused(requester, job)
+        except Exception:
+            log.warning("job %s: could not give back its cooldown", job.id, exc_info=True)
+
+    async def _give_back_unless_stored(self, requester: Requester, job: Job) -> None:
+        try:
+            stored = await self._store.get_job(job.id)
+        except Exception:
+            log.warning("job %s: could not tell whether it was stored", job.id, exc_info=True)
+            return
+        if stored is None:
+            await self._give_back(requester, job)
 
     async def enqueue(self, job: Job, *, wake: bool = True, max_active: int | None = None) -> EnqueueResult:
         """Store ``job`` (reserving its debits); ``max_active``: a lower per-member cap (a server's policy)."""

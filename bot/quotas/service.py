@@ -216,6 +216,8 @@ class QuotaService:
             running = await self._store.claim_timer(strike_key, requester.user_id, COOLDOWN, now=now, until=until)
             if running is not None:
                 raise CooldownError(running)
+            # Claims are forgotten at enqueue or refusal; one whose job vanished otherwise lapses with its cooldown.
+            self._cooldowns = {k: c for k, c in self._cooldowns.items() if c.until > now}
             self._cooldowns[job.id] = _CooldownClaim(strike_key, requester.user_id, now, until)
         return self._with_debits(job, policy, current_windows(now, get_zone(policy.timezone)))
 

@@ -179,3 +179,65 @@ async def test_giving_a_cooldown_back_never_clears_a_later_one_and_happens_once(
     await quotas.admit(asker(), asked())
     await quotas.refused(asker(), fresh)  # a second give-back for the same job does nothing
     assert await cooldown_until(quotas) == clock.now + timedelta(seconds=COOLDOWN)
+
+
+class FailingEnqueue:
+    """The real store, except that ``enqueue`` fails (``error``) or hangs until cancelled (``error=None``)."""
+
+    def __init__(self, store: Store, error: BaseException | None) -> None:
+        self._store = store
+        self._error = error
+        self.entered = asyncio.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def enqueue(self, job: Job, **limits: int) -> object:
+        self.entered.set()
+        if self._error is not None:
+            raise self._error
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_database_error_at_enqueue_gives_the_cooldown_back(store: Store) -> None:
+    clock = Clock(T0)
+    quotas, _ = starting(store, clock)
+    broken = FailingEnqueue(store, OSError("database is gone"))
+    jobs = JobService(broken, QueueSettings(), FairQueue(), lambda: None, admission=quotas, quota_error=utc_quota_error)
+    with pytest.raises(OSError, match="database is gone"):
+        await jobs.start(asker(), asked())
+    assert await cooldown_until(quotas) is None
+    assert not quotas._cooldowns  # nothing kept for a job that does not exist
+
+
+async def test_a_command_cancelled_during_enqueue_gives_the_cooldown_back(store: Store) -> None:
+    clock = Clock(T0)
+    quotas, _ = starting(store, clock)
+    hanging = FailingEnqueue(store, None)
+    jobs = JobService(
+        hanging, QueueSettings(), FairQueue(), lambda: None, admission=quotas, quota_error=utc_quota_error
+    )
+    task = asyncio.create_task(jobs.start(asker(), asked()))
+    await hanging.entered.wait()
+    assert await cooldown_until(quotas) == T0 + timedelta(seconds=COOLDOWN)  # claimed by admit
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await cooldown_until(quotas) is None
+    assert await store.list_jobs([JobState.QUEUED]) == []
+
+
+async def test_a_stored_job_is_started_even_when_the_after_enqueue_step_fails(store: Store) -> None:
+    clock = Clock(T0)
+    quotas, jobs = starting(store, clock)
+
+    async def prompt_log_down(requester: Requester, job: Job) -> None:
+        raise OSError("prompt log unavailable")
+
+    quotas.enqueued = prompt_log_down  # type: ignore[method-assign]
+    started, position = await jobs.start(asker(), asked())
+    assert position == 1
+    stored = await store.get_job(started.id)
+    assert stored is not None and stored.state is JobState.QUEUED
+    assert await cooldown_until(quotas) == T0 + timedelta(seconds=COOLDOWN)  # the job started: it keeps it
