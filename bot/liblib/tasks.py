@@ -188,7 +188,8 @@ class TasksMixin(BaseClient):
         ``timeout`` (default ``settings.task_timeout``) passes first; its slot is then released.
         A status query that fails transiently (429, 5xx, transport, a garbled answer) even after the retry
         policy is tried again until the deadline: the task keeps running, and is billed, at LiblibAI while its
-        status route misbehaves. The last such error, or any other, propagates and keeps the slot.
+        status route misbehaves; when they still fail at the deadline, that is ``GenerationWaitTimeoutError`` too.
+        Any other error propagates and keeps the slot.
         """
         lo, hi = self._settings.poll_interval_min, self._settings.poll_interval_max
         limit = self._settings.task_timeout if timeout is None else timeout
@@ -255,7 +256,7 @@ class TasksMixin(BaseClient):
     async def _before_status_retry(
         self, generate_uuid: str, error: BaseException, failures: int, deadline: float
     ) -> None:
-        """Wait before polling again after a transient failure; re-raise ``error`` when the deadline comes first."""
+        """Wait before polling again after a transient failure; end the wait when the deadline comes first."""
         retry_after = error.retry_after if isinstance(error, LiblibStatusError) else None
         delay = retry_delay(
             failures,
@@ -264,7 +265,12 @@ class TasksMixin(BaseClient):
             base=max(_MIN_STATUS_RETRY, self._settings.poll_interval_min),
         )
         if self._clock() + delay >= deadline:
-            raise error
+            # The deadline, not the status route's trouble, ends the wait: the task may still finish there.
+            self.release(generate_uuid)
+            raise GenerationWaitTimeoutError(
+                f"stopped waiting: status queries still failing at the deadline ({type(error).__name__})",
+                generate_uuid=generate_uuid,
+            ) from error
         log.warning(
             "liblib %s: status query failed (%s); polling again in %.1fs", generate_uuid, type(error).__name__, delay
         )

@@ -36,3 +36,28 @@ async def test_a_task_slower_than_the_running_deadline_expires_with_its_message_
         assert await store.get_usage("user", 1, "day:x") == (0, 0)
         assert runner._client.active_tasks == 0  # its task slot is free again
         assert sim.counters.submits == 1
+
+
+async def test_a_status_outage_past_the_running_deadline_expires_the_job_not_fails_it(tmp_path: Path) -> None:
+    """Status queries that fail until the deadline end the wait as the deadline, not as a service error."""
+    async with open_parts(tmp_path, queue={"running_deadline": 1.0}, liblib={"max_retries": 0}) as parts:
+        sim, store, sink, runner, queue = parts
+        sim.set_durations(0.02, 30.0, 0.02)
+        sim.inject("500", route="status", count=10_000)
+        service = JobService(store, queue, FairQueue(), runner.wake, quota_error=utc_quota_error)
+
+        async def ended() -> bool:
+            job = await store.get_job("outage")
+            return job is not None and job.state.terminal
+
+        await runner.start()
+        try:
+            await service.enqueue(new_job("outage"))
+            await wait_for(ended, "the job to end", timeout=10)
+        finally:
+            await runner.stop()
+        job = await store.get_job("outage")
+        assert job is not None and job.state is JobState.EXPIRED and job.refunded
+        assert job.failure_reason is FailureReason.DEADLINE
+        assert runner._client.active_tasks == 0
+        assert [j.id for j in sink.failures] == ["outage"]  # the member was told

@@ -679,7 +679,8 @@ async def test_wait_for_polls_through_transient_errors_until_its_deadline(
     stub: Stub, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Status queries that keep failing (even after the retry policy) are polled again with backoff, within
-    ``poll_interval_min``..``max``; the last error is raised only when the deadline comes, and keeps the slot."""
+    ``poll_interval_min``..``max``; the deadline then ends the wait like any other (GenerationWaitTimeoutError,
+    its slot released), with the last error as its cause."""
     now = [1000.0]
     sleep = FakeSleep(clock=now)
     client = await make_client(
@@ -691,14 +692,15 @@ async def test_wait_for_polls_through_transient_errors_until_its_deadline(
         envelope(code=429, msg="请求过多，请稍后重试", status=429, headers={"Retry-After": "3"}),
         *[raw(b"<html>Bad Gateway</html>", status=502, content_type="text/html")] * 100,
     )
-    with pytest.raises(LiblibServerError):
+    with pytest.raises(GenerationWaitTimeoutError) as waited:
         await client.wait_for(Family.STAR3, uuid, timeout=30)
+    assert isinstance(waited.value.__cause__, LiblibServerError)
     calls = len(stub.calls(endpoints.WEBUI_STATUS))
     assert calls == len(sleep.delays) + 1 > 8
     assert sleep.delays[0] == 3.0  # Retry-After honoured
     assert all(0.75 <= delay <= 4.0 for delay in sleep.delays)
     assert 1030.0 - 4.0 <= now[0] < 1030.0  # the next wait would have passed the deadline
-    assert client.active_tasks == 1  # the task may still run at LiblibAI: the caller decides
+    assert client.active_tasks == 0
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "status query failed" in r.getMessage()]
     assert len(warnings) == calls - 1
 
