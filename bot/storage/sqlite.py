@@ -144,7 +144,6 @@ class _MigrationSession:
         await self._conn.executemany(
             "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [(int(f[:4]), f) for f in files]
         )
-        await self._conn.execute("PRAGMA user_version = 0")  # schema_migrations is the record from now on
         log.info("migration records moved from user_version %d to schema_migrations", version)
 
     async def run(self, sql: str) -> None:
@@ -155,6 +154,10 @@ class _MigrationSession:
         await self._conn.execute(
             "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (migration.version, migration.file)
         )
+        # schema_migrations is the record; user_version follows it so that a rolled-back release (which read
+        # user_version) neither re-runs nor skips a migration.
+        rows = await self._conn.execute_fetchall("SELECT MAX(version) FROM schema_migrations")
+        await self._conn.execute(f"PRAGMA user_version = {int(next(iter(rows))[0])}")
 
 
 def _split_statements(script: str) -> list[str]:
