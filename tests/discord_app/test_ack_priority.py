@@ -11,8 +11,10 @@ from bot.discord_app.ack_priority import HOLD, AckPriority
 @dataclass
 class _Response:
     done: bool = False
+    checks: int = 0  # how often AckPriority looked
 
     def is_done(self) -> bool:
+        self.checks += 1
         return self.done
 
 
@@ -20,6 +22,15 @@ class _Response:
 class _Interaction:
     id: int
     response: _Response = field(default_factory=_Response)
+
+
+async def watcher_passes(response: _Response, waiters: list[asyncio.Task[None]], passes: int = 2) -> None:
+    """Wait until the watcher has looked at ``response`` ``passes`` more times (it saw the state set before the
+    call and, still finding an interaction unanswered, went on polling), or until it released a waiter."""
+    target = response.checks + passes
+    async with asyncio.timeout(5):
+        while response.checks < target and not any(w.done() for w in waiters):
+            await asyncio.sleep(0.001)
 
 
 async def test_returns_at_once_when_nothing_is_waiting_for_an_answer() -> None:
@@ -36,10 +47,11 @@ async def test_waits_until_every_earlier_interaction_is_answered() -> None:
     for interaction in pending:
         acks.received(interaction)
     waiters = [asyncio.create_task(acks.wait_turn()) for _ in range(20)]  # share one watcher
-    await asyncio.sleep(0.02)
+    await asyncio.sleep(0)  # every waiter has called wait_turn
+    await watcher_passes(pending[2].response, waiters)
     assert not any(w.done() for w in waiters)
     pending[0].response.done = pending[1].response.done = True
-    await asyncio.sleep(0.02)
+    await watcher_passes(pending[2].response, waiters)
     assert acks.unanswered == 1 and not any(w.done() for w in waiters)
     pending[2].response.done = True
     await asyncio.wait_for(asyncio.gather(*waiters), 0.5)
@@ -81,7 +93,7 @@ async def test_waiters_resume_in_the_order_they_called() -> None:
         order.append(n)
 
     early = asyncio.create_task(command(1))
-    await asyncio.sleep(0.005)
+    await watcher_passes(first.response, [early])  # command 1 is queued, and the watcher polls
     first.response.done = True  # nothing is unanswered now, but command 1 is still waiting its turn
     late = asyncio.create_task(command(2))
     await asyncio.wait_for(asyncio.gather(early, late), 0.5)

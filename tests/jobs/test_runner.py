@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.generation.families import make_submit_builder
 from bot.jobs import JobRunner, JobService
 from bot.jobs.leadership import LeaderElector
@@ -31,15 +29,17 @@ async def test_queued_job_runs_to_success_and_settles_actual_cost(parts) -> None
     sim, store, sink, runner, queue = parts
     service = JobService(store, queue, FairQueue(), runner.wake, quota_error=utc_quota_error)
     await runner.start()
+
+    async def succeeded() -> bool:
+        job = await store.get_job("ok")
+        return job is not None and job.state is JobState.SUCCEEDED
+
     try:
         await service.enqueue(new_job("ok"))
-        for _ in range(200):
-            job = await store.get_job("ok")
-            if job is not None and job.state is JobState.SUCCEEDED:
-                break
-            await asyncio.sleep(0.02)
+        await wait_for(succeeded, "the job to succeed")
     finally:
         await runner.stop()
+    job = await store.get_job("ok")
     assert job is not None and job.state is JobState.SUCCEEDED and job.result_message_id == 42
     assert sink.delivered == [("ok", 1)]
     assert sim.counters.submits == 1

@@ -26,13 +26,15 @@ async def test_queue_position_reports_do_not_pile_up(parts) -> None:
     sink.progress = slow
     for _ in range(3):  # three passes of the submit loop while the first report is still editing
         await runner._submitter.next_job()
+
+    async def reports_finished() -> bool:
+        return not list(runner._tasks)  # every report the passes started has ended
+
     gate.set()
-    for _ in range(50):
-        await asyncio.sleep(0.01)
+    await wait_for(reports_finished, "the position reports to finish")
     assert len(sink.progress_calls) == 5  # one report of five positions, not three
     await runner._submitter.next_job()  # the next pass after it finished reports again
-    for _ in range(50):
-        await asyncio.sleep(0.01)
+    await wait_for(reports_finished, "the second position report to finish")
     assert len(sink.progress_calls) == 10
 
 
