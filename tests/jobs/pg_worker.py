@@ -4,7 +4,8 @@
         opens a PostgresStore, prints "ready", waits for a line on stdin, then enqueues COUNT jobs at
         once, each debiting 1 image from user 1's counter limited to LIMIT; prints the outcomes as JSON.
     python -m tests.jobs.pg_worker elect URL HOLDER BOUND
-        runs the dispatcher elector until killed, printing "leader HOLDER" / "follower HOLDER" on change.
+        runs the dispatcher elector until killed, printing "leader HOLDER" / "follower HOLDER" on change,
+        and "refused HOLDER" on every election round another holder won.
 
 Lines go to stdout, flushed at once; the test reads them as the process's reports.
 """
@@ -18,7 +19,7 @@ from collections import Counter
 
 from bot.jobs.leadership import elector_for
 from bot.storage import PostgresStore
-from tests.storage.contract.helpers import make_job, user_debit
+from tests.storage.contract.helpers import ObservedLease, make_job, user_debit
 
 
 def report(line: str) -> None:
@@ -37,6 +38,12 @@ async def enqueue(url: str, count: int, limit: int) -> None:
 async def elect(url: str, holder: str, bound: float) -> None:
     async with await PostgresStore.open(url) as store:
         elector = elector_for(store, bound_seconds=bound, holder_id=holder)
+
+        def on_attempt(held: bool) -> None:
+            if not held:
+                report(f"refused {holder}")
+
+        elector.lease = ObservedLease(elector.lease, on_attempt)
 
         async def on_change(leading: bool) -> None:
             report(f"{'leader' if leading else 'follower'} {holder}")

@@ -17,6 +17,7 @@ from bot.storage import PostgresStore, open_store
 from bot.storage.postgres import PostgresLease
 from bot.storage.sqlite import SingleProcessLease
 from tests.pg import raw_pg
+from tests.storage.contract.helpers import ObservedLease
 
 
 class FakeClock:
@@ -83,10 +84,13 @@ async def raw_pg_rows(store: PostgresStore) -> list[tuple[str, str]]:
 
 async def test_database_clock_expiry(pg_store: PostgresStore) -> None:
     lease = PostgresLease(pg_store.pool, ttl_seconds=0.3, name=DISPATCHER)
+    asked = time.monotonic()
     assert await lease.acquire_or_renew("a") is True
     assert await lease.acquire_or_renew("b") is False
-    await asyncio.sleep(0.35)
-    assert await lease.acquire_or_renew("b") is True
+    while not await lease.acquire_or_renew("b"):  # b gets it once the database's clock passes a's expiry
+        assert time.monotonic() - asked < 5, "the lease never expired"
+        await asyncio.sleep(0.02)
+    assert time.monotonic() - asked >= 0.3 - 0.01  # not before (database wall clock vs monotonic here)
 
 
 async def test_concurrent_contenders_from_three_pools_elect_one(pg_store_url: str) -> None:
@@ -126,6 +130,12 @@ async def test_electors_take_over_within_the_bound_when_the_leader_dies(pg_store
     async with await PostgresStore.open(pg_store_url) as one, await PostgresStore.open(pg_store_url) as two:
         a = elector_for(one, bound_seconds=bound, holder_id="a")
         b = elector_for(two, bound_seconds=bound, holder_id="b")
+        rounds = {True: 0, False: 0}  # b's attempts: held, refused
+
+        def count(held: bool) -> None:
+            rounds[held] += 1
+
+        b.lease = ObservedLease(b.lease, count)
         changes: list[tuple[str, bool]] = []
 
         async def record(name: str, leading: bool) -> None:
@@ -135,7 +145,8 @@ async def test_electors_take_over_within_the_bound_when_the_leader_dies(pg_store
         await wait_for_condition(lambda: a.is_leader)
         task_b = asyncio.create_task(b.run(lambda leading: record("b", leading)))
         try:
-            await asyncio.sleep(bound)  # several renewals: a keeps it, b waits
+            await wait_for_condition(lambda: rounds[False] >= 3)  # several rounds: a keeps it, b waits
+            assert rounds[True] == 0
             assert a.is_leader
             assert not b.is_leader
             assert changes == [("a", True)]

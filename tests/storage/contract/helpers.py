@@ -1,12 +1,13 @@
-"""Jobs and debits for store tests, and small walks through the state machine."""
+"""Jobs and debits for store tests, small walks through the state machine, and a lease that reports its attempts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.models import GenerationRequest, Job, JobState, UsageDebit, new_job_id
-from bot.storage import EnqueueOutcome, Store
+from bot.storage import EnqueueOutcome, Lease, Store
 
 DAY = "day:2026-11-23"
 T0 = datetime(2020, 6, 1, 12, 0, tzinfo=UTC)
@@ -67,3 +68,20 @@ async def enqueue_ok(store: Store, job: Job, **caps: Any) -> Job:
     result = await store.enqueue(job, **caps)
     assert result.outcome is EnqueueOutcome.OK, result
     return job
+
+
+class ObservedLease:
+    """``lease``, telling ``on_attempt`` whether each acquire/renew left the caller holding it: tests wait for
+    a number of election rounds instead of sleeping through them."""
+
+    def __init__(self, lease: Lease, on_attempt: Callable[[bool], None]) -> None:
+        self._lease = lease
+        self._on_attempt = on_attempt
+
+    async def acquire_or_renew(self, holder_id: str) -> bool:
+        held = await self._lease.acquire_or_renew(holder_id)
+        self._on_attempt(held)
+        return held
+
+    async def release(self, holder_id: str) -> None:
+        await self._lease.release(holder_id)
