@@ -3,12 +3,12 @@ never a ping, never an API call for invalid input."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 
 import pytest
 
+from bot.models import JobState
 from tests.e2e.conftest import Env, assert_no_pings
 from tests.e2e.test_imagine import wait_result
 
@@ -61,7 +61,8 @@ async def test_invalid_values_get_an_ephemeral_error_and_no_api_call(env: Env, o
     assert call.json["type"] == 4 and call.json["data"]["flags"] & 64
     assert field in call.json["data"]["content"].lower()
     assert "Traceback" not in call.json["data"]["content"]
-    await asyncio.sleep(0.05)
+    await env.fake.handled()  # the handler returned: nothing was queued, nothing can be submitted
+    assert await env.runtime.store.list_jobs(list(JobState)) == []
     assert env.sim.counters.submit_requests == 0
 
 

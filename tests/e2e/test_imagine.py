@@ -121,7 +121,8 @@ async def test_invalid_input_gets_an_ephemeral_message_and_no_api_call(env: Env)
     inter2 = await env.fake.slash("imagine", {"prompt": "画一只猫", "mode": "star3"})
     call2 = await env.fake.wait_for_call(lambda c: "/callback" in c.path and str(inter2.id) in c.path)
     assert call2.json["data"]["flags"] & 64 and "English" in call2.json["data"]["content"]
-    await asyncio.sleep(0.1)
+    await env.fake.handled()  # both commands' handlers returned: nothing was queued, nothing can be submitted
+    assert await env.runtime.store.list_jobs(list(JobState)) == []
     assert env.sim.counters.submit_requests == 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 from collections.abc import AsyncIterator
@@ -369,7 +368,8 @@ async def test_restyle_refusals_are_friendly_and_cost_no_api_call(renv: Env) -> 
         inter = await slash_restyle(fake, options, **files)
         text = await ephemeral_refusal(fake, inter)
         assert expected in text, (expected, text)
-    await asyncio.sleep(0.05)
+    await fake.handled()  # every handler returned: nothing was queued, nothing can be submitted
+    assert await renv.runtime.store.list_jobs(list(JobState)) == []
     assert renv.sim.counters.submit_requests == 0
 
 

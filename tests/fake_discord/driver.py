@@ -6,6 +6,7 @@ on what the bot does (``FakeDiscord.wait_for_call`` / ``wait_for_ack``).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -15,6 +16,15 @@ from . import payloads as p
 from .messages import find_component, walk_components, with_component_ids
 from .records import Interaction
 from .state import DiscordState
+
+# The tasks discord.py runs a handler in: app commands, component and modal callbacks, on_message.
+_HANDLER_TASKS = (
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch-",
+    "discord-ui-modal-dispatch-",
+    "discord-ui-dynamic-item-",
+    "discord.py: on_message",
+)
 
 
 class BotDriver(DiscordState):
@@ -398,6 +408,18 @@ class BotDriver(DiscordState):
         effects (``wait_for_call``) instead.
         """
         await self.gateway.settle()
+
+    async def handled(self, timeout: float = 10.0) -> None:
+        """Wait until the bot has parsed every event sent so far and every handler discord.py started for them
+        (commands, components, modals, messages) has returned: after this, "nothing more happened" holds.
+
+        Only for a bot running on this event loop (it looks at the loop's tasks). Work a handler handed on
+        (a queued job) goes on: check the store for it.
+        """
+        await self.settle()
+        async with asyncio.timeout(timeout):
+            while any(t.get_name().startswith(_HANDLER_TASKS) for t in asyncio.all_tasks()):
+                await asyncio.sleep(0.005)
 
 
 def _declared(declared: list[dict[str, Any]], name: str, command: str) -> dict[str, Any]:
