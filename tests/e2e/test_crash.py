@@ -13,6 +13,7 @@ import asyncio
 import signal
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
@@ -22,11 +23,15 @@ from bot.storage import open_store
 from tests.e2e.conftest import assert_no_pings
 from tests.e2e.faults import embed_titles, is_original_edit
 from tests.e2e.process import BotProcess, start, write_settings
-from tests.fake_discord import FakeDiscord
+from tests.fake_discord import Call, FakeDiscord
 
 JOBS = 20
 ACTIVE = (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING, JobState.DELIVERING)
 USERS = 5
+
+
+def is_failure_notice(call: Call, token: str) -> bool:
+    return is_original_edit(call, token) and call.status == 200 and any("❌" in t for t in embed_titles(call))
 
 
 async def jobs_now(url: str) -> list[Job]:
@@ -112,7 +117,9 @@ async def test_sigkill_with_jobs_in_every_state_loses_nothing_and_submits_nothin
         try:
             await bot.wait_ready(fake)
             final = await wait_until(url, lambda js: len(js) == JOBS and all(j.state.terminal for j in js), 45, bot)
-            await asyncio.sleep(0.3)  # let a last failure notice or edit land
+            for job in final:  # a failure notice follows the terminal state: wait for each before stopping
+                if job.state is not JobState.SUCCEEDED:
+                    await fake.wait_for_call(partial(is_failure_notice, token=tokens[job.request.prompt]))
         finally:
             await bot.kill(signal.SIGTERM)
         tasks = sim.tasks()
@@ -134,7 +141,7 @@ async def test_sigkill_with_jobs_in_every_state_loses_nothing_and_submits_nothin
         else:
             assert job.state in (JobState.FAILED, JobState.EXPIRED), job
             assert job.refunded, job
-            assert any(any("❌" in t for t in embed_titles(c)) for c in edits), f"{prompt}: member not told"
+            assert any(is_failure_notice(c, token) for c in edits), f"{prompt}: member not told"
     # The job whose submit was in flight has an unknown outcome: failed and refunded, never resubmitted.
     for job_id in submitting:
         [job] = [j for j in final if j.id == job_id]

@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -38,7 +39,7 @@ from bot.storage.postgres import PostgresLease
 from tests.e2e.conftest import assert_no_pings
 from tests.e2e.faults import embed_titles, is_original_edit
 from tests.e2e.process import BotProcess, start, write_settings
-from tests.fake_discord import FakeDiscord
+from tests.fake_discord import Call, FakeDiscord
 from tests.fake_discord.state import CHANNEL_ID, GUILD_ID
 from tests.sim_thread import SimThread
 
@@ -141,6 +142,19 @@ class Cluster:
                 with contextlib.suppress(Exception):
                     await node.bot.kill(signal.SIGTERM)
 
+    async def stop_cleanly(self) -> None:
+        """SIGTERM every process and wait until each exited 0: nothing can be submitted or delivered after."""
+        for node in self.nodes:
+            assert await node.process.kill(signal.SIGTERM) == 0, node.logs()
+
+    async def wait_call(self, predicate: Callable[[Call], bool], timeout: float, what: str) -> None:
+        """Until any process has made a call matching ``predicate`` (to its own fake)."""
+        deadline = time.monotonic() + timeout
+        while not any(predicate(c) for node in self.nodes for c in node.fake.calls):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}\n{self.logs()}")
+            await asyncio.sleep(0.05)
+
 
 @contextlib.asynccontextmanager
 async def cluster(tmp_path: Path, url: str, *, lease_seconds: float) -> AsyncIterator[Cluster]:
@@ -212,6 +226,10 @@ def result_edits(node: Node, prompt: str) -> list[int]:
     ]
 
 
+def is_failure_notice(call: Call, token: str) -> bool:
+    return is_original_edit(call, token) and any("❌" in t for t in embed_titles(call))
+
+
 def assert_fakes_clean(nodes: list[Node]) -> None:
     for node in nodes:
         assert_no_pings(node.fake)
@@ -226,15 +244,14 @@ async def test_three_processes_deliver_every_job_once(pg_schema_url: str, tmp_pa
         final = await group.wait_jobs(
             lambda js: len(js) == JOBS and all(j.state.terminal for j in js), 45, "every job to finish"
         )
-        await asyncio.sleep(0.3)  # a duplicate delivery, if any, would land now
-        tasks = group.sim.tasks()
-        counters = group.sim.counter_snapshot()
-
         # A clean stop resigns the lease: it is released at once, not left to expire.
         old_holder = await group.lease.holder()
         assert await dispatcher.process.kill(signal.SIGTERM) == 0, dispatcher.logs()
         assert await group.lease.holder() != old_holder
 
+        await group.stop_cleanly()  # a duplicate submit or delivery, if any, has happened by now
+        tasks = group.sim.tasks()
+        counters = group.sim.counter_snapshot()
         nodes = group.nodes
         logs = {node.shard: node.process.log_text() for node in nodes}
 
@@ -306,7 +323,11 @@ async def test_sigkilled_dispatcher_is_replaced_within_the_lease_bound(pg_schema
         final = await group.wait_jobs(
             lambda js: len(js) == JOBS and all(j.state.terminal for j in js), 40, "every job to finish"
         )
-        await asyncio.sleep(0.3)
+        [caught] = [j for j in final if j.id in submitting_at_kill]
+        token = next(node.tokens[caught.request.prompt] for node in group.nodes if caught.request.prompt in node.tokens)
+        if caught.state is JobState.FAILED:  # its notice follows the terminal state (else the checks below fail)
+            await group.wait_call(partial(is_failure_notice, token=token), 10, "the failure notice")
+        await group.stop_cleanly()  # a duplicate submit or delivery, if any, has happened by now
         tasks = group.sim.tasks()
         counters = group.sim.counter_snapshot()
         nodes = group.nodes
@@ -345,7 +366,5 @@ async def test_sigkilled_dispatcher_is_replaced_within_the_lease_bound(pg_schema
             assert set(result_edits(node, prompt)) == {job.result_message_id}, (prompt, node.shard)
     # The new dispatcher told the member through the interaction: on the real Discord any process can edit any
     # interaction response; here each fake knows only its own guild's interactions, so look at every fake.
-    token = next(node.tokens[unknown.request.prompt] for node in nodes if unknown.request.prompt in node.tokens)
-    notices = [c for node in nodes for c in node.fake.calls if is_original_edit(c, token)]
-    assert any(any("❌" in t for t in embed_titles(c)) for c in notices), "member not told"
+    assert any(is_failure_notice(c, token) for node in nodes for c in node.fake.calls), "member not told"
     assert_fakes_clean(nodes)
