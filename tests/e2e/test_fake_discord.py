@@ -139,7 +139,7 @@ async def wait(interaction: discord.Interaction[EchoBot]) -> None:
 
 @app_commands.command(description="Ack too late")
 async def slow(interaction: discord.Interaction[EchoBot]) -> None:
-    await asyncio.sleep(interaction.client.slow_delay)
+    await asyncio.sleep(interaction.client.slow_delay)  # past the fake's ack deadline on purpose: under test
     try:
         await interaction.response.defer()
     except discord.HTTPException as exc:

@@ -87,7 +87,7 @@ def raw(body: bytes, *, status: int = 200, content_type: str = "application/json
 
 def slow(seconds: float, then: Handler) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(seconds)  # a slow server is what the timeout tests are about
         return await then(request)
 
     return handler
@@ -97,7 +97,7 @@ def disconnect() -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         assert request.transport is not None
         request.transport.close()
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # let the close reach the client before aiohttp could answer on this request
         return web.Response(status=200)
 
     return handler
@@ -436,7 +436,8 @@ async def test_submit_timeout_after_reaching_server_is_not_resubmitted(
     with pytest.raises(LiblibTimeoutError) as info:
         await client.submit(request())
     assert info.value.reached_server is True
-    await asyncio.sleep(0.1)
+    # submit() has returned and the client runs nothing in the background: a resubmit would have been sent
+    # (and answered or timed out) within it.
     assert len(stub.calls(endpoints.STAR3_TEXT2IMG)) == 1
     assert sleep.delays == []
     assert client.active_tasks == 0
@@ -539,6 +540,12 @@ async def test_status_queries_do_not_pass_the_limiter(stub: Stub, make_client: C
     assert time.monotonic() - started < 0.5
 
 
+async def run_ready_tasks() -> None:
+    """Let every task that could run (a waiter woken by a freed slot) run until it waits again or ends."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
 async def test_third_submit_waits_for_a_terminal_status(stub: Stub, make_client: ClientFactory) -> None:
     client = await make_client(max_concurrent_tasks=2)
     first = await client.submit(request())
@@ -549,20 +556,22 @@ async def test_third_submit_waits_for_a_terminal_status(stub: Stub, make_client:
 
     third = asyncio.create_task(client.submit(request()))
     capacity = asyncio.create_task(client.wait_for_capacity())
-    await asyncio.sleep(0.1)
+    await run_ready_tasks()
     assert not third.done()
     assert not capacity.done()
+    assert client.active_tasks == 2  # the third submit never got past the slot wait: no request in flight
     assert len(stub.calls(endpoints.STAR3_TEXT2IMG)) == 2
 
     assert (await client.get_status(Family.STAR3, first)).generate_status == 2  # still running: no slot
-    await asyncio.sleep(0.05)
+    assert client.free_slots == 0
+    await run_ready_tasks()
     assert not third.done()
 
     assert (await client.get_status(Family.STAR3, first)).is_terminal  # frees the slot
     assert await asyncio.wait_for(third, 2) == f"{3:032x}"
     assert client.active_tasks == 2
     assert len(stub.calls(endpoints.STAR3_TEXT2IMG)) == 3
-    await asyncio.sleep(0.05)
+    await run_ready_tasks()
     assert not capacity.done()  # the third submit took the freed slot
 
     client.release(second)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import time
 import types
 from collections.abc import AsyncIterator
@@ -405,7 +406,7 @@ async def test_submit_qps_violation_is_counted(http):
         assert (await submit(http, sim, STAR3_T2I, STAR3_PARAMS))["code"] == 0
         second = await submit(http, sim, STAR3_T2I, STAR3_PARAMS)
         assert second == {"code": 429, "msg": "请求过多，请稍后重试", "data": None}
-        await asyncio.sleep(0.06)
+        await asyncio.sleep(0.06)  # the rate's 50 ms interval must pass: that is the rule under test
         assert (await submit(http, sim, STAR3_T2I, STAR3_PARAMS))["code"] == 0
         counters = sim.counters
         assert (counters.submits, counters.submit_requests, counters.rate_limit_violations) == (2, 3, 1)
@@ -414,7 +415,7 @@ async def test_submit_qps_violation_is_counted(http):
 async def test_default_rate_is_one_per_second(http):
     async with Simulator(SimulatorSettings(**FAST)) as sim:
         assert (await submit(http, sim, STAR3_T2I, STAR3_PARAMS))["code"] == 0
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # well inside the default 1 s interval: that is the rule under test
         assert (await submit(http, sim, STAR3_T2I, STAR3_PARAMS))["code"] == 429
         assert sim.counters.rate_limit_violations == 1
 
@@ -426,7 +427,10 @@ async def test_concurrency_cap(http):
             assert (await submit(http, sim, STAR3_T2I, STAR3_PARAMS))["code"] == 0
         third = await submit(http, sim, STAR3_T2I, STAR3_PARAMS)
         assert third == {"code": 100054, "msg": "当前进行中任务数量已达到并发任务上限", "data": None}
-        await asyncio.sleep(0.35)  # both tasks are terminal now, without anyone polling them
+        # Both tasks end on their own, without anyone polling them (sim.tasks() is no API call).
+        async with asyncio.timeout(5):
+            while not all(task.terminal for task in sim.tasks()):
+                await asyncio.sleep(0.02)
         assert (await submit(http, sim, STAR3_T2I, STAR3_PARAMS))["code"] == 0
         assert sim.counters.concurrency_violations == 1
         assert sim.counters.max_concurrent_seen == 2
@@ -734,9 +738,12 @@ async def test_unknown_image_is_404(sim, http):
         assert resp.status == 404
 
 
-async def test_run_forever_serves_until_cancelled():
+async def test_run_forever_serves_until_cancelled(caplog):
+    caplog.set_level(logging.INFO, logger="bot.liblib.simulator")
     runner = asyncio.create_task(run_forever(SimulatorSettings(**FAST)))
-    await asyncio.sleep(0.05)
+    async with asyncio.timeout(5):
+        while "simulator accepts" not in caplog.text and not runner.done():  # started (or failed to)
+            await asyncio.sleep(0.01)
     assert not runner.done()
     runner.cancel()
     with pytest.raises(asyncio.CancelledError):
