@@ -81,9 +81,10 @@ class JobRunner:
             elector=elector,
             on_running=self._poller.spawn,
             estimated_wait=client.estimated_wait,
+            accepting=self.accepting,
         )
         self._watchdog = DeadlineWatchdog(
-            store, settings, self._failer, self._poller, interval=watchdog_interval, accepting=lambda: self._accepting
+            store, settings, self._failer, self._poller, interval=watchdog_interval, accepting=self.accepting
         )
 
     @property
@@ -96,6 +97,10 @@ class JobRunner:
         self._deliverer.retry_base = seconds
 
     # -- lifecycle ---------------------------------------------------------------------------------
+
+    def accepting(self) -> bool:
+        """False from the moment ``stop`` begins: nothing is submitted or resumed after that."""
+        return self._accepting
 
     def wake(self) -> None:
         self._submitter.wake()
@@ -140,6 +145,8 @@ class JobRunner:
                 await self._poller.hand_over()
                 with contextlib.suppress(Exception):
                     await self._elector.resign()
+                return
+            if not self.accepting():  # stopped while resuming: never start submitting after the stop
                 return
             self._dispatch = [
                 asyncio.create_task(self._submitter.run(), name="job-runner-submit"),

@@ -46,6 +46,7 @@ class Submitter(RunnerPart):
         elector: LeaderElector | None,
         on_running: Callable[[Job], None],
         estimated_wait: Callable[[int], float],
+        accepting: Callable[[], bool],
     ) -> None:
         super().__init__(parts)
         self._build_submit = build_submit
@@ -54,6 +55,7 @@ class Submitter(RunnerPart):
         self._elector = elector
         self._on_running = on_running  # a job just got its generateUuid: poll it
         self._estimated_wait = estimated_wait
+        self._accepting = accepting  # False once the runner stops: never submit after that
         self._wake = asyncio.Event()
         self._reporting: asyncio.Task[None] | None = None
 
@@ -62,14 +64,17 @@ class Submitter(RunnerPart):
 
     async def run(self) -> None:
         errors = 0  # consecutive
-        while True:
+        while self._accepting():
             try:
                 await self._client.wait_for_capacity()
                 job = await self.next_job()
                 if job is None:
                     self._wake.clear()
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that coincides
+                    # with the wake-up, and the loop would outlive the runner's stop.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=IDLE_WAIT)
+                        async with asyncio.timeout(IDLE_WAIT):
+                            await self._wake.wait()
                 else:
                     await self.submit(job)
                 errors = 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.generation.families import make_submit_builder
 from bot.jobs import JobRunner, JobService
 from bot.jobs.leadership import LeaderElector
@@ -22,6 +24,26 @@ async def test_job_left_submitting_by_a_crash_is_failed_and_refunded_not_resubmi
     assert job is not None and job.state is JobState.FAILED and job.refunded
     assert job.failure_reason is FailureReason.SUBMIT_UNKNOWN
     assert sink.failures and "outcome is unknown" in str(sink.failures[0].failure_detail or "")
+    assert sim.counters.submit_requests == 0
+
+
+async def test_stop_ends_the_submit_loop_even_when_a_wake_up_lands_with_it(parts) -> None:
+    """A wake-up (a member's command) in the same tick as the stop (SIGTERM): on Python 3.11 a cancel that
+    coincides with the awaited event can be swallowed, and the loop must still end and never submit again."""
+    sim, store, _sink, runner, _queue = parts
+    await runner.start()
+    wake = runner._submitter._wake
+
+    async def parked() -> bool:
+        return bool(wake._waiters)  # type: ignore[attr-defined] # the loop is idle, waiting to be woken
+
+    await wait_for(parked, "the submit loop to wait for work")
+    await store.enqueue(new_job("late"))
+    runner.wake()
+    await asyncio.wait_for(runner.stop(), 5)
+    assert not runner.is_dispatcher
+    job = await store.get_job("late")
+    assert job is not None and job.state is JobState.QUEUED  # left for the next start
     assert sim.counters.submit_requests == 0
 
 
