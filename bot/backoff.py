@@ -19,17 +19,19 @@ def retry_delay(
     *,
     cap: float = 20.0,
     base: float = 0.5,
+    floor: float = 0.0,
     rand: Callable[[], float] = random.random,
 ) -> float:
     """Seconds to wait before the next attempt.
 
     A server hint (``Retry-After``) wins, capped at ``cap``; otherwise exponential backoff from ``base``,
-    capped, with up to 25 % jitter taken off so many clients do not retry in step.
+    capped, with up to 25 % jitter taken off so many clients do not retry in step. Never less than ``floor``
+    (a loop that must not spin: ``Retry-After: 0``, or a date already past, would otherwise mean at once).
     """
     if retry_after is not None and math.isfinite(retry_after) and retry_after >= 0:
-        return min(retry_after, cap)
+        return max(floor, min(retry_after, cap))
     backoff = min(cap, base * 2.0 ** max(0, attempt - 1))
-    return max(0.0, backoff * (1.0 - 0.25 * rand()))
+    return max(floor, backoff * (1.0 - 0.25 * rand()))
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -90,7 +90,9 @@ class Poller(RunnerPart):
             )
         except asyncio.CancelledError:
             raise
-        except liblib.GenerationWaitTimeoutError:  # running_deadline passed (not LiblibAI's own timeout)
+        except liblib.GenerationWaitTimeoutError as exc:  # running_deadline passed (not LiblibAI's own timeout)
+            # A status outage that lasted to the deadline is chained as the cause: count it (/healthz, metrics).
+            self._metrics.liblib_error(exc.__cause__ if isinstance(exc.__cause__, liblib.LiblibError) else exc)
             self._client.release(job.generate_uuid)
             await self._failer.fail(
                 job,

@@ -161,7 +161,7 @@ class Submitter(RunnerPart):
 
     async def _requeue(self, job: Job, retry_after: float | None) -> None:
         """Back to QUEUED, not to be submitted again before the backoff for its attempt count has passed."""
-        delay = retry_delay(job.submit_attempts, retry_after, base=REQUEUE_BASE, cap=REQUEUE_CAP)
+        delay = retry_delay(job.submit_attempts, retry_after, base=REQUEUE_BASE, cap=REQUEUE_CAP, floor=REQUEUE_BASE)
         await self._store.transition(
             job.id, JobState.SUBMITTING, JobState.QUEUED, not_before=utcnow() + timedelta(seconds=delay)
         )

@@ -263,6 +263,7 @@ class TasksMixin(BaseClient):
             retry_after,
             cap=max(_MIN_STATUS_RETRY, self._settings.poll_interval_max),
             base=max(_MIN_STATUS_RETRY, self._settings.poll_interval_min),
+            floor=max(_MIN_STATUS_RETRY, self._settings.poll_interval_min),  # a hint of 0 must not spin
         )
         if self._clock() + delay >= deadline:
             # The deadline, not the status route's trouble, ends the wait: the task may still finish there.

@@ -190,10 +190,10 @@ async def apply_migrations(conn: aiosqlite.Connection, directory: Traversable | 
         await conn.execute("BEGIN IMMEDIATE")
         try:
             yield _MigrationSession(conn)
+            await conn.execute("COMMIT")
         except BaseException:
             await conn.execute("ROLLBACK")
             raise
-        await conn.execute("COMMIT")
 
     return await migrate(begin, load_migrations("sqlite", directory))
 

@@ -13,6 +13,7 @@ from bot.jobs import ImageFile, JobRunner, Progress
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.models import GenerationRequest, Job, JobResult, UsageDebit
+from bot.ops.metrics import Metrics
 from bot.settings import LiblibSettings, QueueSettings, Settings, SimulatorSettings
 from bot.storage import Store, open_store
 
@@ -53,7 +54,11 @@ Parts = tuple[Simulator, Store, RecordingSink, JobRunner, QueueSettings]
 
 @contextlib.asynccontextmanager
 async def open_parts(
-    tmp_path: Path, *, liblib: dict[str, Any] | None = None, queue: dict[str, Any] | None = None
+    tmp_path: Path,
+    *,
+    liblib: dict[str, Any] | None = None,
+    queue: dict[str, Any] | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Parts]:
     """The simulator, a SQLite store, a recording sink and a (not started) runner wired to them."""
     sim_settings = SimulatorSettings(port=0, queued_seconds=0.02, running_seconds=0.05, auditing_seconds=0.02)
@@ -71,7 +76,13 @@ async def open_parts(
             sink = RecordingSink()
             queue_settings = QueueSettings(**({"queued_deadline": 60, "delivering_deadline": 60} | (queue or {})))
             runner = JobRunner(
-                store, client, sink, make_submit_builder(Settings()), queue_settings, watchdog_interval=3600
+                store,
+                client,
+                sink,
+                make_submit_builder(Settings()),
+                queue_settings,
+                watchdog_interval=3600,
+                metrics=metrics,
             )
             yield sim, store, sink, runner, queue_settings
 

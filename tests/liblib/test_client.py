@@ -714,6 +714,24 @@ async def test_wait_for_polls_through_transient_errors_until_its_deadline(
     assert len(warnings) == calls - 1
 
 
+async def test_a_zero_retry_after_on_the_status_route_does_not_make_polling_spin(
+    stub: Stub, make_client: ClientFactory
+) -> None:
+    """``Retry-After: 0`` (or a date already past) still waits ``poll_interval_min`` between status queries."""
+    now = [1000.0]
+    sleep = FakeSleep(clock=now)
+    client = await make_client(
+        sleep=sleep, clock=lambda: now[0], max_retries=0, poll_interval_min=1.0, poll_interval_max=4.0
+    )
+    uuid = await client.submit(request())
+    limited = envelope(code=429, msg="请求过多，请稍后重试", status=429, headers={"Retry-After": "0"})
+    stub.script(endpoints.WEBUI_STATUS, *[limited] * 100)
+    with pytest.raises(GenerationWaitTimeoutError):
+        await client.wait_for(Family.STAR3, uuid, timeout=10)
+    assert sleep.delays and min(sleep.delays) >= 1.0
+    assert len(stub.calls(endpoints.WEBUI_STATUS)) <= 11
+
+
 async def test_wait_for_polls_on_after_transient_errors(stub: Stub, make_client: ClientFactory) -> None:
     client = await make_client(max_retries=0)
     uuid = await client.submit(request())
