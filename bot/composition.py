@@ -59,7 +59,6 @@ class Services:
     store: Store
     jobs: JobService
     starter: JobStarter  # admits, enqueues and shows the position of jobs asked for on Discord
-    admission: Admission
     admin: GuildAdminService  # quotas and server settings (/quota, /settings, /usage)
     builder: RequestBuilder
     transport: ImageTransport
@@ -93,7 +92,7 @@ def cog_loader(services: Services) -> CogLoader:
         await bot.add_cog(
             GenerateCog(
                 starter=s.starter,
-                admission=s.admission,
+                admission=s.jobs.admission,
                 builder=s.builder,
                 transport=s.transport,
                 sources=s.sources,
@@ -246,7 +245,6 @@ async def open_runtime(
             store=store,
             jobs=jobs,
             starter=JobStarter(jobs, locales, acks, token_ttl=settings.queue.interaction_token_ttl),
-            admission=admission,
             admin=GuildAdminService(store, quotas),
             builder=RequestBuilder(settings.models, simulated=client.simulated),
             transport=ImageTransport(client, settings.liblib.image_transport),

@@ -15,8 +15,7 @@ import discord
 
 from bot.discord_app.ui.embeds import result_embed
 from bot.discord_app.ui.views import result_view
-from bot.jobs.sink import ImageFile
-from bot.media.codec import normalize_for_discord
+from bot.media.codec import ImageFile, normalize_for_discord
 from bot.media.results import ResultUnavailableError, fetch_result_files, per_file_limit
 from bot.media.transport import ImageTransport
 from bot.models import Job, JobResult, ResultImage

@@ -21,7 +21,8 @@ import discord
 
 from bot.discord_app.ui import embeds
 from bot.i18n import N_, t
-from bot.jobs.sink import DeliveryError, ImageFile, Presentation, PresentationLookup, Progress, ResultSink, Stage
+from bot.jobs.sink import DeliveryError, Presentation, PresentationLookup, Progress, ResultSink, Stage
+from bot.media.codec import ImageFile
 from bot.models import Job, JobResult, ResultImage, utcnow
 
 log = logging.getLogger(__name__)

@@ -5,13 +5,12 @@ from bot.jobs.events import failure_for, log_job_event
 from bot.jobs.runner import JobRunner
 from bot.jobs.scheduling import FairQueue
 from bot.jobs.service import JobService, QueueEntry, QueueSnapshot, QuotaErrorMapper
-from bot.jobs.sink import DeliveryError, ImageFile, Presentation, PresentationLookup, Progress, ResultSink, Stage
+from bot.jobs.sink import DeliveryError, Presentation, PresentationLookup, Progress, ResultSink, Stage
 
 __all__ = [
     "Admission",
     "DeliveryError",
     "FairQueue",
-    "ImageFile",
     "JobRunner",
     "JobService",
     "OpenAdmission",

@@ -14,7 +14,8 @@ from bot.backoff import retry_delay
 from bot.i18n import N_, Text
 from bot.jobs._parts import RunnerPart, RunnerParts
 from bot.jobs.events import log_job_event
-from bot.jobs.sink import DeliveryError, ImageFile, Progress, Stage
+from bot.jobs.sink import DeliveryError, Progress, Stage
+from bot.media.codec import ImageFile
 from bot.media.results import download_result_files
 from bot.models import FailureReason, Job, JobResult, JobState
 from bot.storage import Settlement

@@ -16,7 +16,6 @@ from bot.models import Job, JobResult
 
 __all__ = [
     "DeliveryError",
-    "ImageFile",
     "Presentation",
     "PresentationLookup",
     "Progress",

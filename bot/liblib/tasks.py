@@ -258,12 +258,13 @@ class TasksMixin(BaseClient):
     ) -> None:
         """Wait before polling again after a transient failure; end the wait when the deadline comes first."""
         retry_after = error.retry_after if isinstance(error, LiblibStatusError) else None
+        least = max(_MIN_STATUS_RETRY, self._settings.poll_interval_min)  # also under a hint of 0: never spin
         delay = retry_delay(
             failures,
             retry_after,
             cap=max(_MIN_STATUS_RETRY, self._settings.poll_interval_max),
-            base=max(_MIN_STATUS_RETRY, self._settings.poll_interval_min),
-            floor=max(_MIN_STATUS_RETRY, self._settings.poll_interval_min),  # a hint of 0 must not spin
+            base=least,
+            floor=least,
         )
         if self._clock() + delay >= deadline:
             # The deadline, not the status route's trouble, ends the wait: the task may still finish there.

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.generation.families import make_submit_builder
-from bot.jobs import ImageFile, JobRunner, Progress
+from bot.jobs import JobRunner, Progress
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
+from bot.media.codec import ImageFile
 from bot.models import GenerationRequest, Job, JobResult, UsageDebit
 from bot.ops.metrics import Metrics
 from bot.settings import LiblibSettings, QueueSettings, Settings, SimulatorSettings
