@@ -29,6 +29,7 @@ FROM python:3.11-slim AS runtime
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
+    MPLCONFIGDIR=/tmp/matplotlib \
     LIBBOT_STORAGE__URL=sqlite:////data/bot.db \
     LIBBOT_METRICS__ENABLED=true \
     LIBBOT_METRICS__HOST=0.0.0.0 \

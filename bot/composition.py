@@ -36,6 +36,7 @@ from bot.models import Job
 from bot.ops.health import HealthServer
 from bot.ops.metrics import Metrics
 from bot.quotas import GuildAdminService, QuotaService
+from bot.reports.service import UsageReporter
 from bot.settings import DiscordSettings, LiblibSettings, Settings
 from bot.storage import Store, open_store
 from cogs.admin import AdminCog
@@ -127,7 +128,7 @@ def cog_loader(services: Services) -> CogLoader:
             )
         )
         await bot.add_cog(AdminCog(s.admin, s.locales))
-        await bot.add_cog(UsageCog(s.admin.quotas, s.locales))
+        await bot.add_cog(UsageCog(s.admin.quotas, UsageReporter(s.store, s.admin.quotas.zone), s.locales))
 
     return load
 

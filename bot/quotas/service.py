@@ -330,10 +330,11 @@ class QuotaService:
         if debit is None:
             return QuotaExceededError(N_("usage"), 0, 0, None)
         guild_id = debit.scope_id if debit.scope == GUILD_SCOPE else _guild_of_scope(debit.scope)
-        zone = await self._zone(guild_id)
+        zone = await self.zone(guild_id)
         return quota_error_for(result, debit, zone)
 
-    async def _zone(self, guild_id: int | None) -> tzinfo:
+    async def zone(self, guild_id: int | None) -> tzinfo:
+        """The server's quota time zone (its setting, else the bot's default)."""
         name = self.defaults.timezone
         if guild_id is not None:
             server = (await self.config(guild_id)).get(SERVER)

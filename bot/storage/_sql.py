@@ -282,6 +282,7 @@ class SqlStore(abc.ABC):
         user_id: int | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        created_since: datetime | None = None,
     ) -> list[Job]:
         """Jobs in ``states``, oldest first by creation (newest first when asked)."""
         wanted = sorted({str(s) for s in states})
@@ -293,6 +294,8 @@ class SqlStore(abc.ABC):
             sql += f" AND guild_id = {params.add(guild_id)}"
         if user_id is not None:
             sql += f" AND user_id = {params.add(user_id)}"
+        if created_since is not None:
+            sql += f" AND created_at >= {params.add(self._encode_datetime(created_since))}"
         direction = "DESC" if newest_first else "ASC"
         sql += f" ORDER BY created_at {direction}, {self._SEQ} {direction}"
         if limit is not None:

@@ -138,8 +138,10 @@ class JobStore(Protocol):
         user_id: int | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        created_since: datetime | None = None,
     ) -> list[Job]:
-        """Jobs in ``states``, oldest first by creation (newest first when asked)."""
+        """Jobs in ``states`` (created at or after ``created_since`` when given), oldest first by creation
+        (newest first when asked)."""
 
     async def count_active(self, user_id: int) -> int: ...
 

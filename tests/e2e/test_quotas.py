@@ -208,7 +208,7 @@ async def test_members_without_manage_server_change_nothing(env: Env) -> None:
     for group, sub, options in attempts:
         inter = await fake.slash(group, options, subcommand=sub, user_id=fake.user_id)
         assert "Manage Server" in await private_reply(fake, inter), (group, sub)
-    top = await fake.slash("usage", {"view": "top"}, user_id=fake.user_id)
+    top = await fake.slash("usage", {}, subcommand="top", user_id=fake.user_id)
     assert "Manage Server" in await private_reply(fake, top)
     store = env.runtime.store
     assert await store.get_guild_config(fake.guild_id) == {}
@@ -264,9 +264,9 @@ async def test_channel_restrictions_and_usage_and_prompt_log(env: Env) -> None:
     there = await fake.slash("imagine", {"prompt": "a tree", "count": 2}, channel_id=art)
     await wait_result(fake, there.token)
     await wait_jobs(env.runtime.store, JobState.SUCCEEDED, 1)
-    mine = await private_reply(fake, await fake.slash("usage", {}))
+    mine = await private_reply(fake, await fake.slash("usage", {}, subcommand="mine"))
     assert "Today: 2 image(s)" in mine and "remaining 48" in mine and "<t:" in mine
-    top = await private_reply(fake, await fake.slash("usage", {"view": "top"}, user_id=fake.admin_id))
+    top = await private_reply(fake, await fake.slash("usage", {}, subcommand="top", user_id=fake.admin_id))
     assert f"1. <@{fake.user_id}>: 2 image(s)" in top
     log = await admin(fake, "settings", "log")
     [job] = await env.runtime.store.list_jobs([JobState.SUCCEEDED])

@@ -454,6 +454,9 @@ async def test_list_jobs_ordering_and_filters(store: Store) -> None:
     assert ids(await store.list_jobs(list(JobState), user_id=1)) == [d.id, c.id, a.id]
     assert ids(await store.list_jobs(list(JobState), user_id=1, guild_id=200)) == [d.id]
     assert ids(await store.list_jobs(list(JobState), limit=2, newest_first=True)) == [a.id, c.id]
+    since = T0 + timedelta(seconds=2)
+    assert ids(await store.list_jobs(list(JobState), created_since=since)) == [c.id, a.id]  # inclusive
+    assert ids(await store.list_jobs([JobState.QUEUED], guild_id=100, created_since=since)) == [a.id]
     assert await store.list_jobs([]) == []
     assert await store.list_jobs([JobState.SUCCEEDED]) == []
     assert await store.list_jobs(list(JobState), limit=0) == []
