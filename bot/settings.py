@@ -259,6 +259,15 @@ class MetricsSettings(_Section):
     port: int = Field(9108, ge=0, le=65535)  # 0: any free port
 
 
+class BalanceSettings(_Section):
+    """The LiblibAI account balance: kept from every status answer, alerted on when it runs low."""
+
+    low_threshold: int | None = Field(None, ge=0)  # points; below it, one alert per crossing (None: no alert)
+    alert_channel_id: int | None = None  # where the alert is posted (also logged as a warning); None: log only
+    check_interval: float = Field(30.0, gt=0)  # seconds between looks at the latest reading
+    forecast_days: int = Field(7, ge=1, le=90)  # the burn rate is taken over this many past days
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LIBBOT_", env_nested_delimiter="__", extra="forbid")
 
@@ -273,6 +282,7 @@ class Settings(BaseSettings):
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    balance: BalanceSettings = Field(default_factory=BalanceSettings)
 
     @field_validator("models")
     @classmethod

@@ -9,9 +9,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.billing import BalanceBook
 from bot.discord_app.replies import reply_private
 from bot.discord_app.requester import requester_from_interaction, require_admin
-from bot.discord_app.ui.quota_text import top_text, usage_text
+from bot.discord_app.ui.quota_text import balance_text, top_text, usage_text
 from bot.i18n import LocaleResolver, t
 from bot.quotas import QuotaService
 from bot.reports.chart import ChartLabels
@@ -31,8 +32,11 @@ def chart_labels(days: int, locale: str) -> ChartLabels:
 class UsageCog(commands.Cog):
     usage = app_commands.Group(name="usage", description="Image usage: yours, the server's, a report")
 
-    def __init__(self, quotas: QuotaService, reporter: UsageReporter, locales: LocaleResolver) -> None:
+    def __init__(
+        self, quotas: QuotaService, reporter: UsageReporter, balance: BalanceBook, locales: LocaleResolver
+    ) -> None:
         self.quotas = quotas
+        self.balance = balance
         self.reporter = reporter
         self.locales = locales
 
@@ -50,7 +54,10 @@ class UsageCog(commands.Cog):
     async def top(self, interaction: discord.Interaction) -> None:
         locale = await self.locales.for_interaction(interaction)
         guild_id = require_admin(interaction)
-        await reply_private(interaction, top_text(await self.quotas.top(guild_id), locale))
+        reading = await self.balance.latest()
+        outlook = await self.balance.forecast(reading) if reading is not None else None
+        text = f"{top_text(await self.quotas.top(guild_id), locale)}\n{balance_text(reading, outlook, locale)}"
+        await reply_private(interaction, text)
 
     @usage.command(name="report", description="A chart of points per day by model and a CSV of jobs (Manage Server)")
     @app_commands.describe(days="How many days back, today included (1-90)")

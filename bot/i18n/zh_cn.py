@@ -237,6 +237,14 @@ _MESSAGES: dict[str, str] = {
     "Day": "日期",
     "Model": "模型",
     "No points spent in this period.": "这段时间没有消耗积分。",
+    "LiblibAI balance: not reported yet (it arrives with the first finished job).": "LiblibAI 余额：尚无记录（第一个任务完成后就会有）。",
+    "LiblibAI balance: **{points}** points ({when}).": "LiblibAI 余额：**{points}** 积分（{when}）。",
+    "Nothing was spent in the last {days} days.": "最近 {days} 天没有消耗。",
+    "At the last {days} days' rate ({rate:.0f} points a day) it lasts about {left} day(s).": "按最近 {days} 天的速度（每天 {rate:.0f} 积分），大约还能用 {left} 天。",
+    (
+        "⚠️ The LiblibAI account balance is low: **{balance}** points left (alert threshold {threshold}). "
+        "Top up the account to keep images coming."
+    ): "⚠️ LiblibAI 账户余额不足：仅剩 **{balance}** 积分（提醒阈值 {threshold}）。请及时充值，以免无法继续出图。",
     "Usage report, last {days} day(s): {jobs} job(s), {points} point(s) charged.": "用量报表（最近 {days} 天）：{jobs} 个任务，共扣除 {points} 积分。",
     "images": "张图片",
     "points": "积分",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Unpack
 
 from bot.backoff import retry_delay
@@ -83,6 +84,12 @@ class TasksMixin(BaseClient):
         self._capacity_changed = asyncio.Event()
         self._submitted_at: dict[str, float] = {}  # this process's submits still holding a slot (clock)
         self._durations = DurationEstimator(poll_interval_min=settings.poll_interval_min)
+        self._latest_balance: tuple[int, datetime] | None = None
+
+    @property
+    def latest_balance(self) -> tuple[int, datetime] | None:
+        """The account balance (points) the last status answer reported, and when it arrived."""
+        return self._latest_balance
 
     # Concurrency slots ----------------------------------------------------------------------------
 
@@ -168,6 +175,8 @@ class TasksMixin(BaseClient):
             raise
         if not status.generate_uuid:
             status.generate_uuid = generate_uuid
+        if status.account_balance is not None:
+            self._latest_balance = (status.account_balance, datetime.now(UTC))
         if status.is_terminal:
             self.release(generate_uuid)
         return status

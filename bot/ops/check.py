@@ -20,9 +20,11 @@ import aiohttp
 import discord
 
 from bot import liblib
+from bot.billing import BalanceBook
 from bot.liblib import Family, LiblibClient
 from bot.log import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
+from bot.storage import open_store
 from bot.storage.sqlite import sqlite_path_from_url
 
 # Exactly what the bot uses: read the channel, answer, post embeds and images, reply in threads.
@@ -195,14 +197,50 @@ async def check_liblib(settings: Settings) -> Finding:
     return Finding(True, "LiblibAI keys", f"accepted by {where}{balance}")
 
 
+# -- the account balance -------------------------------------------------------------------------
+
+
+async def check_balance(settings: Settings) -> Finding:
+    """The balance the running bot last recorded, with the burn forecast (information, never a failure)."""
+    try:
+        raw = sqlite_path_from_url(settings.storage.url)
+    except ValueError:
+        raw = None
+    if raw is not None and (raw == ":memory:" or not os.path.exists(raw)):  # noqa: ASYNC240 - one stat
+        return Finding(True, "balance", "no record yet (the bot records it with every finished job)")
+    try:
+        async with asyncio.timeout(10), open_store(settings.storage.url) as store:
+            book = BalanceBook(store, settings.balance)
+            reading = await book.latest()
+            if reading is None:
+                return Finding(True, "balance", "no record yet (the bot records it with every finished job)")
+            outlook = await book.forecast(reading)
+    except (OSError, ValueError, TimeoutError) as exc:
+        return Finding(True, "balance", f"not read ({type(exc).__name__})")
+    detail = f"{reading.points} points, reported {reading.at:%Y-%m-%d %H:%M} UTC"
+    if outlook.days_left is None:
+        detail += f"; nothing spent in the last {outlook.window_days} days"
+    else:
+        detail += (
+            f"; at the last {outlook.window_days} days' rate ({outlook.points_per_day:.0f} points a day)"
+            f" it lasts about {outlook.days_left:.0f} day(s)"
+        )
+    low = settings.balance.low_threshold
+    if low is not None and reading.points < low:
+        detail += f"; BELOW the alert threshold {low}"
+    return Finding(True, "balance", detail)
+
+
 # -- the command ----------------------------------------------------------------------------------
 
 
 async def run_checks(settings: Settings, out: TextIO) -> int:
     """Print one line per check and the invite URL; 0 when everything is fine, else 1."""
     storage = check_storage(settings)
-    (discord_finding, app_id), liblib_finding = await asyncio.gather(check_discord(settings), check_liblib(settings))
-    findings = [Finding(True, "settings", "valid"), storage, discord_finding, liblib_finding]
+    (discord_finding, app_id), liblib_finding, balance = await asyncio.gather(
+        check_discord(settings), check_liblib(settings), check_balance(settings)
+    )
+    findings = [Finding(True, "settings", "valid"), storage, discord_finding, liblib_finding, balance]
     for finding in findings:
         print(finding.line(), file=out)
     print(file=out)

@@ -304,6 +304,18 @@ class SqlStore(abc.ABC):
             rows = await conn.fetch(sql, *params.values)
         return [self._job(row) for row in rows]
 
+    async def points_charged_since(self, since: datetime) -> tuple[int, datetime | None]:
+        sql = (
+            "SELECT COALESCE(SUM(points_cost), 0) AS spent, MIN(created_at) AS first FROM jobs"
+            " WHERE created_at >= $1 AND points_cost > 0"
+        )
+        async with self._read() as conn:
+            row = await conn.fetchrow(sql, self._encode_datetime(since))
+        if row is None:
+            return 0, None
+        total, first = row["spent"], row["first"]
+        return int(total or 0), (self._decode_datetime(first) if first is not None else None)
+
     async def count_active(self, user_id: int) -> int:
         async with self._read() as conn:
             return int(await conn.fetchval(_COUNT_ACTIVE_SQL, user_id, *_ACTIVE))

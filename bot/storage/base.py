@@ -143,6 +143,10 @@ class JobStore(Protocol):
         """Jobs in ``states`` (created at or after ``created_since`` when given), oldest first by creation
         (newest first when asked)."""
 
+    async def points_charged_since(self, since: datetime) -> tuple[int, datetime | None]:
+        """The points charged for jobs created at or after ``since`` (all servers and direct messages), and
+        when the oldest of those charged jobs was created (None: nothing was charged)."""
+
     async def count_active(self, user_id: int) -> int: ...
 
     async def find_recent_by_fingerprint(

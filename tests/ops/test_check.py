@@ -225,3 +225,21 @@ def test_cli_check_reports_invalid_settings_precisely(
 def test_cli_check_reports_a_missing_settings_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["--config", str(tmp_path / "nope.toml"), "check"]) == 2
     assert f"FAIL  settings: settings file not found: {tmp_path / 'nope.toml'}" in capsys.readouterr().out
+
+
+async def test_the_recorded_balance_and_its_forecast_are_shown(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    from bot.billing import BalanceBook, BalanceReading
+    from bot.models import utcnow
+    from bot.storage import open_store
+
+    settings = settings_for(fake, sim, tmp_path, balance={"low_threshold": 5000})
+    code, out = await check(settings)
+    assert "ok    balance: no record yet" in out
+    async with open_store(settings.storage.url) as store:
+        await BalanceBook(store, settings.balance).record(BalanceReading(1234, utcnow()))
+    code, out = await check(settings)
+    assert code == 0, out
+    assert "ok    balance: 1234 points, reported " in out
+    assert "nothing spent in the last 7 days; BELOW the alert threshold 5000" in out

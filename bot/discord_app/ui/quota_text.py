@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
+from bot.billing import BalanceReading, Forecast
 from bot.errors import discord_time
 from bot.i18n import Locale, t
 from bot.quotas.policy import Policy, ScopeConfig
@@ -249,3 +250,25 @@ def prompt_log_text(entries: Sequence[PromptLogEntry], locale: Locale = None) ->
             f"{e.job_state or 'gone'} · {cost}\n> {prompt}"
         )
     return clip("\n".join(lines))
+
+
+def balance_text(reading: BalanceReading | None, outlook: Forecast | None, locale: Locale = None) -> str:
+    """The account balance for admins: the last reported figure, when, and how long it lasts at the recent rate."""
+    if reading is None:
+        return t("LiblibAI balance: not reported yet (it arrives with the first finished job).", locale)
+    line = t(
+        "LiblibAI balance: **{points}** points ({when}).", locale, points=reading.points, when=discord_time(reading.at)
+    )
+    if outlook is None:
+        return line
+    if outlook.days_left is None:
+        return f"{line} {t('Nothing was spent in the last {days} days.', locale, days=outlook.window_days)}"
+    left = f"{outlook.days_left:.0f}" if outlook.days_left >= 1 else "<1"
+    rate = t(
+        "At the last {days} days' rate ({rate:.0f} points a day) it lasts about {left} day(s).",
+        locale,
+        days=outlook.window_days,
+        rate=outlook.points_per_day,
+        left=left,
+    )
+    return f"{line} {rate}"
