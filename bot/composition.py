@@ -129,6 +129,7 @@ def cog_loader(services: Services) -> CogLoader:
                 transport=s.transport,
                 locales=s.locales,
                 default_mode=models.default_mode,
+                prices=s.settings.liblib.prices,
             )
         )
         await bot.add_cog(AdminCog(s.admin, s.locales))

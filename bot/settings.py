@@ -13,7 +13,16 @@ import zoneinfo
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
@@ -54,6 +63,15 @@ class DiscordSettings(_Section):
         return self
 
 
+# Documented defaults of [liblib.prices] (points per image; Kontext from the API docs, the others measured).
+DEFAULT_PRICES: dict[str, int] = {"star3": 8, "custom": 8, "kontext-pro": 29, "kontext-max": 58}
+
+
+def _unlimited(value: Any) -> Any:
+    """-1 in a limit means unlimited (None), as in /quota."""
+    return None if value == -1 else value
+
+
 class LiblibSettings(_Section):
     base_url: str = DEFAULT_BASE_URL
     access_key: SecretStr | None = None
@@ -74,10 +92,20 @@ class LiblibSettings(_Section):
     kontext_status_path: str = "/api/generate/status"
     # Whether Star-3 uses the documented /ultra routes (§11.2: one app says they moved to /webui/*).
     star3_use_ultra_routes: bool = True
-    # Points per image used for quota estimates before LiblibAI reports the actual cost.
-    estimated_points_per_image: dict[str, int] = Field(
-        default_factory=lambda: {"star3": 8, "custom": 8, "kontext-pro": 29, "kontext-max": 58}
+    # Points per image, by mode or model name ([liblib.prices]): what a job reserves from points budgets before
+    # LiblibAI reports its real cost (then settled at that). "custom" is the default of every custom model;
+    # a custom model's own name overrides it. ``estimated_points_per_image`` is the key's old name.
+    prices: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        validation_alias=AliasChoices("prices", "estimated_points_per_image"),
     )
+
+    @field_validator("prices")
+    @classmethod
+    def _complete_prices(cls, value: dict[str, int]) -> dict[str, int]:
+        if any(v < 0 for v in value.values()):
+            raise ValueError("prices are points per image: 0 or more")
+        return DEFAULT_PRICES | value  # a table naming only some modes keeps the defaults of the others
 
     @property
     def has_keys(self) -> bool:
@@ -210,10 +238,14 @@ class LoggingSettings(_Section):
 class QuotaSettings(_Section):
     """Bot-wide defaults; server admins override most of them per server with /quota and /settings."""
 
-    images_per_day: int | None = Field(50, ge=0)  # per member per server; None: unlimited
+    images_per_day: int | None = Field(50, ge=0)  # per member per server; None or -1: unlimited
     images_per_month: int | None = Field(500, ge=0)
+    points_per_day: int | None = Field(None, ge=0)  # LiblibAI points per member per server
+    points_per_month: int | None = Field(None, ge=0)
     server_images_per_day: int | None = Field(None, ge=0)
     server_points_per_day: int | None = Field(None, ge=0)
+    server_points_per_month: int | None = Field(None, ge=0)
+    account_points_per_day: int | None = Field(None, ge=0)  # the whole bot (every server and DMs), owner only
     cooldown_seconds: float = Field(0.0, ge=0)
     timezone: str = "UTC"
     # Owner switches (bot-wide, not overridable by server admins):
@@ -226,6 +258,18 @@ class QuotaSettings(_Section):
     strike_block_hours: float = Field(24.0, gt=0)
     audit_display: Literal["notice", "silent"] = "notice"  # tell members when the audit filtered images
     flagged_only_nsfw: bool = False  # a batch the audit partly filtered: the rest only in age-restricted channels
+
+    _limits_accept_minus_one = field_validator(
+        "images_per_day",
+        "images_per_month",
+        "points_per_day",
+        "points_per_month",
+        "server_images_per_day",
+        "server_points_per_day",
+        "server_points_per_month",
+        "account_points_per_day",
+        mode="before",
+    )(_unlimited)
 
     @field_validator("timezone")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -28,6 +30,7 @@ class InfoCog(commands.Cog):
         transport: ImageTransport,
         locales: LocaleResolver,
         default_mode: str,
+        prices: Mapping[str, int],
     ) -> None:
         self._jobs = jobs
         self.store = store
@@ -35,6 +38,7 @@ class InfoCog(commands.Cog):
         self.transport = transport  # /show re-posts stored results
         self.locales = locales
         self.default_mode = default_mode
+        self.prices = prices  # [liblib.prices], shown by /models
 
     @app_commands.command(name="help", description="How to use the bot, with examples")
     async def help(self, interaction: discord.Interaction) -> None:
@@ -45,7 +49,7 @@ class InfoCog(commands.Cog):
     async def models(self, interaction: discord.Interaction) -> None:
         locale = await self.locales.for_interaction(interaction)
         modes = self.builder.modes()
-        embed = models_embed(modes, default_mode=self.default_mode, locale=locale)
+        embed = models_embed(modes, default_mode=self.default_mode, prices=self.prices, locale=locale)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @app_commands.command(name="queue", description="What this server is waiting for, with estimated waits")

@@ -2,5 +2,6 @@
 
 from bot.billing.balance import AlertPoster, BalanceBook, BalanceReading
 from bot.billing.forecast import Forecast, forecast
+from bot.billing.prices import price_per_image
 
-__all__ = ["AlertPoster", "BalanceBook", "BalanceReading", "Forecast", "forecast"]
+__all__ = ["AlertPoster", "BalanceBook", "BalanceReading", "Forecast", "forecast", "price_per_image"]

@@ -79,6 +79,9 @@ NAMES: dict[str, str] = {
     "everyone": "所有人",
     # /usage
     "usage": "用量",
+    "points_per_day": "每日积分",
+    "points_per_month": "每月积分",
+    "server_points_per_month": "全服每月积分",
     "mine": "我的",
     "top": "排行",
     "report": "报表",
@@ -232,6 +235,17 @@ _MESSAGES: dict[str, str] = {
     "this server's monthly image": "本服务器的每月图片",
     "this server's daily points": "本服务器的每日积分",
     "this server's monthly points": "本服务器的每月积分",
+    "the bot's daily points": "机器人的每日积分",
+    "{points} points/image": "每张 {points} 积分",
+    "; points: {day}/day, {month}/month": "；积分：每日 {day}，每月 {month}",
+    "• Server per month: {points} points": "• 服务器每月：{points} 积分",
+    (
+        "• Points budget: {day_used}/{day_limit} today (remaining {day_left}), "
+        "{month_used}/{month_limit} this month (remaining {month_left})."
+    ): "• 积分额度：今日 {day_used}/{day_limit}（剩余 {day_left}），本月 {month_used}/{month_limit}（剩余 {month_left}）。",
+    "LiblibAI points per member per day (-1 unlimited, 0 none)": "每位成员每日 LiblibAI 积分（-1 不限，0 禁止）",
+    "LiblibAI points per member per month (-1 unlimited, 0 none)": "每位成员每月 LiblibAI 积分（-1 不限，0 禁止）",
+    "LiblibAI points per month for the whole server (-1 unlimited)": "全服务器每月 LiblibAI 积分（-1 不限）",
     "usage": "用量",
     "Points per day by model, last {days} day(s)": "按模型统计的每日积分（最近 {days} 天）",
     "Day": "日期",

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from bot.billing.prices import price_per_image
 from bot.errors import (
     BannedWordError,
     BotError,
@@ -46,6 +47,8 @@ COOLDOWN = "cooldown"
 BLOCKED = "blocked"
 GUILD_SCOPE = "guild"
 DM_SCOPE = "user"
+ACCOUNT_SCOPE = "account"  # the owner's whole LiblibAI account: every server and direct messages
+ACCOUNT_ID = 0
 
 
 def member_usage_scope(guild_id: int | None) -> str:
@@ -202,7 +205,8 @@ class QuotaService:
         )
         if not policy.channel_allowed:
             raise _channel_refusal(config)
-        if policy.blocked or (not policy.exempt and 0 in (policy.images_per_day, policy.images_per_month)):
+        own_limits = (policy.images_per_day, policy.images_per_month, policy.points_per_day, policy.points_per_month)
+        if policy.blocked or (not policy.exempt and 0 in own_limits):
             raise NotAllowedError(N_("Your roles do not allow generating images on this server."))
         now = self.now()
         strike_key = guild if guild is not None else DM_GUILD
@@ -285,27 +289,33 @@ class QuotaService:
         log.info("banned word refused: guild=%s user=%s strikes=%d", guild, requester.user_id, strikes)
         raise BannedWordError(word, strikes=strikes, strike_limit=policy.strike_limit, blocked_until=blocked_until)
 
+    def price_per_image(self, request: GenerationRequest) -> int:
+        name = mode_name(request, self._settings.models.kontext_default_model)
+        return price_per_image(self._settings.liblib.prices, name)
+
     def estimate_points(self, request: GenerationRequest) -> int:
-        table = self._settings.liblib.estimated_points_per_image
-        family = family_of(request.mode)
-        if family is Family.STAR3:
-            key = "star3"
-        elif family is Family.KONTEXT:
-            key = mode_name(request, self._settings.models.kontext_default_model)
-        else:
-            key = "custom"
-        per_image: int = table.get(key, max(table.values(), default=0))
-        return per_image * request.count
+        """What the job reserves from points budgets until LiblibAI reports its cost."""
+        return self.price_per_image(request) * request.count
 
     def _with_debits(self, job: Job, policy: Policy, windows: Windows) -> Job:
+        """Every counter the job reserves, each with its limits: the member's own budget (day, month), the
+        server's (day, month) and the bot-wide account's (day, in the bot's time zone)."""
         images = job.request.count
         points = self.estimate_points(job.request)
         own = member_usage_scope(job.guild_id)
-        day_limit = None if policy.exempt else policy.images_per_day
-        month_limit = None if policy.exempt else policy.images_per_month
+        member = (
+            (None, None, None, None)
+            if policy.exempt
+            else (
+                policy.images_per_day,
+                policy.images_per_month,
+                policy.points_per_day,
+                policy.points_per_month,
+            )
+        )
         debits = [
-            UsageDebit(own, job.user_id, windows.day, images, points, max_images=day_limit),
-            UsageDebit(own, job.user_id, windows.month, images, points, max_images=month_limit),
+            UsageDebit(own, job.user_id, windows.day, images, points, max_images=member[0], max_points=member[2]),
+            UsageDebit(own, job.user_id, windows.month, images, points, max_images=member[1], max_points=member[3]),
         ]
         if job.guild_id is not None:
             debits += [
@@ -318,8 +328,21 @@ class QuotaService:
                     max_images=policy.server_images_per_day,
                     max_points=policy.server_points_per_day,
                 ),
-                UsageDebit(GUILD_SCOPE, job.guild_id, windows.month, images, points),
+                UsageDebit(
+                    GUILD_SCOPE, job.guild_id, windows.month, images, points, max_points=policy.server_points_per_month
+                ),
             ]
+        account_day = current_windows(self.now(), get_zone(self.defaults.timezone)).day
+        debits.append(
+            UsageDebit(
+                ACCOUNT_SCOPE,
+                ACCOUNT_ID,
+                account_day,
+                images,
+                points,
+                max_points=self._settings.quotas.account_points_per_day,
+            )
+        )
         return dataclasses.replace(job, debits=tuple(debits), points_reserved=points)
 
     # -- refusals from the store ----------------------------------------------------------------
@@ -409,6 +432,7 @@ LIMIT_NAMES = (
     N_("this server's monthly image"),
     N_("this server's daily points"),
     N_("this server's monthly points"),
+    N_("the bot's daily points"),
     N_("usage"),
     N_("images"),
     N_("points"),
@@ -426,7 +450,7 @@ def quota_error_for(result: EnqueueResult, debit: UsageDebit, zone: tzinfo) -> Q
     """Name the limit that did not fit, the usage and when it resets (in the server's zone)."""
     resets_at = window_resets_at(debit.window, zone)
     period = "daily" if debit.window.startswith("day:") else "monthly"
-    whose = "this server's " if debit.scope == GUILD_SCOPE else "your "
+    whose = {GUILD_SCOPE: "this server's ", ACCOUNT_SCOPE: "the bot's "}.get(debit.scope, "your ")
     images_over = debit.max_images is not None and result.used_images + debit.images > debit.max_images
     if images_over or debit.max_points is None:
         return QuotaExceededError(

@@ -1,11 +1,13 @@
 """Every /quota, /settings and /usage reply, word for word in both languages, and the audit trail they leave.
 
 A characterization test: the texts were recorded before ``AdminCog`` became table-driven and must not move.
+After a deliberate change of a reply, record them again with ``RECORD_ADMIN_REPLIES=1`` and review the diff.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -93,7 +95,11 @@ async def test_admin_replies_are_unchanged_in_both_languages(env: Env) -> None:
     # the counters' windows are today's: recorded as "day:…" and "month:…"
     detail = [re.sub(r'"(day|month):[0-9-]+"', r'"\1:…"', e.detail) for e in reversed(audit)]
     trail = [(e.action, json.loads(d)) for e, d in zip(reversed(audit), detail, strict=True)]
-    recorded = json.loads((Path(__file__).parent / "admin_replies.json").read_text(encoding="utf-8"))
+    path = Path(__file__).parent / "admin_replies.json"
+    if os.environ.get("RECORD_ADMIN_REPLIES") == "1":
+        fresh = {**got, "audit": [[action, detail] for action, detail in trail]}
+        path.write_text(json.dumps(fresh, ensure_ascii=False, indent=1), encoding="utf-8")
+    recorded = json.loads(path.read_text(encoding="utf-8"))
     for locale, replies in got.items():
         for step, (reply, expected) in enumerate(zip(replies, recorded[locale], strict=True)):
             assert reply == expected, (locale, SCRIPT[step])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import discord
 
+from bot.billing import price_per_image
 from bot.discord_app.ui.embeds import COLOR_PROGRESS, describe_mode, escape_prompt, kind_name, message_link, state_name
 from bot.generation.builder import ModeInfo
 from bot.i18n import N_, Locale, t
@@ -63,7 +64,7 @@ def help_embed(locale: Locale = None) -> discord.Embed:
     return embed
 
 
-def _mode_line(mode: ModeInfo, *, default: bool, locale: Locale) -> str:
+def _mode_line(mode: ModeInfo, *, default: bool, price: int, locale: Locale) -> str:
     can = [t("Vary", locale)]
     if not mode.name.startswith("kontext"):
         can.append(t("Upscale", locale))
@@ -81,11 +82,17 @@ def _mode_line(mode: ModeInfo, *, default: bool, locale: Locale) -> str:
         refs = t("{count} reference image", locale, count=mode.max_references)
     language = t("English prompts", locale) if mode.english_only else t("Chinese or English prompts", locale)
     mark = t(" — **default**", locale) if default else ""
-    return f"**{mode.label}** (`{mode.name}`){mark}\n{language} · {refs} · {', '.join(can)}"
+    cost = t("{points} points/image", locale, points=price)
+    return f"**{mode.label}** (`{mode.name}`){mark}\n{cost} · {language} · {refs} · {', '.join(can)}"
 
 
-def models_embed(modes: Sequence[ModeInfo], *, default_mode: str, locale: Locale = None) -> discord.Embed:
-    lines = [_mode_line(m, default=m.name == default_mode, locale=locale) for m in modes]
+def models_embed(
+    modes: Sequence[ModeInfo], *, default_mode: str, prices: Mapping[str, int], locale: Locale = None
+) -> discord.Embed:
+    lines = [
+        _mode_line(m, default=m.name == default_mode, price=price_per_image(prices, m.name), locale=locale)
+        for m in modes
+    ]
     embed = discord.Embed(
         title=t("Modes and models", locale), description="\n\n".join(lines)[:4000], color=COLOR_PROGRESS
     )

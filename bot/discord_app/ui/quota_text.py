@@ -56,6 +56,21 @@ def usage_text(report: UsageReport, *, who: str, locale: Locale = None) -> str:
             resets=discord_time(w.month_resets_at),
         ),
     ]
+    point_limits = (None, None) if p.exempt else (p.points_per_day, p.points_per_month)
+    if point_limits != (None, None):
+        lines.append(
+            t(
+                "• Points budget: {day_used}/{day_limit} today (remaining {day_left}), "
+                "{month_used}/{month_limit} this month (remaining {month_left}).",
+                locale,
+                day_used=report.day.points,
+                day_limit=limit_text(point_limits[0], locale),
+                day_left=_remaining(point_limits[0], report.day.points, locale),
+                month_used=report.month.points,
+                month_limit=limit_text(point_limits[1], locale),
+                month_left=_remaining(point_limits[1], report.month.points, locale),
+            )
+        )
     if p.server_images_per_day is not None or p.server_points_per_day is not None:
         lines.append(
             t(
@@ -140,6 +155,12 @@ def policy_text(policy: Policy, *, title: str, locale: Locale = None) -> str:
         day=limit_text(policy.images_per_day, locale),
         month=limit_text(policy.images_per_month, locale),
     )
+    per_member += t(
+        "; points: {day}/day, {month}/month",
+        locale,
+        day=limit_text(policy.points_per_day, locale),
+        month=limit_text(policy.points_per_month, locale),
+    )
     if policy.exempt:
         per_member += t(" (exempt)", locale)
     if policy.blocked:
@@ -163,6 +184,11 @@ def policy_text(policy: Policy, *, title: str, locale: Locale = None) -> str:
             locale,
             images=limit_text(policy.server_images_per_day, locale),
             points=limit_text(policy.server_points_per_day, locale),
+        ),
+        t(
+            "• Server per month: {points} points",
+            locale,
+            points=limit_text(policy.server_points_per_month, locale),
         ),
         t(
             "• Max jobs at once: {max_active}; cooldown: {cooldown:g}s",
