@@ -37,7 +37,7 @@ from bot.jobs import JobService
 from bot.jobs.admission import Requester
 from bot.media.results import source_from_result
 from bot.media.transport import ImageTransport
-from bot.models import GenerationRequest, Job, has_result, new_job_id, result_image_count
+from bot.models import GenerationRequest, Job, has_result, new_job_id, result_image, result_image_count
 from bot.quotas import QuotaService
 from bot.settings import ActionsSettings
 
@@ -185,9 +185,15 @@ class ButtonsCog(commands.Cog):
         response = await interaction.response.defer(thinking=True)
         parent = await self._parent(job_id)
         new_id = new_job_id()
-        request = await self._request_for(parent, action, index, new_id)
+        request = self._request_for(parent, action, index)
         if prompt is not None:
             request = request.with_(prompt=prompt)
+        from_result = action is Action.VARY or (action is Action.UPSCALE and parent.request.is_img2img)
+
+        async def publish_source(request: GenerationRequest) -> GenerationRequest:
+            source = await source_from_result(self.transport, parent, index, stem=f"{new_id}-src")
+            return request.with_(source_images=(source,))
+
         await self.starter.start_interaction(
             interaction,
             request,
@@ -196,23 +202,22 @@ class ButtonsCog(commands.Cog):
             response_message_id=response.message_id if response else None,
             job_id=new_id,
             parent_message_id=interaction.message.id if interaction.message else None,
+            prepare=publish_source if from_result else None,  # fetched and uploaded once admitted
         )
 
-    async def _request_for(self, parent: Job, action: Action, index: int, new_id: str) -> GenerationRequest:
+    def _request_for(self, parent: Job, action: Action, index: int) -> GenerationRequest:
+        """The new job's request (no I/O). A result used as the source stands as its result URL until
+        ``source_from_result`` has checked and published it."""
         settings = self.settings
         if not 0 <= index < result_image_count(parent):
             raise InvalidRequestError("image", N_("that image is not part of this result."))
-        transport = self.transport
         if action is Action.REROLL:
             return reroll_request(parent)
+        source = result_image(parent, index).url
         if action is Action.VARY:
-            source = await source_from_result(transport, parent, index, stem=f"{new_id}-src")
             return vary_request(parent, source, strength=settings.vary_strength)
         if not supports_upscale(parent.request):
             raise InvalidRequestError("upscale", N_("this result cannot be rendered larger with its mode."))
-        source = ""
-        if parent.request.is_img2img:
-            source = await source_from_result(transport, parent, index, stem=f"{new_id}-src")
         return upscale_request(parent, index, source, strength=settings.upscale_strength)
 
     async def remix_submitted(

@@ -1,4 +1,4 @@
-"""/imagine: validate → defer → fetch and publish input images → enqueue → show the queue position."""
+"""/imagine: validate → defer → pre-check, fetch and publish input images → enqueue → show the queue position."""
 
 from __future__ import annotations
 
@@ -108,12 +108,16 @@ class GenerateCog(commands.Cog):
             return
         job_id = new_job_id()
         publisher = SourcePublisher(self.sources, self.transport)
-        request = await publisher.prepare_imagine(request, source, control, job_id=job_id)
+
+        async def prepare(request: GenerationRequest) -> GenerationRequest:
+            return await publisher.prepare_imagine(request, source, control, job_id=job_id)
+
         await self.starter.start_interaction(
             interaction,
             request,
             job_id=job_id,
             response_message_id=response.message_id if response else None,
+            prepare=prepare if source is not None or control is not None else None,  # admitted before fetching
         )
 
     async def repost_duplicate(self, interaction: discord.Interaction, request: GenerationRequest) -> bool:

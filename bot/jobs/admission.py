@@ -3,7 +3,10 @@
 ``JobService.start`` calls ``admit`` for every new job (slash commands, replies, buttons) just before
 enqueue. An implementation refuses with a BotError (shown to the member as is) or returns the job with
 the ``debits`` the store must reserve atomically at enqueue; then ``enqueued`` once the job is stored,
-or ``refused`` when the store refused it. ``OpenAdmission`` admits everything for free.
+or ``refused`` when the store refused it. A job with expensive work before it (fetching and publishing
+member or result images) is first ``precheck``ed, so a refused member costs no download, upload or
+decoding; the pre-check only advises and ``admit`` still decides. ``OpenAdmission`` admits everything
+for free.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.models import Job
+from bot.models import GenerationRequest, Job
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,11 @@ class Requester:
 
 
 class Admission(Protocol):
+    async def precheck(self, requester: Requester, request: GenerationRequest) -> None:
+        """Before a job's expensive work: raise the BotError that ``admit`` (or the store's reservation of the
+        debits) would raise as things stand now. Claims nothing (no cooldown, no debit): it only advises,
+        and ``admit`` still runs at enqueue."""
+
     async def admit(self, requester: Requester, job: Job) -> Job:
         """Raise a BotError to refuse; else return ``job`` with the debits to reserve."""
 
@@ -47,6 +55,9 @@ class Admission(Protocol):
 
 class OpenAdmission:
     """No limits: every job is admitted and reserves nothing."""
+
+    async def precheck(self, requester: Requester, request: GenerationRequest) -> None:
+        return None
 
     async def admit(self, requester: Requester, job: Job) -> Job:
         return job

@@ -2,7 +2,8 @@
 
 Starting a job is one use case with one owner (``start``): admit (the Admission port), enqueue with the caps
 enforced atomically in the store, then tell the admission the job is stored, or that it was refused (so what
-admission claimed, a cooldown, is given back).
+admission claimed, a cooldown, is given back). A job with expensive work to do first (fetching and publishing
+images) is ``precheck``ed before it: the same refusals as things stand, claiming nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bot.i18n import N_, Text
 from bot.jobs.admission import Admission, OpenAdmission, Requester
 from bot.jobs.events import log_job_event
 from bot.jobs.scheduling import FairQueue
-from bot.models import ACTIVE_STATES, FailureReason, Job, JobState
+from bot.models import ACTIVE_STATES, FailureReason, GenerationRequest, Job, JobState
 from bot.ops.metrics import NULL_METRICS, JobMetrics
 from bot.settings import QueueSettings
 from bot.storage import EnqueueOutcome, EnqueueResult, Store
@@ -80,6 +81,17 @@ class JobService:
     def wake(self) -> None:
         self._wake()
 
+    async def precheck(self, requester: Requester, request: GenerationRequest) -> None:
+        """Before a job's expensive work (fetching, decoding and publishing its images): raise the refusal
+        ``start`` would raise as things stand (the admission's rules, cooldown and quotas, then the member's
+        cap on jobs at once), so a refused member costs no download or upload.
+
+        Advisory and claims nothing: ``start`` admits and reserves atomically at enqueue all the same."""
+        await self.admission.precheck(requester, request)
+        cap = self._active_cap(await self.admission.active_cap(requester))
+        if await self._store.count_active(requester.user_id) >= cap:  # the enqueue's test, read-only
+            raise TooManyActiveJobsError(cap)
+
     async def start(self, requester: Requester, job: Job) -> tuple[Job, int]:
         """Admit ``job``, enqueue it (reserving its debits atomically) and return it with its queue position.
 
@@ -127,11 +139,7 @@ class JobService:
 
     async def enqueue(self, job: Job, *, wake: bool = True, max_active: int | None = None) -> EnqueueResult:
         """Store ``job`` (reserving its debits); ``max_active``: a lower per-member cap (a server's policy)."""
-        cap = (
-            self._settings.max_active_per_user
-            if max_active is None
-            else min(max_active, self._settings.max_active_per_user)
-        )
+        cap = self._active_cap(max_active)
         result = await self._store.enqueue(
             job, max_active_per_user=cap, max_queued_total=self._settings.max_queued_total
         )
@@ -147,6 +155,11 @@ class JobService:
             if wake:
                 self._wake()
         return result
+
+    def _active_cap(self, max_active: int | None) -> int:
+        """The member's cap on jobs at once: the bot-wide one, or a server's lower ``max_active``."""
+        limit = self._settings.max_active_per_user
+        return limit if max_active is None else min(max_active, limit)
 
     async def attach_progress_message(self, job_id: str, message_id: int) -> None:
         """Remember the message that shows the job's progress (the bot's reply to a member's message)."""

@@ -38,7 +38,7 @@ from bot.quotas.policy import SERVER, GuildConfig, Policy, channel_scope
 from bot.quotas.windows import Windows, current_windows, get_zone, window_resets_at
 from bot.quotas.words import WordMatcher
 from bot.settings import Settings
-from bot.storage.base import EnqueueResult, PromptLogEntry, QuotaStore, UsageRow
+from bot.storage.base import EnqueueOutcome, EnqueueResult, PromptLogEntry, QuotaStore, UsageRow
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,46 @@ class QuotaService:
 
     # -- the Admission port ---------------------------------------------------------------------
 
+    async def precheck(self, requester: Requester, request: GenerationRequest) -> None:
+        """Before a job's expensive work (fetching, decoding and publishing its images): the rules of ``admit``,
+        the running cooldown and whether the quota counters have room, as things stand now.
+
+        Claims nothing: no cooldown starts and nothing is reserved (``admit`` and the store's atomic
+        reservation still decide at enqueue). A banned word is a refusal like any other here: its strike
+        counts once, as the request ends with it."""
+        now = self.now()
+        policy, timer_key = await self._check_rules(requester, request, now)
+        if _cools_down(policy):
+            running = await self._store.get_timer(timer_key, requester.user_id, COOLDOWN)
+            if running is not None and running > now:  # claim_timer's test, read-only
+                raise CooldownError(running)
+        windows = current_windows(now, get_zone(policy.timezone))
+        for debit in self._debits(request, policy, windows, guild_id=requester.guild_id, user_id=requester.user_id):
+            if debit.max_images is None and debit.max_points is None:
+                continue
+            used_images, used_points = await self._store.get_usage(debit.scope, debit.scope_id, debit.window)
+            if not debit.fits(used_images, used_points):
+                refusal = EnqueueResult(
+                    EnqueueOutcome.QUOTA_EXCEEDED, failed_debit=debit, used_images=used_images, used_points=used_points
+                )
+                raise await self.quota_error(refusal)
+
     async def admit(self, requester: Requester, job: Job) -> Job:
+        now = self.now()
+        policy, strike_key = await self._check_rules(requester, job.request, now)
+        if _cools_down(policy):
+            until = now + timedelta(seconds=policy.cooldown_seconds)
+            running = await self._store.claim_timer(strike_key, requester.user_id, COOLDOWN, now=now, until=until)
+            if running is not None:
+                raise CooldownError(running)
+            # Claims are forgotten at enqueue or refusal; one whose job vanished otherwise lapses with its cooldown.
+            self._cooldowns = {k: c for k, c in self._cooldowns.items() if c.until > now}
+            self._cooldowns[job.id] = _CooldownClaim(strike_key, requester.user_id, now, until)
+        return self._with_debits(job, policy, current_windows(now, get_zone(policy.timezone)))
+
+    async def _check_rules(self, requester: Requester, request: GenerationRequest, now: datetime) -> tuple[Policy, int]:
+        """Every rule but the cooldown and the quota counters (where, who, blocks, banned words, the request's
+        caps); returns the member's policy and the key of their timers (the guild, or DM_GUILD)."""
         guild = requester.guild_id
         if guild is None and not self._settings.quotas.dms_allowed:
             raise NotAllowedError(N_("Generating in direct messages is turned off. Use the bot in a server."))
@@ -208,22 +247,13 @@ class QuotaService:
         own_limits = (policy.images_per_day, policy.images_per_month, policy.points_per_day, policy.points_per_month)
         if policy.blocked or (not policy.exempt and 0 in own_limits):
             raise NotAllowedError(N_("Your roles do not allow generating images on this server."))
-        now = self.now()
         strike_key = guild if guild is not None else DM_GUILD
         blocked_until = await self._store.get_timer(strike_key, requester.user_id, BLOCKED)
         if blocked_until is not None and blocked_until > now:
             raise MemberBlockedError(blocked_until)
-        await self._check_words(policy, requester, job.request, now)
-        check_request(policy, job.request, self._settings.models.kontext_default_model)
-        if policy.cooldown_seconds > 0 and not policy.exempt:
-            until = now + timedelta(seconds=policy.cooldown_seconds)
-            running = await self._store.claim_timer(strike_key, requester.user_id, COOLDOWN, now=now, until=until)
-            if running is not None:
-                raise CooldownError(running)
-            # Claims are forgotten at enqueue or refusal; one whose job vanished otherwise lapses with its cooldown.
-            self._cooldowns = {k: c for k, c in self._cooldowns.items() if c.until > now}
-            self._cooldowns[job.id] = _CooldownClaim(strike_key, requester.user_id, now, until)
-        return self._with_debits(job, policy, current_windows(now, get_zone(policy.timezone)))
+        await self._check_words(policy, requester, request, now)
+        check_request(policy, request, self._settings.models.kontext_default_model)
+        return policy, strike_key
 
     async def presentation(self, job: Job) -> Presentation:
         """The server's audit display rules for the job's channel and member (roles are not known here)."""
@@ -298,30 +328,31 @@ class QuotaService:
         return self.price_per_image(request) * request.count
 
     def _with_debits(self, job: Job, policy: Policy, windows: Windows) -> Job:
-        """Every counter the job reserves, each with its limits: the member's own budget (day, month), the
-        server's (day, month) and the bot-wide account's (day, in the bot's time zone)."""
-        images = job.request.count
-        points = self.estimate_points(job.request)
-        own = member_usage_scope(job.guild_id)
+        debits = self._debits(job.request, policy, windows, guild_id=job.guild_id, user_id=job.user_id)
+        return dataclasses.replace(job, debits=debits, points_reserved=self.estimate_points(job.request))
+
+    def _debits(
+        self, request: GenerationRequest, policy: Policy, windows: Windows, *, guild_id: int | None, user_id: int
+    ) -> tuple[UsageDebit, ...]:
+        """Every counter a job of ``request`` reserves, each with its limits: the member's own budget (day,
+        month), the server's (day, month) and the bot-wide account's (day, in the bot's time zone)."""
+        images = request.count
+        points = self.estimate_points(request)
+        own = member_usage_scope(guild_id)
         member = (
             (None, None, None, None)
             if policy.exempt
-            else (
-                policy.images_per_day,
-                policy.images_per_month,
-                policy.points_per_day,
-                policy.points_per_month,
-            )
+            else (policy.images_per_day, policy.images_per_month, policy.points_per_day, policy.points_per_month)
         )
         debits = [
-            UsageDebit(own, job.user_id, windows.day, images, points, max_images=member[0], max_points=member[2]),
-            UsageDebit(own, job.user_id, windows.month, images, points, max_images=member[1], max_points=member[3]),
+            UsageDebit(own, user_id, windows.day, images, points, max_images=member[0], max_points=member[2]),
+            UsageDebit(own, user_id, windows.month, images, points, max_images=member[1], max_points=member[3]),
         ]
-        if job.guild_id is not None:
+        if guild_id is not None:
             debits += [
                 UsageDebit(
                     GUILD_SCOPE,
-                    job.guild_id,
+                    guild_id,
                     windows.day,
                     images,
                     points,
@@ -329,7 +360,7 @@ class QuotaService:
                     max_points=policy.server_points_per_day,
                 ),
                 UsageDebit(
-                    GUILD_SCOPE, job.guild_id, windows.month, images, points, max_points=policy.server_points_per_month
+                    GUILD_SCOPE, guild_id, windows.month, images, points, max_points=policy.server_points_per_month
                 ),
             ]
         account_day = current_windows(self.now(), get_zone(self.defaults.timezone)).day
@@ -343,7 +374,7 @@ class QuotaService:
                 max_points=self._settings.quotas.account_points_per_day,
             )
         )
-        return dataclasses.replace(job, debits=tuple(debits), points_reserved=points)
+        return tuple(debits)
 
     # -- refusals from the store ----------------------------------------------------------------
 
@@ -405,6 +436,10 @@ class QuotaService:
         )
 
 
+def _cools_down(policy: Policy) -> bool:
+    return policy.cooldown_seconds > 0 and not policy.exempt
+
+
 def _guild_of_scope(scope: str) -> int | None:
     kind, _, value = scope.partition(":")
     return int(value) if kind == "member" and value.isdigit() else None
@@ -451,8 +486,7 @@ def quota_error_for(result: EnqueueResult, debit: UsageDebit, zone: tzinfo) -> Q
     resets_at = window_resets_at(debit.window, zone)
     period = "daily" if debit.window.startswith("day:") else "monthly"
     whose = {GUILD_SCOPE: "this server's ", ACCOUNT_SCOPE: "the bot's "}.get(debit.scope, "your ")
-    images_over = debit.max_images is not None and result.used_images + debit.images > debit.max_images
-    if images_over or debit.max_points is None:
+    if not debit.images_fit(result.used_images) or debit.max_points is None:
         return QuotaExceededError(
             f"{whose}{period} image",
             debit.max_images or 0,

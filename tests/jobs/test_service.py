@@ -241,3 +241,62 @@ async def test_a_stored_job_is_started_even_when_the_after_enqueue_step_fails(st
     stored = await store.get_job(started.id)
     assert stored is not None and stored.state is JobState.QUEUED
     assert await cooldown_until(quotas) == T0 + timedelta(seconds=COOLDOWN)  # the job started: it keeps it
+
+
+# -- precheck: before the image work, the refusals start would give, claiming nothing ---------------------
+
+
+def asked_for(count: int = 1) -> GenerationRequest:
+    return GenerationRequest(mode="star3", prompt="a fox", count=count)
+
+
+async def test_precheck_refuses_what_start_would_refuse_and_claims_nothing(store: Store) -> None:
+    clock = Clock(T0)
+    quotas, jobs = starting(store, clock)  # a cooldown of 60 s, 2 images a day
+    await jobs.precheck(asker(), asked_for())
+    assert await cooldown_until(quotas) is None  # passing claimed no cooldown
+    assert await store.get_usage(f"member:{GUILD}", USER, "day:2026-03-02") == (0, 0)  # and reserved nothing
+    await jobs.start(asker(), asked())
+    claimed = await cooldown_until(quotas)
+    assert claimed == T0 + timedelta(seconds=COOLDOWN)  # one claim, by start
+    clock.now += timedelta(seconds=1)
+    with pytest.raises(CooldownError):
+        await jobs.precheck(asker(), asked_for())
+    assert await cooldown_until(quotas) == claimed  # a refusing pre-check neither moves nor ends it
+    clock.now += timedelta(seconds=COOLDOWN)
+    with pytest.raises(QuotaExceededError) as early:
+        await jobs.precheck(asker(), asked_for(count=2))  # 1 of 2 used: two more do not fit
+    two = Job(id=new_job_id(), user_id=USER, channel_id=1, guild_id=GUILD, request=asked_for(2))
+    with pytest.raises(QuotaExceededError) as late:
+        await jobs.start(asker(), two)
+    assert early.value.message == late.value.message  # the same words as the store's refusal
+    assert await cooldown_until(quotas) is None  # the refused start gave its cooldown back
+    assert len(await store.list_jobs([JobState.QUEUED])) == 1
+
+
+async def test_precheck_refuses_a_member_at_their_cap_on_jobs_at_once(store: Store) -> None:
+    clock = Clock(T0)
+    quotas, jobs = starting(store, clock, max_active_per_user=1)
+    await jobs.start(asker(), asked())
+    clock.now += timedelta(seconds=COOLDOWN + 1)
+    with pytest.raises(TooManyActiveJobsError):
+        await jobs.precheck(asker(), asked_for())
+    assert await cooldown_until(quotas) is None  # the last cooldown ran out and none was claimed
+    await jobs.precheck(asker(OTHER), asked_for())  # the cap is each member's own
+
+
+async def test_a_precheck_only_advises_start_still_reserves_atomically(store: Store) -> None:
+    """Two requests pre-checked while one image is left: both pass, the enqueue admits exactly one, and the
+    refused one's cooldown is given back (nothing leaks)."""
+    clock = Clock(T0)
+    quotas, jobs = starting(store, clock, max_active_per_user=3)  # 2 images a day
+    await jobs.start(asker(), asked())
+    clock.now += timedelta(seconds=COOLDOWN + 1)
+    await jobs.precheck(asker(), asked_for())
+    await jobs.precheck(asker(), asked_for())  # both pass: the first claimed nothing
+    await jobs.start(asker(), asked())
+    clock.now += timedelta(seconds=COOLDOWN + 1)
+    with pytest.raises(QuotaExceededError):
+        await jobs.start(asker(), asked())
+    assert await cooldown_until(quotas) is None
+    assert len(await store.list_jobs([JobState.QUEUED])) == 2
