@@ -233,11 +233,13 @@ async def test_a_task_that_finished_during_a_long_downtime_is_delivered_through_
             interaction_expires_at=job.created_at - downtime + timedelta(minutes=14),
         )
     sim.inject("500", route="status", count=2)
+    served = sim.counters.faults_served
     async with running_bot(settings, fake) as runtime:
         post = await fake.wait_for_call(lambda c: c.method == "POST" and c.status == 200 and "/channels/" in c.path)
         assert post.files, post.json  # the result, not "took too long ... refunded"
         [done] = await wait_jobs(runtime.store, JobState.SUCCEEDED, 1)
     assert done.id == job.id and not done.refunded
+    assert sim.counters.faults_served == served + 2  # both failed status queries came before the result
     assert sim.counters.submits == 1
     assert not [c for c in fake.calls if is_original_edit(c, token) and c.files]  # the token had expired
 
