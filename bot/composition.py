@@ -30,6 +30,7 @@ from bot.i18n import LocaleResolver
 from bot.jobs import JobRunner, JobService
 from bot.jobs.admission import Admission
 from bot.jobs.leadership import elector_for
+from bot.jobs.retention import JobRetention
 from bot.jobs.scheduling import FairQueue
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
@@ -234,6 +235,7 @@ async def open_runtime(
                 else None
             ),
             owns=shard_owner(settings.discord),
+            retention=JobRetention(store, retention_days=settings.storage.job_retention_days),
         )
         admission = admission or quotas
         jobs = JobService(

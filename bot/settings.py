@@ -227,6 +227,9 @@ class FetchSettings(_Section):
 
 class StorageSettings(_Section):
     url: str = "sqlite:///data/bot.db"
+    # Finished jobs (their prompts, results and ids) are deleted this many days after they finished; an
+    # active job never. A result's buttons and /show stop working for a deleted job.
+    job_retention_days: int = Field(90, ge=1)
 
 
 class LoggingSettings(_Section):

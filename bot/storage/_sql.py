@@ -73,6 +73,14 @@ _ACTIVE: Final = sorted(str(s) for s in ACTIVE_STATES)
 _COUNT_ACTIVE_SQL: Final = (
     f"SELECT COUNT(*) FROM jobs WHERE user_id = $1 AND state IN ({_placeholders(2, len(_ACTIVE))})"  # noqa: S608
 )
+# Retention touches finished jobs only (a finished_at and no active state), never an active one. Written with
+# NOT IN the active states so that the planner reads the jobs_finished / jobs_live_tokens indexes, not the
+# state index (which nearly every row matches).
+_FINISHED_BEFORE: Final = f"finished_at < $1 AND state NOT IN ({_placeholders(2, len(_ACTIVE))})"
+_CLEAR_TOKENS_SQL: Final = (
+    f"UPDATE jobs SET interaction_token = NULL WHERE interaction_token IS NOT NULL AND {_FINISHED_BEFORE}"  # noqa: S608
+)
+_PRUNE_JOBS_SQL: Final = f"DELETE FROM jobs WHERE {_FINISHED_BEFORE}"  # noqa: S608 - placeholders only
 _INSERT_JOB_SQL: Final = (
     f"INSERT INTO jobs ({', '.join(JOB_FIELDS)}) "  # noqa: S608 - column names from the Job dataclass
     f"VALUES ({_placeholders(1, len(JOB_FIELDS))})"
@@ -332,6 +340,16 @@ class SqlStore(abc.ABC):
         async with self._read() as conn:
             row = await conn.fetchrow(sql, *params.values)
         return self._job(row) if row is not None else None
+
+    async def clear_interaction_tokens(self, finished_before: datetime) -> int:
+        """Forget the interaction token of every job that finished before ``finished_before``; returns how many."""
+        async with self._write() as conn:
+            return await conn.execute(_CLEAR_TOKENS_SQL, self._encode_datetime(finished_before), *_ACTIVE)
+
+    async def prune_jobs(self, finished_before: datetime) -> int:
+        """Delete the jobs that finished before ``finished_before`` (never an active one); returns how many."""
+        async with self._write() as conn:
+            return await conn.execute(_PRUNE_JOBS_SQL, self._encode_datetime(finished_before), *_ACTIVE)
 
     # -- quota counters ---------------------------------------------------------------------------
 

@@ -155,6 +155,14 @@ class JobStore(Protocol):
         """The newest SUCCEEDED job with a result, this ``fingerprint`` and ``created_at >= since``, in
         that guild (``guild_id`` None: direct messages) and, when given, of that user; None if none."""
 
+    async def clear_interaction_tokens(self, finished_before: datetime) -> int:
+        """Forget (set to None) the interaction token of every finished job (a terminal state) whose
+        ``finished_at`` is before ``finished_before``; returns how many. Active jobs keep theirs."""
+
+    async def prune_jobs(self, finished_before: datetime) -> int:
+        """Delete every finished job (a terminal state) whose ``finished_at`` is before ``finished_before``;
+        returns how many. Never deletes an active job, however old."""
+
 
 class UsageStore(Protocol):
     async def get_usage(self, scope: str, scope_id: int, window: str) -> tuple[int, int]:
