@@ -89,4 +89,4 @@ class InfoCog(commands.Cog):
             )
         locale = await self.locales.for_interaction(interaction)
         note = t("Re-posted with /show by <@{user_id}>.", locale, user_id=interaction.user.id)
-        await repost_result(self.transport, interaction, found, note=note, locale=locale)
+        await repost_result(self.transport, self._jobs.admission, interaction, found, note=note, locale=locale)
