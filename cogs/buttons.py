@@ -142,7 +142,7 @@ class ButtonsCog(commands.Cog):
         elif click.action is Action.RESTYLE:
             await self._restyle(interaction, click)
         elif click.action is Action.REMIX:
-            job = await self._parent(click.job_id)  # a local read: the modal must be the first response
+            job = await self._parent(interaction, click.job_id)  # a local read: the modal must be the first response
             locale = await self.locales.for_interaction(interaction)
             await interaction.response.send_modal(RemixModal(self, job, locale))
         else:
@@ -173,8 +173,9 @@ class ButtonsCog(commands.Cog):
             raise InvalidRequestError("image", N_("that image is not part of this result."))
         await self.restyler.open_form(interaction, image_url=images[click.index].url, parent_job_id=click.job_id)
 
-    async def _parent(self, job_id: str) -> Job:
-        job = await self.jobs.get(job_id)
+    async def _parent(self, interaction: discord.Interaction, job_id: str) -> Job:
+        """The job a button acts on, if the clicker may see it (a button can outlive who it was posted for)."""
+        job = await self.jobs.get_visible(job_id, requester_from_interaction(interaction))
         if not has_result(job):
             raise NoResultError(job)
         return job
@@ -183,7 +184,7 @@ class ButtonsCog(commands.Cog):
         self, interaction: discord.Interaction, action: Action, job_id: str, index: int, prompt: str | None = None
     ) -> None:
         response = await interaction.response.defer(thinking=True)
-        parent = await self._parent(job_id)
+        parent = await self._parent(interaction, job_id)
         new_id = new_job_id()
         request = self._request_for(parent, action, index)
         if prompt is not None:
@@ -223,7 +224,7 @@ class ButtonsCog(commands.Cog):
     async def remix_submitted(
         self, interaction: discord.Interaction, job_id: str, prompt: str, action: Action, index: int
     ) -> None:
-        parent = await self._parent(job_id)
+        parent = await self._parent(interaction, job_id)
         request = parent.request
         mode = self.builder.resolve_mode(mode_name(request))  # "kontext" without a model: the configured default
         checked = self.builder.build(prompt, mode=mode)  # same prompt rules as /imagine (no I/O)

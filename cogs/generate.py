@@ -46,7 +46,7 @@ class GenerateCog(commands.Cog):
         default_mode: str,
     ) -> None:
         self.starter = starter
-        self.admission = admission  # the server's default mode
+        self.admission = admission  # the server's default mode; the rules re-posts follow
         self.builder = builder
         self.transport = transport
         self.sources = sources  # member images by URL, allowlisted hosts only
@@ -140,7 +140,9 @@ class GenerateCog(commands.Cog):
             when=f"<t:{int(duplicate.created_at.timestamp())}:R>",
             job_id=duplicate.id,
         )
-        await repost_result(self.transport, interaction, duplicate, note=note, locale=locale)
+        await repost_result(
+            self.transport, self.admission, interaction, duplicate, note=note, locale=locale, request=request
+        )
         return True
 
     @imagine.autocomplete("mode")

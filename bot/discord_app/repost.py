@@ -3,7 +3,8 @@
 Used by ``/show`` and by ``/imagine`` when an identical seeded request was rendered recently. The
 images come from the stored LiblibAI result URLs through the LiblibClient (as delivery does); if those
 have expired, the attachments of the original result message are copied instead (a fetched message
-carries fresh attachment URLs). Only if both are gone does the member get a friendly error.
+carries fresh attachment URLs). Only if both are gone does the member get a friendly error. Re-posts are
+admitted (``Admission.admit_repost``) and presented (``Presentation.withholds``) like new jobs and deliveries.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import logging
 
 import discord
 
-from bot.discord_app.ui.embeds import result_embed
+from bot.discord_app.requester import requester_from_interaction
+from bot.discord_app.ui.embeds import result_embed, withheld_note
 from bot.discord_app.ui.views import result_view
+from bot.jobs.admission import Admission
 from bot.media.codec import ImageFile, normalize_for_discord
 from bot.media.results import ResultUnavailableError, fetch_result_files, per_file_limit
 from bot.media.transport import ImageTransport
-from bot.models import Job, JobResult, ResultImage
+from bot.models import GenerationRequest, Job, JobResult, ResultImage
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +57,41 @@ async def result_files(transport: ImageTransport, interaction: discord.Interacti
 
 
 async def repost_result(
-    transport: ImageTransport, interaction: discord.Interaction, job: Job, *, note: str, locale: str
+    transport: ImageTransport,
+    admission: Admission,
+    interaction: discord.Interaction,
+    job: Job,
+    *,
+    note: str,
+    locale: str,
+    request: GenerationRequest | None = None,
 ) -> None:
-    """Answer an already-deferred interaction with ``job``'s result; the buttons act for the asker."""
-    files = await result_files(transport, interaction, job)
+    """Answer an already-deferred interaction with ``job``'s result; the buttons act for the asker.
+
+    A re-post is free but still shows a result somewhere, to someone, so it follows the rules every result
+    and every new job follow: the admission may refuse it (a BotError: where and who; with ``request``, the
+    new request it answers, also what), and the place's presentation may withhold a flagged batch's images.
+    """
+    requester = requester_from_interaction(interaction)
+    look = await admission.admit_repost(requester, request)
     stored = job.result.images if job.result else ()
-    shown = JobResult(
-        images=tuple(
-            ResultImage(url=i.url, seed=i.seed, width=f.width, height=f.height)
-            for i, f in zip(stored, files, strict=False)
-        ),
-        points_cost=job.points_cost or 0,
-    )
+
+    async def age_restricted() -> bool:
+        return requester.channel_nsfw
+
+    if job.result is not None and await look.withholds(job.result, age_restricted):
+        files: list[ImageFile] = []
+        shown = JobResult(images=stored, points_cost=job.points_cost or 0)
+        note = f"{withheld_note(locale)}\n{note}"
+    else:
+        files = await result_files(transport, interaction, job)
+        shown = JobResult(
+            images=tuple(
+                ResultImage(url=i.url, seed=i.seed, width=f.width, height=f.height)
+                for i, f in zip(stored, files, strict=False)
+            ),
+            points_cost=job.points_cost or 0,
+        )
     elapsed = ((job.finished_at or job.created_at) - job.created_at).total_seconds()
     await interaction.edit_original_response(
         content=None,

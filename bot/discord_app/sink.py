@@ -19,8 +19,9 @@ from typing import Any, cast
 import aiohttp
 import discord
 
+from bot.discord_app.requester import is_age_restricted
 from bot.discord_app.ui import embeds
-from bot.i18n import N_, t
+from bot.i18n import N_
 from bot.jobs.sink import DeliveryError, Presentation, PresentationLookup, Progress, ResultSink, Stage
 from bot.media.codec import ImageFile
 from bot.models import Job, JobResult, ResultImage, utcnow
@@ -79,15 +80,12 @@ class DiscordResultSink(ResultSink):
         return channel
 
     async def _age_restricted(self, job: Job) -> bool:
-        """Direct messages count as private; a channel we cannot see counts as not age-restricted."""
-        if job.guild_id is None:
-            return True
+        """Whether the job's channel is age-restricted; a channel we cannot see counts as not."""
         try:
             channel = await self._channel(job)
         except DeliveryError:
             return False
-        is_nsfw = getattr(channel, "is_nsfw", None)
-        return bool(is_nsfw()) if callable(is_nsfw) else False
+        return is_age_restricted(channel)
 
     def _throttled(self, job: Job, stage: Stage) -> bool:
         now = time.monotonic()
@@ -129,13 +127,9 @@ class DiscordResultSink(ResultSink):
         )
         look = await self._presentation(job) if self._presentation else Presentation()
         note = None
-        if result.blocked_count and look.flagged_only_nsfw and not await self._age_restricted(job):
+        if await look.withholds(result, lambda: self._age_restricted(job)):
             images = []
-            note = t(
-                "The content audit filtered part of this batch, so this server shows the rest only in "
-                "age-restricted channels. Use `/show` there to see them.",
-                job.locale,
-            )
+            note = embeds.withheld_note(job.locale)
         if not look.audit_notice:
             shown = dataclasses.replace(shown, blocked_count=0)
         embed = embeds.result_embed(job, shown, elapsed=elapsed, note=note)

@@ -5,8 +5,9 @@ enqueue. An implementation refuses with a BotError (shown to the member as is) o
 the ``debits`` the store must reserve atomically at enqueue; then ``enqueued`` once the job is stored,
 or ``refused`` when the store refused it. A job with expensive work before it (fetching and publishing
 member or result images) is first ``precheck``ed, so a refused member costs no download, upload or
-decoding; the pre-check only advises and ``admit`` still decides. ``OpenAdmission`` admits everything
-for free.
+decoding; the pre-check only advises and ``admit`` still decides. Re-posting a stored result (``/show``, an
+identical request) asks ``admit_repost``: the same rules, minus what spends. ``OpenAdmission`` admits
+everything for free.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.jobs.sink import Presentation
 from bot.models import GenerationRequest, Job
 
 
@@ -52,6 +54,12 @@ class Admission(Protocol):
         """A server's cap on the member's queued + running jobs when lower than the bot-wide one, else None.
         The store enforces it atomically at enqueue, together with the bot-wide cap."""
 
+    async def admit_repost(self, requester: Requester, request: GenerationRequest | None = None) -> Presentation:
+        """A stored result is about to be re-posted for ``requester`` (free: nothing is reserved or claimed).
+        Raise a BotError to refuse, by the rules of ``admit`` about where and who; with ``request`` (a new
+        request answered by the re-post) also by its rules about what is asked, banned words included. Else
+        return how results are shown there."""
+
 
 class OpenAdmission:
     """No limits: every job is admitted and reserves nothing."""
@@ -73,3 +81,6 @@ class OpenAdmission:
 
     async def active_cap(self, requester: Requester) -> int | None:
         return None
+
+    async def admit_repost(self, requester: Requester, request: GenerationRequest | None = None) -> Presentation:
+        return Presentation()

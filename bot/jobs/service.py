@@ -4,6 +4,9 @@ Starting a job is one use case with one owner (``start``): admit (the Admission 
 enforced atomically in the store, then tell the admission the job is stored, or that it was refused (so what
 admission claimed, a cooldown, is given back). A job with expensive work to do first (fetching and publishing
 images) is ``precheck``ed before it: the same refusals as things stand, claiming nothing.
+
+Who may see a job (its id, prompt and result) has one owner too, ``visible_to``: every lookup by id for a
+member (``get_visible``) and every listing shown to one (``snapshot``) goes through it.
 """
 
 from __future__ import annotations
@@ -42,8 +45,22 @@ class QueueEntry:
 
 @dataclass(frozen=True, slots=True)
 class QueueSnapshot:
-    waiting: tuple[QueueEntry, ...]
+    """The bot-wide queue's size, and the part of it one member may read: the jobs asked where they ask (their
+    server's; in direct messages, their own)."""
+
+    waiting: tuple[QueueEntry, ...]  # in submit order, with bot-wide positions
     working: tuple[Job, ...]  # submitting, running or delivering
+    waiting_total: int  # across the bot
+    working_total: int
+
+
+def visible_to(job: Job, viewer: Requester) -> bool:
+    """Whether ``viewer`` may see ``job``: its requester anywhere, and the members of the server it was asked in.
+    A direct-message job belongs to no server (its guild id is None, like the viewer's in their own DMs), so it
+    is its requester's alone."""
+    if job.user_id == viewer.user_id:
+        return True
+    return job.guild_id is not None and job.guild_id == viewer.guild_id
 
 
 QuotaErrorMapper = Callable[[EnqueueResult], Awaitable[BotError]]
@@ -191,19 +208,38 @@ class JobService:
         """Seconds until a job at queue ``position`` (1-based) starts, from recent durations; None if unknown."""
         return self._estimate_wait(position) if self._estimate_wait else None
 
-    async def snapshot(self) -> QueueSnapshot:
-        """Every queued job in submit order (with its wait estimate) and every job being worked on."""
+    async def snapshot(self, viewer: Requester) -> QueueSnapshot:
+        """The jobs asked where ``viewer`` asks and visible to them: queued ones in submit order (with bot-wide
+        positions and wait estimates) and those being worked on; and how many of each there are bot-wide."""
         queued = await self._store.list_jobs([JobState.QUEUED])
         order = self._fair.order(queued)
-        waiting = tuple(
-            QueueEntry(job, position, self.estimated_wait(position)) for position, job in enumerate(order, start=1)
-        )
         working = await self._store.list_jobs(ACTIVE_STATES - {JobState.QUEUED})
-        return QueueSnapshot(waiting=waiting, working=tuple(working))
+
+        def here(job: Job) -> bool:
+            return job.guild_id == viewer.guild_id and visible_to(job, viewer)
+
+        return QueueSnapshot(
+            waiting=tuple(
+                QueueEntry(job, position, self.estimated_wait(position))
+                for position, job in enumerate(order, start=1)
+                if here(job)
+            ),
+            working=tuple(job for job in working if here(job)),
+            waiting_total=len(order),
+            working_total=len(working),
+        )
 
     async def get(self, job_id: str) -> Job:
         job = await self._store.get_job(job_id)
         if job is None:
+            raise JobNotFoundError(job_id)
+        return job
+
+    async def get_visible(self, job_id: str, viewer: Requester) -> Job:
+        """The job, when ``viewer`` may see it; else JobNotFoundError, as for an unknown id (a stranger learns
+        nothing, not even that the id exists)."""
+        job = await self._store.get_job(job_id)
+        if job is None or not visible_to(job, viewer):
             raise JobNotFoundError(job_id)
         return job
 

@@ -35,10 +35,17 @@ class Stage(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Presentation:
-    """How a server wants results shown (its audit settings), looked up when a result is posted."""
+    """How a server wants results shown in one place (its audit settings), looked up whenever a result is posted:
+    delivered, or re-posted (``/show``, an identical request). Direct messages follow no server's rule."""
 
     audit_notice: bool = True  # say how many images the content audit filtered
     flagged_only_nsfw: bool = False  # a batch the audit partly filtered: the rest only in age-restricted channels
+
+    async def withholds(self, result: JobResult, age_restricted: Callable[[], Awaitable[bool]]) -> bool:
+        """Whether ``result`` is posted without its images: a batch the content audit partly filtered, where the
+        server shows such batches only in age-restricted channels, and ``age_restricted()`` says this place is
+        not one (asked only then: looking a channel up may cost a request)."""
+        return bool(result.blocked_count) and self.flagged_only_nsfw and not await age_restricted()
 
 
 PresentationLookup = Callable[[Job], Awaitable[Presentation]]

@@ -232,9 +232,27 @@ class QuotaService:
             self._cooldowns[job.id] = _CooldownClaim(strike_key, requester.user_id, now, until)
         return self._with_debits(job, policy, current_windows(now, get_zone(policy.timezone)))
 
+    async def admit_repost(self, requester: Requester, request: GenerationRequest | None = None) -> Presentation:
+        """``admit`` for a re-posted stored result (free: no cooldown, no debits): where and who; with a new
+        ``request`` also what and banned words (a strike counts as for a render). Returns how results show there."""
+        now = self.now()
+        if request is None:
+            policy, _ = await self._check_access(requester, now)
+        else:
+            policy, _ = await self._check_rules(requester, request, now)
+        return _presentation(policy, requester.guild_id)
+
     async def _check_rules(self, requester: Requester, request: GenerationRequest, now: datetime) -> tuple[Policy, int]:
         """Every rule but the cooldown and the quota counters (where, who, blocks, banned words, the request's
         caps); returns the member's policy and the key of their timers (the guild, or DM_GUILD)."""
+        policy, timer_key = await self._check_access(requester, now)
+        await self._check_words(policy, requester, request, now)
+        check_request(policy, request, self._settings.models.kontext_default_model)
+        return policy, timer_key
+
+    async def _check_access(self, requester: Requester, now: datetime) -> tuple[Policy, int]:
+        """The rules about where and who (direct messages, the channel, the member's roles, a banned-word block);
+        the member's policy there and the key of their timers."""
         guild = requester.guild_id
         if guild is None and not self._settings.quotas.dms_allowed:
             raise NotAllowedError(N_("Generating in direct messages is turned off. Use the bot in a server."))
@@ -251,14 +269,12 @@ class QuotaService:
         blocked_until = await self._store.get_timer(strike_key, requester.user_id, BLOCKED)
         if blocked_until is not None and blocked_until > now:
             raise MemberBlockedError(blocked_until)
-        await self._check_words(policy, requester, request, now)
-        check_request(policy, request, self._settings.models.kontext_default_model)
         return policy, strike_key
 
     async def presentation(self, job: Job) -> Presentation:
         """The server's audit display rules for the job's channel and member (roles are not known here)."""
         policy = await self.policy_for(job.guild_id, user_id=job.user_id, channel_id=job.channel_id)
-        return Presentation(audit_notice=policy.audit_display == "notice", flagged_only_nsfw=policy.flagged_only_nsfw)
+        return _presentation(policy, job.guild_id)
 
     async def _requester_policy(self, requester: Requester) -> Policy:
         return await self.policy_for(
@@ -438,6 +454,15 @@ class QuotaService:
 
 def _cools_down(policy: Policy) -> bool:
     return policy.cooldown_seconds > 0 and not policy.exempt
+
+
+def _presentation(policy: Policy, guild_id: int | None) -> Presentation:
+    """How results show in a place with ``policy``. A direct message is private (a member's own), so no batch
+    is withheld there whatever the bot-wide default."""
+    return Presentation(
+        audit_notice=policy.audit_display == "notice",
+        flagged_only_nsfw=guild_id is not None and policy.flagged_only_nsfw,
+    )
 
 
 def _guild_of_scope(scope: str) -> int | None:

@@ -20,6 +20,7 @@ from bot.errors import (
 from bot.i18n import Text
 from bot.jobs import JobService, Requester
 from bot.jobs.scheduling import FairQueue
+from bot.jobs.service import visible_to
 from bot.models import FailureReason, GenerationRequest, Job, JobState, new_job_id
 from bot.quotas import QuotaService
 from bot.quotas.service import utc_quota_error
@@ -39,6 +40,30 @@ async def test_cancel_refunds_once_and_refuses_strangers(parts) -> None:
     assert await store.get_usage("user", 1, "day:x") == (0, 0)
     with pytest.raises(JobNotCancellableError, match="no longer be cancelled"):
         await service.cancel("c", actor_id=1, is_admin=False)
+
+
+@pytest.mark.parametrize(
+    ("job_guild", "job_user", "viewer_guild", "viewer_user", "visible"),
+    [
+        (9, 1, 9, 1, True),  # the requester, where they asked
+        (9, 1, 9, 2, True),  # a member of the same server
+        (9, 1, 8, 2, False),  # another server's member
+        (9, 1, None, 2, False),  # someone in their DMs
+        (9, 1, None, 1, True),  # the requester, from their DMs
+        (None, 1, None, 1, True),  # a DM job, to its requester
+        (None, 1, None, 2, False),  # a DM job, to another member in their own DMs (both guild ids None)
+        (None, 1, 9, 2, False),  # a DM job, to a server's member
+        (None, 1, 9, 1, True),  # a DM job, to its requester in a server
+    ],
+)
+def test_a_job_is_visible_to_its_requester_and_its_servers_members_only(
+    job_guild, job_user, viewer_guild, viewer_user, visible
+) -> None:
+    job = Job(
+        id="v", user_id=job_user, channel_id=5, guild_id=job_guild, request=GenerationRequest(mode="star3", prompt="x")
+    )
+    viewer = Requester(user_id=viewer_user, guild_id=viewer_guild, channel_id=6)
+    assert visible_to(job, viewer) is visible
 
 
 async def test_concurrent_position_queries_share_one_listing_and_never_answer_stale(parts, monkeypatch) -> None:

@@ -105,17 +105,16 @@ def _job_line(job: Job, locale: Locale) -> str:
     return f"`{job.id}` <@{job.user_id}> · {describe_mode(job, locale)} · {prompt}"
 
 
-def queue_embed(
-    snapshot: QueueSnapshot, *, guild_id: int | None, typical: float | None, locale: Locale = None
-) -> discord.Embed:
-    """This server's part of the bot-wide queue; positions are bot-wide (the LiblibAI account is shared)."""
-    here_waiting = [e for e in snapshot.waiting if e.job.guild_id == guild_id]
-    here_working = [j for j in snapshot.working if j.guild_id == guild_id]
+def queue_embed(snapshot: QueueSnapshot, *, typical: float | None, locale: Locale = None) -> discord.Embed:
+    """The asker's part of the bot-wide queue (JobService.snapshot chose it); positions are bot-wide (the
+    LiblibAI account is shared)."""
+    here_waiting = snapshot.waiting
+    here_working = snapshot.working
     summary = t(
         "**{waiting}** waiting and **{working}** in progress across the bot.",
         locale,
-        waiting=len(snapshot.waiting),
-        working=len(snapshot.working),
+        waiting=snapshot.waiting_total,
+        working=snapshot.working_total,
     )
     if typical is not None:
         summary += " " + t("A render takes about {duration}.", locale, duration=_duration(typical))
