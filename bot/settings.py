@@ -69,7 +69,7 @@ DEFAULT_PRICES: dict[str, int] = {"star3": 8, "custom": 8, "kontext-pro": 29, "k
 
 def _unlimited(value: Any) -> Any:
     """-1 in a limit means unlimited (None), as in /quota."""
-    return None if value == -1 else value
+    return None if value in (-1, "-1") else value
 
 
 class LiblibSettings(_Section):
