@@ -77,6 +77,7 @@ def test_minus_one_means_unlimited_for_every_bot_wide_limit(tmp_path: Path, monk
     assert all(getattr(quotas, key) is None for key in keys)
     monkeypatch.setenv("LIBBOT_QUOTAS__IMAGES_PER_DAY", "-1")  # the environment too
     assert load_settings(None).quotas.images_per_day is None
+    monkeypatch.delenv("LIBBOT_QUOTAS__IMAGES_PER_DAY")
     path.write_text("[quotas]\nimages_per_day = -2\n")
     with pytest.raises(SettingsError, match="images_per_day"):
         load_settings(str(path))
