@@ -7,11 +7,13 @@ Settings are loaded once in the composition root and passed down; nothing loads 
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 import zoneinfo
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -24,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.config_sources import DEFAULTS_FILE_ENV, Provenance, provenance
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 DEFAULT_BASE_URL = "https://openapi.liblibai.cloud"
@@ -72,8 +76,16 @@ def _unlimited(value: Any) -> Any:
     return None if value in (-1, "-1") else value
 
 
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http(s) URL such as {DEFAULT_BASE_URL}")
+    return value
+
+
 class LiblibSettings(_Section):
     base_url: str = DEFAULT_BASE_URL
+    _base_url_is_http = field_validator("base_url")(_http_url)
     access_key: SecretStr | None = None
     secret_key: SecretStr | None = None
     submit_per_second: float = Field(1.0, gt=0)
@@ -225,11 +237,25 @@ class FetchSettings(_Section):
         return value
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+asyncpg://")
+
+
 class StorageSettings(_Section):
-    url: str = "sqlite:///data/bot.db"
+    url: str = "sqlite:///data/bot.db"  # sqlite:///path, or postgresql://user@host:5432/db
     # Finished jobs (their prompts, results and ids) are deleted this many days after they finished; an
     # active job never. A result's buttons and /show stop working for a deleted job.
     job_retention_days: int = Field(90, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _supported_scheme(cls, value: str) -> str:
+        """The one check of the URL's scheme: ``check`` and ``run`` refuse the same URLs, the same way."""
+        if value.startswith(POSTGRES_SCHEMES) or value.startswith("sqlite://") or "://" not in value:
+            return value
+        scheme = value.split("://", 1)[0]
+        raise ValueError(
+            f"unsupported storage URL scheme {scheme!r}: use sqlite:///path/to/bot.db or postgresql://user@host:5432/db"
+        )
 
 
 class LoggingSettings(_Section):
@@ -380,23 +406,60 @@ class SettingsError(Exception):
 
 def load_settings(path: str | Path | None = None) -> Settings:
     """Load settings from ``path`` (or ``config.toml`` when present) plus the environment."""
+    return load_settings_with_sources(path)[0]
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    if not file.is_file():
+        raise SettingsError(f"settings file not found: {file}")
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{file}: not valid TOML: {exc}") from exc
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``, section by section (a file overrides a defaults file key by key)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_settings_with_sources(path: str | Path | None = None) -> tuple[Settings, Provenance]:
+    """The settings, and where each value came from.
+
+    Layers, the later winning: built-in defaults; the defaults file named by ``LIBBOT_DEFAULTS_FILE`` (a
+    container image's defaults, which the settings file may override); the settings file; the environment."""
     data: dict[str, Any] = {}
+    defaults_file = os.environ.get(DEFAULTS_FILE_ENV)
+    if defaults_file:
+        data = _read_toml(Path(defaults_file))
     if path is None and DEFAULT_CONFIG_PATH.is_file():
         path = DEFAULT_CONFIG_PATH
+    file_data: dict[str, Any] = {}
     if path is not None:
-        file = Path(path)
-        if not file.is_file():
-            raise SettingsError(f"settings file not found: {file}")
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise SettingsError(f"{file}: not valid TOML: {exc}") from exc
+        file_data = _read_toml(Path(path))
+        data = _merged(data, file_data)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         # Every bad key, but never its value: a misspelt key or a wrong type may hold a secret.
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors(include_url=False, include_input=False)
-        )
+        problems = "; ".join(_problem(error) for error in exc.errors(include_url=False, include_input=False))
         raise SettingsError(f"invalid settings: {problems}") from None
+    return settings, provenance(str(path) if path is not None else None, file_data)
+
+
+def _problem(error: Any) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    if error["type"] != "extra_forbidden":
+        return f"{location}: {error['msg']}"
+    *section, key = [str(part) for part in error["loc"]]
+    model: type[BaseModel] = Settings
+    for name in section:
+        annotation = model.model_fields[name].annotation if name in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return f"{location}: unknown key"
+        model = annotation
+    close = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.6)
+    return f"{location}: unknown key" + (f" (did you mean {'.'.join([*section, close[0]])}?)" if close else "")

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import parse_qs, urlsplit
 
+from bot.settings import POSTGRES_SCHEMES
 from bot.storage.postgres import redacted
 from bot.storage.sqlite import sqlite_path_from_url
-
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class BackupError(Exception):

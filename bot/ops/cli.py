@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot import __version__
 from bot.log import setup_logging
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings_with_sources
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return check(args.config)
     try:
-        settings = load_settings(args.config)
+        settings, sources = load_settings_with_sources(args.config)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         discord_level=settings.logging.discord_level,
         secrets=secrets,
     )
+    for warning in sources.override_warnings():
+        log.warning("%s", warning)
     try:
         if args.command == "run":
             return asyncio.run(_run(settings))
