@@ -76,7 +76,8 @@ class DiscordResultSink(ResultSink):
         self._client = client
         self._edit_interval = edit_interval
         self._progress_timeout = progress_timeout
-        self._last_edit: dict[str, tuple[float, Stage]] = {}
+        self._last_edit: dict[str, tuple[float, Stage]] = {}  # job id -> (monotonic time, stage) of its last edit
+        self._swept = time.monotonic()
         self._view_factory = view_factory
         self._presentation = presentation
 
@@ -121,6 +122,7 @@ class DiscordResultSink(ResultSink):
 
     def _throttled(self, job: Job, stage: Stage) -> bool:
         now = time.monotonic()
+        self._forget_stale(now)
         last = self._last_edit.get(job.id)
         if last is not None:
             elapsed = now - last[0]
@@ -129,6 +131,18 @@ class DiscordResultSink(ResultSink):
                 return True
         self._last_edit[job.id] = (now, stage)
         return False
+
+    def _forget_stale(self, now: float) -> None:
+        """Drop entries older than edit_interval (they no longer throttle anything), at most once per interval.
+
+        deliver and notify_failure drop a job's entry, but some jobs reach neither here: a cancelled job, or
+        one another process delivers; without this their entries would stay for the life of the process."""
+        if now - self._swept < self._edit_interval:
+            return
+        self._swept = now
+        stale = [job_id for job_id, (at, _stage) in self._last_edit.items() if now - at >= self._edit_interval]
+        for job_id in stale:
+            del self._last_edit[job_id]
 
     # -- ResultSink --------------------------------------------------------------------------------
 
