@@ -15,6 +15,7 @@ import discord
 from discord.ext import commands
 
 from bot.discord_app.replies import answer_error
+from bot.discord_app.repost import posted_result_image
 from bot.discord_app.requester import requester_from_interaction
 from bot.discord_app.restyling import Restyler, image_refs
 from bot.discord_app.starting import JobStarter
@@ -191,8 +192,11 @@ class ButtonsCog(commands.Cog):
             request = request.with_(prompt=prompt)
         from_result = action is Action.VARY or (action is Action.UPSCALE and parent.request.is_img2img)
 
+        async def posted() -> tuple[bytes, str]:  # once LiblibAI's result URL has expired
+            return await posted_result_image(interaction, parent, index)
+
         async def publish_source(request: GenerationRequest) -> GenerationRequest:
-            source = await source_from_result(self.transport, parent, index, stem=f"{new_id}-src")
+            source = await source_from_result(self.transport, parent, index, stem=f"{new_id}-src", posted=posted)
             return request.with_(source_images=(source,))
 
         await self.starter.start_interaction(

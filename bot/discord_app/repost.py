@@ -1,4 +1,5 @@
-"""Re-post a past job's result as the response to an interaction, with working buttons.
+"""Re-post a past job's result as the response to an interaction, with working buttons; and a result image
+as posted on Discord, for Vary and Upscale once LiblibAI's result URL has expired.
 
 Used by ``/show`` and by ``/imagine`` when an identical seeded request was rendered recently. The
 images come from the stored LiblibAI result URLs through the LiblibClient (as delivery does); if those
@@ -26,16 +27,39 @@ from bot.models import GenerationRequest, Job, JobResult, ResultImage
 log = logging.getLogger(__name__)
 
 
-async def _from_result_message(interaction: discord.Interaction, job: Job, max_file_bytes: int) -> list[ImageFile]:
+async def _result_message(interaction: discord.Interaction, job: Job) -> discord.Message:
+    """The job's result message, fetched (so its attachment URLs are fresh)."""
     if job.result_message_id is None:
         raise ResultUnavailableError(job.id)
     client = interaction.client
+    channel = client.get_channel(job.channel_id) or await client.fetch_channel(job.channel_id)
+    if not isinstance(channel, discord.abc.Messageable):
+        raise ResultUnavailableError(job.id)
+    return await channel.fetch_message(job.result_message_id)
+
+
+def _images(message: discord.Message) -> list[discord.Attachment]:
+    return [a for a in message.attachments if (a.content_type or "").startswith("image/")]
+
+
+async def posted_result_image(interaction: discord.Interaction, job: Job, index: int) -> tuple[bytes, str]:
+    """Result image ``index`` as posted on Discord, with its URL: from the message clicked (the result, or a
+    re-post of it), else from the job's result message. Raises ResultUnavailableError when neither has it."""
     try:
-        channel = client.get_channel(job.channel_id) or await client.fetch_channel(job.channel_id)
-        if not isinstance(channel, discord.abc.Messageable):
+        images = _images(interaction.message) if interaction.message is not None else []
+        if not 0 <= index < len(images):
+            images = _images(await _result_message(interaction, job))
+        if not 0 <= index < len(images):
             raise ResultUnavailableError(job.id)
-        message = await channel.fetch_message(job.result_message_id)
-        images = [a for a in message.attachments if (a.content_type or "").startswith("image/")]
+        return await images[index].read(), images[index].url
+    except discord.HTTPException as exc:
+        raise ResultUnavailableError(job.id) from exc
+
+
+async def _from_result_message(interaction: discord.Interaction, job: Job, max_file_bytes: int) -> list[ImageFile]:
+    try:
+        message = await _result_message(interaction, job)
+        images = _images(message)
         limit = per_file_limit(len(images), max_file_bytes)
         files = [
             normalize_for_discord(await a.read(), f"{job.id}_{n + 1}", max_bytes=limit) for n, a in enumerate(images)

@@ -74,7 +74,12 @@ class JobRunner:
         self._accepting = True
         self._failer = JobFailer(store, sink, metrics)
         parts = RunnerParts(store, client, sink, self._failer, metrics)
-        self._deliverer = Deliverer(parts, max_image_bytes=max_image_bytes, retry_base=delivery_retry_delay)
+        self._deliverer = Deliverer(
+            parts,
+            max_image_bytes=max_image_bytes,
+            retry_base=delivery_retry_delay,
+            deadline=settings.delivering_deadline,
+        )
         self._poller = Poller(parts, settings, on_result=self._deliver_if_mine)
         self._submitter = Submitter(
             parts,

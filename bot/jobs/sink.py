@@ -63,20 +63,25 @@ class Progress:
 class DeliveryError(Exception):
     """The result could not be posted anywhere; ``permanent`` when retrying cannot help.
 
-    ``text`` (a msgid and its parameters) is stored as the job's failure detail and shown in its language."""
+    ``text`` (a msgid and its parameters) is stored as the job's failure detail and shown in its language.
+    ``retry_after``: seconds the platform asked us to wait (a rate limit the client did not wait out itself)."""
 
-    def __init__(self, msgid: str, /, *, permanent: bool, **params: object) -> None:
+    def __init__(self, msgid: str, /, *, permanent: bool, retry_after: float | None = None, **params: object) -> None:
         self.text = Text(msgid, params)
         super().__init__(str(self.text))
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 class ResultSink(Protocol):
     async def progress(self, job: Job, progress: Progress) -> None:
-        """Best effort: throttled, and failures are swallowed by the adapter."""
+        """Best effort: throttled, and never raises (every failure is swallowed by the adapter)."""
 
     async def deliver(self, job: Job, result: JobResult, images: list[ImageFile]) -> int | None:
-        """Post the result; return the message id. Must be idempotent per job (safe to repeat after a crash)."""
+        """Post the result; return the message id. Must be idempotent per job (safe to repeat after a crash).
+
+        Raises only DeliveryError: ``permanent=False`` for what may pass (network, timeouts, 5xx, rate limits),
+        which the Deliverer tries again until the job's delivering deadline."""
 
     async def notify_failure(self, job: Job) -> None:
         """Tell the member why ``job`` failed (``job.failure_reason`` / ``failure_detail``)."""
