@@ -252,6 +252,15 @@ async def test_banned_words_are_refused_before_any_api_call_and_strikes_block(en
     await wait_result(fake, fine.token)
 
 
+async def test_invisible_characters_never_reach_liblib(env: Env) -> None:
+    fake, sim = env.fake, env.sim
+    typed = "a c\u034fat\U000e0041 in \u3164the snow\ufe0f, 雪\u180e地里的猫"
+    ok = await fake.slash("imagine", {"prompt": typed, "mode": "kontext-pro"})
+    await wait_result(fake, ok.token)
+    [task] = sim.tasks()
+    assert task.params["prompt"] == "a cat in the snow, 雪地里的猫"
+
+
 async def test_channel_restrictions_and_usage_and_prompt_log(env: Env) -> None:
     fake = env.fake
     art = 8_400_000_000_000_001
