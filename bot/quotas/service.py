@@ -36,7 +36,7 @@ from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest, Job, UsageDebit, utcnow
 from bot.quotas.policy import SERVER, GuildConfig, Policy, channel_scope
 from bot.quotas.windows import Windows, current_windows, get_zone, window_resets_at
-from bot.quotas.words import WordMatcher
+from bot.quotas.words import word_matcher
 from bot.settings import Settings
 from bot.storage.base import EnqueueOutcome, EnqueueResult, PromptLogEntry, QuotaStore, UsageRow
 
@@ -321,7 +321,7 @@ class QuotaService:
     async def _check_words(
         self, policy: Policy, requester: Requester, request: GenerationRequest, now: datetime
     ) -> None:
-        word = WordMatcher(policy.banned_words).find(request.prompt, request.negative_prompt)
+        word = word_matcher(policy.banned_words).find(request.prompt, request.negative_prompt)
         if word is None:
             return
         guild = requester.guild_id if requester.guild_id is not None else DM_GUILD
