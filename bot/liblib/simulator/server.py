@@ -244,8 +244,8 @@ class Simulator(ApiRoutes):
     # ------------------------------------------------------------------ images and admin
 
     async def _handle_image(self, request: web.Request) -> web.Response:
-        args = self._book.images.get(request.match_info["name"])
-        if args is None:
+        spec = self._book.images.get(request.match_info["name"])
+        if spec is None:
             raise web.HTTPNotFound()
         self.counters.image_downloads += 1
         # Result-image faults (route "image"): a failing or slow CDN, or a body that is not the PNG.
@@ -256,8 +256,8 @@ class Simulator(ApiRoutes):
                 return early
             if fault.name in ("slow", "timeout"):
                 await self._sleep(fault.delay)
-        # CPU work off the loop; cached by args
-        png = await asyncio.to_thread(render_png, *args, self.settings.noisy_images)
+        # CPU work (tens of milliseconds a megapixel) off the loop; cached by spec
+        png = await asyncio.to_thread(render_png, spec, self.settings.noisy_images)
         if fault is not None and fault.name == "truncated":
             png = png[: len(png) // 2]
         return web.Response(body=png, content_type="image/png")
