@@ -183,7 +183,8 @@ async def open_liblib(settings: Settings) -> AsyncIterator[tuple[LiblibClient, S
 
     With no keys: the dev key pair against ``base_url`` when it points elsewhere than the real API (a running
     ``liblib-bot simulate``), else against a simulator started here (returned). Either way every result is
-    simulated; with keys, a simulator at ``base_url`` tags its answers and the client learns it.
+    simulated. With keys and such a ``base_url``, the client asks it at once whether it is a simulator (a
+    simulator tags every answer; the client also learns it from any later one).
     """
     simulator: Simulator | None = None
     liblib_settings: LiblibSettings = settings.liblib
@@ -208,6 +209,8 @@ async def open_liblib(settings: Settings) -> AsyncIterator[tuple[LiblibClient, S
                 simulator.base_url,
             )
         client = await stack.enter_async_context(LiblibClient(liblib_settings, simulated=not settings.liblib.has_keys))
+        if settings.liblib.has_keys and uses_other_service(liblib_settings):
+            await client.detect_simulator()  # so even the first request says whether it is simulated
         yield client, simulator
 
 

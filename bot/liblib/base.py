@@ -127,6 +127,22 @@ class BaseClient:
         the simulator's tag (``endpoints.SIMULATOR_HEADER``) on any answer. Never goes back to False."""
         return self._simulated
 
+    async def detect_simulator(self) -> bool:
+        """Ask ``base_url`` once, unsigned (``GET /``), whether it is a simulator: its answer carries the tag.
+
+        For a ``base_url`` other than LiblibAI's, so the first request is known to be simulated before it is
+        built. Never raises: an unreachable server leaves it unknown until its first answer.
+        """
+        url = self._settings.base_url.rstrip("/") + "/"
+        timeout = aiohttp.ClientTimeout(total=min(5.0, self._settings.request_timeout))
+        try:
+            async with self._http().get(url, timeout=timeout, allow_redirects=False) as resp:
+                await resp.read()
+                self._note_answer(resp.headers)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("could not ask %s whether it is a simulator (%s)", self._settings.base_url, type(exc).__name__)
+        return self._simulated
+
     def _note_answer(self, headers: Mapping[str, str]) -> None:
         """Learn from an answer's headers whether a simulator sent it."""
         if not self._simulated and headers.get(endpoints.SIMULATOR_HEADER):

@@ -260,6 +260,10 @@ async def test_a_simulator_the_bot_did_not_start_still_marks_results_simulated(e
     makes the result say simulated; each delivered file's painted "k/n" is the k of its name."""
     assert env.runtime.simulator is None and env.settings.liblib.has_keys
     inter = await env.fake.slash("imagine", {"prompt": "a fox at the simulator", "count": 3})
+    queued = await env.fake.wait_for_call(
+        lambda c: is_original_edit(c, inter.token) and "Queued" in (c.json or {}).get("content", "")
+    )
+    assert "simulated" in queued.json["content"]  # known from the start (open_liblib asked the simulator)
     result = await wait_result(env.fake, inter.token)
     assert "simulated" in result.json["embeds"][0]["footer"]["text"]
     fields = {f["name"]: f["value"] for f in result.json["embeds"][0]["fields"]}

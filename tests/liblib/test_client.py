@@ -1054,3 +1054,11 @@ async def test_a_tagged_error_answer_also_counts(stub: Stub) -> None:
         with pytest.raises(LiblibTaskNotFoundError):
             await client.get_status(Family.STAR3, "u")
         assert client.simulated is True
+
+
+async def test_detect_simulator_asks_base_url_without_signing(stub: Stub) -> None:
+    async with LiblibClient(make_settings(stub.base_url)) as client:
+        assert await client.detect_simulator() is False  # LiblibAI-like: no tag
+        assert stub.requests == []
+    async with LiblibClient(make_settings(f"http://127.0.0.1:{_free_port()}")) as client:
+        assert await client.detect_simulator() is False  # unreachable: unknown, and no error

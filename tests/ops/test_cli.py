@@ -156,6 +156,17 @@ async def test_open_liblib_starts_no_simulator_when_base_url_points_at_one(runni
         assert simulator is not None and client.settings.base_url == simulator.base_url
 
 
+async def test_open_liblib_with_keys_asks_a_changed_base_url_whether_it_is_a_simulator(
+    running_sim: SimThread,
+) -> None:
+    """Known before the first request is built (so it is marked too): one unsigned GET, no API call."""
+    keys = {"access_key": "owner-key", "secret_key": "owner-secret"}
+    async with open_liblib(Settings(liblib={"base_url": running_sim.sim.base_url, **keys})) as (client, simulator):
+        assert simulator is None and client.simulated
+    counters = running_sim.counter_snapshot()
+    assert counters["status_queries"] == counters["submit_requests"] == counters["auth_failures"] == 0
+
+
 @pytest.mark.parametrize(
     ("sections", "argv", "expected"),
     [
