@@ -6,6 +6,7 @@ Every refusal is an InvalidRequestError with a friendly message naming the optio
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.errors import InvalidRequestError
@@ -40,10 +41,16 @@ class ModeInfo:
 
 
 class RequestBuilder:
-    def __init__(self, models: ModelsSettings, *, simulated: bool = False) -> None:
+    def __init__(self, models: ModelsSettings, *, simulated: bool | Callable[[], bool] = False) -> None:
+        """``simulated``: whether requests go to a simulator, or a callable asked at each build (the client
+        learns it from the simulator's answers)."""
         self._models = models
         self._custom = {m.name: m for m in models.custom}
-        self.simulated = simulated
+        self._simulated = simulated
+
+    @property
+    def simulated(self) -> bool:
+        return self._simulated() if callable(self._simulated) else self._simulated
 
     # -- modes -------------------------------------------------------------------------------------
 

@@ -443,7 +443,7 @@ _MESSAGES: dict[str, str] = {
     "Note": "备注",
     "job {job_id}": "任务 {job_id}",
     " · {kind} of {job_id}": " · {kind}自 {job_id}",
-    " · simulated (no LiblibAI keys configured)": " · 模拟结果（未配置 LiblibAI 密钥）",
+    " · simulated (LiblibAI simulator, no real generation)": " · 模拟结果（LiblibAI 模拟器，并非真实生成）",
     " · quota refunded": " · 额度已退还",
     "Prompt": "提示词",
     "Reroll": "重新生成",

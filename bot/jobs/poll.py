@@ -154,6 +154,7 @@ class Poller(RunnerPart):
             # LiblibAI leaves blocked images out of the answer: count what is missing from the batch.
             blocked_count=max(task.blocked_count, job.request.count - len(task.images)),
             account_balance=task.account_balance,
+            simulated=self._client.simulated or job.request.simulated,
         )
         delivering = await self._store.transition(
             job.id, JobState.RUNNING, JobState.DELIVERING, result=result, points_cost=task.points_cost or 0, percent=1.0

@@ -103,11 +103,16 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+def is_simulated(job: Job) -> bool:
+    """Whether the job went to a simulator: known when it was asked for, or from the simulator's answers."""
+    return job.request.simulated or (job.result is not None and job.result.simulated)
+
+
 def describe_mode(job: Job, locale: Locale = None) -> str:
     r = job.request
     mode = mode_name(r)
     img2img = t(" (img2img)", locale) if r.is_img2img else ""
-    simulated = t(" · simulated", locale) if r.simulated else ""
+    simulated = t(" · simulated", locale) if is_simulated(job) else ""
     return f"{mode}{img2img}{simulated}"
 
 
@@ -182,8 +187,8 @@ def result_embed(
     footer = t("job {job_id}", locale, job_id=job.id)
     if job.parent_job_id:
         footer += t(" · {kind} of {job_id}", locale, kind=kind_name(job.kind, locale), job_id=job.parent_job_id)
-    if r.simulated:
-        footer += t(" · simulated (no LiblibAI keys configured)", locale)
+    if is_simulated(job):
+        footer += t(" · simulated (LiblibAI simulator, no real generation)", locale)
     embed.set_footer(text=footer)
     return embed
 
