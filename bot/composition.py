@@ -20,6 +20,7 @@ from bot.billing import BalanceBook, BalanceReading
 from bot.discord_app.ack_priority import AckPriority
 from bot.discord_app.alerts import low_balance_alert
 from bot.discord_app.client import CogLoader, LiblibBot
+from bot.discord_app.confirming import Questions, register_questions
 from bot.discord_app.restyling import Restyler
 from bot.discord_app.sink import DiscordResultSink
 from bot.discord_app.starting import JobStarter
@@ -64,6 +65,7 @@ class Services:
     store: Store
     jobs: JobService
     starter: JobStarter  # admits, enqueues and shows the position of jobs asked for on Discord
+    questions: Questions  # cost confirmations and cheaper-mode offers awaiting a member's click
     admin: GuildAdminService  # quotas and server settings (/quota, /settings, /usage)
     builder: RequestBuilder
     transport: ImageTransport
@@ -122,6 +124,7 @@ def cog_loader(services: Services) -> CogLoader:
         )
         await bot.add_cog(actions)
         register_handler(bot, actions)  # result buttons (dynamic items) survive restarts
+        register_questions(bot, s.questions)  # a click on a question a restart forgot is told it expired
         await bot.add_cog(
             InfoCog(
                 jobs=s.jobs,
@@ -269,13 +272,25 @@ async def open_runtime(
             estimate_wait=client.estimated_wait,
             quota_error=quotas.quota_error,
         )
+        builder = RequestBuilder(settings.models, simulated=lambda: client.simulated)
+        questions = Questions(locales, timeout=settings.quotas.confirm_timeout_seconds)
+        bot.before_close.append(questions.close)  # open questions end unanswered: nothing is queued
+        starter = JobStarter(
+            jobs,
+            locales,
+            acks,
+            questions,
+            token_ttl=settings.queue.interaction_token_ttl,
+            modes=[m.name for m in builder.modes()],
+        )
         services = Services(
             settings=settings,
             store=store,
             jobs=jobs,
-            starter=JobStarter(jobs, locales, acks, token_ttl=settings.queue.interaction_token_ttl),
+            starter=starter,
+            questions=questions,
             admin=GuildAdminService(store, quotas),
-            builder=RequestBuilder(settings.models, simulated=lambda: client.simulated),
+            builder=builder,
             transport=ImageTransport(client, settings.liblib.image_transport),
             sources=SourceImageFetcher(
                 fetch_session, policy, timeout=settings.fetch.timeout, max_redirects=settings.fetch.max_redirects

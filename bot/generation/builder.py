@@ -194,3 +194,26 @@ class RequestBuilder:
             strength=strength,
             simulated=self.simulated,
         )
+
+    def in_mode(self, request: GenerationRequest, mode: str) -> GenerationRequest:
+        """``request`` (a stored job's, or one derived from it) in another mode, checked as a member's own would
+        be: InvalidRequestError when that mode cannot take it (its images, options or language)."""
+        images = len(request.source_images)
+        rebuilt = self.build(
+            request.prompt,
+            mode=mode,
+            negative_prompt=request.negative_prompt,
+            aspect_ratio=request.aspect_ratio,
+            count=request.count,
+            seed=request.seed,
+            steps=request.steps,
+            has_image=images > 0,
+            reference_count=max(images - 1, 0),
+            control_type=request.control_type,
+            has_control_image=request.control_image is not None,
+            strength=request.strength,
+            has_mask=request.mask_image is not None,
+        )
+        return rebuilt.with_(
+            source_images=request.source_images, mask_image=request.mask_image, control_image=request.control_image
+        )
