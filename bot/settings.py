@@ -251,6 +251,13 @@ class SimulatorSettings(_Section):
     noisy_images: bool = False  # results of random pixels that do not compress (~3 MB per megapixel; memory bench)
 
 
+class ImageSettings(_Section):
+    """CPU-heavy image work (decode, check, convert, encode) runs on a small thread pool off the event loop."""
+
+    workers: int = Field(2, ge=1, le=16)  # threads; more than the machine's cores only adds contention
+    queued: int = Field(8, ge=0, le=1000)  # calls waiting in the pool beyond those running; later ones wait
+
+
 class MetricsSettings(_Section):
     """The /metrics and /healthz HTTP server (bot/health.py)."""
 
@@ -273,6 +280,7 @@ class Settings(BaseSettings):
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
 
     @field_validator("models")
     @classmethod

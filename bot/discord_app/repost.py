@@ -23,7 +23,9 @@ from bot.models import Job, JobResult, ResultImage
 log = logging.getLogger(__name__)
 
 
-async def _from_result_message(interaction: discord.Interaction, job: Job, max_file_bytes: int) -> list[ImageFile]:
+async def _from_result_message(
+    transport: ImageTransport, interaction: discord.Interaction, job: Job, max_file_bytes: int
+) -> list[ImageFile]:
     if job.result_message_id is None:
         raise ResultUnavailableError(job.id)
     client = interaction.client
@@ -35,7 +37,8 @@ async def _from_result_message(interaction: discord.Interaction, job: Job, max_f
         images = [a for a in message.attachments if (a.content_type or "").startswith("image/")]
         limit = per_file_limit(len(images), max_file_bytes)
         files = [
-            normalize_for_discord(await a.read(), f"{job.id}_{n + 1}", max_bytes=limit) for n, a in enumerate(images)
+            await transport.workers.run(normalize_for_discord, await a.read(), f"{job.id}_{n + 1}", max_bytes=limit)
+            for n, a in enumerate(images)
         ]
     except discord.HTTPException as exc:
         raise ResultUnavailableError(job.id) from exc
@@ -50,7 +53,7 @@ async def result_files(transport: ImageTransport, interaction: discord.Interacti
         return await fetch_result_files(transport, job, max_file_bytes=limit)
     except ResultUnavailableError:
         log.info("job %s: re-posting from the original message's attachments", job.id)
-        return await _from_result_message(interaction, job, limit)
+        return await _from_result_message(transport, interaction, job, limit)
 
 
 async def repost_result(

@@ -30,6 +30,7 @@ from bot.jobs.poll import Poller
 from bot.jobs.scheduling import FairQueue
 from bot.jobs.sink import ResultSink
 from bot.jobs.submit import Submitter
+from bot.media.workers import ImageWorkers
 from bot.models import FailureReason, Job, JobState
 from bot.ops.metrics import NULL_METRICS, JobMetrics
 from bot.settings import QueueSettings
@@ -49,6 +50,7 @@ class JobRunner:
         build_submit: SubmitBuilder,
         settings: QueueSettings,
         *,
+        images: ImageWorkers,
         fair: FairQueue | None = None,
         max_image_bytes: int = 10 * 1024 * 1024,
         watchdog_interval: float = 5.0,
@@ -71,7 +73,9 @@ class JobRunner:
         self._accepting = True
         self._failer = JobFailer(store, sink, metrics)
         parts = RunnerParts(store, client, sink, self._failer, metrics)
-        self._deliverer = Deliverer(parts, max_image_bytes=max_image_bytes, retry_base=delivery_retry_delay)
+        self._deliverer = Deliverer(
+            parts, images=images, max_image_bytes=max_image_bytes, retry_base=delivery_retry_delay
+        )
         self._poller = Poller(parts, settings, on_result=self._deliver_if_mine)
         self._submitter = Submitter(
             parts,

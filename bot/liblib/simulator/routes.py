@@ -3,6 +3,7 @@ status, upload signature and model version (liblib-api.md §4–§9)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -168,7 +169,8 @@ class ApiRoutes:
             log.info("source fetch failed: %s", type(exc).__name__)
             return Reply(100030, MSG_UNREACHABLE)
         self.counters.source_digests.append(hashlib.sha256(data).hexdigest())
-        size = probe_image(bytes(data))
+        # Off the loop: when the simulator runs inside the bot (no keys), a 10 MB image would stall it.
+        size = await asyncio.to_thread(probe_image, bytes(data))
         if size is None:
             return Reply(100031, MSG_BAD_IMAGE)
         return size
