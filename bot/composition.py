@@ -37,6 +37,7 @@ from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.media.sources import HostPolicy, SourceImageFetcher, open_fetch_session
 from bot.media.transport import ImageTransport
+from bot.media.workers import open_image_workers
 from bot.models import Job
 from bot.ops.health import HealthServer
 from bot.ops.metrics import Metrics
@@ -137,7 +138,11 @@ def cog_loader(services: Services) -> CogLoader:
             )
         )
         await bot.add_cog(AdminCog(s.admin, s.locales))
-        await bot.add_cog(UsageCog(s.admin.quotas, UsageReporter(s.store, s.admin.quotas.zone), s.balance, s.locales))
+        await bot.add_cog(
+            UsageCog(
+                s.admin.quotas, UsageReporter(s.store, s.admin.quotas.zone, s.transport.workers), s.balance, s.locales
+            )
+        )
 
     return load
 
@@ -228,6 +233,7 @@ async def open_runtime(
         open_liblib(settings) as (client, simulator),
         open_store(settings.storage.url) as store,
         open_fetch_session(policy, settings.fetch) as fetch_session,
+        open_image_workers(settings.images) as images,
     ):
         options: dict[str, object] = dict(bot_options or {})
         metrics = Metrics()  # one registry per runtime; exported only when [metrics] is enabled
@@ -250,6 +256,7 @@ async def open_runtime(
             sink,
             make_submit_builder(settings),
             settings.queue,
+            images=images,
             fair=fair,
             metrics=metrics,
             # Several processes share the database: one elected dispatcher; each delivers its shards.
@@ -291,7 +298,7 @@ async def open_runtime(
             questions=questions,
             admin=GuildAdminService(store, quotas),
             builder=builder,
-            transport=ImageTransport(client, settings.liblib.image_transport),
+            transport=ImageTransport(client, settings.liblib.image_transport, workers=images),
             sources=SourceImageFetcher(
                 fetch_session, policy, timeout=settings.fetch.timeout, max_redirects=settings.fetch.max_redirects
             ),

@@ -341,6 +341,13 @@ class SimulatorSettings(_Section):
     noisy_images: bool = False  # results of random pixels that do not compress (~3 MB per megapixel; memory bench)
 
 
+class ImageSettings(_Section):
+    """CPU-heavy image work (decode, check, convert, encode) runs on a small thread pool off the event loop."""
+
+    workers: int = Field(2, ge=1, le=16)  # threads; more than the machine's cores only adds contention
+    queued: int = Field(8, ge=0, le=1000)  # calls waiting in the pool beyond those running; later ones wait
+
+
 class MetricsSettings(_Section):
     """The /metrics and /healthz HTTP server (bot/health.py)."""
 
@@ -373,6 +380,7 @@ class Settings(BaseSettings):
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
 
     @model_validator(mode="after")
     def _a_submit_fits_its_deadline(self) -> Self:

@@ -3,20 +3,21 @@
 Shared by the three ways in (reply + mention, the "Restyle image" context menu, ``/restyle``); /imagine's
 input images take the same ``SourcePublisher`` path. Images are referenced by URL (``SourceRef``); the
 fetcher enforces the host allowlist, size cap and timeout, ``sniff_input`` the real type and dimensions,
-and the transport hands them to LiblibAI.
+and the transport hands them to LiblibAI. Decoding and converting run on the transport's image workers,
+off the event loop.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.errors import InvalidRequestError
 from bot.generation.builder import ASPECT_RATIOS, RequestBuilder
 from bot.generation.families import kontext_mode
 from bot.i18n import N_
-from bot.media.codec import InputImage, as_png_mask, sniff_input
+from bot.media.codec import InputImage, as_png_mask, as_png_or_jpeg, sniff_input
 from bot.media.sources import SourceImageFetcher, SourceRef
 from bot.media.transport import ImageTransport
 from bot.models import GenerationRequest
@@ -99,10 +100,11 @@ class SourcePublisher:
     def __init__(self, fetcher: SourceImageFetcher, transport: ImageTransport) -> None:
         self._fetcher = fetcher
         self._transport = transport
+        self._workers = transport.workers
 
     async def _fetch(self, ref: SourceRef) -> _Fetched:
         raw = await self._fetcher.fetch(ref.url, field=ref.field)
-        return _Fetched(ref, raw, sniff_input(raw, field=ref.field))
+        return _Fetched(ref, raw, await self._workers.run(sniff_input, raw, field=ref.field))
 
     async def _publish(self, fetched: _Fetched, stem: str) -> str:
         # LiblibAI may fetch the Discord URL itself (transport "url") only when we send the bytes unchanged.
@@ -138,7 +140,7 @@ class SourcePublisher:
         main = fetched[0].image
         mask_image: InputImage | None = None
         if mask is not None:
-            mask_image = as_png_mask((await self._fetch(mask)).image)
+            mask_image = (await self._fetch(mask)).image
             if (mask_image.width, mask_image.height) != (main.width, main.height):
                 raise InvalidRequestError(
                     "mask",
@@ -151,6 +153,10 @@ class SourcePublisher:
                     image_width=main.width,
                     image_height=main.height,
                 )
+            # The mask must match the image LiblibAI gets, which may have been downscaled to fit its limit.
+            upload = await self._workers.run(as_png_or_jpeg, main)
+            fetched[0] = replace(fetched[0], image=upload)
+            mask_image = await self._workers.run(as_png_mask, mask_image, size=(upload.width, upload.height))
         stems = [f"{job_id}-src", *(f"{job_id}-ref{index}" for index in range(1, len(fetched)))]
         urls = [await self._publish(f, stem) for f, stem in zip(fetched, stems, strict=True)]
         changes: dict[str, object] = {"source_images": tuple(urls)}

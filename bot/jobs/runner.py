@@ -32,6 +32,7 @@ from bot.jobs.retention import JobRetention
 from bot.jobs.scheduling import FairQueue
 from bot.jobs.sink import ResultSink
 from bot.jobs.submit import Submitter
+from bot.media.workers import ImageWorkers
 from bot.models import FailureReason, Job, JobState
 from bot.ops.metrics import NULL_METRICS, JobMetrics
 from bot.settings import QueueSettings
@@ -51,6 +52,7 @@ class JobRunner:
         build_submit: SubmitBuilder,
         settings: QueueSettings,
         *,
+        images: ImageWorkers,
         fair: FairQueue | None = None,
         max_image_bytes: int = 10 * 1024 * 1024,
         watchdog_interval: float = 5.0,
@@ -76,6 +78,7 @@ class JobRunner:
         parts = RunnerParts(store, client, sink, self._failer, metrics)
         self._deliverer = Deliverer(
             parts,
+            images=images,
             max_image_bytes=max_image_bytes,
             retry_base=delivery_retry_delay,
             deadline=settings.delivering_deadline,

@@ -116,7 +116,14 @@ async def test_a_dispatcher_whose_lease_lapsed_unnoticed_enforces_nothing(tmp_pa
         now = [0.0]
         elector = LeaderElector(SingleProcessLease(), "me", ttl_seconds=3, interval=1, monotonic=lambda: now[0])
         led = JobRunner(
-            store, runner._client, sink, make_submit_builder(Settings()), queue, watchdog_interval=3600, elector=elector
+            store,
+            runner._client,
+            sink,
+            make_submit_builder(Settings()),
+            queue,
+            images=runner._deliverer._images,
+            watchdog_interval=3600,
+            elector=elector,
         )
         await store.enqueue(new_job("late"))
         assert await elector.step()

@@ -20,8 +20,9 @@ from bot.jobs.leadership import DISPATCHER, LeaderElector
 from bot.jobs.sink import Stage
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
+from bot.media.workers import open_image_workers
 from bot.models import JobState
-from bot.settings import LiblibSettings, QueueSettings, Settings, SimulatorSettings
+from bot.settings import ImageSettings, LiblibSettings, QueueSettings, Settings, SimulatorSettings
 from bot.storage import PostgresStore
 from bot.storage.postgres import PostgresLease
 from tests.jobs.helpers import RecordingSink, new_job, wait_for
@@ -80,9 +81,17 @@ async def test_a_stalled_dispatcher_deposed_during_its_limiter_wait_cannot_submi
         elector_b = LeaderElector(lease_b, "b", ttl_seconds=30, interval=0.05)
         sink_a, sink_b = RecordingSink(), RecordingSink()
         # a submits once every 2.5 s: its second job waits for the limiter that long.
-        async with LiblibClient(liblib(0.4)) as client_a, LiblibClient(liblib(20)) as client_b:
-            runner_a = JobRunner(store_a, client_a, sink_a, build, queue, watchdog_interval=3600, elector=elector_a)
-            runner_b = JobRunner(store_b, client_b, sink_b, build, queue, watchdog_interval=3600, elector=elector_b)
+        async with (
+            LiblibClient(liblib(0.4)) as client_a,
+            LiblibClient(liblib(20)) as client_b,
+            open_image_workers(ImageSettings(workers=1)) as images,
+        ):
+            runner_a = JobRunner(
+                store_a, client_a, sink_a, build, queue, images=images, watchdog_interval=3600, elector=elector_a
+            )
+            runner_b = JobRunner(
+                store_b, client_b, sink_b, build, queue, images=images, watchdog_interval=3600, elector=elector_b
+            )
             try:
                 await store_a.enqueue(new_job("first"))
                 await runner_a.start()

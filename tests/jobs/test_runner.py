@@ -87,7 +87,14 @@ def led_runner(parts, lease: FlipLease) -> JobRunner:
     _sim, store, sink, runner, queue = parts
     elector = LeaderElector(lease, "me", ttl_seconds=0.3, interval=0.05)
     return JobRunner(
-        store, runner._client, sink, make_submit_builder(Settings()), queue, watchdog_interval=3600, elector=elector
+        store,
+        runner._client,
+        sink,
+        make_submit_builder(Settings()),
+        queue,
+        images=runner._deliverer._images,  # the pool open_parts owns
+        watchdog_interval=3600,
+        elector=elector,
     )
 
 

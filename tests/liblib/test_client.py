@@ -137,7 +137,7 @@ class Stub:
         return [r for r in self.requests if r.path == path]
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=16 * 1024 * 1024)  # uploads of up to 10 MB
         app.router.add_route("*", "/api/{tail:.*}", self.api)
         app.router.add_post("/oss", self.oss)
         app.router.add_get("/img/{name}", self.image)
@@ -903,6 +903,20 @@ async def test_upload_retries_storage_5xx_but_not_403(stub: Stub, make_client: C
     assert info.value.status == 403
     assert "AccessDenied" in str(info.value)
     assert len(stub.uploads) == 3
+
+
+async def test_upload_sends_a_file_at_the_limit_whole_on_every_attempt(
+    stub: Stub, make_client: ClientFactory, sleep: FakeSleep
+) -> None:
+    """A 10 MB upload is streamed (aiohttp warns that a bytes body over 1 MB may block the event loop; this
+    suite turns warnings into errors, as it did for every upload over 1 MB)."""
+    client = await make_client()
+    stub.script(endpoints.UPLOAD_SIGNATURE, envelope(_signature(stub)))
+    stub.oss_script.extend([500, 204])
+    data = b"\xff\xd8\xff" + bytes(range(256)) * (endpoints.MAX_INPUT_IMAGE_BYTES // 256 - 1)
+    assert 1024 * 1024 < len(data) <= endpoints.MAX_INPUT_IMAGE_BYTES
+    await client.upload_image(data, "holiday", "image/jpeg")
+    assert [parts[-1][3] for parts in stub.uploads] == [data, data]
 
 
 @pytest.mark.parametrize(

@@ -169,6 +169,7 @@ class ApiRoutes:
             log.info("source fetch failed: %s", type(exc).__name__)
             return Reply(100030, MSG_UNREACHABLE)
         self.counters.source_digests.append(hashlib.sha256(data).hexdigest())
+        # Off the loop: when the simulator runs inside the bot (no keys), decoding a 10 MB image would stall it.
         picture = await asyncio.to_thread(read_source, bytes(data))  # decodes a thumbnail: CPU work
         if picture is None:
             return Reply(100031, MSG_BAD_IMAGE)
