@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.liblib import endpoints as ep
+from bot.liblib.simulator.comfy import ComfyPlan
 from bot.liblib.simulator.images import STAR3_SIZES, clamp_size, kontext_size, megapixel_size
 from bot.liblib.simulator.validate import SubmitKind
 
@@ -66,6 +67,11 @@ class SimImage:
     audit_status: int  # an ep.AuditStatus value; only PASSED images are reported
     width: int
     height: int
+    node_id: str = ""  # ComfyUI: the output node, and its output ("images" or "videos")
+    output_name: str = ""
+    video: bool = False  # a ComfyUI video output (``url`` is the video, ``cover_url`` a frame)
+    cover_url: str = ""
+    in_images: bool = False  # a video listed among the images rather than under ``videos``
 
 
 @dataclass(slots=True)
@@ -129,6 +135,12 @@ def output_size(kind: SubmitKind, params: dict[str, Any], sources: list[tuple[in
     return (1024, 1024)
 
 
+def _audit(outcome: str | None, index: int, count: int) -> int:
+    """The audit status of image ``index`` of ``count``: injected outcomes block all, or the last."""
+    blocked = outcome == "audit_reject" or (outcome == "partial_audit" and index == count - 1)
+    return int(ep.AuditStatus.BLOCKED if blocked else ep.AuditStatus.PASSED)
+
+
 class TaskBook:
     """Every task, the per-key active sets and balances, and the image registry."""
 
@@ -138,6 +150,7 @@ class TaskBook:
         self.durations = durations
         self.tasks: dict[str, SimTask] = {}
         self.images: dict[str, tuple[str, int, int, int, int]] = {}  # file name -> render_png arguments
+        self.videos: dict[str, tuple[str, int]] = {}  # file name -> (its cover image URL, its size in bytes)
         self._active: dict[str, set[str]] = {}
         self._pending: dict[str, int] = {}  # submits past the cap check, still fetching their sources
         self._balances: dict[str, int] = {}
@@ -174,19 +187,13 @@ class TaskBook:
         sources: list[tuple[int, int]],
         outcome: str | None,
         base_url: str,
+        plan: ComfyPlan | None = None,
+        durations: Durations | None = None,
     ) -> SimTask:
-        count = int(params.get("imgCount", 1))
-        width, height = output_size(kind, params, sources)
-        base_seed = int(params.get("seed", -1)) if kind.family is ep.Family.CUSTOM else -1
-        prompt = str(params["prompt"])
-        images: list[SimImage] = []
-        for index in range(count):
-            seed = base_seed + index if base_seed >= 0 else self._rng.randint(0, ep.SEED_MAX)
-            blocked = outcome == "audit_reject" or (outcome == "partial_audit" and index == count - 1)
-            audit = ep.AuditStatus.BLOCKED if blocked else ep.AuditStatus.PASSED
-            name = hashlib.sha256(f"{prompt}\x00{seed}\x00{index}\x00{width}x{height}".encode()).hexdigest()
-            self.images[name] = (prompt, seed, index, width, height)
-            images.append(SimImage(f"{base_url}/images/{name}.png", seed, int(audit), width, height))
+        if plan is not None:
+            images = self._comfy_images(plan, outcome, base_url)
+        else:
+            images = self._images(kind, params, sources, outcome, base_url)
         task = SimTask(
             uuid=uuid.uuid4().hex,
             path=path,
@@ -200,7 +207,7 @@ class TaskBook:
             points_key=points_key,
             cost=cost,
             outcome=outcome,
-            durations=self.durations,
+            durations=durations or self.durations,
         )
         self.tasks[task.uuid] = task
         active = self._active.setdefault(access_key, set())
@@ -212,6 +219,48 @@ class TaskBook:
         self._timers[task.uuid] = asyncio.get_running_loop().call_later(task.end_offset, self.finish, task)
         log.info("task %s created on %s (%s, outcome %s)", task.uuid, path, kind.value, outcome or "success")
         return task
+
+    def _images(
+        self,
+        kind: SubmitKind,
+        params: dict[str, Any],
+        sources: list[tuple[int, int]],
+        outcome: str | None,
+        base_url: str,
+    ) -> list[SimImage]:
+        count = int(params.get("imgCount", 1))
+        width, height = output_size(kind, params, sources)
+        base_seed = int(params.get("seed", -1)) if kind.family is ep.Family.CUSTOM else -1
+        prompt = str(params["prompt"])
+        images: list[SimImage] = []
+        for index in range(count):
+            seed = base_seed + index if base_seed >= 0 else self._rng.randint(0, ep.SEED_MAX)
+            url = self._register_image(prompt, seed, index, width, height, base_url)
+            images.append(SimImage(url, seed, _audit(outcome, index, count), width, height))
+        return images
+
+    def _comfy_images(self, plan: ComfyPlan, outcome: str | None, base_url: str) -> list[SimImage]:
+        """One per planned output of a ComfyUI workflow (videos get a file and a cover frame)."""
+        images: list[SimImage] = []
+        count = len(plan.outputs)
+        for index, output in enumerate(plan.outputs):
+            seed = plan.seed + index if plan.seed >= 0 else self._rng.randint(0, ep.SEED_MAX)
+            url = self._register_image(plan.prompt, seed, index, plan.width, plan.height, base_url)
+            image = SimImage(
+                url, seed, _audit(outcome, index, count), plan.width, plan.height, output.node_id, output.output_name
+            )
+            if output.video:
+                name = hashlib.sha256(f"video\x00{url}".encode()).hexdigest()
+                self.videos[name] = (url, plan.video_bytes)
+                image.video, image.cover_url, image.url = True, url, f"{base_url}/videos/{name}.mp4"
+                image.in_images = plan.video_in_images
+            images.append(image)
+        return images
+
+    def _register_image(self, prompt: str, seed: int, index: int, width: int, height: int, base_url: str) -> str:
+        name = hashlib.sha256(f"{prompt}\x00{seed}\x00{index}\x00{width}x{height}".encode()).hexdigest()
+        self.images[name] = (prompt, seed, index, width, height)
+        return f"{base_url}/images/{name}.png"
 
     def refresh(self, task: SimTask) -> None:
         """Bring ``task.status`` and ``task.percent`` up to the current time."""
