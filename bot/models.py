@@ -83,7 +83,7 @@ def new_job_id() -> str:
 class GenerationRequest:
     """What a member asked for, after validation; enough to rebuild the LiblibAI submit."""
 
-    mode: str  # "star3", "kontext" or a configured custom model name
+    mode: str  # "star3", "kontext", a configured custom model name, or "comfy:<workflow name>"
     prompt: str
     negative_prompt: str | None = None
     aspect_ratio: str | None = None
@@ -133,23 +133,33 @@ class ResultImage:
 
 
 @dataclass(frozen=True, slots=True)
+class ResultVideo:
+    """A video a ComfyUI workflow made (its URL, like an image's, expires after 7 days)."""
+
+    url: str
+    cover_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JobResult:
     images: tuple[ResultImage, ...]
     points_cost: int = 0
     blocked_count: int = 0
     account_balance: int | None = None
     simulated: bool = False  # answered by a simulator (its tag was seen), not by LiblibAI
+    videos: tuple[ResultVideo, ...] = ()
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "images": [asdict(i) for i in self.images],
-                "points_cost": self.points_cost,
-                "blocked_count": self.blocked_count,
-                "account_balance": self.account_balance,
-                "simulated": self.simulated,
-            }
-        )
+        data: dict[str, Any] = {
+            "images": [asdict(i) for i in self.images],
+            "points_cost": self.points_cost,
+            "blocked_count": self.blocked_count,
+            "account_balance": self.account_balance,
+            "simulated": self.simulated,
+        }
+        if self.videos:
+            data["videos"] = [asdict(v) for v in self.videos]
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, raw: str) -> Self:
@@ -160,6 +170,7 @@ class JobResult:
             blocked_count=int(data.get("blocked_count", 0)),
             account_balance=data.get("account_balance"),
             simulated=bool(data.get("simulated", False)),
+            videos=tuple(ResultVideo(**v) for v in data.get("videos", [])),
         )
 
 

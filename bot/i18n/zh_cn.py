@@ -607,6 +607,24 @@ _MESSAGES: dict[str, str] = {
     "The content audit filtered part of this batch, so this server shows the rest only in age-restricted channels. Use `/show` there to see them.": "内容审核过滤了这批图片中的一部分，因此本服务器只在年龄限制频道中显示其余图片。请在那里使用 `/show` 查看。",
     "✅ Any member may now use result buttons (Delete and Cancel stay with the requester).": "✅ 现在所有成员都可以使用任意结果下方的按钮（删除和取消仍只限发起人）。",
     "✅ Only the requester (and admins) may now use the buttons under a result.": "✅ 现在只有发起人（和管理员）可以使用结果下方的按钮。",
+    # ComfyUI workflows ([[models.comfyui]])
+    "ComfyUI workflow": "ComfyUI 工作流",
+    "makes a video": "生成视频",
+    "needs an input image": "需要输入图片",
+    "takes an input image": "可以输入图片",
+    "aspect ratio": "画幅",
+    "up to {count} images": "最多 {count} 张图",
+    "Video": "视频",
+    "video {number}": "视频 {number}",
+    "🎬 This workflow made a video, not a picture: it is attached. Link (valid for 7 days): {links}": "🎬 这个工作流生成的是视频而不是图片：已作为附件发送。链接（7 天内有效）：{links}",
+    "🎬 This workflow made a video, not a picture, and it is too large to attach here. Open it with the link (valid for 7 days): {links}": "🎬 这个工作流生成的是视频而不是图片，文件太大，无法在这里作为附件发送。请用链接打开（7 天内有效）：{links}",
+    "the workflow `{name}` does not take an input image.": "工作流 `{name}` 不接受输入图片。",
+    "the workflow `{name}` needs an input image: attach one with `image:` or use /restyle.": "工作流 `{name}` 需要一张输入图片：请用 `图片:` 选项附上，或使用 /restyle。",
+    "{label} does not take an input image.": "{label} 不接受输入图片。",
+    "{label} needs an input image: attach one with `image:` or use /restyle.": "{label} 需要一张输入图片：请用 `图片:` 选项附上，或使用 /restyle。",
+    "{label} makes one image per request.": "{label} 每次只生成一张图。",
+    "{label} makes pictures of one size only.": "{label} 只生成一种尺寸的图片，不能选择画幅。",
+    "this result cannot be varied with its mode.": "这个结果所用的模式不支持生成变体。",
 }
 
 # Descriptions, choice names and messages.

@@ -22,7 +22,7 @@ from bot.jobs._parts import RunnerPart, RunnerParts
 from bot.jobs._tasks import cancel_all
 from bot.jobs.events import failure_for, log_job_event
 from bot.jobs.sink import Progress, Stage
-from bot.models import FailureReason, Job, JobResult, JobState, ResultImage, utcnow
+from bot.models import FailureReason, Job, JobResult, JobState, ResultImage, ResultVideo, utcnow
 from bot.settings import QueueSettings
 
 log = logging.getLogger(__name__)
@@ -152,9 +152,10 @@ class Poller(RunnerPart):
             images=tuple(ResultImage(url=i.image_url, seed=i.seed) for i in task.images),
             points_cost=task.points_cost or 0,
             # LiblibAI leaves blocked images out of the answer: count what is missing from the batch.
-            blocked_count=max(task.blocked_count, job.request.count - len(task.images)),
+            blocked_count=max(task.blocked_count, job.request.count - len(task.images) - len(task.videos)),
             account_balance=task.account_balance,
             simulated=self._client.simulated or job.request.simulated,
+            videos=tuple(ResultVideo(url=v.video_url, cover_url=v.cover_path) for v in task.videos),
         )
         delivering = await self._store.transition(
             job.id, JobState.RUNNING, JobState.DELIVERING, result=result, points_cost=task.points_cost or 0, percent=1.0

@@ -163,6 +163,7 @@ class TasksMixin(BaseClient):
             Family.STAR3: self._settings.star3_status_path,
             Family.CUSTOM: self._settings.custom_status_path,
             Family.KONTEXT: self._settings.kontext_status_path,
+            Family.COMFY: self._settings.comfy_status_path,
         }[family]
 
     async def get_status(self, family: Family, generate_uuid: str) -> TaskStatus:
@@ -303,7 +304,7 @@ class TasksMixin(BaseClient):
 
     def _result(self, generate_uuid: str, status: TaskStatus) -> TaskResult:
         result = TaskResult.from_status(status)
-        if not result.images:
+        if not result.images and not result.videos:
             blocked = status.blocked_count
             detail = f"{blocked} image(s) blocked" if blocked else "no image passed"
             raise AuditRejectedError(

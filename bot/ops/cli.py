@@ -218,6 +218,7 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
     from bot.generation.families import family_of, kontext_mode, make_submit_builder
     from bot.liblib import LiblibError, TaskStatus
     from bot.media.codec import as_png_or_jpeg, sniff_input
+    from bot.media.videos import video_extension
 
     out_dir = Path(args.out)
     async with open_liblib(settings) as (client, simulator):
@@ -292,6 +293,10 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
                 path = out_dir / f"{generate_uuid[:12]}_{index}.png"
                 path.write_bytes(data)
                 print(f"{path}\tseed={output.seed}" + ("\tsimulated" if client.simulated else ""))
+            for index, video in enumerate(result.videos, start=1):  # a ComfyUI workflow that makes videos
+                path = out_dir / f"{generate_uuid[:12]}_video{index}{video_extension(video.video_url)}"
+                path.write_bytes(await client.download(video.video_url, max_bytes=500 * 1024 * 1024))
+                print(f"{path}\tvideo")
         except LiblibError as exc:
             print(f"error: {exc.human} ({exc.message})", file=sys.stderr)
             return 1

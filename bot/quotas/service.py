@@ -77,7 +77,7 @@ def check_request(policy: Policy, request: GenerationRequest, kontext_default: s
                 name=name,
                 allowed=", ".join(sorted(allowed)),
             )
-    if family_of(request.mode) is Family.CUSTOM and not policy.custom_models:
+    if family_of(request.mode) in (Family.CUSTOM, Family.COMFY) and not policy.custom_models:  # owner-configured
         raise NotAllowedError(N_("Custom models are disabled on this server. Try `star3` or `kontext-pro`."))
     if request.is_img2img and not policy.img2img:
         raise NotAllowedError(N_("Image-to-image (starting from an image) is disabled here."))

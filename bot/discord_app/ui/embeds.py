@@ -190,9 +190,16 @@ def cancelled_text(job: Job, actor_id: int) -> str:
 
 
 def result_embed(
-    job: Job, result: JobResult, *, elapsed: float, note: str | None = None, locale: Locale = None
+    job: Job,
+    result: JobResult,
+    *,
+    elapsed: float,
+    note: str | None = None,
+    locale: Locale = None,
+    attached_videos: int = 0,
 ) -> discord.Embed:
-    """The result, in ``locale`` (a re-post: the asker's language) or the job's language."""
+    """The result, in ``locale`` (a re-post: the asker's language) or the job's language. ``attached_videos``:
+    how many of the result's videos the message carries (the rest were too large: the links say so)."""
     locale = locale or job.locale
     r = job.request
     embed = discord.Embed(description=escape_prompt(r.prompt), color=COLOR_DONE)
@@ -201,7 +208,8 @@ def result_embed(
         embed.add_field(name=t("From", locale), value=origin, inline=False)
     embed.add_field(name=t("Mode", locale), value=describe_mode(job, locale))
     seeds = ", ".join(str(i.seed) for i in result.images if i.seed is not None) or t("random", locale)
-    embed.add_field(name=t("Seed", locale) if len(result.images) == 1 else t("Seeds", locale), value=seeds)
+    if result.images or not result.videos:
+        embed.add_field(name=t("Seed", locale) if len(result.images) == 1 else t("Seeds", locale), value=seeds)
     size = next(((i.width, i.height) for i in result.images if i.width), None)
     if size:
         embed.add_field(name=t("Size", locale), value=f"{size[0]}×{size[1]}")
@@ -215,6 +223,8 @@ def result_embed(
             value=t("{count} image(s) were filtered by the content audit.", locale, count=result.blocked_count),
             inline=False,
         )
+    if result.videos:
+        embed.add_field(name=t("Video", locale), value=video_note(result, attached_videos, locale), inline=False)
     if note:
         embed.add_field(name=t("Note", locale), value=note, inline=False)
     footer = t("job {job_id}", locale, job_id=job.id)
@@ -224,6 +234,27 @@ def result_embed(
         footer += t(" · simulated (LiblibAI simulator, no real generation)", locale)
     embed.set_footer(text=footer)
     return embed
+
+
+def video_note(result: JobResult, attached: int, locale: Locale) -> str:
+    """What a ComfyUI workflow's video result is, said plainly: attached, or too large and linked."""
+    links = " · ".join(
+        f"[{t('video {number}', locale, number=n)}]({v.url})" for n, v in enumerate(result.videos, start=1)
+    )
+    if attached >= len(result.videos):
+        text = t(
+            "🎬 This workflow made a video, not a picture: it is attached. Link (valid for 7 days): {links}",
+            locale,
+            links=links,
+        )
+    else:
+        text = t(
+            "🎬 This workflow made a video, not a picture, and it is too large to attach here. "
+            "Open it with the link (valid for 7 days): {links}",
+            locale,
+            links=links,
+        )
+    return text[:1024]
 
 
 def withheld_note(locale: Locale) -> str:

@@ -10,15 +10,16 @@ tests or over HTTP (``/_sim/*``, unauthenticated, simulator only).
 
 Choices where the real service is unknown, kept deliberately:
 * Each family is only served by its own status route (webui tasks on ``/webui/status``, Kontext on
-  ``/api/generate/status``); any other status route answers 100051, so a client polling the wrong
-  route fails loudly here.
+  ``/api/generate/status``, ComfyUI workflows on ``/api/generate/comfy/status``); any other status route
+  answers 100051, so a client polling the wrong route fails loudly here.
 * The submit QPS token is spent by every submit that passes the rate gate, even one later refused for
   its parameters: the gateway counts requests, not tasks.
 * Injected "timeout" and "truncated" faults on a submit still create the task (the request was
   processed, the answer was lost or cut); "malformed", "429", "5xx" and the code faults do not.
 
 Modules: ``server`` (the app, its lifecycle and test controls), ``routes`` (the API routes), ``auth``,
-``faults``, ``replies``, ``tasks`` (task life cycle), ``validate``, ``images``, ``oss``.
+``faults``, ``replies``, ``tasks`` (task life cycle), ``validate``, ``images``, ``oss``, ``comfy`` (ComfyUI
+workflows: their checks, outputs and videos).
 """
 
 from bot.liblib.simulator.auth import DEV_ACCESS_KEY, DEV_SECRET_KEY
