@@ -9,22 +9,21 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yarl
 
 from bot import __version__
 from bot.log import setup_logging
-from bot.settings import Settings, SettingsError, SimulatorSettings, load_settings_with_sources
+from bot.ops import problems
+from bot.settings import DiscordSettings, Settings, SettingsError, SimulatorSettings, load_settings_with_sources
+
+if TYPE_CHECKING:
+    from bot.discord_app.client import LiblibBot
 
 log = logging.getLogger(__name__)
-
-TOKEN_HELP = (
-    "No Discord bot token configured.\n"
-    "Create an application at https://discord.com/developers/applications, open Bot -> Reset Token,\n"
-    'then set DISCORD_TOKEN=<token> in the environment (or token = "..." under [discord] in config.toml).'
-)
-
 
 DEFAULT_SIMULATOR_PORT = 8765
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -80,11 +79,23 @@ def main(argv: list[str] | None = None) -> int:
         from bot.ops.check import main as check
 
         return check(args.config)
+    if args.command != "run":
+        return _command(args)
+    # A stop while starting up, before the event loop takes the signals over, is a clean stop too.
+    previous = {sig: signal.signal(sig, _stop_now) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return _command(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         settings, sources = load_settings_with_sources(args.config)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return problems.EXIT_SETTINGS
     secrets = [
         s.get_secret_value()
         for s in (settings.liblib.access_key, settings.liblib.secret_key, settings.discord.token)
@@ -114,53 +125,156 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _require_token(settings: Settings) -> str | None:
+def _stop_now(signum: int, frame: object) -> None:
+    raise SystemExit(problems.EXIT_STOPPED)
+
+
+def _report(problem: problems.Problem, exc: BaseException | None = None) -> int:
+    """The one line an owner needs (the traceback only at DEBUG); returns the exit status."""
+    log.error("%s", problem.line())
+    if exc is not None:
+        log.debug("details of the failure above", exc_info=exc)
+    return problem.exit_status
+
+
+def _token(settings: Settings) -> str:
     token = settings.discord.token.get_secret_value() if settings.discord.token else ""
     if not token:
-        print(TOKEN_HELP, file=sys.stderr)
-        return None
+        raise problems.ProblemError(problems.token_missing())
     return token
 
 
-async def _run(settings: Settings) -> int:
+@contextlib.contextmanager
+def _owner_problems(settings: DiscordSettings, during: str) -> Iterator[None]:
+    """Turn a Discord failure the owner can fix into ``ProblemError`` (the rest passes unchanged)."""
+    try:
+        yield
+    except Exception as exc:
+        problem = problems.discord_failure(exc, settings, during=during)
+        if problem is None:
+            raise
+        raise problems.ProblemError(problem) from exc
+
+
+async def _log_in(bot: LiblibBot, token: str, settings: DiscordSettings) -> None:
+    """Log in: Discord must accept the token (``GET /users/@me``) within ``login_timeout``; then the bot's
+    own setup (cogs, command sync, the runner) runs to its end."""
+    login = asyncio.create_task(bot.login(token), name="discord-login")
+    accepted = asyncio.create_task(bot.logged_in.wait())
+    try:
+        with _owner_problems(settings, "log in"):
+            await asyncio.wait({login, accepted}, timeout=settings.login_timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not bot.logged_in.is_set():
+                if not login.done():
+                    raise TimeoutError
+                await login  # raises why Discord did not accept it
+        with _owner_problems(settings, "set up"):
+            await login
+    except BaseException:
+        login.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await login
+        raise
+    finally:
+        accepted.cancel()
+
+
+async def _connect(bot: LiblibBot, settings: DiscordSettings) -> asyncio.Task[None]:
+    """Open the gateway; returns its task once Discord's READY arrived within ``login_timeout``. Until then a
+    failure, or silence, raises ``ProblemError``; later ones are discord.py's to retry."""
+    ready = asyncio.ensure_future(bot.wait_for("connect"))  # dispatched on READY; listening before connecting
+    gateway = asyncio.create_task(bot.connect(), name="discord-gateway")
+    try:
+        with _owner_problems(settings, "connect"):
+            await asyncio.wait({ready, gateway}, timeout=settings.login_timeout, return_when=asyncio.FIRST_COMPLETED)
+            if gateway.done():
+                gateway.result()  # raises what ended it before READY
+            elif not ready.done():
+                raise TimeoutError
+        return gateway
+    except BaseException:
+        gateway.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await gateway
+        raise
+    finally:
+        ready.cancel()
+
+
+async def _serve(settings: Settings, token: str, stop: asyncio.Event, connected: asyncio.Event) -> None:
+    """Start everything, log in, connect, and run until ``stop``; sets ``connected`` at the gateway's READY."""
     from bot.composition import open_runtime
 
-    token = _require_token(settings)
-    if token is None:
-        return 2
     async with open_runtime(settings) as runtime:
         bot = runtime.bot
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        runner = asyncio.create_task(bot.start(token))
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if stopper in done:
-            log.info("stop signal received: taking no new jobs; running jobs resume on the next start")
-        # SIGTERM: stop taking jobs, let polls persist their state, close sessions; the next start resumes.
-        await bot.close()
-        stopper.cancel()
-        if runner in done and runner.exception() is not None:
-            raise runner.exception()  # type: ignore[misc]
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
-    return 0
+        await _log_in(bot, token, settings.discord)
+        gateway = await _connect(bot, settings.discord)
+        connected.set()
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({gateway, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if stop.is_set():
+            # Stop taking jobs, let polls persist their state, close the sessions; the next start resumes.
+            await bot.close()
+        with _owner_problems(settings.discord, "connect"):
+            await gateway  # returns once closed; raises what ended it otherwise
+
+
+async def _run(settings: Settings) -> int:
+    """``liblib-bot run``: one line and a distinct exit status for each failure the owner can fix (see
+    ``bot.ops.problems``), 0 for a stop by SIGTERM or Ctrl-C at any moment."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        token = _token(settings)
+    except problems.ProblemError as exc:
+        return _report(exc.problem)
+    connected = asyncio.Event()
+    serving = asyncio.create_task(_serve(settings, token, stop, connected), name="liblib-bot")
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if stop.is_set():
+        log.info("stop signal received: taking no new jobs; running jobs resume on the next start")
+        if not connected.is_set():
+            serving.cancel()  # still starting, or waiting for Discord: unwinding closes whatever was opened
+    try:
+        await serving
+    except asyncio.CancelledError:
+        if not stop.is_set():
+            raise
+    except problems.ProblemError as exc:
+        if not stop.is_set():
+            return _report(exc.problem, exc.__cause__)
+        log.debug("while stopping: %s", exc.problem.line(), exc_info=exc.__cause__)
+    except Exception as exc:
+        if not stop.is_set():
+            # Not a failure the owner can fix: a bug. Its traceback is what a report needs.
+            log.critical("the bot stopped on an unexpected error: %s: %s", type(exc).__name__, exc, exc_info=exc)
+            return problems.EXIT_UNEXPECTED
+        log.debug("while stopping", exc_info=exc)
+    return problems.EXIT_STOPPED
 
 
 async def _sync(settings: Settings) -> int:
     from bot.composition import open_runtime
 
-    token = _require_token(settings)
-    if token is None:
-        return 2
-    async with open_runtime(settings) as runtime:
-        runtime.bot.sync_only = True
-        await runtime.bot.login(token)
-        print(f"synced: {runtime.bot.synced}")
-        await runtime.bot.close()
+    try:
+        token = _token(settings)
+        async with open_runtime(settings) as runtime:
+            runtime.bot.sync_only = True
+            await _log_in(runtime.bot, token, settings.discord)
+            print(f"synced: {runtime.bot.synced}")
+            await runtime.bot.close()
+    except problems.ProblemError as exc:
+        return _report(exc.problem, exc.__cause__)
     return 0
 
 

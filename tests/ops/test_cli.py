@@ -61,7 +61,9 @@ def test_imagine_refuses_bad_input_clearly(capsys: pytest.CaptureFixture[str]) -
 
 def test_run_without_a_token_explains_how_to_get_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run"]) == 2
-    assert "discord.com/developers/applications" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if "Discord token: not set" in line] == err.splitlines(), err
+    assert "discord.com/developers/applications" in err and "DISCORD_TOKEN" in err
 
 
 @pytest.mark.parametrize(
