@@ -101,8 +101,11 @@ def _command(args: argparse.Namespace) -> int:
         for s in (settings.liblib.access_key, settings.liblib.secret_key, settings.discord.token)
         if s is not None
     ]
+    level = settings.logging.level
+    if args.command == "imagine" and level.upper() != "DEBUG":
+        level = "WARNING"  # its own output tells the story; the log adds only what needs attention
     setup_logging(
-        settings.logging.level,
+        level,
         json_format=settings.logging.json_format,
         discord_level=settings.logging.discord_level,
         secrets=secrets,
@@ -325,28 +328,23 @@ def simulator_address(settings: Settings, host: str | None, port: int | None) ->
     return sim.model_copy(update=address)
 
 
+_STATUS_NAMES = {1: "queued", 2: "generating", 3: "generated", 4: "auditing", 5: "done", 6: "failed", 7: "timeout"}
+
+
 async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
     from bot.composition import open_liblib
     from bot.errors import BotError
     from bot.generation.builder import RequestBuilder
     from bot.generation.families import family_of, kontext_mode, make_submit_builder
+    from bot.generation.restyle import shaped_like_source
     from bot.liblib import LiblibError, TaskStatus
     from bot.media.codec import as_png_or_jpeg, sniff_input
+    from bot.ops.terminal import ProgressLine, plain
 
     out_dir = Path(args.out)
-    async with open_liblib(settings) as (client, simulator):
-        if simulator is not None:
-            print(
-                f"No LiblibAI keys configured: using the built-in simulator at {simulator.base_url} "
-                "(images are simulated).",
-                file=sys.stderr,
-            )
-        elif client.simulated:
-            print(
-                f"No LiblibAI keys configured: using the simulator's dev key pair at {client.settings.base_url} "
-                "(images are simulated).",
-                file=sys.stderr,
-            )
+    # Without keys, open_liblib says once (in the log) which simulator answers.
+    async with open_liblib(settings) as (client, _simulator):
+        where = f"LiblibAI at {client.settings.base_url}"
         builder = RequestBuilder(settings.models, simulated=lambda: client.simulated)
         mode = args.mode
         if mode == "kontext" and args.kontext_model:
@@ -356,6 +354,7 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
                 print("error: no custom models are configured ([[models.custom]] in the settings).", file=sys.stderr)
                 return 2
             mode = settings.models.custom[0].name
+        progress = ProgressLine(sys.stderr)
         try:
             request = builder.build(
                 args.prompt,
@@ -370,44 +369,47 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
             )
             sources: list[str] = []
             for index, ref in enumerate(args.image):
-                if ref.startswith(("http://", "https://")):
-                    sources.append(ref)
-                    continue
-                path = Path(ref)
-                image = sniff_input(path.read_bytes(), field=f"--image {ref}")
+                image = sniff_input(await _read_image(ref), field=f"--image {ref}")
+                if index == 0:  # the result keeps the first image's shape, as a restyle on Discord does
+                    request = shaped_like_source(request, image.width, image.height)
                 upload = as_png_or_jpeg(image)
                 sources.append(
                     await client.upload_image(upload.data, f"cli-{index}.{upload.extension}", upload.content_type)
                 )
             request = request.with_(source_images=tuple(sources))
             submit = make_submit_builder(settings)(request)
-        except BotError as exc:
-            print(f"error: {exc.message}", file=sys.stderr)
-            return 2
-        except OSError as exc:
-            print(f"error: cannot read input image: {exc}", file=sys.stderr)
-            return 2
-        started = time.monotonic()
+            started = time.monotonic()
 
-        async def show(status: TaskStatus) -> None:
-            pct = f" {status.percent_completed * 100:.0f}%" if status.percent_completed else ""
-            names = {1: "queued", 2: "generating", 3: "generated", 4: "auditing", 5: "done", 6: "failed", 7: "timeout"}
-            print(
-                f"  [{time.monotonic() - started:5.1f}s] {names.get(status.generate_status, '…')}{pct}", file=sys.stderr
-            )
+            async def show(status: TaskStatus) -> None:
+                name = _STATUS_NAMES.get(status.generate_status, "…")
+                pct = f" {status.percent_completed * 100:.0f}%" if status.percent_completed else ""
+                progress.show(f"  [{time.monotonic() - started:5.1f}s] {name}{pct}", key=f"{name}{pct}")
 
-        try:
             generate_uuid = await client.submit(submit)
             print(f"submitted task {generate_uuid}", file=sys.stderr)
             result = await client.wait_for(family_of(request.mode), generate_uuid, on_progress=show)
+            progress.done()
             out_dir.mkdir(parents=True, exist_ok=True)
             for index, output in enumerate(result.images, start=1):
                 data = await client.download(output.image_url, max_bytes=50 * 1024 * 1024)
                 path = out_dir / f"{generate_uuid[:12]}_{index}.png"
                 path.write_bytes(data)
                 print(f"{path}\tseed={output.seed}" + ("\tsimulated" if client.simulated else ""))
+        except BotError as exc:
+            progress.done()
+            print(f"error: {plain(exc.message)}", file=sys.stderr)
+            return 2
+        except _InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         except LiblibError as exc:
-            print(f"error: {exc.human} ({exc.message})", file=sys.stderr)
+            progress.done()
+            problem = problems.liblib_problem(exc, where)
+            if problem is not None:
+                print(f"error: {problem.line()}", file=sys.stderr)
+            else:
+                detail = f" ({plain(exc.message)})" if exc.message != exc.human else ""
+                print(f"error: {plain(exc.human)}{detail}", file=sys.stderr)
             return 1
         if result.blocked_count:
             print(f"{result.blocked_count} image(s) were blocked by the content audit.", file=sys.stderr)
@@ -415,6 +417,39 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
             print(f"SIMULATED: answered by the LiblibAI simulator at {client.settings.base_url}", file=sys.stderr)
         print(f"points spent: {result.points_cost or 0}" + (" (simulated)" if client.simulated else ""))
     return 0
+
+
+class _InputError(Exception):
+    """An ``--image`` that cannot be read (the message says which and why)."""
+
+
+async def _read_image(ref: str) -> bytes:
+    """The bytes of an ``--image``: a local file, or a URL (downloaded here, so its shape is known). Past the
+    size limit a download stops: ``sniff_input`` refuses what is over."""
+    if not ref.startswith(("http://", "https://")):
+        try:
+            return await asyncio.to_thread(Path(ref).read_bytes)
+        except OSError as exc:
+            raise _InputError(f"cannot read --image {ref}: {exc.strerror or exc}") from exc
+    import aiohttp
+
+    from bot.liblib.endpoints import MAX_INPUT_IMAGE_BYTES
+
+    data = bytearray()
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, sock_connect=15)) as http,
+            http.get(ref) as resp,
+        ):
+            if resp.status != 200:
+                raise _InputError(f"cannot download --image {ref}: HTTP {resp.status}")
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                data += chunk
+                if len(data) > MAX_INPUT_IMAGE_BYTES:
+                    break
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise _InputError(f"cannot download --image {ref}: {str(exc) or type(exc).__name__}") from exc
+    return bytes(data)
 
 
 if __name__ == "__main__":  # pragma: no cover

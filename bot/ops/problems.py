@@ -200,6 +200,11 @@ def liblib_problem(exc: LiblibError, where: str) -> Problem | None:
         return Problem("LiblibAI points", f"the account at {where} is out of points: top it up")
     if isinstance(exc, liblib.LiblibConnectionError):
         return Problem("LiblibAI", f"cannot reach {where}: {exc.message}")
+    if isinstance(exc, liblib.LiblibConcurrencyError):
+        return Problem(
+            "LiblibAI",
+            f"the account at {where} is running as many tasks as it may (100054): try again when one has finished",
+        )
     if isinstance(exc, liblib.LiblibRateLimitError):
         return Problem("LiblibAI", f"{where} is rate limiting this key (429): try again in a minute")
     if isinstance(exc, liblib.LiblibResponseValidationError):
