@@ -73,10 +73,6 @@ class Finding:
         return f"{status}  {self.subject}: {self.detail}"
 
 
-def _failed(problem: problems.Problem) -> Finding:
-    return Finding(False, problem.subject, problem.detail)
-
-
 # -- settings and storage -------------------------------------------------------------------------
 
 
@@ -112,6 +108,11 @@ def _check_sqlite(url: str) -> Finding:
 
 
 # -- Discord --------------------------------------------------------------------------------------
+
+
+def _failed(problem: problems.Problem) -> Finding:
+    """A failed check worded as ``bot.ops.problems`` words it for every command."""
+    return Finding(False, problem.subject, problem.detail)
 
 
 async def check_discord(settings: Settings) -> tuple[Finding, int | None]:
