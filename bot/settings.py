@@ -42,6 +42,9 @@ class DiscordSettings(_Section):
     token: SecretStr | None = None
     api_base_url: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg/"
+    # Seconds `run` and `sync-commands` wait for Discord to log in (and `run` for the gateway's READY) before
+    # giving up with a clear message; a Discord that accepts the connection but never answers would hang forever.
+    login_timeout: float = Field(30.0, gt=0)
     dev_guild_id: int | None = None
     # "auto": sync only when the command set changed since the last sync; "always"; "never".
     sync_policy: Literal["auto", "always", "never"] = "auto"
