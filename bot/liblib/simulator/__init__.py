@@ -3,8 +3,9 @@
 Used by the bot's offline mode and by every test and benchmark. It verifies signatures (§2.4), enforces
 the per-AccessKey submit QPS and concurrent-task cap (§9), validates parameters (§5), runs each task
 through statuses 1→2→3→4→5 in real time, renders real PNGs, fetches input images like the real service,
-and stands in for the OSS upload (§7). Faults and task outcomes can be injected from tests or over HTTP
-(``/_sim/*``, unauthenticated, simulator only).
+and stands in for the OSS upload (§7). Faults, task outcomes and task billings (a cost whatever the outcome,
+or a status without ``pointsCost``) can be injected from tests or over HTTP (``/_sim/*``, unauthenticated,
+simulator only).
 
 Choices where the real service is unknown, kept deliberately:
 * Each family is only served by its own status route (webui tasks on ``/webui/status``, Kontext on

@@ -25,7 +25,7 @@ from bot.liblib.simulator.replies import (
     Reply,
     invalid_reply,
 )
-from bot.liblib.simulator.tasks import SimCounters, TaskBook
+from bot.liblib.simulator.tasks import Billing, SimCounters, TaskBook
 from bot.liblib.simulator.validate import MSG_INCOMPLETE, Rejection, SubmitKind, classify, source_urls
 from bot.liblib.simulator.validate import validate as validate_params
 from bot.settings import SimulatorSettings
@@ -73,6 +73,7 @@ class ApiRoutes:
     _submit_gate: RateGate
     _status_gate: RateGate | None
     _outcomes: deque[str]
+    _billings: deque[Billing]
     _oss: OssStore
     _http: aiohttp.ClientSession | None
     _base_url: str
@@ -140,6 +141,7 @@ class ApiRoutes:
             sources=sizes,
             outcome=self._outcomes.popleft() if self._outcomes else None,
             base_url=self.base_url,
+            billing=self._billings.popleft() if self._billings else None,
         )
         return Reply(0, "", {"generateUuid": task.uuid})
 
@@ -201,6 +203,8 @@ class ApiRoutes:
             "accountBalance": self.balance(access_key),
             "images": [{"imageUrl": img.url, "seed": img.seed, "auditStatus": img.audit_status} for img in images],
         }
+        if not task.billing.report:
+            del data["pointsCost"]
         return Reply(0, "", data)
 
     def _upload(self, body: dict[str, Any]) -> Reply:
