@@ -228,6 +228,7 @@ async def open_runtime(
                 else None
             ),
             owns=shard_owner(settings.discord),
+            audit_blocked=quotas.audit_blocked,
         )
         admission = admission or quotas
         jobs = JobService(

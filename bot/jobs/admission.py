@@ -3,14 +3,17 @@
 ``JobService.start`` calls ``admit`` for every new job (slash commands, replies, buttons) just before
 enqueue. An implementation refuses with a BotError (shown to the member as is) or returns the job with
 the ``debits`` the store must reserve atomically at enqueue; then ``enqueued`` once the job is stored,
-or ``refused`` when the store refused it. ``OpenAdmission`` admits everything for free.
+or ``refused`` when the store refused it. ``OpenAdmission`` admits everything for free. ``AuditBlocked`` is the
+quotas' say once a job has run: what an audit-blocked batch costs its member beyond its points (a strike).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.i18n import Text
 from bot.models import Job
 
 
@@ -43,6 +46,11 @@ class Admission(Protocol):
     async def active_cap(self, requester: Requester) -> int | None:
         """A server's cap on the member's queued + running jobs when lower than the bot-wide one, else None.
         The store enforces it atomically at enqueue, together with the bot-wide cap."""
+
+
+# A job's whole batch was blocked by LiblibAI's content audit (and billed): the quotas' consequence for its
+# member (a strike, when the server counts them). Returns what to tell the member about it, or None.
+AuditBlocked = Callable[[Job], Awaitable[Text | None]]
 
 
 class OpenAdmission:

@@ -72,6 +72,7 @@ class ScopeConfig(BaseModel):
     strike_block_hours: float | None = Field(None, gt=0)
     audit_display: AuditDisplay | None = None
     flagged_only_nsfw: bool | None = None
+    audit_strikes: bool | None = None  # server scope: a batch the audit blocks entirely is a strike
     timezone: str | None = None
     language: Language | None = None  # server scope: the default language of replies (bot.i18n)
     buttons_open: bool | None = None  # server scope: anyone may Reroll/Vary/Upscale/Remix/Restyle any result
@@ -154,6 +155,7 @@ class Policy:
     flagged_only_nsfw: bool
     timezone: str
     buttons_open: bool = False
+    audit_strikes: bool = True
 
     @classmethod
     def defaults(cls, quotas: QuotaSettings, *, max_active: int, max_steps: int) -> Policy:
@@ -182,6 +184,7 @@ class Policy:
             audit_display=quotas.audit_display,
             flagged_only_nsfw=quotas.flagged_only_nsfw,
             timezone=quotas.timezone,
+            audit_strikes=quotas.audit_strikes,
         )
 
 

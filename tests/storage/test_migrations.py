@@ -10,7 +10,12 @@ import pytest
 from bot.storage import _migrations
 from bot.storage._migrations import DIALECTS, Migration, applied_names, check_sequence, load_migrations
 
-SHIPPED = [Migration(1, "init", ""), Migration(2, "job_fingerprint", ""), Migration(3, "server_admin", "")]
+SHIPPED = [
+    Migration(1, "init", ""),
+    Migration(2, "job_fingerprint", ""),
+    Migration(3, "server_admin", ""),
+    Migration(4, "cancel_requested", ""),
+]
 
 
 def test_every_dialect_ships_the_same_migrations_in_the_same_order() -> None:

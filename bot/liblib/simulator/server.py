@@ -301,10 +301,8 @@ class Simulator(ApiRoutes):
     async def _admin_billing(self, request: web.Request) -> web.Response:
         try:
             body = await request.json()
-            cost = body.get("cost")
-            self.bill_next_tasks(
-                None if cost is None else int(cost), report=bool(body.get("report", True)), count=int(body.get("count", 1))
-            )
+            cost = None if body.get("cost") is None else int(body["cost"])
+            self.bill_next_tasks(cost, report=bool(body.get("report", True)), count=int(body.get("count", 1)))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
         return web.json_response({"ok": True})
