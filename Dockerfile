@@ -29,13 +29,15 @@ FROM python:3.11-slim AS runtime
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
-    LIBBOT_STORAGE__URL=sqlite:////data/bot.db \
-    LIBBOT_METRICS__ENABLED=true \
-    LIBBOT_METRICS__HOST=0.0.0.0 \
-    LIBBOT_METRICS__PORT=9108
+    MPLCONFIGDIR=/tmp/matplotlib \
+    LIBBOT_DEFAULTS_FILE=/etc/liblib-bot/defaults.toml
+# The container's defaults live in a defaults file, below /app/config.toml and the environment: a mounted
+# config.toml can change them (say [storage] url to PostgreSQL), which environment variables here could not.
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /app bot \
-    && mkdir -p /data /app \
-    && chown bot:bot /data
+    && mkdir -p /data /app /etc/liblib-bot \
+    && chown bot:bot /data \
+    && printf '%s\n' '[storage]' 'url = "sqlite:////data/bot.db"' '[metrics]' 'enabled = true' 'host = "0.0.0.0"' \
+        'port = 9108' > /etc/liblib-bot/defaults.toml
 COPY --from=builder /opt/venv /opt/venv
 # An optional settings file goes to /app/config.toml (mount it read-only); secrets come from the environment.
 WORKDIR /app

@@ -6,6 +6,7 @@ fake Discord and the simulator).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -15,7 +16,9 @@ import discord
 import yarl
 from pydantic import SecretStr
 
+from bot.billing import BalanceBook, BalanceReading
 from bot.discord_app.ack_priority import AckPriority
+from bot.discord_app.alerts import low_balance_alert
 from bot.discord_app.client import CogLoader, LiblibBot
 from bot.discord_app.restyling import Restyler
 from bot.discord_app.sink import DiscordResultSink
@@ -27,6 +30,7 @@ from bot.i18n import LocaleResolver
 from bot.jobs import JobRunner, JobService
 from bot.jobs.admission import Admission
 from bot.jobs.leadership import elector_for
+from bot.jobs.retention import JobRetention
 from bot.jobs.scheduling import FairQueue
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
@@ -36,6 +40,7 @@ from bot.models import Job
 from bot.ops.health import HealthServer
 from bot.ops.metrics import Metrics
 from bot.quotas import GuildAdminService, QuotaService
+from bot.reports.service import UsageReporter
 from bot.settings import DiscordSettings, LiblibSettings, Settings
 from bot.storage import Store, open_store
 from cogs.admin import AdminCog
@@ -65,6 +70,7 @@ class Services:
     sources: SourceImageFetcher  # downloads images members point at by URL (allowlisted hosts only)
     locales: LocaleResolver  # which language to answer in
     acks: AckPriority  # answered commands let unanswered ones go first
+    balance: BalanceBook  # the LiblibAI account balance and its forecast (/usage top)
 
 
 @dataclass(slots=True)
@@ -124,10 +130,11 @@ def cog_loader(services: Services) -> CogLoader:
                 transport=s.transport,
                 locales=s.locales,
                 default_mode=models.default_mode,
+                prices=s.settings.liblib.prices,
             )
         )
         await bot.add_cog(AdminCog(s.admin, s.locales))
-        await bot.add_cog(UsageCog(s.admin.quotas, s.locales))
+        await bot.add_cog(UsageCog(s.admin.quotas, UsageReporter(s.store, s.admin.quotas.zone), s.balance, s.locales))
 
     return load
 
@@ -229,6 +236,7 @@ async def open_runtime(
             ),
             owns=shard_owner(settings.discord),
             audit_blocked=quotas.audit_blocked,
+            retention=JobRetention(store, retention_days=settings.storage.job_retention_days),
         )
         admission = admission or quotas
         jobs = JobService(
@@ -254,6 +262,7 @@ async def open_runtime(
             ),
             locales=locales,
             acks=acks,
+            balance=balance_book(settings, store, bot, metrics),
         )
         bot.runner = runner
         bot.load_cogs = cog_loader(services)
@@ -261,10 +270,32 @@ async def open_runtime(
         if settings.metrics.enabled:
             health = HealthServer(metrics, bot, store, host=settings.metrics.host, port=settings.metrics.port)
             await health.start()
+        balance_watch = asyncio.create_task(services.balance.run(client_balance(client)), name="balance-watch")
         try:
             yield Runtime(settings, bot, client, store, runner, simulator, metrics, services, health)
         finally:
+            balance_watch.cancel()
             if not bot.is_closed():
                 await bot.close()
             if health is not None:
                 await health.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await balance_watch
+
+
+def balance_book(settings: Settings, store: Store, bot: LiblibBot, metrics: Metrics) -> BalanceBook:
+    channel = settings.balance.alert_channel_id
+    return BalanceBook(
+        store,
+        settings.balance,
+        alert=low_balance_alert(bot, channel, settings.discord.default_locale) if channel is not None else None,
+        gauge=lambda reading: metrics.balance_seen(reading.points, reading.at),
+    )
+
+
+def client_balance(client: LiblibClient) -> Callable[[], BalanceReading | None]:
+    def latest() -> BalanceReading | None:
+        seen = client.latest_balance
+        return BalanceReading(*seen) if seen is not None else None
+
+    return latest

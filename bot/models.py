@@ -176,6 +176,17 @@ class UsageDebit:
     max_images: int | None = None
     max_points: int | None = None
 
+    def images_fit(self, used_images: int) -> bool:
+        return self.max_images is None or used_images + self.images <= self.max_images
+
+    def fits(self, used_images: int, used_points: int) -> bool:
+        """Whether this debit fits on a counter at (``used_images``, ``used_points``). The store applies the
+        same rule atomically at enqueue (its checked increment); here it serves refusal messages and
+        advisory pre-checks."""
+        return self.images_fit(used_images) and (
+            self.max_points is None or used_points + self.points <= self.max_points
+        )
+
 
 @dataclass(slots=True)
 class Job:

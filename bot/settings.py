@@ -7,14 +7,27 @@ Settings are loaded once in the composition root and passed down; nothing loads 
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 import zoneinfo
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.config_sources import DEFAULTS_FILE_ENV, Provenance, provenance
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 DEFAULT_BASE_URL = "https://openapi.liblibai.cloud"
@@ -54,8 +67,25 @@ class DiscordSettings(_Section):
         return self
 
 
+# Documented defaults of [liblib.prices] (points per image; Kontext from the API docs, the others measured).
+DEFAULT_PRICES: dict[str, int] = {"star3": 8, "custom": 8, "kontext-pro": 29, "kontext-max": 58}
+
+
+def _unlimited(value: Any) -> Any:
+    """-1 in a limit means unlimited (None), as in /quota."""
+    return None if value in (-1, "-1") else value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http(s) URL such as {DEFAULT_BASE_URL}")
+    return value
+
+
 class LiblibSettings(_Section):
     base_url: str = DEFAULT_BASE_URL
+    _base_url_is_http = field_validator("base_url")(_http_url)
     access_key: SecretStr | None = None
     secret_key: SecretStr | None = None
     submit_per_second: float = Field(1.0, gt=0)
@@ -74,10 +104,20 @@ class LiblibSettings(_Section):
     kontext_status_path: str = "/api/generate/status"
     # Whether Star-3 uses the documented /ultra routes (§11.2: one app says they moved to /webui/*).
     star3_use_ultra_routes: bool = True
-    # Points per image used for quota estimates before LiblibAI reports the actual cost.
-    estimated_points_per_image: dict[str, int] = Field(
-        default_factory=lambda: {"star3": 8, "custom": 8, "kontext-pro": 29, "kontext-max": 58}
+    # Points per image, by mode or model name ([liblib.prices]): what a job reserves from points budgets before
+    # LiblibAI reports its real cost (then settled at that). "custom" is the default of every custom model;
+    # a custom model's own name overrides it. ``estimated_points_per_image`` is the key's old name.
+    prices: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        validation_alias=AliasChoices("prices", "estimated_points_per_image"),
     )
+
+    @field_validator("prices")
+    @classmethod
+    def _complete_prices(cls, value: dict[str, int]) -> dict[str, int]:
+        if any(v < 0 for v in value.values()):
+            raise ValueError("prices are points per image: 0 or more")
+        return DEFAULT_PRICES | value  # a table naming only some modes keeps the defaults of the others
 
     @property
     def has_keys(self) -> bool:
@@ -197,8 +237,25 @@ class FetchSettings(_Section):
         return value
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+asyncpg://")
+
+
 class StorageSettings(_Section):
-    url: str = "sqlite:///data/bot.db"
+    url: str = "sqlite:///data/bot.db"  # sqlite:///path, or postgresql://user@host:5432/db
+    # Finished jobs (their prompts, results and ids) are deleted this many days after they finished; an
+    # active job never. A result's buttons and /show stop working for a deleted job.
+    job_retention_days: int = Field(90, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _supported_scheme(cls, value: str) -> str:
+        """The one check of the URL's scheme: ``check`` and ``run`` refuse the same URLs, the same way."""
+        if value.startswith(POSTGRES_SCHEMES) or value.startswith("sqlite://") or "://" not in value:
+            return value
+        scheme = value.split("://", 1)[0]
+        raise ValueError(
+            f"unsupported storage URL scheme {scheme!r}: use sqlite:///path/to/bot.db or postgresql://user@host:5432/db"
+        )
 
 
 class LoggingSettings(_Section):
@@ -210,10 +267,14 @@ class LoggingSettings(_Section):
 class QuotaSettings(_Section):
     """Bot-wide defaults; server admins override most of them per server with /quota and /settings."""
 
-    images_per_day: int | None = Field(50, ge=0)  # per member per server; None: unlimited
+    images_per_day: int | None = Field(50, ge=0)  # per member per server; None or -1: unlimited
     images_per_month: int | None = Field(500, ge=0)
+    points_per_day: int | None = Field(None, ge=0)  # LiblibAI points per member per server
+    points_per_month: int | None = Field(None, ge=0)
     server_images_per_day: int | None = Field(None, ge=0)
     server_points_per_day: int | None = Field(None, ge=0)
+    server_points_per_month: int | None = Field(None, ge=0)
+    account_points_per_day: int | None = Field(None, ge=0)  # the whole bot (every server and DMs), owner only
     cooldown_seconds: float = Field(0.0, ge=0)
     timezone: str = "UTC"
     # Owner switches (bot-wide, not overridable by server admins):
@@ -227,6 +288,18 @@ class QuotaSettings(_Section):
     audit_display: Literal["notice", "silent"] = "notice"  # tell members when the audit filtered images
     flagged_only_nsfw: bool = False  # a batch the audit partly filtered: the rest only in age-restricted channels
     audit_strikes: bool = True  # a batch the audit blocks entirely is a strike, like a banned word
+
+    _limits_accept_minus_one = field_validator(
+        "images_per_day",
+        "images_per_month",
+        "points_per_day",
+        "points_per_month",
+        "server_images_per_day",
+        "server_points_per_day",
+        "server_points_per_month",
+        "account_points_per_day",
+        mode="before",
+    )(_unlimited)
 
     @field_validator("timezone")
     @classmethod
@@ -260,6 +333,15 @@ class MetricsSettings(_Section):
     port: int = Field(9108, ge=0, le=65535)  # 0: any free port
 
 
+class BalanceSettings(_Section):
+    """The LiblibAI account balance: kept from every status answer, alerted on when it runs low."""
+
+    low_threshold: int | None = Field(None, ge=0)  # points; below it, one alert per crossing (None: no alert)
+    alert_channel_id: int | None = None  # where the alert is posted (also logged as a warning); None: log only
+    check_interval: float = Field(30.0, gt=0)  # seconds between looks at the latest reading
+    forecast_days: int = Field(7, ge=1, le=90)  # the burn rate is taken over this many past days
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LIBBOT_", env_nested_delimiter="__", extra="forbid")
 
@@ -274,6 +356,7 @@ class Settings(BaseSettings):
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    balance: BalanceSettings = Field(default_factory=BalanceSettings)
 
     @field_validator("models")
     @classmethod
@@ -324,23 +407,60 @@ class SettingsError(Exception):
 
 def load_settings(path: str | Path | None = None) -> Settings:
     """Load settings from ``path`` (or ``config.toml`` when present) plus the environment."""
+    return load_settings_with_sources(path)[0]
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    if not file.is_file():
+        raise SettingsError(f"settings file not found: {file}")
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{file}: not valid TOML: {exc}") from exc
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``, section by section (a file overrides a defaults file key by key)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_settings_with_sources(path: str | Path | None = None) -> tuple[Settings, Provenance]:
+    """The settings, and where each value came from.
+
+    Layers, the later winning: built-in defaults; the defaults file named by ``LIBBOT_DEFAULTS_FILE`` (a
+    container image's defaults, which the settings file may override); the settings file; the environment."""
     data: dict[str, Any] = {}
+    defaults_file = os.environ.get(DEFAULTS_FILE_ENV)
+    if defaults_file:
+        data = _read_toml(Path(defaults_file))
     if path is None and DEFAULT_CONFIG_PATH.is_file():
         path = DEFAULT_CONFIG_PATH
+    file_data: dict[str, Any] = {}
     if path is not None:
-        file = Path(path)
-        if not file.is_file():
-            raise SettingsError(f"settings file not found: {file}")
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise SettingsError(f"{file}: not valid TOML: {exc}") from exc
+        file_data = _read_toml(Path(path))
+        data = _merged(data, file_data)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         # Every bad key, but never its value: a misspelt key or a wrong type may hold a secret.
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors(include_url=False, include_input=False)
-        )
+        problems = "; ".join(_problem(error) for error in exc.errors(include_url=False, include_input=False))
         raise SettingsError(f"invalid settings: {problems}") from None
+    return settings, provenance(str(path) if path is not None else None, file_data)
+
+
+def _problem(error: Any) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    if error["type"] != "extra_forbidden":
+        return f"{location}: {error['msg']}"
+    *section, key = [str(part) for part in error["loc"]]
+    model: type[BaseModel] = Settings
+    for name in section:
+        annotation = model.model_fields[name].annotation if name in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return f"{location}: unknown key"
+        model = annotation
+    close = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.6)
+    return f"{location}: unknown key" + (f" (did you mean {'.'.join([*section, close[0]])}?)" if close else "")

@@ -24,6 +24,7 @@ from bot.quotas.policy import SERVER, channel_scope, member_scope, role_scope
 
 ADMIN_PERMISSIONS = discord.Permissions(manage_guild=True)
 UNLIMITED = -1  # in /quota options: no limit
+MEMBER_BUDGETS = ("images_per_day", "images_per_month", "points_per_day", "points_per_month")
 
 # How a change is confirmed: from the scope's new settings, in the member's language.
 Confirm = Callable[[ScopeConfig, str], Awaitable[str]]
@@ -153,10 +154,13 @@ class AdminCog(commands.Cog):
     @app_commands.describe(
         images_per_day="Images per member per day (-1 unlimited, 0 none)",
         images_per_month="Images per member per month (-1 unlimited, 0 none)",
+        points_per_day="LiblibAI points per member per day (-1 unlimited, 0 none)",
+        points_per_month="LiblibAI points per member per month (-1 unlimited, 0 none)",
         max_active="Jobs a member may have queued or running at once",
         cooldown_seconds="Seconds between two generations by the same member",
         server_images_per_day="Images per day for the whole server (-1 unlimited)",
         server_points_per_day="LiblibAI points per day for the whole server (-1 unlimited)",
+        server_points_per_month="LiblibAI points per month for the whole server (-1 unlimited)",
         member="Set an override for this member instead of the server default",
     )
     async def quota_set(
@@ -164,17 +168,23 @@ class AdminCog(commands.Cog):
         interaction: discord.Interaction,
         images_per_day: LimitOption | None = None,
         images_per_month: LimitOption | None = None,
+        points_per_day: LimitOption | None = None,
+        points_per_month: LimitOption | None = None,
         max_active: app_commands.Range[int, 1, 50] | None = None,
         cooldown_seconds: app_commands.Range[int, 0, 86_400] | None = None,
         server_images_per_day: LimitOption | None = None,
         server_points_per_day: LimitOption | None = None,
+        server_points_per_month: LimitOption | None = None,
         member: discord.Member | None = None,
     ) -> None:
         changes = _limits(
             images_per_day=images_per_day,
             images_per_month=images_per_month,
+            points_per_day=points_per_day,
+            points_per_month=points_per_month,
             server_images_per_day=server_images_per_day,
             server_points_per_day=server_points_per_day,
+            server_points_per_month=server_points_per_month,
         ) | _present(max_active=max_active, cooldown_seconds=cooldown_seconds)
 
         async def effective(_config: ScopeConfig, locale: str) -> str:
@@ -195,6 +205,8 @@ class AdminCog(commands.Cog):
         preset="limits: use the numbers below; unlimited; blocked; exempt (no member limits); remove the override",
         images_per_day="Images per member per day (-1 unlimited, 0 none)",
         images_per_month="Images per member per month (-1 unlimited, 0 none)",
+        points_per_day="LiblibAI points per member per day (-1 unlimited, 0 none)",
+        points_per_month="LiblibAI points per member per month (-1 unlimited, 0 none)",
         max_active="Jobs at once",
         cooldown_seconds="Seconds between two generations",
     )
@@ -205,6 +217,8 @@ class AdminCog(commands.Cog):
         preset: Literal["limits", "unlimited", "blocked", "exempt", "remove"] = "limits",
         images_per_day: LimitOption | None = None,
         images_per_month: LimitOption | None = None,
+        points_per_day: LimitOption | None = None,
+        points_per_month: LimitOption | None = None,
         max_active: app_commands.Range[int, 1, 50] | None = None,
         cooldown_seconds: app_commands.Range[int, 0, 86_400] | None = None,
     ) -> None:
@@ -213,12 +227,15 @@ class AdminCog(commands.Cog):
             await self.admin.clear(_guild(interaction), interaction.user.id, scope)
             await self._reply(interaction, Text("✅ {role} has no quota override any more.", {"role": role.mention}))
             return
-        changes = _limits(images_per_day=images_per_day, images_per_month=images_per_month) | _present(
-            max_active=max_active, cooldown_seconds=cooldown_seconds
-        )
+        changes = _limits(
+            images_per_day=images_per_day,
+            images_per_month=images_per_month,
+            points_per_day=points_per_day,
+            points_per_month=points_per_month,
+        ) | _present(max_active=max_active, cooldown_seconds=cooldown_seconds)
         unset: list[str] = []
         if preset == "unlimited":
-            changes |= {"images_per_day": None, "images_per_month": None, "blocked": False}
+            changes |= dict.fromkeys(MEMBER_BUDGETS) | {"blocked": False}
         elif preset == "blocked":
             changes = {"blocked": True}
         elif preset == "exempt":

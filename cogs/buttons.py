@@ -15,6 +15,7 @@ import discord
 from discord.ext import commands
 
 from bot.discord_app.replies import answer_error
+from bot.discord_app.repost import posted_result_image
 from bot.discord_app.requester import requester_from_interaction
 from bot.discord_app.restyling import Restyler, image_refs
 from bot.discord_app.starting import JobStarter
@@ -37,7 +38,7 @@ from bot.jobs import JobService
 from bot.jobs.admission import Requester
 from bot.media.results import source_from_result
 from bot.media.transport import ImageTransport
-from bot.models import GenerationRequest, Job, has_result, new_job_id, result_image_count
+from bot.models import GenerationRequest, Job, has_result, new_job_id, result_image, result_image_count
 from bot.quotas import QuotaService
 from bot.settings import ActionsSettings
 
@@ -142,7 +143,7 @@ class ButtonsCog(commands.Cog):
         elif click.action is Action.RESTYLE:
             await self._restyle(interaction, click)
         elif click.action is Action.REMIX:
-            job = await self._parent(click.job_id)  # a local read: the modal must be the first response
+            job = await self._parent(interaction, click.job_id)  # a local read: the modal must be the first response
             locale = await self.locales.for_interaction(interaction)
             await interaction.response.send_modal(RemixModal(self, job, locale))
         else:
@@ -173,8 +174,9 @@ class ButtonsCog(commands.Cog):
             raise InvalidRequestError("image", N_("that image is not part of this result."))
         await self.restyler.open_form(interaction, image_url=images[click.index].url, parent_job_id=click.job_id)
 
-    async def _parent(self, job_id: str) -> Job:
-        job = await self.jobs.get(job_id)
+    async def _parent(self, interaction: discord.Interaction, job_id: str) -> Job:
+        """The job a button acts on, if the clicker may see it (a button can outlive who it was posted for)."""
+        job = await self.jobs.get_visible(job_id, requester_from_interaction(interaction))
         if not has_result(job):
             raise NoResultError(job)
         return job
@@ -183,11 +185,20 @@ class ButtonsCog(commands.Cog):
         self, interaction: discord.Interaction, action: Action, job_id: str, index: int, prompt: str | None = None
     ) -> None:
         response = await interaction.response.defer(thinking=True)
-        parent = await self._parent(job_id)
+        parent = await self._parent(interaction, job_id)
         new_id = new_job_id()
-        request = await self._request_for(parent, action, index, new_id)
+        request = self._request_for(parent, action, index)
         if prompt is not None:
             request = request.with_(prompt=prompt)
+        from_result = action is Action.VARY or (action is Action.UPSCALE and parent.request.is_img2img)
+
+        async def posted() -> tuple[bytes, str]:  # once LiblibAI's result URL has expired
+            return await posted_result_image(interaction, parent, index)
+
+        async def publish_source(request: GenerationRequest) -> GenerationRequest:
+            source = await source_from_result(self.transport, parent, index, stem=f"{new_id}-src", posted=posted)
+            return request.with_(source_images=(source,))
+
         await self.starter.start_interaction(
             interaction,
             request,
@@ -196,29 +207,28 @@ class ButtonsCog(commands.Cog):
             response_message_id=response.message_id if response else None,
             job_id=new_id,
             parent_message_id=interaction.message.id if interaction.message else None,
+            prepare=publish_source if from_result else None,  # fetched and uploaded once admitted
         )
 
-    async def _request_for(self, parent: Job, action: Action, index: int, new_id: str) -> GenerationRequest:
+    def _request_for(self, parent: Job, action: Action, index: int) -> GenerationRequest:
+        """The new job's request (no I/O). A result used as the source stands as its result URL until
+        ``source_from_result`` has checked and published it."""
         settings = self.settings
         if not 0 <= index < result_image_count(parent):
             raise InvalidRequestError("image", N_("that image is not part of this result."))
-        transport = self.transport
         if action is Action.REROLL:
             return reroll_request(parent)
+        source = result_image(parent, index).url
         if action is Action.VARY:
-            source = await source_from_result(transport, parent, index, stem=f"{new_id}-src")
             return vary_request(parent, source, strength=settings.vary_strength)
         if not supports_upscale(parent.request):
             raise InvalidRequestError("upscale", N_("this result cannot be rendered larger with its mode."))
-        source = ""
-        if parent.request.is_img2img:
-            source = await source_from_result(transport, parent, index, stem=f"{new_id}-src")
         return upscale_request(parent, index, source, strength=settings.upscale_strength)
 
     async def remix_submitted(
         self, interaction: discord.Interaction, job_id: str, prompt: str, action: Action, index: int
     ) -> None:
-        parent = await self._parent(job_id)
+        parent = await self._parent(interaction, job_id)
         request = parent.request
         mode = self.builder.resolve_mode(mode_name(request))  # "kontext" without a model: the configured default
         checked = self.builder.build(prompt, mode=mode)  # same prompt rules as /imagine (no I/O)

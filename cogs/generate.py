@@ -1,4 +1,4 @@
-"""/imagine: validate → defer → fetch and publish input images → enqueue → show the queue position."""
+"""/imagine: validate → defer → pre-check, fetch and publish input images → enqueue → show the queue position."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class GenerateCog(commands.Cog):
         default_mode: str,
     ) -> None:
         self.starter = starter
-        self.admission = admission  # the server's default mode
+        self.admission = admission  # the server's default mode; the rules re-posts follow
         self.builder = builder
         self.transport = transport
         self.sources = sources  # member images by URL, allowlisted hosts only
@@ -108,12 +108,16 @@ class GenerateCog(commands.Cog):
             return
         job_id = new_job_id()
         publisher = SourcePublisher(self.sources, self.transport)
-        request = await publisher.prepare_imagine(request, source, control, job_id=job_id)
+
+        async def prepare(request: GenerationRequest) -> GenerationRequest:
+            return await publisher.prepare_imagine(request, source, control, job_id=job_id)
+
         await self.starter.start_interaction(
             interaction,
             request,
             job_id=job_id,
             response_message_id=response.message_id if response else None,
+            prepare=prepare if source is not None or control is not None else None,  # admitted before fetching
         )
 
     async def repost_duplicate(self, interaction: discord.Interaction, request: GenerationRequest) -> bool:
@@ -136,7 +140,9 @@ class GenerateCog(commands.Cog):
             when=f"<t:{int(duplicate.created_at.timestamp())}:R>",
             job_id=duplicate.id,
         )
-        await repost_result(self.transport, interaction, duplicate, note=note, locale=locale)
+        await repost_result(
+            self.transport, self.admission, interaction, duplicate, note=note, locale=locale, request=request
+        )
         return True
 
     @imagine.autocomplete("mode")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -9,7 +11,7 @@ from discord.ext import commands
 from bot.discord_app.repost import repost_result
 from bot.discord_app.requester import requester_from_interaction
 from bot.discord_app.ui.info import MAX_LISTED, help_embed, jobs_embed, models_embed, queue_embed
-from bot.errors import BotError, JobNotFoundError
+from bot.errors import BotError
 from bot.generation.builder import RequestBuilder
 from bot.i18n import N_, LocaleResolver, Text, t
 from bot.jobs import JobService
@@ -28,6 +30,7 @@ class InfoCog(commands.Cog):
         transport: ImageTransport,
         locales: LocaleResolver,
         default_mode: str,
+        prices: Mapping[str, int],
     ) -> None:
         self._jobs = jobs
         self.store = store
@@ -35,6 +38,7 @@ class InfoCog(commands.Cog):
         self.transport = transport  # /show re-posts stored results
         self.locales = locales
         self.default_mode = default_mode
+        self.prices = prices  # [liblib.prices], shown by /models
 
     @app_commands.command(name="help", description="How to use the bot, with examples")
     async def help(self, interaction: discord.Interaction) -> None:
@@ -45,16 +49,16 @@ class InfoCog(commands.Cog):
     async def models(self, interaction: discord.Interaction) -> None:
         locale = await self.locales.for_interaction(interaction)
         modes = self.builder.modes()
-        embed = models_embed(modes, default_mode=self.default_mode, locale=locale)
+        embed = models_embed(modes, default_mode=self.default_mode, prices=self.prices, locale=locale)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @app_commands.command(name="queue", description="What this server is waiting for, with estimated waits")
     async def queue(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        snapshot = await self._jobs.snapshot()
+        snapshot = await self._jobs.snapshot(requester_from_interaction(interaction))
         typical = self._jobs.estimated_wait(1)
         locale = await self.locales.for_interaction(interaction)
-        embed = queue_embed(snapshot, guild_id=interaction.guild_id, typical=typical, locale=locale)
+        embed = queue_embed(snapshot, typical=typical, locale=locale)
         await interaction.followup.send(embed=embed, ephemeral=True)
 
     @app_commands.command(name="jobs", description="Your recent jobs: status, cost and links")
@@ -76,11 +80,7 @@ class InfoCog(commands.Cog):
     @app_commands.describe(job="The job id (shown under every result, e.g. 3f9a0c12be)")
     async def show(self, interaction: discord.Interaction, job: app_commands.Range[str, 1, 40]) -> None:
         await interaction.response.defer(thinking=True)
-        found = await self._jobs.get(job.strip())
-        requester = requester_from_interaction(interaction)
-        # Jobs of another server stay private to it (and to their requester).
-        if found.guild_id != requester.guild_id and found.user_id != requester.user_id:
-            raise JobNotFoundError(found.id)
+        found = await self._jobs.get_visible(job.strip(), requester_from_interaction(interaction))
         if not has_result(found):
             raise BotError(
                 N_("Job `{job_id}` has no result to show (it is {state})."),
@@ -89,4 +89,4 @@ class InfoCog(commands.Cog):
             )
         locale = await self.locales.for_interaction(interaction)
         note = t("Re-posted with /show by <@{user_id}>.", locale, user_id=interaction.user.id)
-        await repost_result(self.transport, interaction, found, note=note, locale=locale)
+        await repost_result(self.transport, self._jobs.admission, interaction, found, note=note, locale=locale)

@@ -58,3 +58,27 @@ def test_bad_settings_name_the_problem(tmp_path: Path, text: str, fragment: str)
 def test_missing_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="not found"):
         load_settings(tmp_path / "missing.toml")
+
+
+def test_minus_one_means_unlimited_for_every_bot_wide_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = [
+        "images_per_day",
+        "images_per_month",
+        "points_per_day",
+        "points_per_month",
+        "server_images_per_day",
+        "server_points_per_day",
+        "server_points_per_month",
+        "account_points_per_day",
+    ]
+    path = tmp_path / "config.toml"
+    path.write_text("[quotas]\n" + "".join(f"{key} = -1\n" for key in keys))
+    quotas = load_settings(str(path)).quotas
+    assert all(getattr(quotas, key) is None for key in keys)
+    monkeypatch.setenv("LIBBOT_QUOTAS__IMAGES_PER_DAY", "-1")  # the environment too
+    assert load_settings(None).quotas.images_per_day is None
+    monkeypatch.delenv("LIBBOT_QUOTAS__IMAGES_PER_DAY")
+    path.write_text("[quotas]\nimages_per_day = -2\n")
+    with pytest.raises(SettingsError, match="images_per_day"):
+        load_settings(str(path))
+    assert "remove the line for unlimited" not in (Path(__file__).parents[1] / "config.example.toml").read_text()

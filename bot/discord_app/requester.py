@@ -29,7 +29,8 @@ def _is_admin(user: discord.User | discord.Member, permissions: discord.Permissi
     return member_admin or (permissions is not None and permissions.manage_guild)
 
 
-def _nsfw(channel: object) -> bool:
+def is_age_restricted(channel: object) -> bool:
+    """An age-restricted (NSFW) channel; a direct message is not one (``Presentation`` decides what DMs show)."""
     is_nsfw = getattr(channel, "is_nsfw", None)
     return bool(is_nsfw()) if callable(is_nsfw) else False
 
@@ -42,7 +43,7 @@ def requester_from_interaction(interaction: discord.Interaction) -> Requester:
         channel_id=interaction.channel_id or 0,
         role_ids=role_ids(interaction.user),
         is_admin=_is_admin(interaction.user, interaction.permissions if guild_id is not None else None),
-        channel_nsfw=_nsfw(interaction.channel),
+        channel_nsfw=is_age_restricted(interaction.channel),
     )
 
 
@@ -53,7 +54,7 @@ def requester_from_message(message: discord.Message) -> Requester:
         channel_id=message.channel.id,
         role_ids=role_ids(message.author),
         is_admin=_is_admin(message.author, None),
-        channel_nsfw=_nsfw(message.channel),
+        channel_nsfw=is_age_restricted(message.channel),
     )
 
 

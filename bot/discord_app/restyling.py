@@ -1,5 +1,6 @@
 """Restyle jobs from Discord, shared by ``/restyle``, the "Restyle image" menu and form, the Restyle button,
-and reply + mention: which images a message carries, and check (no I/O) → fetch and publish → start.
+and reply + mention: which images a message carries, and check (no I/O) → pre-check the admission → fetch
+and publish → start.
 
 Validation, fetching and publishing live in ``bot.generation.restyle``; jobs start through ``JobStarter``
 so quotas apply alike.
@@ -41,7 +42,8 @@ def image_refs(message: discord.Message, field: str = "image", *, embeds: bool =
 
 
 class Restyler:
-    """Starts restyle jobs: validate (no I/O), fetch, check and publish the images, enqueue."""
+    """Starts restyle jobs: validate (no I/O), pre-check the admission, fetch, check and publish the images,
+    enqueue."""
 
     def __init__(
         self,
@@ -99,11 +101,14 @@ class Restyler:
         mask: SourceRef | None = None,
         parent_job_id: str | None = None,
     ) -> None:
-        """Validate (no I/O) → defer → fetch, check and publish the images → enqueue."""
+        """Validate (no I/O) → defer → pre-check → fetch, check and publish the images → enqueue."""
         request = self._request(PromptFlags(prompt, mode=mode), source, references, mask, strength)
         response = await interaction.response.defer(thinking=True)
         job_id = new_job_id()
-        request = await self._publisher.prepare(request, source, references, mask, job_id=job_id)
+
+        async def prepare(request: GenerationRequest) -> GenerationRequest:
+            return await self._publisher.prepare(request, source, references, mask, job_id=job_id)
+
         await self._starter.start_interaction(
             interaction,
             request,
@@ -111,6 +116,7 @@ class Restyler:
             parent_job_id=parent_job_id,
             response_message_id=response.message_id if response else None,
             job_id=job_id,
+            prepare=prepare,
         )
 
     async def run_message(
@@ -125,8 +131,13 @@ class Restyler:
         """A reply + mention: the prompt and options come from the message's text (``flags``)."""
         request = self._request(flags, source, references)
         job_id = new_job_id()
-        request = await self._publisher.prepare(request, source, references, job_id=job_id)
-        await self._starter.start_message(message, request, kind=JobKind.RESTYLE, job_id=job_id, locale=locale)
+
+        async def prepare(request: GenerationRequest) -> GenerationRequest:
+            return await self._publisher.prepare(request, source, references, job_id=job_id)
+
+        await self._starter.start_message(
+            message, request, kind=JobKind.RESTYLE, job_id=job_id, locale=locale, prepare=prepare
+        )
 
     async def open_form(
         self, interaction: discord.Interaction, *, image_url: str, parent_job_id: str | None = None

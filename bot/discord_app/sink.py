@@ -4,10 +4,17 @@ While the interaction token lives (15 min, we keep a margin) the deferred respon
 that, results go to the channel as a reply with the bot token. Channel sends carry a nonce derived
 from the job id, so Discord drops a duplicate if a crash makes us deliver twice. Echoed prompts never
 ping: the client default is AllowedMentions.none(); only the requester is pinged on channel replies.
+
+Progress edits are best effort: each gives up after PROGRESS_EDIT_TIMEOUT, and none raises. A delivery
+that fails for a reason that may pass (the network, a timeout, Discord's 5xx or a rate limit discord.py
+did not wait out) raises a transient DeliveryError and the Deliverer posts again; the interaction edit is
+retried as such (it is idempotent), never moved to the channel, which could show the result twice if the
+failed edit had in fact landed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import logging
@@ -19,8 +26,9 @@ from typing import Any, cast
 import aiohttp
 import discord
 
+from bot.discord_app.requester import is_age_restricted
 from bot.discord_app.ui import embeds
-from bot.i18n import N_, t
+from bot.i18n import N_
 from bot.jobs.sink import DeliveryError, Presentation, PresentationLookup, Progress, ResultSink, Stage
 from bot.media.codec import ImageFile
 from bot.models import Job, JobResult, ResultImage, utcnow
@@ -28,6 +36,31 @@ from bot.models import Job, JobResult, ResultImage, utcnow
 log = logging.getLogger(__name__)
 
 ORIGINAL = cast(int, "@original")  # discord.py builds the route from the id as text
+# A progress edit gives up after this long: discord.py's own session waits minutes for a hanging Discord, and
+# the runner awaits the edit (the submit loop before each submit).
+PROGRESS_EDIT_TIMEOUT = 10.0
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a Discord call that raised ``exc`` may succeed if tried again: the network (aiohttp's errors,
+    OSError, and so TimeoutError), Discord's 5xx, and rate limits (429 after discord.py's own retries, or
+    ``RateLimited`` when the wait was beyond its patience)."""
+    if isinstance(exc, discord.RateLimited):
+        return True
+    if isinstance(exc, discord.HTTPException):
+        return exc.status >= 500 or exc.status == 429
+    return isinstance(exc, aiohttp.ClientError | OSError)
+
+
+def _try_later(exc: BaseException) -> DeliveryError:
+    retry_after = exc.retry_after if isinstance(exc, discord.RateLimited) else None
+    if isinstance(exc, discord.HTTPException):
+        return DeliveryError(
+            N_("Discord refused the message ({status})."), permanent=False, retry_after=retry_after, status=exc.status
+        )
+    return DeliveryError(
+        N_("Discord did not answer ({error})."), permanent=False, retry_after=retry_after, error=type(exc).__name__
+    )
 
 
 class DiscordResultSink(ResultSink):
@@ -38,10 +71,13 @@ class DiscordResultSink(ResultSink):
         edit_interval: float = 3.0,
         view_factory: Callable[[Job], discord.ui.View | None] | None = None,
         presentation: PresentationLookup | None = None,
+        progress_timeout: float = PROGRESS_EDIT_TIMEOUT,
     ) -> None:
         self._client = client
         self._edit_interval = edit_interval
-        self._last_edit: dict[str, tuple[float, Stage]] = {}
+        self._progress_timeout = progress_timeout
+        self._last_edit: dict[str, tuple[float, Stage]] = {}  # job id -> (monotonic time, stage) of its last edit
+        self._swept = time.monotonic()
         self._view_factory = view_factory
         self._presentation = presentation
 
@@ -71,26 +107,22 @@ class DiscordResultSink(ResultSink):
             except discord.Forbidden as exc:
                 raise DeliveryError(N_("The bot cannot see the channel any more."), permanent=True) from exc
             except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError) as exc:
-                raise DeliveryError(
-                    N_("Discord did not answer ({error})."), permanent=False, error=type(exc).__name__
-                ) from exc
+                raise _try_later(exc) from exc
         if not isinstance(channel, discord.abc.Messageable):
             raise DeliveryError(N_("The job's channel cannot receive messages."), permanent=True)
         return channel
 
     async def _age_restricted(self, job: Job) -> bool:
-        """Direct messages count as private; a channel we cannot see counts as not age-restricted."""
-        if job.guild_id is None:
-            return True
+        """Whether the job's channel is age-restricted; a channel we cannot see counts as not."""
         try:
             channel = await self._channel(job)
         except DeliveryError:
             return False
-        is_nsfw = getattr(channel, "is_nsfw", None)
-        return bool(is_nsfw()) if callable(is_nsfw) else False
+        return is_age_restricted(channel)
 
     def _throttled(self, job: Job, stage: Stage) -> bool:
         now = time.monotonic()
+        self._forget_stale(now)
         last = self._last_edit.get(job.id)
         if last is not None:
             elapsed = now - last[0]
@@ -100,22 +132,40 @@ class DiscordResultSink(ResultSink):
         self._last_edit[job.id] = (now, stage)
         return False
 
+    def _forget_stale(self, now: float) -> None:
+        """Drop entries older than edit_interval (they no longer throttle anything), at most once per interval.
+
+        deliver and notify_failure drop a job's entry, but some jobs reach neither here: a cancelled job, or
+        one another process delivers; without this their entries would stay for the life of the process."""
+        if now - self._swept < self._edit_interval:
+            return
+        self._swept = now
+        stale = [job_id for job_id, (at, _stage) in self._last_edit.items() if now - at >= self._edit_interval]
+        for job_id in stale:
+            del self._last_edit[job_id]
+
     # -- ResultSink --------------------------------------------------------------------------------
 
     async def progress(self, job: Job, progress: Progress) -> None:
         if self._throttled(job, progress.stage):
             return
-        text = embeds.progress_text(job, progress)
         try:
-            if self.token_alive(job):
-                await self._webhook(job).edit_message(ORIGINAL, content=text)
-            elif job.progress_message_id and job.interaction_token is None:
-                # Flows without an interaction (reply + mention) post a progress message of their own.
-                channel = await self._channel(job)
-                if isinstance(channel, discord.abc.GuildChannel | discord.DMChannel | discord.Thread):
-                    await channel.get_partial_message(job.progress_message_id).edit(content=text)
-        except (discord.DiscordException, DeliveryError) as exc:  # best effort, never the runner's problem
-            log.debug("job %s: progress edit skipped: %s", job.id, exc)
+            async with asyncio.timeout(self._progress_timeout):
+                await self._edit_progress(job, embeds.progress_text(job, progress))
+        except (discord.DiscordException, DeliveryError, aiohttp.ClientError, OSError) as exc:  # TimeoutError too
+            # Best effort, never the runner's problem: a failed edit must not hold up a submit or a delivery.
+            log.debug("job %s: progress edit skipped: %r", job.id, exc)
+        except Exception:
+            log.warning("job %s: progress edit failed unexpectedly", job.id, exc_info=True)
+
+    async def _edit_progress(self, job: Job, text: str) -> None:
+        if self.token_alive(job):
+            await self._webhook(job).edit_message(ORIGINAL, content=text)
+        elif job.progress_message_id and job.interaction_token is None:
+            # Flows without an interaction (reply + mention) post a progress message of their own.
+            channel = await self._channel(job)
+            if isinstance(channel, discord.abc.GuildChannel | discord.DMChannel | discord.Thread):
+                await channel.get_partial_message(job.progress_message_id).edit(content=text)
 
     async def deliver(self, job: Job, result: JobResult, images: list[ImageFile]) -> int | None:
         elapsed = (utcnow() - job.created_at).total_seconds()
@@ -129,13 +179,9 @@ class DiscordResultSink(ResultSink):
         )
         look = await self._presentation(job) if self._presentation else Presentation()
         note = None
-        if result.blocked_count and look.flagged_only_nsfw and not await self._age_restricted(job):
+        if await look.withholds(result, lambda: self._age_restricted(job)):
             images = []
-            note = t(
-                "The content audit filtered part of this batch, so this server shows the rest only in "
-                "age-restricted channels. Use `/show` there to see them.",
-                job.locale,
-            )
+            note = embeds.withheld_note(job.locale)
         if not look.audit_notice:
             shown = dataclasses.replace(shown, blocked_count=0)
         embed = embeds.result_embed(job, shown, elapsed=elapsed, note=note)
@@ -151,9 +197,12 @@ class DiscordResultSink(ResultSink):
             except discord.HTTPException as exc:
                 if exc.status == 413:
                     raise DeliveryError(N_("The images are too large for this channel."), permanent=True) from exc
+                if is_transient(exc):
+                    raise _try_later(exc) from exc
+                # A definite refusal: the response message was deleted (404), the token revoked (401)...
                 log.info("job %s: interaction delivery failed (%s); using the channel", job.id, exc.status)
-            except (aiohttp.ClientError, OSError) as exc:
-                log.info("job %s: interaction delivery failed (%s); using the channel", job.id, type(exc).__name__)
+            except (discord.RateLimited, aiohttp.ClientError, OSError) as exc:
+                raise _try_later(exc) from exc
         message_id = await self._send_to_channel(job, embed=embed, files=images, view=view, nonce_tag="r")
         await self._drop_progress_message(job)
         return message_id
@@ -165,8 +214,8 @@ class DiscordResultSink(ResultSink):
             try:
                 await self._webhook(job).edit_message(ORIGINAL, content="", embed=embed, view=None)
                 return
-            except discord.HTTPException as exc:
-                log.info("job %s: interaction failure notice failed (%s); using the channel", job.id, exc.status)
+            except (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError) as exc:
+                log.info("job %s: interaction failure notice failed (%r); using the channel", job.id, exc)
         await self._send_to_channel(job, embed=embed, files=[], view=None, nonce_tag="f")
         await self._drop_progress_message(job)
 
@@ -179,8 +228,11 @@ class DiscordResultSink(ResultSink):
             channel = await self._channel(job)
             if isinstance(channel, discord.abc.GuildChannel | discord.DMChannel | discord.Thread):
                 await channel.get_partial_message(job.progress_message_id).delete()
-        except (discord.DiscordException, DeliveryError) as exc:
-            log.debug("job %s: progress message not deleted: %s", job.id, exc)
+        except (discord.DiscordException, DeliveryError, aiohttp.ClientError, OSError) as exc:
+            # The outcome is posted: a failure here must not turn a delivered job into a failed one.
+            log.debug("job %s: progress message not deleted: %r", job.id, exc)
+        except Exception:
+            log.warning("job %s: progress message not deleted", job.id, exc_info=True)
 
     async def _send_to_channel(
         self, job: Job, *, embed: discord.Embed, files: list[ImageFile], view: discord.ui.View | None, nonce_tag: str
@@ -217,13 +269,13 @@ class DiscordResultSink(ResultSink):
         except discord.HTTPException as exc:
             if exc.status == 413:
                 raise DeliveryError(N_("The images are too large for this channel."), permanent=True) from exc
+            if is_transient(exc):
+                raise _try_later(exc) from exc
             raise DeliveryError(
-                N_("Discord refused the message ({status})."), permanent=exc.status < 500, status=exc.status
+                N_("Discord refused the message ({status})."), permanent=True, status=exc.status
             ) from exc
         except (discord.RateLimited, aiohttp.ClientError, OSError) as exc:  # worth another try later
-            raise DeliveryError(
-                N_("Discord did not answer ({error})."), permanent=False, error=type(exc).__name__
-            ) from exc
+            raise _try_later(exc) from exc
         return message.id
 
 

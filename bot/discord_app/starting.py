@@ -2,10 +2,14 @@
 
 The two origins differ only in where progress shows: an interaction's deferred response, or (for a
 reply that mentions the bot) a progress message the bot posts as a reply to the member's message.
+
+Expensive work before a job (``prepare``: fetching, checking and publishing member or result images) runs
+here, after ``JobService.precheck``: a member the admission would refuse costs no download and no upload.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +24,9 @@ from bot.i18n import LocaleResolver
 from bot.jobs import JobService, Progress, Stage
 from bot.jobs.admission import Requester
 from bot.models import GenerationRequest, Job, JobKind, new_job_id, utcnow
+
+Prepare = Callable[[GenerationRequest], Awaitable[GenerationRequest]]
+"""The expensive step before a job starts: the request with its images fetched, checked and published."""
 
 
 class JobStarter:
@@ -42,11 +49,14 @@ class JobStarter:
         response_message_id: int | None = None,
         job_id: str | None = None,
         parent_message_id: int | None = None,
+        prepare: Prepare | None = None,
     ) -> Job:
         """Enqueue a job for an already-deferred interaction and show its queue position (and a Cancel
-        button) there. ``parent_message_id``: the result message a button action came from."""
+        button) there. ``parent_message_id``: the result message a button action came from; ``prepare``:
+        the request's image work, run only once the member passes the admission's pre-check."""
         await self._acks.wait_turn()  # enqueueing can wait for a burst's other commands to be answered
         requester = requester_from_interaction(interaction)
+        request = await self._prepared(requester, request, prepare)
         job = _new_job(
             requester,
             request,
@@ -77,12 +87,15 @@ class JobStarter:
         parent_job_id: str | None = None,
         job_id: str | None = None,
         locale: str = "en-US",
+        prepare: Prepare | None = None,
     ) -> Job:
         """Enqueue a job asked for in a message (reply + mention); progress and the result reply to it.
+        ``prepare``: as for ``start_interaction``.
 
         Raises BotError when refused; the caller tells the member (there is no ephemeral channel here).
         """
         requester = requester_from_message(message)
+        request = await self._prepared(requester, request, prepare)
         job = _new_job(
             requester,
             request,
@@ -105,6 +118,16 @@ class JobStarter:
         finally:
             self.jobs.wake()
         return job
+
+    async def _prepared(
+        self, requester: Requester, request: GenerationRequest, prepare: Prepare | None
+    ) -> GenerationRequest:
+        """Admit first, then fetch: the pre-check (advisory; ``JobService.start`` still decides) before the
+        expensive ``prepare``."""
+        if prepare is None:
+            return request
+        await self.jobs.precheck(requester, request)
+        return await prepare(request)
 
 
 def _new_job(

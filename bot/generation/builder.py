@@ -6,11 +6,11 @@ Every refusal is an InvalidRequestError with a friendly message naming the optio
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from bot.errors import InvalidRequestError
 from bot.generation.families import kontext_mode
+from bot.generation.prompt_text import clean_prompt
 from bot.i18n import N_
 from bot.liblib.endpoints import (
     KONTEXT_ASPECT_RATIOS,
@@ -23,8 +23,6 @@ from bot.models import GenerationRequest
 from bot.settings import CustomModel, ModelsSettings
 
 ASPECT_RATIOS = KONTEXT_ASPECT_RATIOS
-# Zero-width and bidi control characters: invisible, they only confuse prompts and moderation.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
@@ -39,13 +37,6 @@ class ModeInfo:
     english_only: bool
     max_references: int
     supports_strength: bool = False  # img2img denoising strength and inpaint masks (custom models)
-
-
-def clean_prompt(text: str | None) -> str:
-    if not text:
-        return ""
-    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", text))
-    return " ".join(text.split()) if "\n" not in text else text.strip()
 
 
 class RequestBuilder:

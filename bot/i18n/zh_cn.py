@@ -80,7 +80,13 @@ NAMES: dict[str, str] = {
     "everyone": "所有人",
     # /usage
     "usage": "用量",
-    "view": "范围",
+    "points_per_day": "每日积分",
+    "points_per_month": "每月积分",
+    "server_points_per_month": "全服每月积分",
+    "mine": "我的",
+    "top": "排行",
+    "report": "报表",
+    "days": "天数",
 }
 
 # Command descriptions and choice names.
@@ -198,12 +204,11 @@ _COMMAND_TEXTS: dict[str, str] = {
     "Recent prompts: who asked what, where, the job and its cost": "最近的提示词：谁在哪里要了什么、任务及消耗",
     "Only this member": "仅限这位成员",
     # /usage
+    "Image usage: yours, the server's, a report": "出图用量：你的、服务器的、报表",
     "Your image usage, what remains and when it resets": "你的出图用量、剩余额度与重置时间",
-    "mine: your own usage; top: who spent what on this server (Manage Server)": (
-        "我的：你自己的用量；排行：本服务器各成员的消耗（需要管理服务器权限）"
-    ),
-    "mine": "我的",
-    "top": "排行",
+    "Who spent what on this server, today and this month (Manage Server)": "本服务器今日与本月各成员的消耗（需要管理服务器权限）",
+    "A chart of points per day by model and a CSV of jobs (Manage Server)": "按模型统计的每日积分图表与任务 CSV（需要管理服务器权限）",
+    "How many days back, today included (1-90)": "统计最近几天，含今天（1-90）",
     "Who may use the buttons under results": "谁可以使用结果下方的按钮",
     "On: any member may Reroll, Vary, Upscale, Remix or Restyle any result": "开启：任何成员都可以对任意结果重新生成、变体、放大、改写或重绘",
 }
@@ -231,7 +236,31 @@ _MESSAGES: dict[str, str] = {
     "this server's monthly image": "本服务器的每月图片",
     "this server's daily points": "本服务器的每日积分",
     "this server's monthly points": "本服务器的每月积分",
+    "the bot's daily points": "机器人的每日积分",
+    "{points} points/image": "每张 {points} 积分",
+    "; points: {day}/day, {month}/month": "；积分：每日 {day}，每月 {month}",
+    "• Server per month: {points} points": "• 服务器每月：{points} 积分",
+    (
+        "• Points budget: {day_used}/{day_limit} today (remaining {day_left}), "
+        "{month_used}/{month_limit} this month (remaining {month_left})."
+    ): "• 积分额度：今日 {day_used}/{day_limit}（剩余 {day_left}），本月 {month_used}/{month_limit}（剩余 {month_left}）。",
+    "LiblibAI points per member per day (-1 unlimited, 0 none)": "每位成员每日 LiblibAI 积分（-1 不限，0 禁止）",
+    "LiblibAI points per member per month (-1 unlimited, 0 none)": "每位成员每月 LiblibAI 积分（-1 不限，0 禁止）",
+    "LiblibAI points per month for the whole server (-1 unlimited)": "全服务器每月 LiblibAI 积分（-1 不限）",
     "usage": "用量",
+    "Points per day by model, last {days} day(s)": "按模型统计的每日积分（最近 {days} 天）",
+    "Day": "日期",
+    "Model": "模型",
+    "No points spent in this period.": "这段时间没有消耗积分。",
+    "LiblibAI balance: not reported yet (it arrives with the first finished job).": "LiblibAI 余额：尚无记录（第一个任务完成后就会有）。",
+    "LiblibAI balance: **{points}** points ({when}).": "LiblibAI 余额：**{points}** 积分（{when}）。",
+    "Nothing was spent in the last {days} days.": "最近 {days} 天没有消耗。",
+    "At the last {days} days' rate ({rate:.0f} points a day) it lasts about {left} day(s).": "按最近 {days} 天的速度（每天 {rate:.0f} 积分），大约还能用 {left} 天。",
+    (
+        "⚠️ The LiblibAI account balance is low: **{balance}** points left (alert threshold {threshold}). "
+        "Top up the account to keep images coming."
+    ): "⚠️ LiblibAI 账户余额不足：仅剩 **{balance}** 积分（提醒阈值 {threshold}）。请及时充值，以免无法继续出图。",
+    "Usage report, last {days} day(s): {jobs} job(s), {points} point(s) charged.": "用量报表（最近 {days} 天）：{jobs} 个任务，共扣除 {points} 积分。",
     "images": "张图片",
     "points": "积分",
     "Your prompt contains a word this server does not allow (||{word}||). Nothing was sent.": "你的提示词包含本服务器禁止的词（||{word}||），请求未发送。",

@@ -3,8 +3,12 @@
 ``JobService.start`` calls ``admit`` for every new job (slash commands, replies, buttons) just before
 enqueue. An implementation refuses with a BotError (shown to the member as is) or returns the job with
 the ``debits`` the store must reserve atomically at enqueue; then ``enqueued`` once the job is stored,
-or ``refused`` when the store refused it. ``OpenAdmission`` admits everything for free. ``AuditBlocked`` is the
-quotas' say once a job has run: what an audit-blocked batch costs its member beyond its points (a strike).
+or ``refused`` when the store refused it. A job with expensive work before it (fetching and publishing
+member or result images) is first ``precheck``ed, so a refused member costs no download, upload or
+decoding; the pre-check only advises and ``admit`` still decides. Re-posting a stored result (``/show``, an
+identical request) asks ``admit_repost``: the same rules, minus what spends. ``OpenAdmission`` admits
+everything for free. ``AuditBlocked`` is the quotas' say once a job has run: what an audit-blocked batch
+costs its member beyond its points (a strike).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.i18n import Text
-from bot.models import Job
+from bot.jobs.sink import Presentation
+from bot.models import GenerationRequest, Job
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,11 @@ class Requester:
 
 
 class Admission(Protocol):
+    async def precheck(self, requester: Requester, request: GenerationRequest) -> None:
+        """Before a job's expensive work: raise the BotError that ``admit`` (or the store's reservation of the
+        debits) would raise as things stand now. Claims nothing (no cooldown, no debit): it only advises,
+        and ``admit`` still runs at enqueue."""
+
     async def admit(self, requester: Requester, job: Job) -> Job:
         """Raise a BotError to refuse; else return ``job`` with the debits to reserve."""
 
@@ -47,6 +57,12 @@ class Admission(Protocol):
         """A server's cap on the member's queued + running jobs when lower than the bot-wide one, else None.
         The store enforces it atomically at enqueue, together with the bot-wide cap."""
 
+    async def admit_repost(self, requester: Requester, request: GenerationRequest | None = None) -> Presentation:
+        """A stored result is about to be re-posted for ``requester`` (free: nothing is reserved or claimed).
+        Raise a BotError to refuse, by the rules of ``admit`` about where and who; with ``request`` (a new
+        request answered by the re-post) also by its rules about what is asked, banned words included. Else
+        return how results are shown there."""
+
 
 # A job's whole batch was blocked by LiblibAI's content audit (and billed): the quotas' consequence for its
 # member (a strike, when the server counts them). Returns what to tell the member about it, or None.
@@ -55,6 +71,9 @@ AuditBlocked = Callable[[Job], Awaitable[Text | None]]
 
 class OpenAdmission:
     """No limits: every job is admitted and reserves nothing."""
+
+    async def precheck(self, requester: Requester, request: GenerationRequest) -> None:
+        return None
 
     async def admit(self, requester: Requester, job: Job) -> Job:
         return job
@@ -70,3 +89,6 @@ class OpenAdmission:
 
     async def active_cap(self, requester: Requester) -> int | None:
         return None
+
+    async def admit_repost(self, requester: Requester, request: GenerationRequest | None = None) -> Presentation:
+        return Presentation()

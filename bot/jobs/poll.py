@@ -1,10 +1,12 @@
 """Polling: one task per RUNNING job, following its LiblibAI task by generateUuid until it has a result.
 
 A poll reports progress, enforces ``running_deadline`` (the job then expires, charged the estimate: its task
-exists and may still be billed), and moves a finished job to DELIVERING with LiblibAI's bill. A job its member
-cancelled is followed all the same (its task holds a slot and is billed until it ends there), silently, and
-then ends CANCELLED with that bill. Losing the dispatcher lease cancels the polls and frees their task slots;
-the next dispatcher adopts the tasks by their stored generateUuid.
+exists and may still be billed; but only after the task was asked ``LEAST_STATUS_QUERIES`` times: a task
+resumed after a long downtime gets a few tries through a status hiccup), and moves a finished job to
+DELIVERING with LiblibAI's bill. A job its member cancelled is followed all the same (its task holds a slot
+and is billed until it ends there), silently, and then ends CANCELLED with that bill. Losing the dispatcher
+lease cancels the polls and frees their task slots; the next dispatcher adopts the tasks by their stored
+generateUuid.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from bot.settings import QueueSettings
 log = logging.getLogger(__name__)
 
 _STAGES = {1: Stage.WAITING, 2: Stage.GENERATING, 3: Stage.AUDITING, 4: Stage.AUDITING}
+# A task is asked for its status at least this many times (with backoff) before running_deadline ends its
+# job: one resumed after a downtime longer than the deadline may well have finished, and been charged.
+LEAST_STATUS_QUERIES = 4
 
 
 class Poller(RunnerPart):
@@ -88,7 +93,11 @@ class Poller(RunnerPart):
         try:
             # The client polls on through transient status errors until the deadline (and learns durations).
             task = await self._client.wait_for(
-                family, job.generate_uuid, on_progress=on_progress, timeout=max(1.0, deadline)
+                family,
+                job.generate_uuid,
+                on_progress=on_progress,
+                timeout=max(1.0, deadline),
+                min_queries=LEAST_STATUS_QUERIES,
             )
         except asyncio.CancelledError:
             raise

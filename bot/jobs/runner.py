@@ -6,8 +6,9 @@ Its invariants:
 - RUNNING jobs resume polling by generateUuid (cancelled ones too: they are billed, and settled when their task
   ends); DELIVERING jobs are delivered again (the sink is idempotent).
 
-With several processes on one database, one elected dispatcher submits and polls, and each process delivers
-the jobs of its own Discord shards (its delivery scan finds them).
+With several processes on one database, one elected dispatcher submits and polls (and sweeps finished jobs:
+bot/jobs/retention.py), and each process delivers the jobs of its own Discord shards (its delivery scan finds
+them).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bot.jobs.deliver import Deliverer
 from bot.jobs.events import JobFailer
 from bot.jobs.leadership import LeaderElector
 from bot.jobs.poll import Poller
+from bot.jobs.retention import JobRetention
 from bot.jobs.scheduling import FairQueue
 from bot.jobs.sink import ResultSink
 from bot.jobs.submit import Submitter
@@ -60,6 +62,7 @@ class JobRunner:
         delivery_scan_interval: float = 0.5,
         delivery_retry_delay: float = 15.0,
         audit_blocked: AuditBlocked | None = None,
+        retention: JobRetention | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -74,7 +77,12 @@ class JobRunner:
         self._accepting = True
         self._failer = JobFailer(store, sink, metrics, audit_blocked=audit_blocked)
         parts = RunnerParts(store, client, sink, self._failer, metrics)
-        self._deliverer = Deliverer(parts, max_image_bytes=max_image_bytes, retry_base=delivery_retry_delay)
+        self._deliverer = Deliverer(
+            parts,
+            max_image_bytes=max_image_bytes,
+            retry_base=delivery_retry_delay,
+            deadline=settings.delivering_deadline,
+        )
         self._poller = Poller(parts, settings, on_result=self._deliver_if_mine)
         self._submitter = Submitter(
             parts,
@@ -89,6 +97,7 @@ class JobRunner:
         self._watchdog = DeadlineWatchdog(
             store, settings, self._failer, self._poller, interval=watchdog_interval, accepting=self.accepting
         )
+        self._retention = retention  # the dispatcher sweeps finished jobs' tokens and old rows
 
     @property
     def delivery_retry_delay(self) -> float:
@@ -155,6 +164,8 @@ class JobRunner:
                 asyncio.create_task(self._submitter.run(), name="job-runner-submit"),
                 asyncio.create_task(self._watchdog.run(), name="job-runner-watchdog"),
             ]
+            if self._retention is not None:
+                self._dispatch.append(asyncio.create_task(self._retention.run(), name="job-runner-retention"))
         elif not leading and self._dispatch:
             # Another process leads now: stop submitting and polling; job states stay as stored and the
             # new dispatcher resumes the running jobs by their generateUuid.

@@ -2,7 +2,11 @@
 
 Starting a job is one use case with one owner (``start``): admit (the Admission port), enqueue with the caps
 enforced atomically in the store, then tell the admission the job is stored, or that it was refused (so what
-admission claimed, a cooldown, is given back).
+admission claimed, a cooldown, is given back). A job with expensive work to do first (fetching and publishing
+images) is ``precheck``ed before it: the same refusals as things stand, claiming nothing.
+
+Who may see a job (its id, prompt and result) has one owner too, ``visible_to``: every lookup by id for a
+member (``get_visible``) and every listing shown to one (``snapshot``) goes through it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from bot.i18n import N_, Text
 from bot.jobs.admission import Admission, OpenAdmission, Requester
 from bot.jobs.events import log_job_event
 from bot.jobs.scheduling import FairQueue
-from bot.models import ACTIVE_STATES, FailureReason, Job, JobState
+from bot.models import ACTIVE_STATES, FailureReason, GenerationRequest, Job, JobState
 from bot.ops.metrics import NULL_METRICS, JobMetrics
 from bot.settings import QueueSettings
 from bot.storage import EnqueueOutcome, EnqueueResult, Store
@@ -42,8 +46,22 @@ class QueueEntry:
 
 @dataclass(frozen=True, slots=True)
 class QueueSnapshot:
-    waiting: tuple[QueueEntry, ...]
+    """The bot-wide queue's size, and the part of it one member may read: the jobs asked where they ask (their
+    server's; in direct messages, their own)."""
+
+    waiting: tuple[QueueEntry, ...]  # in submit order, with bot-wide positions
     working: tuple[Job, ...]  # submitting, running or delivering
+    waiting_total: int  # across the bot
+    working_total: int
+
+
+def visible_to(job: Job, viewer: Requester) -> bool:
+    """Whether ``viewer`` may see ``job``: its requester anywhere, and the members of the server it was asked in.
+    A direct-message job belongs to no server (its guild id is None, like the viewer's in their own DMs), so it
+    is its requester's alone."""
+    if job.user_id == viewer.user_id:
+        return True
+    return job.guild_id is not None and job.guild_id == viewer.guild_id
 
 
 QuotaErrorMapper = Callable[[EnqueueResult], Awaitable[BotError]]
@@ -80,6 +98,17 @@ class JobService:
 
     def wake(self) -> None:
         self._wake()
+
+    async def precheck(self, requester: Requester, request: GenerationRequest) -> None:
+        """Before a job's expensive work (fetching, decoding and publishing its images): raise the refusal
+        ``start`` would raise as things stand (the admission's rules, cooldown and quotas, then the member's
+        cap on jobs at once), so a refused member costs no download or upload.
+
+        Advisory and claims nothing: ``start`` admits and reserves atomically at enqueue all the same."""
+        await self.admission.precheck(requester, request)
+        cap = self._active_cap(await self.admission.active_cap(requester))
+        if await self._store.count_active(requester.user_id) >= cap:  # the enqueue's test, read-only
+            raise TooManyActiveJobsError(cap)
 
     async def start(self, requester: Requester, job: Job) -> tuple[Job, int]:
         """Admit ``job``, enqueue it (reserving its debits atomically) and return it with its queue position.
@@ -128,11 +157,7 @@ class JobService:
 
     async def enqueue(self, job: Job, *, wake: bool = True, max_active: int | None = None) -> EnqueueResult:
         """Store ``job`` (reserving its debits); ``max_active``: a lower per-member cap (a server's policy)."""
-        cap = (
-            self._settings.max_active_per_user
-            if max_active is None
-            else min(max_active, self._settings.max_active_per_user)
-        )
+        cap = self._active_cap(max_active)
         result = await self._store.enqueue(
             job, max_active_per_user=cap, max_queued_total=self._settings.max_queued_total
         )
@@ -148,6 +173,11 @@ class JobService:
             if wake:
                 self._wake()
         return result
+
+    def _active_cap(self, max_active: int | None) -> int:
+        """The member's cap on jobs at once: the bot-wide one, or a server's lower ``max_active``."""
+        limit = self._settings.max_active_per_user
+        return limit if max_active is None else min(max_active, limit)
 
     async def attach_progress_message(self, job_id: str, message_id: int) -> None:
         """Remember the message that shows the job's progress (the bot's reply to a member's message)."""
@@ -179,19 +209,38 @@ class JobService:
         """Seconds until a job at queue ``position`` (1-based) starts, from recent durations; None if unknown."""
         return self._estimate_wait(position) if self._estimate_wait else None
 
-    async def snapshot(self) -> QueueSnapshot:
-        """Every queued job in submit order (with its wait estimate) and every job being worked on."""
+    async def snapshot(self, viewer: Requester) -> QueueSnapshot:
+        """The jobs asked where ``viewer`` asks and visible to them: queued ones in submit order (with bot-wide
+        positions and wait estimates) and those being worked on; and how many of each there are bot-wide."""
         queued = await self._store.list_jobs([JobState.QUEUED])
         order = self._fair.order(queued)
-        waiting = tuple(
-            QueueEntry(job, position, self.estimated_wait(position)) for position, job in enumerate(order, start=1)
-        )
         working = await self._store.list_jobs(ACTIVE_STATES - {JobState.QUEUED})
-        return QueueSnapshot(waiting=waiting, working=tuple(working))
+
+        def here(job: Job) -> bool:
+            return job.guild_id == viewer.guild_id and visible_to(job, viewer)
+
+        return QueueSnapshot(
+            waiting=tuple(
+                QueueEntry(job, position, self.estimated_wait(position))
+                for position, job in enumerate(order, start=1)
+                if here(job)
+            ),
+            working=tuple(job for job in working if here(job)),
+            waiting_total=len(order),
+            working_total=len(working),
+        )
 
     async def get(self, job_id: str) -> Job:
         job = await self._store.get_job(job_id)
         if job is None:
+            raise JobNotFoundError(job_id)
+        return job
+
+    async def get_visible(self, job_id: str, viewer: Requester) -> Job:
+        """The job, when ``viewer`` may see it; else JobNotFoundError, as for an unknown id (a stranger learns
+        nothing, not even that the id exists)."""
+        job = await self._store.get_job(job_id)
+        if job is None or not visible_to(job, viewer):
             raise JobNotFoundError(job_id)
         return job
 

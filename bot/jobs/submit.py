@@ -98,9 +98,16 @@ class Submitter(RunnerPart):
         return ready[0] if ready else None
 
     async def _report_positions(self, queued: list[Job]) -> None:
-        for position, job in enumerate(self._fair.order(queued), start=1):
+        position = 0
+        for job in self._fair.order(queued):
+            # ``queued`` is a snapshot and each edit takes a while: a job cancelled, expired or submitted since
+            # must not get "Queued — position N" written over what its message says now.
+            current = await self._store.get_job(job.id)
+            if current is None or current.state is not JobState.QUEUED:
+                continue
+            position += 1
             await self._sink.progress(
-                job, Progress(Stage.QUEUED, position=position, eta=self._estimated_wait(position))
+                current, Progress(Stage.QUEUED, position=position, eta=self._estimated_wait(position))
             )
 
     async def submit(self, job: Job) -> None:

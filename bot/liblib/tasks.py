@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Unpack
 
 from bot.backoff import retry_delay
@@ -83,6 +85,12 @@ class TasksMixin(BaseClient):
         self._capacity_changed = asyncio.Event()
         self._submitted_at: dict[str, float] = {}  # this process's submits still holding a slot (clock)
         self._durations = DurationEstimator(poll_interval_min=settings.poll_interval_min)
+        self._latest_balance: tuple[int, datetime] | None = None
+
+    @property
+    def latest_balance(self) -> tuple[int, datetime] | None:
+        """The account balance (points) the last status answer reported, and when it arrived."""
+        return self._latest_balance
 
     # Concurrency slots ----------------------------------------------------------------------------
 
@@ -168,6 +176,8 @@ class TasksMixin(BaseClient):
             raise
         if not status.generate_uuid:
             status.generate_uuid = generate_uuid
+        if status.account_balance is not None:
+            self._latest_balance = (status.account_balance, datetime.now(UTC))
         if status.is_terminal:
             self.release(generate_uuid)
         return status
@@ -179,6 +189,7 @@ class TasksMixin(BaseClient):
         *,
         on_progress: Callable[[TaskStatus], Awaitable[None]] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - a deadline on the polled task, part of the API
+        min_queries: int = 1,
     ) -> TaskResult:
         """Poll until the task is terminal and return its audited images.
 
@@ -190,6 +201,9 @@ class TasksMixin(BaseClient):
         A status query that fails transiently (429, 5xx, transport, a garbled answer) even after the retry
         policy is tried again until the deadline: the task keeps running, and is billed, at LiblibAI while its
         status route misbehaves; when they still fail at the deadline, that is ``GenerationWaitTimeoutError`` too.
+        The deadline ends the wait only once the status was asked ``min_queries`` times (failed queries count):
+        a task resumed after its deadline passed (a long downtime; it may have finished, and been charged) is
+        still asked a few times, spaced by the backoff rule, before it is given up.
         Any other error propagates and keeps the slot.
         """
         lo, hi = self._settings.poll_interval_min, self._settings.poll_interval_max
@@ -202,6 +216,7 @@ class TasksMixin(BaseClient):
         started = begun if submitted is None else submitted
         previous: float | None = None  # when the last non-terminal status was seen
         failures = 0  # status queries failed in a row
+        queries = 0  # status queries made (failed ones included)
         margin = _poll_margin(lo)
         expected = self._durations.expected(family)
         if expected is not None:
@@ -211,11 +226,14 @@ class TasksMixin(BaseClient):
             await self._sleep(max(0.0, min(first, hi, limit)))
         while True:
             asked = self._clock()
+            queries += 1
+            # Before min_queries queries were made, the deadline does not end the wait.
+            give_up_at = deadline if queries >= min_queries else math.inf
             try:
                 status = await self.get_status(family, generate_uuid)
             except TRANSIENT_ERRORS as exc:
                 failures += 1
-                await self._before_status_retry(generate_uuid, exc, failures, deadline)
+                await self._before_status_retry(generate_uuid, exc, failures, give_up_at)
                 continue
             now = self._clock()
             code = status.generate_status
@@ -247,7 +265,7 @@ class TasksMixin(BaseClient):
                     await on_progress(status)
                 except Exception:
                     log.exception("liblib %s: progress callback failed", generate_uuid)
-            if now >= deadline:
+            if now >= give_up_at:
                 self.release(generate_uuid)
                 raise GenerationWaitTimeoutError(
                     f"stopped waiting after {limit:.0f}s (last status {code})",
@@ -255,22 +273,24 @@ class TasksMixin(BaseClient):
                     status=code,
                 )
             previous = now
+            if now >= deadline:  # past the deadline, still owed a query or two: ask again after a backoff wait
+                await self._sleep(self._status_retry_delay(queries, None))
+                continue
             interval = _next_poll_interval(status, now - started, self._durations.expected(family), lo=lo, hi=hi)
             await self._sleep(max(0.0, min(interval, deadline - now)))
+
+    def _status_retry_delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds before asking a task's status again (the backoff rule, within the poll intervals)."""
+        least = max(_MIN_STATUS_RETRY, self._settings.poll_interval_min)  # also under a hint of 0: never spin
+        cap = max(least, self._settings.poll_interval_max)
+        return retry_delay(attempt, retry_after, cap=cap, base=least, floor=least)
 
     async def _before_status_retry(
         self, generate_uuid: str, error: BaseException, failures: int, deadline: float
     ) -> None:
         """Wait before polling again after a transient failure; end the wait when the deadline comes first."""
         retry_after = error.retry_after if isinstance(error, LiblibStatusError) else None
-        least = max(_MIN_STATUS_RETRY, self._settings.poll_interval_min)  # also under a hint of 0: never spin
-        delay = retry_delay(
-            failures,
-            retry_after,
-            cap=max(_MIN_STATUS_RETRY, self._settings.poll_interval_max),
-            base=least,
-            floor=least,
-        )
+        delay = self._status_retry_delay(failures, retry_after)
         if self._clock() + delay >= deadline:
             # The deadline, not the status route's trouble, ends the wait: the task may still finish there.
             self.release(generate_uuid)

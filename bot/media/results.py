@@ -2,13 +2,14 @@
 LiblibAI (Vary, Upscale).
 
 Images come from the result URLs LiblibAI returned, downloaded through the LiblibClient; delivery and
-re-posts share ``download_result_files``. Those URLs may expire; a re-post then falls back to the
-attachments of the original Discord message (bot/discord_app/repost.py).
+re-posts share ``download_result_files``. Those URLs may expire; a re-post, a Vary or an Upscale then falls
+back to the image as posted on Discord (bot/discord_app/repost.py).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from bot import liblib
@@ -40,6 +41,11 @@ class ResultSource(Protocol):
     async def download(self, url: str, *, max_bytes: int) -> bytes: ...
 
 
+PostedImage = Callable[[], Awaitable[tuple[bytes, str]]]
+"""A result image as posted on Discord: its bytes and a URL they can be fetched from (raises
+ResultUnavailableError when it is gone too)."""
+
+
 async def download_result_files(source: ResultSource, job: Job, *, max_file_bytes: int) -> list[ImageFile]:
     """The job's result images, fitted for one Discord message (each within ``max_file_bytes``, all within
     Discord's request cap). Raises the download's LiblibError, or LiblibResponseValidationError for an image
@@ -67,14 +73,23 @@ async def fetch_result_files(transport: ImageTransport, job: Job, *, max_file_by
         raise ResultUnavailableError(job.id) from exc
 
 
-async def source_from_result(transport: ImageTransport, job: Job, index: int, *, stem: str) -> str:
+async def source_from_result(
+    transport: ImageTransport, job: Job, index: int, *, stem: str, posted: PostedImage | None = None
+) -> str:
     """A URL LiblibAI can fetch for result image ``index``: checked, then copied into LiblibAI's storage
-    when the transport uploads (so it outlives the result URL); a too-large image passes by URL."""
+    when the transport uploads (so it outlives the result URL); a too-large image passes by URL.
+
+    When LiblibAI's result URL is gone (they expire), the image comes from ``posted`` (the copy on Discord)."""
     url = result_image(job, index).url
     try:
         raw = await transport.download(url, max_bytes=MAX_DOWNLOAD_BYTES)
     except liblib.LiblibError as exc:
-        raise ResultUnavailableError(job.id) from exc
+        if posted is None:
+            raise ResultUnavailableError(job.id) from exc
+        log.info(
+            "job %s: result image %d unavailable (%s); using the posted copy", job.id, index + 1, type(exc).__name__
+        )
+        raw, url = await posted()
     if len(raw) > MAX_INPUT_IMAGE_BYTES:
         return url
     return await transport.publish(sniff_input(raw, field="image"), source_url=url, stem=stem)

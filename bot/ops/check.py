@@ -9,6 +9,7 @@ are good, an auth error when they are not).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import uuid
@@ -17,12 +18,17 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
+import asyncpg
 import discord
 
 from bot import liblib
+from bot.billing import BalanceBook
+from bot.config_sources import Provenance
 from bot.liblib import Family, LiblibClient
 from bot.log import setup_logging
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import POSTGRES_SCHEMES, Settings, SettingsError, load_settings_with_sources
+from bot.storage import open_store
+from bot.storage.postgres import probe_postgres, redacted
 from bot.storage.sqlite import sqlite_path_from_url
 
 # Exactly what the bot uses: read the channel, answer, post embeds and images, reply in threads.
@@ -58,21 +64,32 @@ class Finding:
     ok: bool
     subject: str
     detail: str
+    warn: bool = False  # ok, but the owner should know (printed WARN)
 
     def line(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'}  {self.subject}: {self.detail}"
+        status = "FAIL" if not self.ok else "WARN" if self.warn else "ok  "
+        return f"{status}  {self.subject}: {self.detail}"
 
 
 # -- settings and storage -------------------------------------------------------------------------
 
 
-def check_storage(settings: Settings) -> Finding:
-    """The SQLite file's directory exists (or can be created) and is writable; other stores are not probed."""
+async def check_storage(settings: Settings) -> Finding:
+    """What ``run`` will open: the SQLite file's directory writable (or the file readable and writable), or the
+    PostgreSQL database reachable, its schema present and its migrations known (the scheme itself was
+    validated with the settings, as for ``run``)."""
     url = settings.storage.url
-    try:
-        raw = sqlite_path_from_url(url)
-    except ValueError:
-        return Finding(True, "storage", f"{url.split('://', 1)[0]} store (not probed by check)")
+    if url.startswith(POSTGRES_SCHEMES):
+        try:
+            return Finding(True, "storage", await probe_postgres(url))
+        except (OSError, TimeoutError, asyncpg.PostgresError, RuntimeError) as exc:
+            detail = str(exc).replace(url, redacted(url)) or type(exc).__name__
+            return Finding(False, "storage", f"PostgreSQL {redacted(url)}: {detail}")
+    return _check_sqlite(url)
+
+
+def _check_sqlite(url: str) -> Finding:
+    raw = sqlite_path_from_url(url)
     if raw == ":memory:":
         return Finding(True, "storage", "in-memory SQLite (jobs are lost on restart)")
     path = Path(raw)
@@ -195,16 +212,83 @@ async def check_liblib(settings: Settings) -> Finding:
     return Finding(True, "LiblibAI keys", f"accepted by {where}{balance}")
 
 
+# -- the account balance -------------------------------------------------------------------------
+
+
+async def check_balance(settings: Settings) -> Finding:
+    """The balance the running bot last recorded, with the burn forecast (information, never a failure)."""
+    try:
+        raw = sqlite_path_from_url(settings.storage.url)
+    except ValueError:
+        raw = None
+    if raw is not None and (raw == ":memory:" or not os.path.exists(raw)):  # noqa: ASYNC240 - one stat
+        return Finding(True, "balance", "no record yet (the bot records it with every finished job)")
+    try:
+        async with asyncio.timeout(10), open_store(settings.storage.url) as store:
+            book = BalanceBook(store, settings.balance)
+            reading = await book.latest()
+            if reading is None:
+                return Finding(True, "balance", "no record yet (the bot records it with every finished job)")
+            outlook = await book.forecast(reading)
+    except (OSError, ValueError, TimeoutError) as exc:
+        return Finding(True, "balance", f"not read ({type(exc).__name__})")
+    detail = f"{reading.points} points, reported {reading.at:%Y-%m-%d %H:%M} UTC"
+    if outlook.days_left is None:
+        detail += f"; nothing spent in the last {outlook.window_days} days"
+    else:
+        detail += (
+            f"; at the last {outlook.window_days} days' rate ({outlook.points_per_day:.0f} points a day)"
+            f" it lasts about {outlook.days_left:.0f} day(s)"
+        )
+    low = settings.balance.low_threshold
+    if low is not None and reading.points < low:
+        detail += f"; BELOW the alert threshold {low}"
+    return Finding(True, "balance", detail)
+
+
 # -- the command ----------------------------------------------------------------------------------
 
 
-async def run_checks(settings: Settings, out: TextIO) -> int:
+def settings_findings(sources: Provenance | None) -> list[Finding]:
+    """Where the settings came from, and a warning for each file value an environment variable replaces."""
+    if sources is None:
+        return [Finding(True, "settings", "valid")]
+    origin = f"file {sources.file}" if sources.file else "no settings file"
+    env = ", ".join(sorted(set(sources.from_env.values())))
+    detail = f"valid ({origin}; from the environment: {env or 'nothing'})"
+    return [Finding(True, "settings", detail)] + [
+        Finding(True, "settings", warning, warn=True) for warning in sources.override_warnings()
+    ]
+
+
+class _Collected(logging.Handler):
+    """Warnings the checks log, printed after the findings (never before a line's own ``ok``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+async def run_checks(settings: Settings, out: TextIO, sources: Provenance | None = None) -> int:
     """Print one line per check and the invite URL; 0 when everything is fine, else 1."""
-    storage = check_storage(settings)
-    (discord_finding, app_id), liblib_finding = await asyncio.gather(check_discord(settings), check_liblib(settings))
-    findings = [Finding(True, "settings", "valid"), storage, discord_finding, liblib_finding]
+    collected = _Collected()
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = [collected]
+    try:
+        storage, (discord_finding, app_id), liblib_finding, balance = await asyncio.gather(
+            check_storage(settings), check_discord(settings), check_liblib(settings), check_balance(settings)
+        )
+    finally:
+        root.handlers = saved
+    findings = [*settings_findings(sources), storage, discord_finding, liblib_finding, balance]
     for finding in findings:
         print(finding.line(), file=out)
+    for line in collected.lines:
+        print(f"note  {line}", file=out)
     print(file=out)
     if app_id is not None:
         print("Invite the bot with:", file=out)
@@ -223,10 +307,10 @@ def main(config: str | None, out: TextIO | None = None) -> int:
     """``liblib-bot check``: 2 for invalid settings, 1 for any failed check, 0 when all is well."""
     out = out or sys.stdout
     try:
-        settings = load_settings(config)
+        settings, sources = load_settings_with_sources(config)
     except SettingsError as exc:
         print(f"FAIL  settings: {exc}", file=out)
         return 2
     secrets = [s.get_secret_value() for s in (settings.liblib.secret_key, settings.discord.token) if s is not None]
     setup_logging("WARNING", discord_level="ERROR", secrets=secrets)
-    return asyncio.run(run_checks(settings, out))
+    return asyncio.run(run_checks(settings, out, sources))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot import __version__
 from bot.log import setup_logging
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings_with_sources
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ COMMANDS = {
     "check": "check the settings, the Discord token and the LiblibAI keys; print the invite URL",
     "simulate": "run the local LiblibAI simulator",
     "imagine": "generate images from the command line",
+    "backup": "write a consistent copy of the database to PATH (safe while the bot runs)",
 }
 
 
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     sim = commands["simulate"]
     sim.add_argument("--port", type=int, help="port (default: simulator.port)")
     sim.add_argument("--host", help="host (default: simulator.host)")
+    commands["backup"].add_argument("path", help="the new backup file (it must not exist yet)")
     img = commands["imagine"]
     img.add_argument("prompt")
     img.add_argument("--mode", default=None, help="star3, kontext (pro/max), or custom / a custom model name")
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return check(args.config)
     try:
-        settings = load_settings(args.config)
+        settings, sources = load_settings_with_sources(args.config)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         discord_level=settings.logging.discord_level,
         secrets=secrets,
     )
+    for warning in sources.override_warnings():
+        log.warning("%s", warning)
     try:
         if args.command == "run":
             return asyncio.run(_run(settings))
@@ -92,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_sync(settings))
         if args.command == "simulate":
             return asyncio.run(_simulate(settings, args.host, args.port))
+        if args.command == "backup":
+            from bot.ops.backup import main as backup
+
+            return backup(settings.storage.url, args.path)
         return asyncio.run(_imagine(settings, args))
     except KeyboardInterrupt:
         return 130

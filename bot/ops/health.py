@@ -103,7 +103,14 @@ def probe(url: str, timeout: float = 5.0) -> int:
 
 
 def main() -> int:
-    port = os.environ.get("LIBBOT_METRICS__PORT", str(DEFAULT_PORT))
+    """The container's HEALTHCHECK: the port the bot serves on, from the same settings ``run`` reads (defaults
+    file, config.toml, environment); the plain default when they cannot be read."""
+    from bot.settings import SettingsError, load_settings
+
+    try:
+        port = load_settings().metrics.port
+    except SettingsError:
+        port = int(os.environ.get("LIBBOT_METRICS__PORT", str(DEFAULT_PORT)))
     return probe(f"http://127.0.0.1:{port}/healthz")
 
 

@@ -8,6 +8,7 @@ is its default, so the runner works without any of this.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Protocol
 
@@ -80,6 +81,12 @@ class Metrics:
         self.discord_errors = Counter(
             "liblib_bot_discord_api_errors", "Discord API error responses by HTTP status", ["status"], registry=r
         )
+        self.account_balance = Gauge(
+            "liblib_bot_account_balance_points", "The LiblibAI account balance last reported (points)", registry=r
+        )
+        self.account_balance_time = Gauge(
+            "liblib_bot_account_balance_timestamp_seconds", "When that balance was reported (Unix time)", registry=r
+        )
         # None until the first LiblibAI outcome; then whether the last call reached the API.
         self.liblib_reachable: bool | None = None
         self.liblib_last_error: str = ""
@@ -108,6 +115,10 @@ class Metrics:
         self.liblib_reachable = error is None or not _unreachable(error)
         self.liblib_last_error = "" if error is None else error_label(error)
         self.liblib_last_at = time.monotonic()
+
+    def balance_seen(self, points: int, at: datetime) -> None:
+        self.account_balance.set(points)
+        self.account_balance_time.set(at.timestamp())
 
     # -- Discord ------------------------------------------------------------------------------------
 

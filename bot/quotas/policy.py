@@ -48,6 +48,8 @@ class ScopeConfig(BaseModel):
     # Member quotas (any scope): None = unlimited, 0 = none.
     images_per_day: int | None = Field(None, ge=0)
     images_per_month: int | None = Field(None, ge=0)
+    points_per_day: int | None = Field(None, ge=0)  # LiblibAI points per member (reserved at the price table)
+    points_per_month: int | None = Field(None, ge=0)
     max_active: int | None = Field(None, ge=1)  # concurrent jobs per member (capped by [queue])
     cooldown_seconds: float | None = Field(None, ge=0)
     blocked: bool | None = None  # may not generate at all (role, member)
@@ -55,6 +57,7 @@ class ScopeConfig(BaseModel):
     # Server-wide daily caps (server scope): None = unlimited.
     server_images_per_day: int | None = Field(None, ge=0)
     server_points_per_day: int | None = Field(None, ge=0)
+    server_points_per_month: int | None = Field(None, ge=0)
     # Where and what.
     channel_allowed: bool | None = None  # server scope: the default for channels
     default_mode: str | None = None
@@ -92,7 +95,18 @@ class ScopeConfig(BaseModel):
 
 
 # Which keys each scope may set (the narrower scopes are for who-may-do-what, not moderation).
-_MEMBER_KEYS = frozenset({"images_per_day", "images_per_month", "max_active", "cooldown_seconds", "blocked", "exempt"})
+_MEMBER_KEYS = frozenset(
+    {
+        "images_per_day",
+        "images_per_month",
+        "points_per_day",
+        "points_per_month",
+        "max_active",
+        "cooldown_seconds",
+        "blocked",
+        "exempt",
+    }
+)
 _ACCESS_KEYS = frozenset(
     {"default_mode", "allowed_models", "max_count", "max_steps", "max_side", "img2img", "custom_models", "multi_image"}
 )
@@ -132,12 +146,15 @@ class Policy:
 
     images_per_day: int | None
     images_per_month: int | None
+    points_per_day: int | None
+    points_per_month: int | None
     max_active: int
     cooldown_seconds: float
     blocked: bool
     exempt: bool
     server_images_per_day: int | None
     server_points_per_day: int | None
+    server_points_per_month: int | None
     channel_allowed: bool
     default_mode: str | None
     allowed_models: tuple[str, ...] | None
@@ -162,12 +179,15 @@ class Policy:
         return cls(
             images_per_day=quotas.images_per_day,
             images_per_month=quotas.images_per_month,
+            points_per_day=quotas.points_per_day,
+            points_per_month=quotas.points_per_month,
             max_active=max_active,
             cooldown_seconds=quotas.cooldown_seconds,
             blocked=False,
             exempt=False,
             server_images_per_day=quotas.server_images_per_day,
             server_points_per_day=quotas.server_points_per_day,
+            server_points_per_month=quotas.server_points_per_month,
             channel_allowed=True,
             default_mode=None,
             allowed_models=None,
@@ -200,6 +220,8 @@ def _more_limit(a: Any, b: Any) -> Any:
 _GENEROUS: dict[str, Callable[[Any, Any], Any]] = {
     "images_per_day": _more_limit,
     "images_per_month": _more_limit,
+    "points_per_day": _more_limit,
+    "points_per_month": _more_limit,
     "max_active": max,
     "cooldown_seconds": min,
     "exempt": lambda a, b: a or b,

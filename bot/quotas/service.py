@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from bot.billing.prices import price_per_image
 from bot.errors import (
     BannedWordError,
     BotError,
@@ -38,9 +39,9 @@ from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest, Job, UsageDebit, utcnow
 from bot.quotas.policy import SERVER, GuildConfig, Policy, channel_scope
 from bot.quotas.windows import Windows, current_windows, get_zone, window_resets_at
-from bot.quotas.words import WordMatcher
+from bot.quotas.words import word_matcher
 from bot.settings import Settings
-from bot.storage.base import EnqueueResult, PromptLogEntry, QuotaStore, UsageRow
+from bot.storage.base import EnqueueOutcome, EnqueueResult, PromptLogEntry, QuotaStore, UsageRow
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ COOLDOWN = "cooldown"
 BLOCKED = "blocked"
 GUILD_SCOPE = "guild"
 DM_SCOPE = "user"
+ACCOUNT_SCOPE = "account"  # the owner's whole LiblibAI account: every server and direct messages
+ACCOUNT_ID = 0
 
 
 def member_usage_scope(guild_id: int | None) -> str:
@@ -195,26 +198,34 @@ class QuotaService:
 
     # -- the Admission port ---------------------------------------------------------------------
 
-    async def admit(self, requester: Requester, job: Job) -> Job:
-        guild = requester.guild_id
-        if guild is None and not self._settings.quotas.dms_allowed:
-            raise NotAllowedError(N_("Generating in direct messages is turned off. Use the bot in a server."))
-        config = await self.config(guild) if guild is not None else GuildConfig({})
-        policy = config.resolve(
-            self.defaults, channel_id=requester.channel_id, role_ids=requester.role_ids, user_id=requester.user_id
-        )
-        if not policy.channel_allowed:
-            raise _channel_refusal(config)
-        if policy.blocked or (not policy.exempt and 0 in (policy.images_per_day, policy.images_per_month)):
-            raise NotAllowedError(N_("Your roles do not allow generating images on this server."))
+    async def precheck(self, requester: Requester, request: GenerationRequest) -> None:
+        """Before a job's expensive work (fetching, decoding and publishing its images): the rules of ``admit``,
+        the running cooldown and whether the quota counters have room, as things stand now.
+
+        Claims nothing: no cooldown starts and nothing is reserved (``admit`` and the store's atomic
+        reservation still decide at enqueue). A banned word is a refusal like any other here: its strike
+        counts once, as the request ends with it."""
         now = self.now()
-        strike_key = guild if guild is not None else DM_GUILD
-        blocked_until = await self._store.get_timer(strike_key, requester.user_id, BLOCKED)
-        if blocked_until is not None and blocked_until > now:
-            raise MemberBlockedError(blocked_until)
-        await self._check_words(policy, requester, job.request, now)
-        check_request(policy, job.request, self._settings.models.kontext_default_model)
-        if policy.cooldown_seconds > 0 and not policy.exempt:
+        policy, timer_key = await self._check_rules(requester, request, now)
+        if _cools_down(policy):
+            running = await self._store.get_timer(timer_key, requester.user_id, COOLDOWN)
+            if running is not None and running > now:  # claim_timer's test, read-only
+                raise CooldownError(running)
+        windows = current_windows(now, get_zone(policy.timezone))
+        for debit in self._debits(request, policy, windows, guild_id=requester.guild_id, user_id=requester.user_id):
+            if debit.max_images is None and debit.max_points is None:
+                continue
+            used_images, used_points = await self._store.get_usage(debit.scope, debit.scope_id, debit.window)
+            if not debit.fits(used_images, used_points):
+                refusal = EnqueueResult(
+                    EnqueueOutcome.QUOTA_EXCEEDED, failed_debit=debit, used_images=used_images, used_points=used_points
+                )
+                raise await self.quota_error(refusal)
+
+    async def admit(self, requester: Requester, job: Job) -> Job:
+        now = self.now()
+        policy, strike_key = await self._check_rules(requester, job.request, now)
+        if _cools_down(policy):
             until = now + timedelta(seconds=policy.cooldown_seconds)
             running = await self._store.claim_timer(strike_key, requester.user_id, COOLDOWN, now=now, until=until)
             if running is not None:
@@ -224,10 +235,49 @@ class QuotaService:
             self._cooldowns[job.id] = _CooldownClaim(strike_key, requester.user_id, now, until)
         return self._with_debits(job, policy, current_windows(now, get_zone(policy.timezone)))
 
+    async def admit_repost(self, requester: Requester, request: GenerationRequest | None = None) -> Presentation:
+        """``admit`` for a re-posted stored result (free: no cooldown, no debits): where and who; with a new
+        ``request`` also what and banned words (a strike counts as for a render). Returns how results show there."""
+        now = self.now()
+        if request is None:
+            policy, _ = await self._check_access(requester, now)
+        else:
+            policy, _ = await self._check_rules(requester, request, now)
+        return _presentation(policy, requester.guild_id)
+
+    async def _check_rules(self, requester: Requester, request: GenerationRequest, now: datetime) -> tuple[Policy, int]:
+        """Every rule but the cooldown and the quota counters (where, who, blocks, banned words, the request's
+        caps); returns the member's policy and the key of their timers (the guild, or DM_GUILD)."""
+        policy, timer_key = await self._check_access(requester, now)
+        await self._check_words(policy, requester, request, now)
+        check_request(policy, request, self._settings.models.kontext_default_model)
+        return policy, timer_key
+
+    async def _check_access(self, requester: Requester, now: datetime) -> tuple[Policy, int]:
+        """The rules about where and who (direct messages, the channel, the member's roles, a banned-word block);
+        the member's policy there and the key of their timers."""
+        guild = requester.guild_id
+        if guild is None and not self._settings.quotas.dms_allowed:
+            raise NotAllowedError(N_("Generating in direct messages is turned off. Use the bot in a server."))
+        config = await self.config(guild) if guild is not None else GuildConfig({})
+        policy = config.resolve(
+            self.defaults, channel_id=requester.channel_id, role_ids=requester.role_ids, user_id=requester.user_id
+        )
+        if not policy.channel_allowed:
+            raise _channel_refusal(config)
+        own_limits = (policy.images_per_day, policy.images_per_month, policy.points_per_day, policy.points_per_month)
+        if policy.blocked or (not policy.exempt and 0 in own_limits):
+            raise NotAllowedError(N_("Your roles do not allow generating images on this server."))
+        strike_key = guild if guild is not None else DM_GUILD
+        blocked_until = await self._store.get_timer(strike_key, requester.user_id, BLOCKED)
+        if blocked_until is not None and blocked_until > now:
+            raise MemberBlockedError(blocked_until)
+        return policy, strike_key
+
     async def presentation(self, job: Job) -> Presentation:
         """The server's audit display rules for the job's channel and member (roles are not known here)."""
         policy = await self.policy_for(job.guild_id, user_id=job.user_id, channel_id=job.channel_id)
-        return Presentation(audit_notice=policy.audit_display == "notice", flagged_only_nsfw=policy.flagged_only_nsfw)
+        return _presentation(policy, job.guild_id)
 
     async def _requester_policy(self, requester: Requester) -> Policy:
         return await self.policy_for(
@@ -274,7 +324,7 @@ class QuotaService:
     async def _check_words(
         self, policy: Policy, requester: Requester, request: GenerationRequest, now: datetime
     ) -> None:
-        word = WordMatcher(policy.banned_words).find(request.prompt, request.negative_prompt)
+        word = word_matcher(policy.banned_words).find(request.prompt, request.negative_prompt)
         if word is None:
             return
         guild = requester.guild_id if requester.guild_id is not None else DM_GUILD
@@ -309,42 +359,62 @@ class QuotaService:
             return Text(N_("Strike {strikes} of {limit}."), {"strikes": strikes, "limit": policy.strike_limit})
         return None
 
+    def price_per_image(self, request: GenerationRequest) -> int:
+        name = mode_name(request, self._settings.models.kontext_default_model)
+        return price_per_image(self._settings.liblib.prices, name)
+
     def estimate_points(self, request: GenerationRequest) -> int:
-        table = self._settings.liblib.estimated_points_per_image
-        family = family_of(request.mode)
-        if family is Family.STAR3:
-            key = "star3"
-        elif family is Family.KONTEXT:
-            key = mode_name(request, self._settings.models.kontext_default_model)
-        else:
-            key = "custom"
-        per_image: int = table.get(key, max(table.values(), default=0))
-        return per_image * request.count
+        """What the job reserves from points budgets until LiblibAI reports its cost."""
+        return self.price_per_image(request) * request.count
 
     def _with_debits(self, job: Job, policy: Policy, windows: Windows) -> Job:
-        images = job.request.count
-        points = self.estimate_points(job.request)
-        own = member_usage_scope(job.guild_id)
-        day_limit = None if policy.exempt else policy.images_per_day
-        month_limit = None if policy.exempt else policy.images_per_month
+        debits = self._debits(job.request, policy, windows, guild_id=job.guild_id, user_id=job.user_id)
+        return dataclasses.replace(job, debits=debits, points_reserved=self.estimate_points(job.request))
+
+    def _debits(
+        self, request: GenerationRequest, policy: Policy, windows: Windows, *, guild_id: int | None, user_id: int
+    ) -> tuple[UsageDebit, ...]:
+        """Every counter a job of ``request`` reserves, each with its limits: the member's own budget (day,
+        month), the server's (day, month) and the bot-wide account's (day, in the bot's time zone)."""
+        images = request.count
+        points = self.estimate_points(request)
+        own = member_usage_scope(guild_id)
+        member = (
+            (None, None, None, None)
+            if policy.exempt
+            else (policy.images_per_day, policy.images_per_month, policy.points_per_day, policy.points_per_month)
+        )
         debits = [
-            UsageDebit(own, job.user_id, windows.day, images, points, max_images=day_limit),
-            UsageDebit(own, job.user_id, windows.month, images, points, max_images=month_limit),
+            UsageDebit(own, user_id, windows.day, images, points, max_images=member[0], max_points=member[2]),
+            UsageDebit(own, user_id, windows.month, images, points, max_images=member[1], max_points=member[3]),
         ]
-        if job.guild_id is not None:
+        if guild_id is not None:
             debits += [
                 UsageDebit(
                     GUILD_SCOPE,
-                    job.guild_id,
+                    guild_id,
                     windows.day,
                     images,
                     points,
                     max_images=policy.server_images_per_day,
                     max_points=policy.server_points_per_day,
                 ),
-                UsageDebit(GUILD_SCOPE, job.guild_id, windows.month, images, points),
+                UsageDebit(
+                    GUILD_SCOPE, guild_id, windows.month, images, points, max_points=policy.server_points_per_month
+                ),
             ]
-        return dataclasses.replace(job, debits=tuple(debits), points_reserved=points)
+        account_day = current_windows(self.now(), get_zone(self.defaults.timezone)).day
+        debits.append(
+            UsageDebit(
+                ACCOUNT_SCOPE,
+                ACCOUNT_ID,
+                account_day,
+                images,
+                points,
+                max_points=self._settings.quotas.account_points_per_day,
+            )
+        )
+        return tuple(debits)
 
     # -- refusals from the store ----------------------------------------------------------------
 
@@ -354,10 +424,11 @@ class QuotaService:
         if debit is None:
             return QuotaExceededError(N_("usage"), 0, 0, None)
         guild_id = debit.scope_id if debit.scope == GUILD_SCOPE else _guild_of_scope(debit.scope)
-        zone = await self._zone(guild_id)
+        zone = await self.zone(guild_id)
         return quota_error_for(result, debit, zone)
 
-    async def _zone(self, guild_id: int | None) -> tzinfo:
+    async def zone(self, guild_id: int | None) -> tzinfo:
+        """The server's quota time zone (its setting, else the bot's default)."""
         name = self.defaults.timezone
         if guild_id is not None:
             server = (await self.config(guild_id)).get(SERVER)
@@ -405,6 +476,19 @@ class QuotaService:
         )
 
 
+def _cools_down(policy: Policy) -> bool:
+    return policy.cooldown_seconds > 0 and not policy.exempt
+
+
+def _presentation(policy: Policy, guild_id: int | None) -> Presentation:
+    """How results show in a place with ``policy``. A direct message is private (a member's own), so no batch
+    is withheld there whatever the bot-wide default."""
+    return Presentation(
+        audit_notice=policy.audit_display == "notice",
+        flagged_only_nsfw=guild_id is not None and policy.flagged_only_nsfw,
+    )
+
+
 def _guild_of_scope(scope: str) -> int | None:
     kind, _, value = scope.partition(":")
     return int(value) if kind == "member" and value.isdigit() else None
@@ -432,6 +516,7 @@ LIMIT_NAMES = (
     N_("this server's monthly image"),
     N_("this server's daily points"),
     N_("this server's monthly points"),
+    N_("the bot's daily points"),
     N_("usage"),
     N_("images"),
     N_("points"),
@@ -449,9 +534,8 @@ def quota_error_for(result: EnqueueResult, debit: UsageDebit, zone: tzinfo) -> Q
     """Name the limit that did not fit, the usage and when it resets (in the server's zone)."""
     resets_at = window_resets_at(debit.window, zone)
     period = "daily" if debit.window.startswith("day:") else "monthly"
-    whose = "this server's " if debit.scope == GUILD_SCOPE else "your "
-    images_over = debit.max_images is not None and result.used_images + debit.images > debit.max_images
-    if images_over or debit.max_points is None:
+    whose = {GUILD_SCOPE: "this server's ", ACCOUNT_SCOPE: "the bot's "}.get(debit.scope, "your ")
+    if not debit.images_fit(result.used_images) or debit.max_points is None:
         return QuotaExceededError(
             f"{whose}{period} image",
             debit.max_images or 0,

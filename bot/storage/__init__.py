@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+from bot.settings import POSTGRES_SCHEMES
 from bot.storage.base import (
     EnqueueOutcome,
     EnqueueResult,
@@ -41,8 +42,6 @@ __all__ = [
     "open_store",
 ]
 
-_POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+asyncpg://")
-
 
 def open_store(url: str) -> AbstractAsyncContextManager[Store]:
     """Open the store named by ``url`` for the duration of an ``async with`` block.
@@ -52,7 +51,7 @@ def open_store(url: str) -> AbstractAsyncContextManager[Store]:
     a SQLite file. ``postgresql://user@host:5432/db`` (or ``postgres://``) opens a PostgresStore on
     an existing database, applying migrations; ``?search_path=name`` selects an existing schema.
     """
-    if url.startswith(_POSTGRES_SCHEMES):
+    if url.startswith(POSTGRES_SCHEMES):
         return _opened(open_postgres_store, url)
     if "://" in url and not url.startswith("sqlite://"):
         raise ValueError(f"unsupported storage URL scheme: {url.split('://', 1)[0]!r}")

@@ -73,6 +73,14 @@ _ACTIVE: Final = sorted(str(s) for s in ACTIVE_STATES)
 _COUNT_ACTIVE_SQL: Final = (
     f"SELECT COUNT(*) FROM jobs WHERE user_id = $1 AND state IN ({_placeholders(2, len(_ACTIVE))})"  # noqa: S608
 )
+# Retention touches finished jobs only (a finished_at and no active state), never an active one. Written with
+# NOT IN the active states so that the planner reads the jobs_finished / jobs_live_tokens indexes, not the
+# state index (which nearly every row matches).
+_FINISHED_BEFORE: Final = f"finished_at < $1 AND state NOT IN ({_placeholders(2, len(_ACTIVE))})"
+_CLEAR_TOKENS_SQL: Final = (
+    f"UPDATE jobs SET interaction_token = NULL WHERE interaction_token IS NOT NULL AND {_FINISHED_BEFORE}"  # noqa: S608
+)
+_PRUNE_JOBS_SQL: Final = f"DELETE FROM jobs WHERE {_FINISHED_BEFORE}"  # noqa: S608 - placeholders only
 _INSERT_JOB_SQL: Final = (
     f"INSERT INTO jobs ({', '.join(JOB_FIELDS)}) "  # noqa: S608 - column names from the Job dataclass
     f"VALUES ({_placeholders(1, len(JOB_FIELDS))})"
@@ -300,6 +308,7 @@ class SqlStore(abc.ABC):
         user_id: int | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        created_since: datetime | None = None,
     ) -> list[Job]:
         """Jobs in ``states``, oldest first by creation (newest first when asked)."""
         wanted = sorted({str(s) for s in states})
@@ -311,6 +320,8 @@ class SqlStore(abc.ABC):
             sql += f" AND guild_id = {params.add(guild_id)}"
         if user_id is not None:
             sql += f" AND user_id = {params.add(user_id)}"
+        if created_since is not None:
+            sql += f" AND created_at >= {params.add(self._encode_datetime(created_since))}"
         direction = "DESC" if newest_first else "ASC"
         sql += f" ORDER BY created_at {direction}, {self._SEQ} {direction}"
         if limit is not None:
@@ -318,6 +329,18 @@ class SqlStore(abc.ABC):
         async with self._read() as conn:
             rows = await conn.fetch(sql, *params.values)
         return [self._job(row) for row in rows]
+
+    async def points_charged_since(self, since: datetime) -> tuple[int, datetime | None]:
+        sql = (
+            "SELECT COALESCE(SUM(points_cost), 0) AS spent, MIN(created_at) AS first FROM jobs"
+            " WHERE created_at >= $1 AND points_cost > 0"
+        )
+        async with self._read() as conn:
+            row = await conn.fetchrow(sql, self._encode_datetime(since))
+        if row is None:
+            return 0, None
+        total, first = row["spent"], row["first"]
+        return int(total or 0), (self._decode_datetime(first) if first is not None else None)
 
     async def count_active(self, user_id: int) -> int:
         async with self._read() as conn:
@@ -335,6 +358,16 @@ class SqlStore(abc.ABC):
         async with self._read() as conn:
             row = await conn.fetchrow(sql, *params.values)
         return self._job(row) if row is not None else None
+
+    async def clear_interaction_tokens(self, finished_before: datetime) -> int:
+        """Forget the interaction token of every job that finished before ``finished_before``; returns how many."""
+        async with self._write() as conn:
+            return await conn.execute(_CLEAR_TOKENS_SQL, self._encode_datetime(finished_before), *_ACTIVE)
+
+    async def prune_jobs(self, finished_before: datetime) -> int:
+        """Delete the jobs that finished before ``finished_before`` (never an active one); returns how many."""
+        async with self._write() as conn:
+            return await conn.execute(_PRUNE_JOBS_SQL, self._encode_datetime(finished_before), *_ACTIVE)
 
     # -- quota counters ---------------------------------------------------------------------------
 

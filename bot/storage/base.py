@@ -153,8 +153,14 @@ class JobStore(Protocol):
         user_id: int | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        created_since: datetime | None = None,
     ) -> list[Job]:
-        """Jobs in ``states``, oldest first by creation (newest first when asked)."""
+        """Jobs in ``states`` (created at or after ``created_since`` when given), oldest first by creation
+        (newest first when asked)."""
+
+    async def points_charged_since(self, since: datetime) -> tuple[int, datetime | None]:
+        """The points charged for jobs created at or after ``since`` (all servers and direct messages), and
+        when the oldest of those charged jobs was created (None: nothing was charged)."""
 
     async def count_active(self, user_id: int) -> int: ...
 
@@ -163,6 +169,14 @@ class JobStore(Protocol):
     ) -> Job | None:
         """The newest SUCCEEDED job with a result, this ``fingerprint`` and ``created_at >= since``, in
         that guild (``guild_id`` None: direct messages) and, when given, of that user; None if none."""
+
+    async def clear_interaction_tokens(self, finished_before: datetime) -> int:
+        """Forget (set to None) the interaction token of every finished job (a terminal state) whose
+        ``finished_at`` is before ``finished_before``; returns how many. Active jobs keep theirs."""
+
+    async def prune_jobs(self, finished_before: datetime) -> int:
+        """Delete every finished job (a terminal state) whose ``finished_at`` is before ``finished_before``;
+        returns how many. Never deletes an active job, however old."""
 
 
 class UsageStore(Protocol):

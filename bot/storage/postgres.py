@@ -35,7 +35,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from bot.storage import _common
 from bot.storage._common import CounterKey
-from bot.storage._migrations import Migration, load_migrations, migrate
+from bot.storage._migrations import Migration, applied_names, load_migrations, migrate
 from bot.storage._sql import SqlConnection, SqlStore
 
 __all__ = [
@@ -358,3 +358,25 @@ class PostgresStore(SqlStore):
 async def open_postgres_store(url: str, *, min_size: int = 1, max_size: int = 10) -> PostgresStore:
     """Open a PostgresStore on ``url`` (migrating as needed). The caller closes it."""
     return await PostgresStore.open(url, min_size=min_size, max_size=max_size)
+
+
+async def probe_postgres(url: str, *, connect_timeout: float = 5.0) -> str:
+    """Read-only: connect, find the schema and compare its recorded migrations with this code's; a sentence
+    for ``check``. Raises OSError/asyncpg errors/TimeoutError when unreachable, RuntimeError when unusable."""
+    conn = await asyncpg.connect(postgres_dsn(url), timeout=connect_timeout)
+    try:
+        schema = await _current_schema(conn)
+        migrations = load_migrations("postgres")
+        exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        recorded: list[tuple[int, str]] = []
+        if exists:
+            rows = await conn.fetch("SELECT version, name FROM schema_migrations")
+            recorded = [(int(r["version"]), str(r["name"])) for r in rows]
+        applied = applied_names(recorded, migrations)  # raises when the schema is newer than this code
+    finally:
+        await conn.close()
+    pending = [m for m in migrations if m.name not in applied]
+    where = f"PostgreSQL {redacted(url)} (schema {schema})"
+    if not pending:
+        return f"{where}: migrations up to date ({len(migrations)})"
+    return f"{where}: {len(pending)} migration(s) pending, applied at the next start"

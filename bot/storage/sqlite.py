@@ -10,6 +10,10 @@ SQLite's write lock up front, so a second process on the same file waits (``busy
 of failing half-way; with one writer at a time the enqueue needs no further locks.
 
 One bot process uses the database, so it always holds the dispatcher lease (``SingleProcessLease``).
+
+The file holds interaction tokens and prompts, so it is private to the bot's user: a directory the store
+creates is 0700, the database file is created 0600 (SQLite gives its -wal and -shm files the database
+file's mode), and a database, -wal or -shm file found readable by others is tightened to 0600 at open.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import re
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from importlib.resources.abc import Traversable
@@ -38,6 +44,9 @@ __all__ = ["SingleProcessLease", "SqliteStore", "apply_migrations", "open_sqlite
 log = logging.getLogger(__name__)
 
 MEMORY: Final = ":memory:"
+_PRIVATE_DIR: Final = 0o700
+_PRIVATE_FILE: Final = 0o600
+_COMPANIONS: Final = ("", "-wal", "-shm", "-journal")  # the database file and SQLite's files beside it
 _PARAMETER: Final = re.compile(r"\$(\d+)")
 
 # Applied only while within the limits: a fresh counter by the insert, an existing one by the update.
@@ -204,6 +213,40 @@ async def _check_columns(conn: aiosqlite.Connection) -> None:
     _common.check_job_columns(str(row[1]) for row in rows)
 
 
+# -- the file on disk -------------------------------------------------------------------------------
+
+
+def _create_private(path: Path) -> None:
+    """Create the database's directory (0700) and file (0600) when absent; tighten existing files to 0600.
+
+    An existing directory keeps its mode (it may be a mounted volume the owner chose); a file the bot cannot
+    tighten (another owner) is left with a warning rather than refusing to start."""
+    if not path.parent.is_dir():
+        path.parent.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # create it 0600 before SQLite creates it with the umask's mode
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE))
+    for suffix in _COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        try:
+            mode = stat.S_IMODE(companion.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            try:
+                companion.chmod(mode & 0o700)
+            except OSError as exc:
+                log.warning(
+                    "SQLite file %s is readable by others (mode %04o) and could not be tightened: %s",
+                    companion,
+                    mode,
+                    exc,
+                )
+            else:
+                log.warning(
+                    "SQLite file %s was readable by others: mode %04o tightened to %04o", companion, mode, mode & 0o700
+                )
+
+
 # -- the store --------------------------------------------------------------------------------------
 
 
@@ -250,10 +293,11 @@ class SqliteStore(SqlStore):
 
     @classmethod
     async def open(cls, path: str | Path, *, busy_timeout: float = 5.0, migrations: Traversable | None = None) -> Self:
-        """Connect, set the pragmas and apply pending migrations. Creates the parent directory."""
+        """Connect, set the pragmas and apply pending migrations. Creates the parent directory (0700) and the
+        file (0600), and tightens an existing file readable by others (``_create_private``)."""
         target = str(path)
         if target != MEMORY:
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(target))
         conn = await aiosqlite.connect(target, isolation_level=None, timeout=busy_timeout)
         try:
             conn.row_factory = sqlite3.Row

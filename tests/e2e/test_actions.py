@@ -6,6 +6,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.jobs.admission import OpenAdmission, Requester
@@ -73,6 +74,42 @@ async def test_vary_starts_image_to_image_from_the_chosen_image(env: Env) -> Non
     # The source is a copy of image 2 in LiblibAI's storage (upload transport), fetched by the simulator.
     assert env.sim.counters.source_fetches[-1] == task.params["sourceImage"]
     assert env.sim.counters.uploads == 1
+
+
+async def expire_result_urls(env: Env, job: Job) -> None:
+    """LiblibAI's result URLs expire: point the stored ones at images the simulator no longer has."""
+    assert job.result is not None
+    gone = tuple(replace(i, url=f"{env.sim.base_url}/images/{n:064d}.png") for n, i in enumerate(job.result.images))
+    await env.runtime.store.update_job(job.id, result=replace(job.result, images=gone))
+
+
+async def source_bytes(url: str) -> bytes:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 200, url
+        return await response.read()
+
+
+async def test_vary_and_upscale_use_the_posted_images_once_the_liblib_urls_expired(env: Env) -> None:
+    _, parent, message = await imagine_done(
+        env.fake, env.runtime.store, {"prompt": "two fading lighthouses", "count": 2, "mode": "dreamtech-xl"}
+    )
+    await expire_result_urls(env, parent)
+    vary = await env.fake.click(int(message["id"]), button(message, "vary", 1))
+    await result_of(env.fake, vary)
+    child = await job_for_token(env.runtime.store, vary.token)
+    assert child.kind is JobKind.VARY and child.parent_job_id == parent.id
+    posted = message["attachments"][1]
+    assert await source_bytes(env.sim.tasks()[-1].params["sourceImage"]) == env.fake.attachment_bytes(posted)
+    # The Vary is image-to-image on a custom model, so its Upscale needs a source image too.
+    await expire_result_urls(env, child)
+    varied = env.fake.original_message(vary)
+    upscale = await env.fake.click(int(varied["id"]), button(varied, "upscale", 0))
+    await result_of(env.fake, upscale)
+    grandchild = await job_for_token(env.runtime.store, upscale.token)
+    assert grandchild.kind is JobKind.UPSCALE and grandchild.parent_job_id == child.id
+    posted = varied["attachments"][0]
+    assert await source_bytes(env.sim.tasks()[-1].params["sourceImage"]) == env.fake.attachment_bytes(posted)
+    assert env.sim.counters.submits == 3
 
 
 async def test_upscale_renders_the_image_larger_through_the_high_resolution_option(env: Env) -> None:
@@ -278,3 +315,24 @@ async def test_cancel_while_running_hides_the_result_and_still_charges_what_libl
         assert await runtime.store.get_usage("user", fake.user_id, "day:test") == (1, 8)
         assert not [c for c in fake.calls if c.files and inter.token in c.path]  # the result stays hidden
         assert "Cancelled" in fake.original_message(inter)["content"]
+
+
+async def test_a_cancelled_job_leaves_nothing_behind_in_the_progress_throttle(
+    fake: FakeDiscord, sim, tmp_path: Path
+) -> None:
+    sim.set_durations(queued=0.02, running=1.0, auditing=0.02)
+    settings = make_settings(fake, sim, tmp_path / "bot.db")
+    async with running_bot(settings, fake) as runtime:
+        sink = runtime.runner._deliverer._sink  # the DiscordResultSink
+        inter = await fake.slash("imagine", {"prompt": "cancel me while generating"})
+        await original_edit_with(fake, inter, "Generating")  # the sink has edited it: it is throttled for a while
+        job = await job_for_token(runtime.store, inter.token, JobState.RUNNING)
+        assert job.id in sink._last_edit
+        progress = fake.original_message(inter)
+        await ack(fake, await fake.click(int(progress["id"]), custom_ids(progress)[0]))
+        # A cancelled job reaches neither deliver nor notify_failure, which drop a finished job's entry.
+        later = await fake.slash("imagine", {"prompt": "after the cancel"})
+        await result_of(fake, later)
+        assert (await runtime.store.get_job(job.id)).state is JobState.CANCELLED
+        assert sink._last_edit == {}
+    assert_no_pings(fake)

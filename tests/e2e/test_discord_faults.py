@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from bot.composition import Runtime
+from bot.discord_app.sink import DiscordResultSink
 from bot.liblib.simulator import Simulator
 from bot.models import FailureReason, Job, JobState
 from bot.settings import Settings
@@ -37,6 +38,7 @@ from tests.e2e.faults import (
     wait_result,
 )
 from tests.fake_discord import Call, FakeDiscord, Interaction
+from tests.fake_discord.records import DROPPED
 
 SEED = (2, 16)  # what seed_usage leaves on the member's counter
 
@@ -147,6 +149,110 @@ async def test_a_rate_limit_beyond_the_clients_patience_is_retried_later(
     assert [c.status for c in fake.calls_to("POST", "/messages")] == [429, 200]
     channel_result(fake)
     assert await usage(runtime.settings, fake.user_id) == plus(SEED, kept(job))
+
+
+def is_progress_edit(call: Call) -> bool:
+    """The sink's progress edits: text only (the starter's first edit carries the Cancel button, a result files)."""
+    return not call.files and "components" not in (call.json or {})
+
+
+@pytest.mark.parametrize(
+    ("stage", "reset"),
+    [("Submitting", False), ("Delivering", True), ("", False)],
+    ids=["submitting-disconnect", "delivering-reset", "every-stage-disconnect"],
+)
+async def test_network_errors_on_progress_edits_never_hold_up_the_job(
+    stage: str, reset: bool, fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    # Unthrottled, every stage is edited; each edit of ``stage`` (all of them for "") loses its connection. The
+    # runner must not notice: the job used to stay SUBMITTING, unsent, or DELIVERING, its result unposted, until
+    # its deadline failed it.
+    def failing(call: Call) -> bool:
+        return is_progress_edit(call) and stage in call.json["content"]
+
+    async with bot(fake, sim, tmp_path, queue={"progress_edit_interval": 0}) as runtime:
+        inter = await start(fake, "progress edits fail")
+        fake.drop_next("PATCH", "/messages/@original", count=10_000, reset=reset, when=failing)
+        await wait_result(fake, inter.token)
+        job = await job_by_prompt(runtime.store, "progress edits fail")
+    dropped = [c.json["content"] for c in fake.calls if c.status == DROPPED]
+    assert any("Submitting" in text for text in dropped) == (stage != "Delivering")
+    assert any("Delivering" in text for text in dropped) == (stage != "Submitting")
+    assert sim.counters.submits == 1
+    assert channel_posts(fake) == []
+    assert await usage(runtime.settings, fake.user_id) == plus(SEED, kept(job))
+
+
+async def test_a_hanging_progress_edit_is_given_up_and_never_holds_up_the_submit(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    def submitting(call: Call) -> bool:
+        return is_progress_edit(call) and "Submitting" in call.json["content"]
+
+    async with bot(fake, sim, tmp_path, queue={"progress_edit_interval": 0}) as runtime:
+        sink = runtime.runner._deliverer._sink
+        assert isinstance(sink, DiscordResultSink)
+        sink._progress_timeout = 0.3  # 10 s in production; discord.py's own session would wait minutes
+        inter = await start(fake, "discord hangs")
+        fake.stall_next("PATCH", "/messages/@original", 60.0, when=submitting)  # the submit loop awaits that edit
+        await wait_result(fake, inter.token)
+        job = await job_by_prompt(runtime.store, "discord hangs")
+    assert sim.counters.submits == 1
+    assert await usage(runtime.settings, fake.user_id) == plus(SEED, kept(job))
+
+
+async def test_a_result_edit_that_lost_its_connection_is_made_again_not_moved_to_the_channel(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    async with bot(fake, sim, tmp_path) as runtime:
+        runtime.runner.delivery_retry_delay = 0.05
+        inter = await start(fake, "result edit lost")
+        # The edit may have landed before the connection dropped: only editing again is sure to show it once.
+        fake.drop_next("PATCH", "/messages/@original", when=lambda c: bool(c.files))
+        fake.drop_next("PATCH", "/messages/@original", reset=True, when=lambda c: bool(c.files))
+        await wait_result(fake, inter.token)
+        job = await job_by_prompt(runtime.store, "result edit lost")
+    assert [c.status for c in fake.calls if c.files] == [DROPPED, DROPPED, 200]
+    assert channel_posts(fake) == []
+    assert str(job.result_message_id) == fake.original_message(inter.token)["id"]
+    assert await usage(runtime.settings, fake.user_id) == plus(SEED, kept(job))
+
+
+async def test_a_channel_post_is_tried_again_through_every_transient_failure(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    path = f"/channels/{fake.channel_id}/messages"
+    async with bot(fake, sim, tmp_path) as runtime:
+        runtime.runner.delivery_retry_delay = 0.05
+        await start(fake, "flaky channel")
+        fake.expire_interaction_tokens()
+        # More failures in a row than the old fixed three attempts allowed; the deadline is far.
+        for reset in (False, True, False, True):
+            fake.drop_next("POST", path, reset=reset, when=lambda c: bool(c.files))
+        fake.fail_next("POST", path, 429, retry_after=31.0)  # beyond discord.py's patience: RateLimited
+        job = await job_by_prompt(runtime.store, "flaky channel")
+    assert [c.status for c in fake.calls_to("POST", path)] == [DROPPED] * 4 + [429, 200]
+    channel_result(fake)
+    assert await usage(runtime.settings, fake.user_id) == plus(SEED, kept(job))
+
+
+async def test_delivery_stops_retrying_before_its_deadline_and_charges_what_liblib_billed(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    path = f"/channels/{fake.channel_id}/messages"
+    async with bot(fake, sim, tmp_path, queue={"delivering_deadline": 2.0}) as runtime:
+        runtime.runner.delivery_retry_delay = 0.05
+        await start(fake, "discord is down")
+        fake.expire_interaction_tokens()
+        fake.drop_next("POST", path, count=10_000, when=lambda c: bool(c.files))  # the result never gets through
+        job = await job_by_prompt(runtime.store, "discord is down")
+        notice = await fake.wait_for_call(lambda c: c.path == path and c.status == 200)
+    tries = [c for c in fake.calls_to("POST", path) if c.files]
+    assert len(tries) > 3 and all(c.status == DROPPED for c in tries)
+    # Failed by the deliverer with the last error, before the watchdog's deadline (whose text differs).
+    assert "Discord did not answer" in str(job.failure_detail)
+    assert any("Could not deliver the result" in t for t in embed_titles(notice))
+    assert await usage(runtime.settings, fake.user_id) == plus(SEED, charged(job))
 
 
 @pytest.mark.parametrize("path", ["@original", "/channels/"], ids=["interaction-edit", "channel-post"])

@@ -19,6 +19,7 @@ from discord.ext import commands
 from PIL import Image
 
 from tests.fake_discord import FakeDiscord, run_bot
+from tests.fake_discord.records import DROPPED
 from tests.fake_discord.spec import load_spec
 
 
@@ -467,6 +468,37 @@ async def test_channel_failures_map_to_discord_errors(fake: FakeDiscord, bot: Ec
     with pytest.raises(discord.NotFound) as gone:
         await bot.fetch_channel(fake.channel_id)
     assert gone.value.code == 10003
+
+
+async def test_dropped_connections_fail_the_request_without_handling_it(fake: FakeDiscord, bot: EchoBot) -> None:
+    channel = await bot.fetch_channel(fake.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    path = f"/channels/{fake.channel_id}/messages"
+    fake.drop_next("POST", path)
+    with pytest.raises(aiohttp.ServerDisconnectedError):  # a ClientError, not an OSError
+        await channel.send("lost")
+    fake.drop_next("POST", path, reset=True)
+    with pytest.raises(aiohttp.ClientOSError) as reset:  # an OSError too; discord.py retries only errno 54/10054
+        await channel.send("reset")
+    assert isinstance(reset.value, OSError)
+    sent = await channel.send("through")
+    assert [c.status for c in fake.calls_to("POST", path)] == [DROPPED, DROPPED, 200]
+    assert [m["content"] for m in fake.messages.values() if m["channel_id"] == str(fake.channel_id)] == ["through"]
+    assert sent.content == "through"
+
+
+async def test_stalled_requests_are_answered_late_or_dropped_at_stop(fake: FakeDiscord, bot: EchoBot) -> None:
+    channel = await bot.fetch_channel(fake.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    fake.stall_next("POST", "/messages", 0.2, when=lambda c: (c.json or {}).get("content") == "late")
+    started = asyncio.get_running_loop().time()
+    await channel.send("late")
+    assert asyncio.get_running_loop().time() - started >= 0.2
+    fake.stall_next("POST", "/messages", 60.0)
+    with pytest.raises(TimeoutError):  # the client gives up; the fake still holds the request
+        async with asyncio.timeout(0.1):
+            await channel.send("never")
+    assert [m["content"] for m in fake.messages.values() if m["channel_id"] == str(fake.channel_id)] == ["late"]
 
 
 async def test_rest_surface_is_spec_valid(fake: FakeDiscord, bot: EchoBot) -> None:

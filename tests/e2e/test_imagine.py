@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from PIL import Image
 
 from bot.models import JobState
+from bot.storage import open_store
 from tests.e2e.conftest import Env, assert_no_pings, make_settings, running_bot
 from tests.fake_discord import FakeDiscord
 
@@ -196,6 +198,52 @@ async def test_restart_mid_generation_delivers_once_without_resubmitting(
     assert sim.counters.submits == 3
     deliveries = [c for c in fake.calls if c.files]
     assert len(deliveries) == 3
+
+
+async def test_a_task_that_finished_during_a_long_downtime_is_delivered_through_a_status_hiccup(
+    fake: FakeDiscord, sim, tmp_path: Path
+) -> None:
+    """Issue 17 #12: the bot was down longer than ``running_deadline`` while the task finished (and was charged)
+    at LiblibAI. After the restart the status route fails twice: the resumed poll asks again with backoff
+    instead of expiring the job on the first error, and the member gets the result, not a refund."""
+    sim.set_durations(queued=0.05, running=0.6, auditing=0.05)
+    # Status queries are not retried by the client and are spaced like production's (relative to the 1 s floor
+    # a resumed poll gets), so the first failure reaches the poll.
+    liblib = {"max_retries": 0, "poll_interval_min": 0.5, "poll_interval_max": 0.5}
+    settings = make_settings(fake, sim, tmp_path / "bot.db", liblib=liblib)
+    async with running_bot(settings, fake) as runtime:
+        token = (await fake.slash("imagine", {"prompt": "through the outage"})).token
+        for _ in range(200):
+            if running := await runtime.store.list_jobs([JobState.RUNNING]):
+                break
+            await asyncio.sleep(0.02)
+        [job] = running
+    # The bot is down; the task finishes at LiblibAI, and the downtime outlasts the running deadline (and the
+    # interaction token).
+    assert job.generate_uuid is not None
+    for _ in range(200):
+        if (task := sim.task(job.generate_uuid)) is not None and task.terminal:
+            break
+        await asyncio.sleep(0.02)
+    downtime = timedelta(seconds=settings.queue.running_deadline + 600)
+    async with open_store(settings.storage.url) as store:
+        await store.update_job(
+            job.id,
+            created_at=job.created_at - downtime,
+            state_changed_at=job.state_changed_at - downtime,
+            submitted_at=(job.submitted_at or job.state_changed_at) - downtime,
+            interaction_expires_at=job.created_at - downtime + timedelta(minutes=14),
+        )
+    sim.inject("500", route="status", count=2)
+    served = sim.counters.faults_served
+    async with running_bot(settings, fake) as runtime:
+        post = await fake.wait_for_call(lambda c: c.method == "POST" and c.status == 200 and "/channels/" in c.path)
+        assert post.files, post.json  # the result, not "took too long ... refunded"
+        [done] = await wait_jobs(runtime.store, JobState.SUCCEEDED, 1)
+    assert done.id == job.id and not done.refunded
+    assert sim.counters.faults_served == served + 2  # both failed status queries came before the result
+    assert sim.counters.submits == 1
+    assert not [c for c in fake.calls if is_original_edit(c, token) and c.files]  # the token had expired
 
 
 async def test_without_keys_the_builtin_simulator_is_used_and_results_say_so(fake: FakeDiscord, tmp_path: Path) -> None:

@@ -44,6 +44,8 @@ async def test_models_lists_every_configured_mode_and_what_it_supports(env: Env)
     assert "4 reference images" in kontext and "Upscale" not in kontext
     custom = next(block for block in text.split("\n\n") if "(`dreamtech-xl`)" in block)
     assert "negative prompt" in custom and "seed" in custom
+    # the price table ([liblib.prices] defaults): what each image reserves
+    assert "58 points/image" in kontext and "8 points/image" in star3 and "8 points/image" in custom
 
 
 async def test_show_reposts_a_past_result_with_buttons_for_the_asker(env: Env) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,14 +89,29 @@ class HostedFile:
     content_type: str
 
 
+DROPPED = 0  # the status recorded for a request whose connection the fake dropped (no answer at all)
+STALLED = -1  # a Fault that answers normally, but only after ``delay`` seconds
+
+
 @dataclass(slots=True)
 class Fault:
+    """A canned error for matching requests; ``status`` DROPPED closes the connection without an answer
+    (``reset``: with a TCP reset), STALLED answers as usual after ``delay`` seconds."""
+
     method: str
     path_contains: str
     status: int
     count: int
     retry_after: float | None
     code: int | None
+    reset: bool = False
+    delay: float = 0.0
+    when: Callable[[Call], bool] | None = None  # a further condition on the request (its body, say)
 
-    def matches(self, method: str, path: str) -> bool:
-        return self.count > 0 and self.method in {method, "*"} and self.path_contains in path
+    def matches(self, call: Call) -> bool:
+        return (
+            self.count > 0
+            and self.method in {call.method, "*"}
+            and (self.path_contains in call.path or self.path_contains in call.route)
+            and (self.when is None or self.when(call))
+        )

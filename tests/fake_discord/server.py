@@ -17,6 +17,8 @@ import asyncio
 import hashlib
 import json
 import logging
+import socket
+import struct
 import time
 from collections.abc import Callable
 from http import HTTPStatus
@@ -31,7 +33,7 @@ from aiohttp import BodyPartReader, web
 from . import payloads as p
 from .driver import BotDriver
 from .messages import ApiError
-from .records import Call, Fault, Interaction, UploadedFile
+from .records import DROPPED, STALLED, Call, Fault, Interaction, UploadedFile
 from .rest import Handler, RestRoutes
 from .spec import DEFAULT_SPEC_PATH, OpenAPISpec, load_spec
 from .state import API_PREFIX, CHANNEL_ID, GUILD_ID
@@ -79,6 +81,7 @@ class FakeDiscord(RestRoutes, BotDriver):
         self._faults: list[Fault] = []
         self._buckets: dict[str, tuple[float, int]] = {}
         self._new_call = asyncio.Event()
+        self._stopping = asyncio.Event()  # releases stalled requests
         self._runner: web.AppRunner | None = None
         self._saved: tuple[str, yarl.URL] | None = None
         self._routes = self._route_table()
@@ -100,6 +103,7 @@ class FakeDiscord(RestRoutes, BotDriver):
 
     async def start(self) -> None:
         """Start the server without patching discord.py (for a bot in another process)."""
+        self._stopping.clear()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._serve_file)
@@ -114,6 +118,7 @@ class FakeDiscord(RestRoutes, BotDriver):
         self.gateway.start()
 
     async def stop(self) -> None:
+        self._stopping.set()
         await self.gateway.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -148,6 +153,12 @@ class FakeDiscord(RestRoutes, BotDriver):
             at=time.monotonic(),
         )
         fault = self._take_fault(call)
+        if fault is not None and fault.status == STALLED:
+            if await self._stall(fault.delay):
+                return self._drop(request, call, reset=False)  # the fake is stopping
+            fault = None
+        if fault is not None and fault.status == DROPPED:
+            return self._drop(request, call, reset=fault.reset)
         if fault is not None:
             return self._finish(call, *self._fault_response(fault, call))
         hosted = self.files.get(p.to_int(request.match_info["attachment_id"]) or 0)
@@ -211,6 +222,7 @@ class FakeDiscord(RestRoutes, BotDriver):
         count: int = 1,
         retry_after: float | None = None,
         code: int | None = None,
+        when: Callable[[Call], bool] | None = None,
     ) -> None:
         """Answer the next ``count`` matching requests with an error (method ``*`` matches any).
 
@@ -219,12 +231,42 @@ class FakeDiscord(RestRoutes, BotDriver):
 
         429 comes with ``Via``, ``Retry-After``, ``retry_after`` (default 0.05 s) and ``global: false`` so
         discord.py retries it; the other statuses carry Discord's usual code for the route unless ``code``.
+        ``when`` narrows the match further (e.g. ``lambda c: not c.files``: edits without an upload).
         """
-        self._faults.append(Fault(method, path_contains, status, count, retry_after, code))
+        self._faults.append(Fault(method, path_contains, status, count, retry_after, code, when=when))
+
+    def drop_next(
+        self,
+        method: str,
+        path_contains: str,
+        *,
+        count: int = 1,
+        reset: bool = False,
+        when: Callable[[Call], bool] | None = None,
+    ) -> None:
+        """Close the connection of the next ``count`` matching requests without answering (a network failure:
+        the client sees ``aiohttp.ServerDisconnectedError``, or with ``reset`` a connection reset, an OSError).
+
+        The request is not handled (nothing is created or edited) and is recorded with status ``DROPPED``.
+        Matching is as in ``fail_next``; faults apply in the order they were added."""
+        self._faults.append(Fault(method, path_contains, DROPPED, count, None, None, reset=reset, when=when))
+
+    def stall_next(
+        self,
+        method: str,
+        path_contains: str,
+        seconds: float,
+        *,
+        count: int = 1,
+        when: Callable[[Call], bool] | None = None,
+    ) -> None:
+        """Hold the next ``count`` matching requests ``seconds`` before handling them as usual (Discord hanging;
+        a client that gives up meanwhile may still see the request applied, as with the real one)."""
+        self._faults.append(Fault(method, path_contains, STALLED, count, None, None, delay=seconds, when=when))
 
     def _take_fault(self, call: Call) -> Fault | None:
         for fault in self._faults:
-            if fault.matches(call.method, call.path) or fault.matches(call.method, call.route):
+            if fault.matches(call):
                 fault.count -= 1
                 if fault.count == 0:
                     self._faults.remove(fault)
@@ -261,6 +303,12 @@ class FakeDiscord(RestRoutes, BotDriver):
             self.spec_errors.extend(self.spec.check_request(call.method, path, body))
         route = self._match(call)
         fault = self._take_fault(call)
+        if fault is not None and fault.status == STALLED:
+            if await self._stall(fault.delay):
+                return self._drop(request, call, reset=False)  # the fake is stopping
+            fault = None
+        if fault is not None and fault.status == DROPPED:
+            return self._drop(request, call, reset=fault.reset)
         if fault is not None:
             return self._finish(call, *self._fault_response(fault, call))
         if route is None:
@@ -288,6 +336,26 @@ class FakeDiscord(RestRoutes, BotDriver):
             body=json.dumps(body).encode(),
             headers={**(headers or {}), "Content-Type": "application/json"},
         )
+
+    async def _stall(self, seconds: float) -> bool:
+        """Wait ``seconds``; True if the fake began stopping first."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def _drop(self, request: web.Request, call: Call, *, reset: bool) -> web.Response:
+        call.status = DROPPED
+        self._record(call)
+        transport = request.transport
+        if transport is not None:
+            sock = transport.get_extra_info("socket")
+            if reset and sock is not None:  # linger 0: close() sends RST instead of FIN
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        return web.Response(status=204)  # never written: the connection is gone
 
     def _match(self, call: Call) -> tuple[Handler, bool] | None:
         segments = call.path.split("/")

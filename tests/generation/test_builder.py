@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import InvalidRequestError
-from bot.generation.builder import RequestBuilder, clean_prompt
+from bot.generation.builder import RequestBuilder
+from bot.generation.prompt_text import clean_prompt
 from bot.settings import ModelsSettings
 
 

@@ -21,6 +21,7 @@ from bot.errors import (
 from bot.i18n import Text
 from bot.jobs import JobService, Requester
 from bot.jobs.scheduling import FairQueue
+from bot.jobs.service import visible_to
 from bot.models import FailureReason, GenerationRequest, Job, JobState, new_job_id
 from bot.quotas import QuotaService
 from bot.quotas.service import utc_quota_error
@@ -58,6 +59,30 @@ async def test_cancel_after_the_submit_marks_the_job_and_refunds_nothing(parts) 
     await store.transition("r", JobState.RUNNING, JobState.CANCELLED, when_cancel_requested=True, points_cost=8)
     with pytest.raises(JobNotCancellableError, match="cancelled"):
         await service.cancel("r", actor_id=1, is_admin=False)
+
+
+@pytest.mark.parametrize(
+    ("job_guild", "job_user", "viewer_guild", "viewer_user", "visible"),
+    [
+        (9, 1, 9, 1, True),  # the requester, where they asked
+        (9, 1, 9, 2, True),  # a member of the same server
+        (9, 1, 8, 2, False),  # another server's member
+        (9, 1, None, 2, False),  # someone in their DMs
+        (9, 1, None, 1, True),  # the requester, from their DMs
+        (None, 1, None, 1, True),  # a DM job, to its requester
+        (None, 1, None, 2, False),  # a DM job, to another member in their own DMs (both guild ids None)
+        (None, 1, 9, 2, False),  # a DM job, to a server's member
+        (None, 1, 9, 1, True),  # a DM job, to its requester in a server
+    ],
+)
+def test_a_job_is_visible_to_its_requester_and_its_servers_members_only(
+    job_guild, job_user, viewer_guild, viewer_user, visible
+) -> None:
+    job = Job(
+        id="v", user_id=job_user, channel_id=5, guild_id=job_guild, request=GenerationRequest(mode="star3", prompt="x")
+    )
+    viewer = Requester(user_id=viewer_user, guild_id=viewer_guild, channel_id=6)
+    assert visible_to(job, viewer) is visible
 
 
 async def test_concurrent_position_queries_share_one_listing_and_never_answer_stale(parts, monkeypatch) -> None:
@@ -260,3 +285,62 @@ async def test_a_stored_job_is_started_even_when_the_after_enqueue_step_fails(st
     stored = await store.get_job(started.id)
     assert stored is not None and stored.state is JobState.QUEUED
     assert await cooldown_until(quotas) == T0 + timedelta(seconds=COOLDOWN)  # the job started: it keeps it
+
+
+# -- precheck: before the image work, the refusals start would give, claiming nothing ---------------------
+
+
+def asked_for(count: int = 1) -> GenerationRequest:
+    return GenerationRequest(mode="star3", prompt="a fox", count=count)
+
+
+async def test_precheck_refuses_what_start_would_refuse_and_claims_nothing(store: Store) -> None:
+    clock = Clock(T0)
+    quotas, jobs = starting(store, clock)  # a cooldown of 60 s, 2 images a day
+    await jobs.precheck(asker(), asked_for())
+    assert await cooldown_until(quotas) is None  # passing claimed no cooldown
+    assert await store.get_usage(f"member:{GUILD}", USER, "day:2026-03-02") == (0, 0)  # and reserved nothing
+    await jobs.start(asker(), asked())
+    claimed = await cooldown_until(quotas)
+    assert claimed == T0 + timedelta(seconds=COOLDOWN)  # one claim, by start
+    clock.now += timedelta(seconds=1)
+    with pytest.raises(CooldownError):
+        await jobs.precheck(asker(), asked_for())
+    assert await cooldown_until(quotas) == claimed  # a refusing pre-check neither moves nor ends it
+    clock.now += timedelta(seconds=COOLDOWN)
+    with pytest.raises(QuotaExceededError) as early:
+        await jobs.precheck(asker(), asked_for(count=2))  # 1 of 2 used: two more do not fit
+    two = Job(id=new_job_id(), user_id=USER, channel_id=1, guild_id=GUILD, request=asked_for(2))
+    with pytest.raises(QuotaExceededError) as late:
+        await jobs.start(asker(), two)
+    assert early.value.message == late.value.message  # the same words as the store's refusal
+    assert await cooldown_until(quotas) is None  # the refused start gave its cooldown back
+    assert len(await store.list_jobs([JobState.QUEUED])) == 1
+
+
+async def test_precheck_refuses_a_member_at_their_cap_on_jobs_at_once(store: Store) -> None:
+    clock = Clock(T0)
+    quotas, jobs = starting(store, clock, max_active_per_user=1)
+    await jobs.start(asker(), asked())
+    clock.now += timedelta(seconds=COOLDOWN + 1)
+    with pytest.raises(TooManyActiveJobsError):
+        await jobs.precheck(asker(), asked_for())
+    assert await cooldown_until(quotas) is None  # the last cooldown ran out and none was claimed
+    await jobs.precheck(asker(OTHER), asked_for())  # the cap is each member's own
+
+
+async def test_a_precheck_only_advises_start_still_reserves_atomically(store: Store) -> None:
+    """Two requests pre-checked while one image is left: both pass, the enqueue admits exactly one, and the
+    refused one's cooldown is given back (nothing leaks)."""
+    clock = Clock(T0)
+    quotas, jobs = starting(store, clock, max_active_per_user=3)  # 2 images a day
+    await jobs.start(asker(), asked())
+    clock.now += timedelta(seconds=COOLDOWN + 1)
+    await jobs.precheck(asker(), asked_for())
+    await jobs.precheck(asker(), asked_for())  # both pass: the first claimed nothing
+    await jobs.start(asker(), asked())
+    clock.now += timedelta(seconds=COOLDOWN + 1)
+    with pytest.raises(QuotaExceededError):
+        await jobs.start(asker(), asked())
+    assert await cooldown_until(quotas) is None
+    assert len(await store.list_jobs([JobState.QUEUED])) == 2

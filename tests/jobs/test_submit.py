@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs.sink import Progress
-from bot.models import Job, JobState
+from bot.jobs.sink import Progress, Stage
+from bot.models import FailureReason, Job, JobState
 from tests.jobs.helpers import new_job, open_parts, wait_for
 
 
@@ -36,6 +36,39 @@ async def test_queue_position_reports_do_not_pile_up(parts) -> None:
     await runner._submitter.next_job()  # the next pass after it finished reports again
     await wait_for(reports_finished, "the second position report to finish")
     assert len(sink.progress_calls) == 10
+
+
+async def test_a_position_report_skips_jobs_that_left_the_queue_while_it_ran(parts) -> None:
+    _sim, store, sink, runner, _queue = parts
+    for i in range(4):
+        await store.enqueue(new_job(f"p{i}", user=300 + i))
+    editing: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    gate = asyncio.Event()
+    record = sink.progress
+
+    async def slow(job: Job, progress: Progress) -> None:  # Discord takes a while with the first edit
+        if not editing.done():
+            editing.set_result(job.id)
+        await gate.wait()
+        await record(job, progress)
+
+    sink.progress = slow
+    await runner._submitter.next_job()  # starts a report over the four queued jobs
+    first = await editing
+    later = sorted({"p0", "p1", "p2", "p3"} - {first})
+    # While the first edit is under way, one job is cancelled, one expires and one is still waiting.
+    await store.transition(later[0], JobState.QUEUED, JobState.CANCELLED, failure_reason=FailureReason.CANCELLED)
+    await store.transition(later[1], JobState.QUEUED, JobState.EXPIRED, failure_reason=FailureReason.DEADLINE)
+    gate.set()
+
+    async def report_finished() -> bool:
+        return not list(runner._tasks)
+
+    await wait_for(report_finished, "the position report to finish")
+    assert [(job_id, p.stage, p.position) for job_id, p in sink.progress_calls] == [
+        (first, Stage.QUEUED, 1),
+        (later[2], Stage.QUEUED, 2),  # the jobs that left are skipped, and not counted ahead of it
+    ]
 
 
 @pytest.mark.parametrize(

@@ -714,6 +714,52 @@ async def test_wait_for_polls_through_transient_errors_until_its_deadline(
     assert len(warnings) == calls - 1
 
 
+@pytest.mark.parametrize("min_queries", [1, 4])
+async def test_a_task_resumed_past_its_deadline_is_asked_min_queries_times_with_backoff(
+    stub: Stub, make_client: ClientFactory, min_queries: int
+) -> None:
+    """Issue 17 #12: a task resumed after a downtime longer than its deadline (a 1 s wait left) that finished
+    meanwhile: two failed status queries no longer end the wait when ``min_queries`` asks for more; the
+    queries are spaced by the backoff rule and the third finds the result. Without it the first failure ends
+    the wait (the 1 s left is shorter than the first backoff)."""
+    now = [1000.0]
+    sleep = FakeSleep(clock=now)
+    client = await make_client(
+        sleep=sleep, clock=lambda: now[0], max_retries=0, poll_interval_min=1.0, poll_interval_max=4.0
+    )
+    uuid = await client.submit(request())
+    images = [{"imageUrl": "https://cdn/a.png", "seed": 1, "auditStatus": 3}]
+    stub.statuses[uuid] = deque([status_data(uuid, 5, percent=1.0, pointsCost=8, images=images)])
+    bad_gateway = raw(b"<html>Bad Gateway</html>", status=502, content_type="text/html")
+    stub.script(endpoints.WEBUI_STATUS, bad_gateway, bad_gateway)
+    if min_queries == 1:
+        with pytest.raises(GenerationWaitTimeoutError):
+            await client.wait_for(Family.STAR3, uuid, timeout=1.0, min_queries=min_queries)
+        assert len(stub.calls(endpoints.WEBUI_STATUS)) == 1
+        return
+    result = await client.wait_for(Family.STAR3, uuid, timeout=1.0, min_queries=min_queries)
+    assert result.image_urls == ("https://cdn/a.png",)
+    assert len(stub.calls(endpoints.WEBUI_STATUS)) == 3
+    assert sleep.delays[0] == 1.0  # poll_interval_min, then doubling (less up to 25 % jitter)
+    assert 1.5 <= sleep.delays[1] <= 2.0
+
+
+async def test_a_task_still_running_past_its_deadline_is_given_up_after_min_queries(
+    stub: Stub, make_client: ClientFactory
+) -> None:
+    now = [1000.0]
+    sleep = FakeSleep(clock=now)
+    client = await make_client(sleep=sleep, clock=lambda: now[0], poll_interval_min=1.0, poll_interval_max=4.0)
+    uuid = await client.submit(request())
+    stub.statuses[uuid] = deque([status_data(uuid, 2)])
+    with pytest.raises(GenerationWaitTimeoutError):
+        await client.wait_for(Family.STAR3, uuid, timeout=0.5, min_queries=4)
+    assert len(stub.calls(endpoints.WEBUI_STATUS)) == 4
+    assert sleep.delays[0] == 0.5  # up to the deadline, then backoff: never a spin
+    assert all(delay >= 1.0 for delay in sleep.delays[1:])
+    assert client.active_tasks == 0
+
+
 async def test_a_zero_retry_after_on_the_status_route_does_not_make_polling_spin(
     stub: Stub, make_client: ClientFactory
 ) -> None:

@@ -225,3 +225,110 @@ def test_cli_check_reports_invalid_settings_precisely(
 def test_cli_check_reports_a_missing_settings_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["--config", str(tmp_path / "nope.toml"), "check"]) == 2
     assert f"FAIL  settings: settings file not found: {tmp_path / 'nope.toml'}" in capsys.readouterr().out
+
+
+async def test_the_recorded_balance_and_its_forecast_are_shown(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    from bot.billing import BalanceBook, BalanceReading
+    from bot.models import utcnow
+    from bot.storage import open_store
+
+    settings = settings_for(fake, sim, tmp_path, balance={"low_threshold": 5000})
+    code, out = await check(settings)
+    assert "ok    balance: no record yet" in out
+    async with open_store(settings.storage.url) as store:
+        await BalanceBook(store, settings.balance).record(BalanceReading(1234, utcnow()))
+    code, out = await check(settings)
+    assert code == 0, out
+    assert "ok    balance: 1234 points, reported " in out
+    assert "nothing spent in the last 7 days; BELOW the alert threshold 5000" in out
+
+
+# -- what run uses: every storage backend, the URL, where values came from -------------------------------
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def test_an_unsupported_storage_scheme_fails_check_and_run_alike(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.toml", '[storage]\nurl = "mysql://x"\n[liblib]\nbase_url = "ftp://host"\n')
+    out = io.StringIO()
+    from bot.ops.check import main as check_main
+
+    assert check_main(config, out) == 2
+    text = out.getvalue()
+    assert "FAIL  settings:" in text and "unsupported storage URL scheme 'mysql'" in text
+    assert "liblib.base_url: Value error, must be an http(s) URL" in text
+    assert cli_main(["--config", config, "run"]) == 2  # run refuses the same settings before anything starts
+
+
+def test_a_misspelt_key_gets_the_closest_valid_one(tmp_path: Path) -> None:
+    from bot.ops.check import main as check_main
+
+    out = io.StringIO()
+    assert check_main(write(tmp_path / "c.toml", "[quotas]\nimage_per_day = 3\n"), out) == 2
+    assert "quotas.image_per_day: unknown key (did you mean quotas.images_per_day?)" in out.getvalue()
+
+
+async def test_postgresql_is_probed_for_its_schema_and_migrations(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path, pg_store_url: str, pg_schema_url: str, closed_port: int
+) -> None:
+    code, out = await check(settings_for(fake, sim, tmp_path, storage={"url": pg_store_url}))
+    assert code == 0, out
+    assert "ok    storage: PostgreSQL " in out and "migrations up to date" in out
+    code, out = await check(settings_for(fake, sim, tmp_path, storage={"url": pg_schema_url}))
+    assert code == 0 and "migration(s) pending, applied at the next start" in out  # a fresh, empty schema
+    down = f"postgresql://postgres:hunter2@127.0.0.1:{closed_port}/test"
+    code, out = await check(settings_for(fake, sim, tmp_path, storage={"url": down}))
+    assert code == 1 and "FAIL  storage: PostgreSQL postgresql://postgres:***@127.0.0.1" in out
+    assert "hunter2" not in out
+
+
+def test_check_says_where_values_came_from_and_warns_when_the_environment_overrides_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.config_sources import provenance
+    from bot.ops.check import settings_findings
+
+    file_data = {"storage": {"url": "postgresql://db/bot"}, "quotas": {"images_per_day": 5}}
+    environ = {"LIBBOT_STORAGE__URL": "sqlite:////data/bot.db", "DISCORD_TOKEN": "t", "LIBBOT_DEFAULTS_FILE": "x"}
+    lines = [f.line() for f in settings_findings(provenance("config.toml", file_data, environ))]
+    assert (
+        lines[0] == "ok    settings: valid (file config.toml; from the environment: DISCORD_TOKEN, LIBBOT_STORAGE__URL)"
+    )
+    assert lines[1:] == [
+        "WARN  settings: LIBBOT_STORAGE__URL in the environment overrides storage.url from config.toml: "
+        "the file's value is ignored"
+    ]
+
+
+def test_a_defaults_file_is_overridden_by_the_settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The container's defaults (LIBBOT_DEFAULTS_FILE) sit below the owner's file: [storage] url in the file wins."""
+    from bot.settings import load_settings_with_sources
+
+    defaults = write(
+        tmp_path / "defaults.toml", '[storage]\nurl = "sqlite:////data/bot.db"\n[metrics]\nenabled = true\n'
+    )
+    config = write(tmp_path / "config.toml", '[storage]\nurl = "postgresql://db/bot"\n')
+    monkeypatch.setenv("LIBBOT_DEFAULTS_FILE", defaults)
+    settings, sources = load_settings_with_sources(config)
+    assert settings.storage.url == "postgresql://db/bot" and settings.metrics.enabled is True
+    assert sources.override_warnings() == [] and "LIBBOT_DEFAULTS_FILE" not in sources.from_env.values()
+
+
+async def test_warnings_logged_during_the_checks_come_after_the_lines(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    settings = settings_for(fake, sim, tmp_path)
+    db = tmp_path / "data" / "bot.db"
+    db.parent.mkdir()
+    db.write_bytes(b"")
+    db.chmod(0o644)  # the store tightens it and logs a warning while the balance check opens it
+    _code, out = await check(settings)
+    lines = out.splitlines()
+    notes = [i for i, line in enumerate(lines) if line.startswith("note  ")]
+    checks = [i for i, line in enumerate(lines) if line.startswith(("ok  ", "FAIL", "WARN"))]
+    assert notes and min(notes) > max(checks), out

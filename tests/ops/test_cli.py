@@ -68,5 +68,5 @@ def test_every_subcommand_is_known_to_python_m_bot() -> None:
     """``COMMANDS`` is the parser's list: each parses, so ``python -m bot <command>`` passes it through."""
     parser = _parser()
     for command in COMMANDS:
-        args = ["imagine", "fox"] if command == "imagine" else [command]
+        args = {"imagine": ["imagine", "fox"], "backup": ["backup", "copy.db"]}.get(command, [command])
         assert parser.parse_args(args).command == command == with_default_command(args)[0]

@@ -102,8 +102,21 @@ def test_runtime_runs_unprivileged_with_a_data_volume_and_a_health_check(stages:
     assert find(runtime, "USER") > find(runtime, "COPY", "--from=builder")
     assert json.loads(runtime[find(runtime, "VOLUME")].args) == ["/data"]
     env = " ".join(i.args for i in runtime if i.keyword == "ENV")
-    assert "LIBBOT_STORAGE__URL=sqlite:////data/bot.db" in env
-    assert "LIBBOT_METRICS__ENABLED=true" in env  # the HEALTHCHECK needs /healthz
+    # The container's defaults are a file a mounted config.toml overrides, not LIBBOT_* variables it cannot.
+    assert "LIBBOT_DEFAULTS_FILE=/etc/liblib-bot/defaults.toml" in env
+    assert "LIBBOT_STORAGE__URL" not in env and "LIBBOT_METRICS__" not in env
+    defaults = runtime[find(runtime, "RUN", "defaults.toml")].args
+    written = subprocess.run(
+        ["sh", "-c", defaults.split("&& printf", 1)[1].split(">", 1)[0].join(["printf", ""])],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    data = tomllib.loads(written)
+    assert data == {
+        "storage": {"url": "sqlite:////data/bot.db"},
+        "metrics": {"enabled": True, "host": "0.0.0.0", "port": 9108},  # noqa: S104 - the container's own port
+    }
     chown = runtime[find(runtime, "RUN", "chown")].args
     assert "/data" in chown and user in chown
     health = runtime[find(runtime, "HEALTHCHECK")].args

@@ -14,7 +14,8 @@ SHIPPED = [
     Migration(1, "init", ""),
     Migration(2, "job_fingerprint", ""),
     Migration(3, "server_admin", ""),
-    Migration(4, "cancel_requested", ""),
+    Migration(4, "job_retention", ""),
+    Migration(5, "cancel_requested", ""),
 ]
 
 

@@ -5,8 +5,11 @@ The behaviour every Store shares is in contract/test_contract.py (run over SQLit
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
-from collections.abc import AsyncIterator
+import stat
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +69,70 @@ async def test_open_creates_parent_dir_wal_and_records_the_migrations(db_path: P
     indexes = {r[0] for r in raw_query(db_path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"jobs", "usage", "meta"} <= tables
     assert {"jobs_state_created", "jobs_user_state"} <= indexes
+
+
+# -- data at rest: the file holds interaction tokens and prompts ------------------------------------
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The common 022 umask, under which files are created world-readable unless the bot says otherwise."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.usefixtures("usual_umask")
+async def test_a_new_database_is_private_to_the_bot_user(db_path: Path) -> None:
+    """Issue 17 #10: a directory the store creates is 0700; the file and its -wal and -shm are 0600."""
+    async with await open_sqlite_store(db_path) as opened:
+        await enqueue_ok(opened, make_job(interaction_token="secret"))
+        wal, shm = db_path.with_name("bot.db-wal"), db_path.with_name("bot.db-shm")
+        assert wal.exists() and shm.exists()
+        assert mode_of(db_path.parent) == 0o700
+        assert {p.name: mode_of(p) for p in (db_path, wal, shm)} == {
+            "bot.db": 0o600,
+            "bot.db-wal": 0o600,
+            "bot.db-shm": 0o600,
+        }
+
+
+@pytest.mark.usefixtures("usual_umask")
+async def test_an_existing_directory_keeps_its_mode(tmp_path: Path) -> None:
+    volume = tmp_path / "volume"
+    volume.mkdir(mode=0o750)
+    async with await open_sqlite_store(volume / "bot.db"):
+        pass
+    assert mode_of(volume) == 0o750
+    assert mode_of(volume / "bot.db") == 0o600
+
+
+@pytest.mark.usefixtures("usual_umask")
+async def test_existing_world_readable_files_are_tightened_at_open_with_a_log_line(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db_path.parent.mkdir()
+    raw = sqlite3.connect(db_path)  # an older release's file (umask 022): 0644, its -wal and -shm too
+    try:
+        raw.execute("PRAGMA journal_mode = WAL")
+        raw.execute("CREATE TABLE old (x INTEGER)")
+        raw.commit()
+        files = [db_path, db_path.with_name("bot.db-wal"), db_path.with_name("bot.db-shm")]
+        for path in files:
+            path.chmod(0o644)
+        with caplog.at_level(logging.WARNING, logger="bot.storage.sqlite"):
+            async with await open_sqlite_store(db_path):
+                assert [mode_of(p) for p in files] == [0o600, 0o600, 0o600]
+    finally:
+        raw.close()
+    tightened = [r.getMessage() for r in caplog.records if "tightened" in r.getMessage()]
+    assert len(tightened) == 3 and all("0644" in m and "0600" in m for m in tightened)
 
 
 async def test_migrations_are_idempotent_on_reopen(db_path: Path) -> None:

@@ -200,6 +200,15 @@ def result_embed(
     return embed
 
 
+def withheld_note(locale: Locale) -> str:
+    """Why a result shows no images: ``Presentation.withholds`` (a flagged batch outside age-restricted channels)."""
+    return t(
+        "The content audit filtered part of this batch, so this server shows the rest only in "
+        "age-restricted channels. Use `/show` there to see them.",
+        locale,
+    )
+
+
 def failure_embed(job: Job) -> discord.Embed:
     locale = job.locale
     reason = job.failure_reason or FailureReason.SERVICE_ERROR

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import discord
 
+from bot.billing import price_per_image
 from bot.discord_app.ui.embeds import COLOR_PROGRESS, describe_mode, escape_prompt, kind_name, message_link, state_name
 from bot.generation.builder import ModeInfo
 from bot.i18n import N_, Locale, t
@@ -64,7 +65,7 @@ def help_embed(locale: Locale = None) -> discord.Embed:
     return embed
 
 
-def _mode_line(mode: ModeInfo, *, default: bool, locale: Locale) -> str:
+def _mode_line(mode: ModeInfo, *, default: bool, price: int, locale: Locale) -> str:
     can = [t("Vary", locale)]
     if not mode.name.startswith("kontext"):
         can.append(t("Upscale", locale))
@@ -82,11 +83,17 @@ def _mode_line(mode: ModeInfo, *, default: bool, locale: Locale) -> str:
         refs = t("{count} reference image", locale, count=mode.max_references)
     language = t("English prompts", locale) if mode.english_only else t("Chinese or English prompts", locale)
     mark = t(" — **default**", locale) if default else ""
-    return f"**{mode.label}** (`{mode.name}`){mark}\n{language} · {refs} · {', '.join(can)}"
+    cost = t("{points} points/image", locale, points=price)
+    return f"**{mode.label}** (`{mode.name}`){mark}\n{cost} · {language} · {refs} · {', '.join(can)}"
 
 
-def models_embed(modes: Sequence[ModeInfo], *, default_mode: str, locale: Locale = None) -> discord.Embed:
-    lines = [_mode_line(m, default=m.name == default_mode, locale=locale) for m in modes]
+def models_embed(
+    modes: Sequence[ModeInfo], *, default_mode: str, prices: Mapping[str, int], locale: Locale = None
+) -> discord.Embed:
+    lines = [
+        _mode_line(m, default=m.name == default_mode, price=price_per_image(prices, m.name), locale=locale)
+        for m in modes
+    ]
     embed = discord.Embed(
         title=t("Modes and models", locale), description="\n\n".join(lines)[:4000], color=COLOR_PROGRESS
     )
@@ -99,17 +106,16 @@ def _job_line(job: Job, locale: Locale) -> str:
     return f"`{job.id}` <@{job.user_id}> · {describe_mode(job, locale)} · {prompt}"
 
 
-def queue_embed(
-    snapshot: QueueSnapshot, *, guild_id: int | None, typical: float | None, locale: Locale = None
-) -> discord.Embed:
-    """This server's part of the bot-wide queue; positions are bot-wide (the LiblibAI account is shared)."""
-    here_waiting = [e for e in snapshot.waiting if e.job.guild_id == guild_id]
-    here_working = [j for j in snapshot.working if j.guild_id == guild_id]
+def queue_embed(snapshot: QueueSnapshot, *, typical: float | None, locale: Locale = None) -> discord.Embed:
+    """The asker's part of the bot-wide queue (JobService.snapshot chose it); positions are bot-wide (the
+    LiblibAI account is shared)."""
+    here_waiting = snapshot.waiting
+    here_working = snapshot.working
     summary = t(
         "**{waiting}** waiting and **{working}** in progress across the bot.",
         locale,
-        waiting=len(snapshot.waiting),
-        working=len(snapshot.working),
+        waiting=snapshot.waiting_total,
+        working=snapshot.working_total,
     )
     if typical is not None:
         summary += " " + t("A render takes about {duration}.", locale, duration=_duration(typical))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
+from bot.billing import BalanceReading, Forecast
 from bot.errors import discord_time
 from bot.i18n import Locale, t
 from bot.quotas.policy import Policy, ScopeConfig
@@ -55,6 +56,21 @@ def usage_text(report: UsageReport, *, who: str, locale: Locale = None) -> str:
             resets=discord_time(w.month_resets_at),
         ),
     ]
+    point_limits = (None, None) if p.exempt else (p.points_per_day, p.points_per_month)
+    if point_limits != (None, None):
+        lines.append(
+            t(
+                "• Points budget: {day_used}/{day_limit} today (remaining {day_left}), "
+                "{month_used}/{month_limit} this month (remaining {month_left}).",
+                locale,
+                day_used=report.day.points,
+                day_limit=limit_text(point_limits[0], locale),
+                day_left=_remaining(point_limits[0], report.day.points, locale),
+                month_used=report.month.points,
+                month_limit=limit_text(point_limits[1], locale),
+                month_left=_remaining(point_limits[1], report.month.points, locale),
+            )
+        )
     if p.server_images_per_day is not None or p.server_points_per_day is not None:
         lines.append(
             t(
@@ -139,6 +155,12 @@ def policy_text(policy: Policy, *, title: str, locale: Locale = None) -> str:
         day=limit_text(policy.images_per_day, locale),
         month=limit_text(policy.images_per_month, locale),
     )
+    per_member += t(
+        "; points: {day}/day, {month}/month",
+        locale,
+        day=limit_text(policy.points_per_day, locale),
+        month=limit_text(policy.points_per_month, locale),
+    )
     if policy.exempt:
         per_member += t(" (exempt)", locale)
     if policy.blocked:
@@ -164,6 +186,11 @@ def policy_text(policy: Policy, *, title: str, locale: Locale = None) -> str:
             locale,
             images=limit_text(policy.server_images_per_day, locale),
             points=limit_text(policy.server_points_per_day, locale),
+        ),
+        t(
+            "• Server per month: {points} points",
+            locale,
+            points=limit_text(policy.server_points_per_month, locale),
         ),
         t(
             "• Max jobs at once: {max_active}; cooldown: {cooldown:g}s",
@@ -251,3 +278,25 @@ def prompt_log_text(entries: Sequence[PromptLogEntry], locale: Locale = None) ->
             f"{e.job_state or 'gone'} · {cost}\n> {prompt}"
         )
     return clip("\n".join(lines))
+
+
+def balance_text(reading: BalanceReading | None, outlook: Forecast | None, locale: Locale = None) -> str:
+    """The account balance for admins: the last reported figure, when, and how long it lasts at the recent rate."""
+    if reading is None:
+        return t("LiblibAI balance: not reported yet (it arrives with the first finished job).", locale)
+    line = t(
+        "LiblibAI balance: **{points}** points ({when}).", locale, points=reading.points, when=discord_time(reading.at)
+    )
+    if outlook is None:
+        return line
+    if outlook.days_left is None:
+        return f"{line} {t('Nothing was spent in the last {days} days.', locale, days=outlook.window_days)}"
+    left = f"{outlook.days_left:.0f}" if outlook.days_left >= 1 else "<1"
+    rate = t(
+        "At the last {days} days' rate ({rate:.0f} points a day) it lasts about {left} day(s).",
+        locale,
+        days=outlook.window_days,
+        rate=outlook.points_per_day,
+        left=left,
+    )
+    return f"{line} {rate}"

@@ -259,6 +259,7 @@ class Simulator(ApiRoutes):
         args = self._book.images.get(request.match_info["name"])
         if args is None:
             raise web.HTTPNotFound()
+        self.counters.image_downloads += 1
         # Result-image faults (route "image"): a failing or slow CDN, or a body that is not the PNG.
         fault = self._faults.take("image")
         if fault is not None:

@@ -58,6 +58,7 @@ class SimCounters:
     status_rate_limit_violations: int = 0  # only with settings.status_qps
     faults_served: int = 0  # injected faults consumed
     uploads: int = 0  # files stored through POST /oss
+    image_downloads: int = 0  # result images requested (GET /images/...): delivery, re-posts, Vary sources
 
     def snapshot(self) -> dict[str, object]:
         """A JSON-able deep copy."""

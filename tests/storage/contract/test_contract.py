@@ -557,6 +557,18 @@ async def test_queue_position(store: Store) -> None:
 # -- queries ----------------------------------------------------------------------------------------
 
 
+async def test_points_charged_since_sums_charged_jobs_of_every_server(store: Store) -> None:
+    assert await store.points_charged_since(T0) == (0, None)
+    old = await enqueue_ok(store, make_job(created_at=T0 - timedelta(days=1)))
+    a = await enqueue_ok(store, make_job(guild_id=100, created_at=T0 + timedelta(hours=1)))
+    b = await enqueue_ok(store, make_job(guild_id=None, created_at=T0 + timedelta(hours=2)))
+    await enqueue_ok(store, make_job(guild_id=200, created_at=T0 + timedelta(hours=3)))  # never charged
+    for job, points in ((old, 99), (a, 29), (b, 58)):
+        await store.update_job(job.id, points_cost=points)
+    assert await store.points_charged_since(T0) == (87, T0 + timedelta(hours=1))
+    assert await store.points_charged_since(T0 + timedelta(hours=2)) == (58, T0 + timedelta(hours=2))
+
+
 async def test_list_jobs_ordering_and_filters(store: Store) -> None:
     a = await enqueue_ok(store, make_job(user_id=1, guild_id=100, created_at=T0 + timedelta(seconds=3)))
     b = await enqueue_ok(store, make_job(user_id=2, guild_id=100, created_at=T0 + timedelta(seconds=1)))
@@ -575,6 +587,9 @@ async def test_list_jobs_ordering_and_filters(store: Store) -> None:
     assert ids(await store.list_jobs(list(JobState), user_id=1)) == [d.id, c.id, a.id]
     assert ids(await store.list_jobs(list(JobState), user_id=1, guild_id=200)) == [d.id]
     assert ids(await store.list_jobs(list(JobState), limit=2, newest_first=True)) == [a.id, c.id]
+    since = T0 + timedelta(seconds=2)
+    assert ids(await store.list_jobs(list(JobState), created_since=since)) == [c.id, a.id]  # inclusive
+    assert ids(await store.list_jobs([JobState.QUEUED], guild_id=100, created_since=since)) == [a.id]
     assert await store.list_jobs([]) == []
     assert await store.list_jobs([JobState.SUCCEEDED]) == []
     assert await store.list_jobs(list(JobState), limit=0) == []

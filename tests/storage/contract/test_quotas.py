@@ -146,7 +146,7 @@ async def test_dms_follow_the_owner_switch(store: Store) -> None:
         await service.admit(requester(guild=None), job(guild=None))
     open_service, open_jobs, _ = make(store, clock)
     admitted = await submit(open_service, open_jobs, requester(guild=None), job(guild=None))
-    assert {d.scope for d in admitted.debits} == {"user"}
+    assert {d.scope for d in admitted.debits} == {"user", "account"}  # the DM budget and the bot-wide account cap
 
 
 async def test_reservation_covers_member_and_server_and_settles_and_refunds(store: Store) -> None:
@@ -158,6 +158,7 @@ async def test_reservation_covers_member_and_server_and_settles_and_refunds(stor
         (member_usage_scope(GUILD), "month:2026-01"),
         (GUILD_SCOPE, "day:2026-01-01"),
         (GUILD_SCOPE, "month:2026-01"),
+        ("account", "day:2026-01-01"),  # the bot-wide account cap (the bot's time zone)
     }
     assert admitted.points_reserved == 16
     moved = await store.transition(admitted.id, JobState.QUEUED, JobState.CANCELLED)
