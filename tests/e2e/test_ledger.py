@@ -20,7 +20,7 @@ import pytest
 
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.models import FailureReason, Job, JobState
-from bot.quotas.service import GUILD_SCOPE, member_usage_scope
+from bot.quotas.service import ACCOUNT_ID, ACCOUNT_SCOPE, GUILD_SCOPE, member_usage_scope
 from bot.settings import SimulatorSettings
 from bot.storage import Store, open_store
 from tests.e2e.conftest import assert_no_pings, make_settings, running_bot
@@ -114,6 +114,7 @@ async def test_cancel_after_submit_loop_never_bills_past_the_server_cap(
         assert await store.get_usage(GUILD_SCOPE, fake.guild_id, today()) == (accepted, billed)
         member = await store.get_usage(member_usage_scope(fake.guild_id), fake.user_id, today())
         assert member == (accepted, billed)
+        assert await store.get_usage(ACCOUNT_SCOPE, ACCOUNT_ID, today()) == (accepted, billed)  # bot-wide
         for job in final:
             assert job.state is JobState.CANCELLED and job.failure_reason is FailureReason.CANCELLED
             assert not job.refunded and job.points_cost == STAR3_POINTS
@@ -268,11 +269,12 @@ async def test_a_cancelled_job_is_settled_once_across_a_sigkill_restart(fake: Fa
         async with open_store(url) as store:
             server = await store.get_usage(GUILD_SCOPE, fake.guild_id, today())
             member = await store.get_usage(member_usage_scope(fake.guild_id), fake.user_id, today())
+            account = await store.get_usage(ACCOUNT_SCOPE, ACCOUNT_ID, today())
 
     jobs = {j.request.prompt: j for j in final}
     cancelled, delivered = jobs["cancelled, then killed"], jobs["running, then killed"]
     assert billed == 2 * STAR3_POINTS and sim.counters.submits == 2
-    assert server == member == (2, billed), (server, member, billed)
+    assert server == member == account == (2, billed), (server, member, account, billed)
     assert cancelled.state is JobState.CANCELLED and not cancelled.refunded, cancelled
     assert cancelled.points_cost == STAR3_POINTS
     assert delivered.state is JobState.SUCCEEDED and delivered.points_cost == STAR3_POINTS
