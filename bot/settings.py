@@ -120,6 +120,18 @@ class LiblibSettings(_Section):
         return DEFAULT_PRICES | value  # a table naming only some modes keeps the defaults of the others
 
     @property
+    def submit_interval(self) -> float:
+        """Seconds between two submits: 2 % wider than the account's rate. The server stamps arrivals, and a
+        request that left a little late followed by one that left on time would otherwise look early to it."""
+        return 1.02 / self.submit_per_second
+
+    @property
+    def worst_case_submit_seconds(self) -> float:
+        """The longest one submit can take: the rate limiter's wait, every retry backing off as long as it may
+        (a server's hint is capped there too) and the last request running to its timeout."""
+        return self.submit_interval + self.max_retries * self.retry_backoff_cap + self.request_timeout
+
+    @property
     def has_keys(self) -> bool:
         return bool(
             self.access_key
@@ -358,6 +370,19 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
 
+    @model_validator(mode="after")
+    def _a_submit_fits_its_deadline(self) -> Self:
+        # The watchdog never fails a submit still in flight, but a deadline shorter than a submit can take
+        # would mean a job the member sees as stuck, and one a crash leaves in SUBMITTING would wait longer.
+        worst, deadline = self.liblib.worst_case_submit_seconds, self.queue.submitting_deadline
+        if worst > deadline:
+            raise ValueError(
+                f"queue.submitting_deadline ({deadline:g} s) is shorter than the longest a submit can take "
+                f"({worst:g} s: one submit interval 1.02 / liblib.submit_per_second, plus liblib.max_retries × "
+                "liblib.retry_backoff_cap, plus liblib.request_timeout); raise the deadline or lower those"
+            )
+        return self
+
     @field_validator("models")
     @classmethod
     def _unique_model_names(cls, value: ModelsSettings) -> ModelsSettings:
@@ -453,6 +478,8 @@ def load_settings_with_sources(path: str | Path | None = None) -> tuple[Settings
 
 def _problem(error: Any) -> str:
     location = ".".join(str(part) for part in error["loc"])
+    if not location:  # a check across sections names its keys itself
+        return str(error["msg"])
     if error["type"] != "extra_forbidden":
         return f"{location}: {error['msg']}"
     *section, key = [str(part) for part in error["loc"]]

@@ -36,8 +36,9 @@ def strip_ignorable(text: str) -> str:
 
 
 def clean_prompt(text: str | None) -> str:
-    """The prompt as sent: invisible characters removed, NFC, and (on one line) runs of spaces collapsed."""
+    """The prompt as sent: invisible characters removed, NFC, runs of spaces collapsed on each line, the line
+    breaks kept (idempotent: cleaning the result again changes nothing)."""
     if not text:
         return ""
     text = unicodedata.normalize("NFC", strip_ignorable(text))
-    return " ".join(text.split()) if "\n" not in text else text.strip()
+    return "\n".join(" ".join(line.split()) for line in text.splitlines()).strip()

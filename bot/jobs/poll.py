@@ -6,14 +6,16 @@ resumed after a long downtime gets a few tries through a status hiccup), and mov
 DELIVERING with LiblibAI's bill. A job its member cancelled is followed all the same (its task holds a slot
 and is billed until it ends there), silently, and then ends CANCELLED with that bill. Losing the dispatcher
 lease cancels the polls and frees their task slots; the next dispatcher adopts the tasks by their stored
-generateUuid.
+generateUuid. A task whose job left SUBMITTING while its submit was in flight is followed too, only to hold
+its slot until it ends (``follow_lost``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from bot import liblib
 from bot.generation.families import family_of
@@ -51,11 +53,39 @@ class Poller(RunnerPart):
         return job_id in self._polls
 
     def spawn(self, job: Job) -> None:
-        task = asyncio.create_task(self._poll(job), name=f"poll-{job.id}")
-        self._polls[job.id] = task
-        if job.generate_uuid:
-            self._uuids[job.id] = job.generate_uuid
-        job_id = job.id
+        """Poll a job this process just submitted (its task already holds a slot here)."""
+        if job.generate_uuid is None:
+            raise RuntimeError(f"job {job.id} is running without a generateUuid")
+        self._track(job.id, job.generate_uuid, self._poll(job))
+
+    def resume(self, job: Job) -> None:
+        """Poll a RUNNING job submitted earlier or elsewhere (a restart, a takeover, a poll that ended
+        unexpectedly): its task is counted in the account's slots first, like every other."""
+        if job.generate_uuid is None:
+            raise RuntimeError(f"job {job.id} is running without a generateUuid")
+        self._client.adopt(job.generate_uuid)
+        self.spawn(job)
+
+    def follow_lost(self, job: Job, generate_uuid: str) -> None:
+        """Follow a task whose job stopped waiting for it while its submit was in flight (failed or cancelled
+        meanwhile): LiblibAI counts it until it ends, so its slot is held until then, and freed then."""
+        family = family_of(job.request.mode)
+
+        async def follow() -> None:
+            try:
+                await self._client.wait_for(family, generate_uuid, timeout=self._settings.running_deadline)
+                log.info("job %s: its lost task %s has ended", job.id, generate_uuid)
+            except liblib.LiblibError as exc:
+                log.info("job %s: its lost task %s has ended (%s)", job.id, generate_uuid, type(exc).__name__)
+            finally:
+                self._client.release(generate_uuid)
+
+        self._track(job.id, generate_uuid, follow())
+
+    def _track(self, job_id: str, generate_uuid: str, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro, name=f"poll-{job_id}")
+        self._polls[job_id] = task
+        self._uuids[job_id] = generate_uuid
 
         def forget(_task: asyncio.Task[None]) -> None:
             if self._polls.get(job_id) is _task:

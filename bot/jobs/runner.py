@@ -91,11 +91,21 @@ class JobRunner:
             self._tasks,
             elector=elector,
             on_running=self._poller.spawn,
+            on_lost=self._poller.follow_lost,
             estimated_wait=client.estimated_wait,
             accepting=self.accepting,
         )
         self._watchdog = DeadlineWatchdog(
-            store, settings, self._failer, self._poller, interval=watchdog_interval, accepting=self.accepting
+            store,
+            settings,
+            self._failer,
+            self._poller,
+            interval=watchdog_interval,
+            accepting=self.accepting,
+            leading=self._leading,
+            submitting=self._submitter.is_submitting,
+            delivering=self._deliverer.is_delivering,
+            owns=self._owns,
         )
         self._retention = retention  # the dispatcher sweeps finished jobs' tokens and old rows
 
@@ -116,6 +126,10 @@ class JobRunner:
 
     def wake(self) -> None:
         self._submitter.wake()
+
+    def _leading(self) -> bool:
+        """Whether this process may act as the dispatcher now (its lease is fresh), not merely was told so."""
+        return self._elector is None or self._elector.is_leader
 
     @property
     def is_dispatcher(self) -> bool:
@@ -190,8 +204,7 @@ class JobRunner:
             )
         for job in await self._store.list_jobs([JobState.RUNNING]):
             if job.generate_uuid:
-                self._client.adopt(job.generate_uuid)
-                self._poller.spawn(job)
+                self._poller.resume(job)
         for job in await self._store.list_jobs([JobState.DELIVERING]):
             self._deliver_if_mine(job)
 

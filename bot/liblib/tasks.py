@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Unpack
 
 from bot.backoff import retry_delay
-from bot.liblib.base import TRANSIENT_ERRORS, BaseClient, ClientOptions
+from bot.liblib.base import TRANSIENT_ERRORS, BaseClient, ClientOptions, SubmitGate
 from bot.liblib.durations import DurationEstimator
 from bot.liblib.endpoints import Family, GenerateStatus
 from bot.liblib.envelope import BODY_SNIPPET
@@ -133,8 +133,11 @@ class TasksMixin(BaseClient):
 
     # Generation -----------------------------------------------------------------------------------
 
-    async def submit(self, request: SubmitRequest) -> str:
+    async def submit(self, request: SubmitRequest, *, gate: SubmitGate | None = None) -> str:
         """Submit a generation and return its ``generateUuid``; waits for a free concurrency slot first.
+
+        ``gate`` hears of each attempt once it holds its slot and turn, right before the request leaves, and of
+        each attempt that provably created no task before it is tried again (see ``SubmitGate``).
 
         Raises ``LiblibConcurrencyError`` on 100054 (re-queue and try later). A ``LiblibConnectionError``
         with ``reached_server=True``, a ``LiblibServerError`` or a ``LiblibResponseValidationError`` means
@@ -143,7 +146,7 @@ class TasksMixin(BaseClient):
         await self.wait_for_capacity()
         self._submitting += 1
         try:
-            uuid = await self._request(request.path, request.to_body(), kind="submit", parse=_parse_submit)
+            uuid = await self._request(request.path, request.to_body(), kind="submit", parse=_parse_submit, gate=gate)
         except BaseException:
             self._submitting -= 1
             self._capacity_changed.set()

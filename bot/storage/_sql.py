@@ -26,7 +26,15 @@ from typing import Any, ClassVar, Final, Protocol, Self
 from bot.models import ACTIVE_STATES, Job, JobState, utcnow
 from bot.storage import _common
 from bot.storage._common import JOB_FIELDS, CounterKey, Rollback, Row, counter_key
-from bot.storage.base import AuditEntry, EnqueueOutcome, EnqueueResult, PromptLogEntry, Settlement, UsageRow
+from bot.storage.base import (
+    AuditEntry,
+    EnqueueOutcome,
+    EnqueueResult,
+    Fence,
+    PromptLogEntry,
+    Settlement,
+    UsageRow,
+)
 
 __all__ = ["SqlConnection", "SqlStore"]
 
@@ -134,6 +142,11 @@ class SqlStore(abc.ABC):
         """Python value of Job attribute ``name`` -> the value the driver binds for its column."""
         return _common.encode_field(name, value, encode_datetime=self._encode_datetime)
 
+    @abc.abstractmethod
+    def _fence_condition(self, params: Params, fence: Fence) -> str:
+        """SQL appended to a guarded transition's WHERE (`` AND ...``): ``fence`` is still its lease's
+        current token. Empty where one process owns the database (nobody to fence out)."""
+
     # -- locks (a database shared by concurrent writers needs them; one writer at a time does not) ----
 
     @abc.abstractmethod
@@ -227,9 +240,10 @@ class SqlStore(abc.ABC):
         *,
         settlement: Settlement | None = None,
         when_cancel_requested: bool | None = None,
+        fence: Fence | None = None,
         **fields: Any,
     ) -> Job | None:
-        """See ``JobStore.transition``: one transaction, guarded by the row's state.
+        """See ``JobStore.transition``: one transaction, guarded by the row's state (and by ``fence``).
 
         The checks and defaults are ``_common.transition_sources`` and ``_common.transition_updates``; what a
         terminal move charges is ``_common.final_charge``.
@@ -245,6 +259,8 @@ class SqlStore(abc.ABC):
         )
         if when_cancel_requested is not None:
             sql += f" AND cancel_requested_at IS {'NOT NULL' if when_cancel_requested else 'NULL'}"
+        if fence is not None:
+            sql += self._fence_condition(params, fence)
         async with self._transaction() as conn:
             row = await conn.fetchrow(sql + " RETURNING *", *params.values)
             if row is None:

@@ -96,13 +96,27 @@ class InvalidTransitionError(Exception):
     """A transition not in models.TRANSITIONS was requested (a programming error)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """A fencing token: ``holder`` acquired lease ``lease`` as its ``epoch``-th holder.
+
+    The epoch grows with every acquisition (never with a renewal), so a holder deposed since (another
+    process took the lease over, even if it was given back later) carries a stale token. A transition made
+    with ``fence`` happens only while the token is the lease's current one (see ``JobStore.transition``)."""
+
+    lease: str
+    holder: str
+    epoch: int
+
+
 class Lease(Protocol):
     """A named lease held by one holder at a time, until it expires (the dispatcher election)."""
 
-    async def acquire_or_renew(self, holder_id: str) -> bool:
+    async def acquire_or_renew(self, holder_id: str) -> Fence | None:
         """Take the lease if it is free or expired, or extend it if ``holder_id`` holds it.
-        True when ``holder_id`` holds it now, False when another holder does; raises when the
-        database cannot answer (the caller cannot tell, so it keeps its belief until it lapses)."""
+        The holder's fencing token when ``holder_id`` holds it now (a renewal keeps the epoch, an
+        acquisition starts a new one), None when another holder does; raises when the database cannot
+        answer (the caller cannot tell, so it keeps its belief until it lapses)."""
 
     async def release(self, holder_id: str) -> None:
         """Give the lease up at once (clean shutdown) so a standby need not wait for the expiry."""
@@ -125,11 +139,14 @@ class JobStore(Protocol):
         *,
         settlement: Settlement | None = None,
         when_cancel_requested: bool | None = None,
+        fence: Fence | None = None,
         **fields: Any,
     ) -> Job | None:
         """Move the job from one of ``expected`` to ``new`` and set ``fields`` (Job attribute names),
-        in one guarded transaction. Returns the updated job, or None when its state was not expected (or,
-        with ``when_cancel_requested``, when a cancel was not requested (True) or was (False)).
+        in one guarded transaction. Returns the updated job, or None when its state was not expected; with
+        ``when_cancel_requested``, when a cancel was not requested (True) or was (False); or when ``fence``
+        is given and is no longer its lease's current token (the holder was deposed; a store one process
+        owns has no one to fence out, so there every token holds).
 
         A move into a terminal state settles ``job.debits`` in the same transaction (so exactly once), by
         LiblibAI's bill: with ``settlement`` (SUCCEEDED only) at those images and points; else at the job's

@@ -151,6 +151,9 @@ async def test_a_rate_limit_beyond_the_clients_patience_is_retried_later(
     assert await usage(runtime.settings, fake.user_id) == plus(SEED, kept(job))
 
 
+SUBMITTED = "Accepted by LiblibAI"  # the progress edit the submit loop makes right after the request
+
+
 def is_progress_edit(call: Call) -> bool:
     """The sink's progress edits: text only (the starter's first edit carries the Cancel button, a result files)."""
     return not call.files and "components" not in (call.json or {})
@@ -158,15 +161,15 @@ def is_progress_edit(call: Call) -> bool:
 
 @pytest.mark.parametrize(
     ("stage", "reset"),
-    [("Submitting", False), ("Delivering", True), ("", False)],
-    ids=["submitting-disconnect", "delivering-reset", "every-stage-disconnect"],
+    [(SUBMITTED, False), ("Delivering", True), ("", False)],
+    ids=["submitted-disconnect", "delivering-reset", "every-stage-disconnect"],
 )
 async def test_network_errors_on_progress_edits_never_hold_up_the_job(
     stage: str, reset: bool, fake: FakeDiscord, sim: Simulator, tmp_path: Path
 ) -> None:
     # Unthrottled, every stage is edited; each edit of ``stage`` (all of them for "") loses its connection. The
     # runner must not notice: the job used to stay SUBMITTING, unsent, or DELIVERING, its result unposted, until
-    # its deadline failed it.
+    # its deadline failed it. (The submit loop edits the message once the request is answered: "Accepted".)
     def failing(call: Call) -> bool:
         return is_progress_edit(call) and stage in call.json["content"]
 
@@ -176,8 +179,8 @@ async def test_network_errors_on_progress_edits_never_hold_up_the_job(
         await wait_result(fake, inter.token)
         job = await job_by_prompt(runtime.store, "progress edits fail")
     dropped = [c.json["content"] for c in fake.calls if c.status == DROPPED]
-    assert any("Submitting" in text for text in dropped) == (stage != "Delivering")
-    assert any("Delivering" in text for text in dropped) == (stage != "Submitting")
+    assert any(SUBMITTED in text for text in dropped) == (stage != "Delivering")
+    assert any("Delivering" in text for text in dropped) == (stage != SUBMITTED)
     assert sim.counters.submits == 1
     assert channel_posts(fake) == []
     assert await usage(runtime.settings, fake.user_id) == plus(SEED, kept(job))
@@ -187,7 +190,7 @@ async def test_a_hanging_progress_edit_is_given_up_and_never_holds_up_the_submit
     fake: FakeDiscord, sim: Simulator, tmp_path: Path
 ) -> None:
     def submitting(call: Call) -> bool:
-        return is_progress_edit(call) and "Submitting" in call.json["content"]
+        return is_progress_edit(call) and SUBMITTED in call.json["content"]
 
     async with bot(fake, sim, tmp_path, queue={"progress_edit_interval": 0}) as runtime:
         sink = runtime.runner._deliverer._sink

@@ -8,6 +8,10 @@ row) and submits and polls for everyone; each process delivers the results of it
 - ``test_three_processes_deliver_every_job_once``: 30 jobs from six members over the three guilds are all
   delivered exactly once, by the process that owns the guild, with one submit per job, all from the one
   dispatcher, and no limit violation; a clean stop of the dispatcher hands the lease over at once.
+- ``test_a_dispatcher_stalled_while_its_job_waits_for_the_limiter_submits_nothing_after_it_wakes``: the
+  dispatcher is stopped (SIGSTOP) while its next job waits for the submit limiter; a standby takes over and
+  submits that job; woken (SIGCONT) past its lease, the stalled process sends nothing, and every job is
+  delivered once.
 - ``test_sigkilled_dispatcher_is_replaced_within_the_lease_bound``: the dispatcher is SIGKILLed with jobs
   running and queued; a standby takes over within ``queue.dispatcher_lease_seconds``, resumes the running
   jobs by their generateUuid, fails the job caught mid-submit with a refund, and submits the rest; the killed
@@ -162,7 +166,14 @@ class Cluster:
 
 
 @contextlib.asynccontextmanager
-async def cluster(tmp_path: Path, url: str, *, lease_seconds: float) -> AsyncIterator[Cluster]:
+async def cluster(
+    tmp_path: Path,
+    url: str,
+    *,
+    lease_seconds: float,
+    submit_per_second: float = SUBMIT_PER_SECOND,
+    log_level: str = "INFO",
+) -> AsyncIterator[Cluster]:
     async with contextlib.AsyncExitStack() as stack:
         sim = stack.enter_context(
             SimThread(
@@ -196,7 +207,7 @@ async def cluster(tmp_path: Path, url: str, *, lease_seconds: float) -> AsyncIte
                         "base_url": sim.sim.base_url,
                         "access_key": DEV_ACCESS_KEY,
                         "secret_key": DEV_SECRET_KEY,
-                        "submit_per_second": SUBMIT_PER_SECOND,
+                        "submit_per_second": submit_per_second,
                         "max_concurrent_tasks": MAX_CONCURRENT,
                         "poll_interval_min": 0.05,
                         "poll_interval_max": 0.2,
@@ -209,7 +220,7 @@ async def cluster(tmp_path: Path, url: str, *, lease_seconds: float) -> AsyncIte
                         "dispatcher_lease_seconds": lease_seconds,
                     },
                     "storage": {"url": url},
-                    "logging": {"level": "INFO"},
+                    "logging": {"level": log_level},
                 },
             )
             nodes.append(Node(shard, fake, settings_path, tmp_path / f"bot{shard}.log", members))
@@ -417,3 +428,61 @@ async def test_a_cancelled_job_is_settled_once_across_a_dispatcher_takeover(pg_s
     assert delivered.state is JobState.SUCCEEDED and delivered.points_cost == billed["keep me"]
     assert usage == (2, sum(billed.values())), (usage, billed)
     assert "still charges this job" in answer["data"]["content"]
+
+
+async def test_a_dispatcher_stalled_while_its_job_waits_for_the_limiter_submits_nothing_after_it_wakes(
+    pg_schema_url: str, tmp_path: Path
+) -> None:
+    lease_seconds = 3.0
+    jobs = 4
+    # One submit every 2 s: the dispatcher spends most of its time waiting for the limiter. DEBUG: the submitter
+    # says when a job starts waiting for its submit slot.
+    async with cluster(
+        tmp_path, pg_schema_url, lease_seconds=lease_seconds, submit_per_second=0.5, log_level="DEBUG"
+    ) as group:
+        await group.start()
+        stalled, old_holder = await group.dispatcher()
+        await group.imagine(jobs)
+        first = await group.wait_jobs(
+            lambda js: len(js) == jobs and sum(j.generate_uuid is not None for j in js) == 1, 20, "the first submit"
+        )
+        [submitted] = [j.id for j in first if j.generate_uuid is not None]
+
+        def in_the_limiter_wait(js: list[Job]) -> bool:
+            if any(j.state is JobState.SUBMITTING for j in js):  # (where the job waited before the fix)
+                return True
+            text = stalled.process.log_text()
+            return any(f"job {j.id}: waiting for a submit slot" in text for j in js if j.id != submitted)
+
+        at_stall = await group.wait_jobs(in_the_limiter_wait, 10, "the next job to wait for the limiter")
+        assert group.sim.counter_snapshot()["submits"] == 1
+        stalled.process.process.send_signal(signal.SIGSTOP)  # a stall: no crash, no release, no renewal
+        try:
+            while await group.lease.holder() in (None, old_holder):  # a standby takes over within the bound
+                await asyncio.sleep(0.05)
+            successor, _holder = await group.dispatcher()
+            assert successor is not stalled
+            await group.wait_jobs(lambda js: sum(j.generate_uuid is not None for j in js) >= 2, 15, "a new submit")
+        finally:
+            stalled.process.process.send_signal(signal.SIGCONT)  # woken, long past its lease
+        final = await group.wait_jobs(
+            lambda js: len(js) == jobs and all(j.state.terminal for j in js), 40, "every job to finish"
+        )
+        await group.stop_cleanly()  # a late submit by the woken process, if any, has happened by now
+        tasks = group.sim.tasks()
+        counters = group.sim.counter_snapshot()
+        stalled_log = stalled.process.log_text()
+        nodes = group.nodes
+
+    assert Counter(j.state for j in final) == {JobState.SUCCEEDED: jobs}, [(j.id, j.failure_reason) for j in final]
+    prompts = Counter(t.params.get("prompt") for t in tasks)
+    assert set(prompts) == {j.request.prompt for j in final} and set(prompts.values()) == {1}, prompts
+    assert counters["submits"] == jobs
+    assert counters["rate_limit_violations"] == 0 and counters["concurrency_violations"] == 0, counters
+    assert stalled_log.count("liblib submitted") == 1  # the first job only: nothing after it woke
+    assert not [j for j in at_stall if j.state is JobState.SUBMITTING]  # it waited in the queue
+    by_prompt = {j.request.prompt: j for j in final}
+    for node in nodes:
+        for prompt in node.tokens:
+            assert set(result_edits(node, prompt)) == {by_prompt[prompt].result_message_id}, (prompt, node.shard)
+    assert_fakes_clean(nodes)

@@ -11,6 +11,7 @@ from bot.jobs.scheduling import FairQueue
 from bot.models import FailureReason, JobState
 from bot.quotas.service import utc_quota_error
 from bot.settings import Settings
+from bot.storage import Fence
 from tests.jobs.helpers import new_job, wait_for
 
 
@@ -75,8 +76,8 @@ class FlipLease:
         self.held = True
         self.releases = 0
 
-    async def acquire_or_renew(self, holder_id: str) -> bool:
-        return self.held
+    async def acquire_or_renew(self, holder_id: str) -> Fence | None:
+        return Fence("dispatcher", holder_id, 1) if self.held else None
 
     async def release(self, holder_id: str) -> None:
         self.releases += 1

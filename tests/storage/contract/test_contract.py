@@ -647,12 +647,43 @@ async def test_ping_and_close(backend: Backend) -> None:
 
 async def test_the_lease_is_exclusive_exactly_when_processes_share_the_database(store: Store) -> None:
     lease = store.lease("dispatcher", ttl_seconds=30)
-    assert await lease.acquire_or_renew("a") is True
-    assert await lease.acquire_or_renew("a") is True  # a renewal
-    assert await lease.acquire_or_renew("b") is (not store.multi_process)
+    assert await lease.acquire_or_renew("a") is not None
+    assert await lease.acquire_or_renew("a") is not None  # a renewal
+    assert (await lease.acquire_or_renew("b") is not None) is (not store.multi_process)
     await lease.release("a")
-    assert await lease.acquire_or_renew("b") is True
+    assert await lease.acquire_or_renew("b") is not None
     await lease.release("b")
+
+
+async def test_a_transition_fenced_by_a_superseded_lease_token_is_refused(store: Store) -> None:
+    """A dispatcher deposed since it got its token (another holder took the lease over) cannot move a job,
+    however late it tries; the current holder can. One process per database: nobody to fence out."""
+    lease = store.lease("dispatcher", ttl_seconds=30)
+    old = await lease.acquire_or_renew("a")
+    assert old is not None
+    await lease.release("a")  # (or its lease lapsed) and another process takes over
+    current = await lease.acquire_or_renew("b")
+    assert current is not None and current.holder == "b"
+    first, second = make_job(), make_job()
+    await enqueue_ok(store, first)
+    await enqueue_ok(store, second)
+
+    stale = await store.transition(first.id, JobState.QUEUED, JobState.SUBMITTING, fence=old, submit_attempts=1)
+    assert (stale is None) is store.multi_process
+    if store.multi_process:
+        assert current.epoch > old.epoch
+        unmoved = await store.get_job(first.id)
+        assert unmoved is not None and unmoved.state is JobState.QUEUED and unmoved.submit_attempts == 0
+    moved = await store.transition(second.id, JobState.QUEUED, JobState.SUBMITTING, fence=current)
+    assert moved is not None and moved.state is JobState.SUBMITTING
+    # A holder coming back later is a new acquisition: its first token stays superseded.
+    await lease.release("b")
+    again = await lease.acquire_or_renew("a")
+    assert again is not None
+    if store.multi_process:
+        assert again.epoch > current.epoch
+        assert await store.transition(first.id, JobState.QUEUED, JobState.SUBMITTING, fence=old) is None
+    await lease.release("a")
 
 
 # -- fingerprints -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
--- 0005: a cancel requested after LiblibAI accepted the job: the job is followed to its end there (it is billed)
+-- 0006: a cancel requested after LiblibAI accepted the job: the job is followed to its end there (it is billed)
 -- and then ends CANCELLED, charged what LiblibAI billed.
 
 ALTER TABLE jobs ADD COLUMN cancel_requested_at TEXT;
