@@ -138,6 +138,7 @@ class JobResult:
     points_cost: int = 0
     blocked_count: int = 0
     account_balance: int | None = None
+    simulated: bool = False  # answered by a simulator (its tag was seen), not by LiblibAI
 
     def to_json(self) -> str:
         return json.dumps(
@@ -146,6 +147,7 @@ class JobResult:
                 "points_cost": self.points_cost,
                 "blocked_count": self.blocked_count,
                 "account_balance": self.account_balance,
+                "simulated": self.simulated,
             }
         )
 
@@ -157,6 +159,7 @@ class JobResult:
             points_cost=int(data.get("points_cost", 0)),
             blocked_count=int(data.get("blocked_count", 0)),
             account_balance=data.get("account_balance"),
+            simulated=bool(data.get("simulated", False)),
         )
 
 

@@ -287,6 +287,10 @@ class QuotaSettings(_Section):
     server_points_per_day: int | None = Field(None, ge=0)
     server_points_per_month: int | None = Field(None, ge=0)
     account_points_per_day: int | None = Field(None, ge=0)  # the whole bot (every server and DMs), owner only
+    # Ask the member to confirm a job whose estimate is above this many points (None or -1: never; 0: every job
+    # that costs points); servers override it with /settings spending. The question expires after the timeout.
+    confirm_above_points: int | None = Field(None, ge=0)
+    confirm_timeout_seconds: float = Field(60.0, gt=0)
     cooldown_seconds: float = Field(0.0, ge=0)
     timezone: str = "UTC"
     # Owner switches (bot-wide, not overridable by server admins):
@@ -310,6 +314,7 @@ class QuotaSettings(_Section):
         "server_points_per_day",
         "server_points_per_month",
         "account_points_per_day",
+        "confirm_above_points",
         mode="before",
     )(_unlimited)
 

@@ -492,6 +492,27 @@ class AdminCog(commands.Cog):
         )
         await self._apply(interaction, SERVER, {"buttons_open": everyone}, done=done)
 
+    @settings.command(name="spending", description="Ask members to confirm jobs that cost more than some points")
+    @app_commands.describe(
+        confirm_above="Ask before a job estimated above this many points (0: every job, -1: never; empty: bot default)"
+    )
+    async def settings_spending(
+        self, interaction: discord.Interaction, confirm_above: app_commands.Range[int, -1, 1_000_000] | None = None
+    ) -> None:
+        if confirm_above is None:
+            done = Text("✅ This server now follows the bot's default for confirming costs.")
+        elif confirm_above == UNLIMITED:
+            done = Text("✅ Members are never asked to confirm a cost here.")
+        elif confirm_above == 0:
+            done = Text("✅ Members now confirm every job that costs points before it is queued.")
+        else:
+            done = Text(
+                "✅ Members now confirm any job estimated above {points} points before it is queued.",
+                {"points": confirm_above},
+            )
+        changes = {} if confirm_above is None else _limits(confirm_above_points=confirm_above)
+        await self._apply(interaction, SERVER, changes, unset=["confirm_above_points"], done=done)
+
     @settings.command(name="language", description="The language the bot answers in on this server")
     @app_commands.describe(
         language="For members whose Discord language is neither English nor Simplified Chinese, and for mentions"

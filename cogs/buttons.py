@@ -208,6 +208,8 @@ class ButtonsCog(commands.Cog):
             job_id=new_id,
             parent_message_id=interaction.message.id if interaction.message else None,
             prepare=publish_source if from_result else None,  # fetched and uploaded once admitted
+            # A cheaper mode, when a points budget refuses this one (an Upscale is its mode's own high resolution).
+            in_mode=None if action is Action.UPSCALE else lambda name: self.builder.in_mode(request, name),
         )
 
     def _request_for(self, parent: Job, action: Action, index: int) -> GenerationRequest:

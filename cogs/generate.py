@@ -88,18 +88,22 @@ class GenerateCog(commands.Cog):
     ) -> None:
         flags = parse_flags(prompt)  # options win over flags typed in the prompt; both over the server default
         server_mode = await self.admission.default_mode(requester_from_interaction(interaction))
-        request = self.builder.build(
-            flags.prompt,
-            mode=mode or flags.mode or server_mode,
-            negative_prompt=negative or flags.negative_prompt,
-            aspect_ratio=aspect or flags.aspect_ratio,
-            count=count if count is not None else flags.count,
-            seed=seed if seed is not None else flags.seed,
-            steps=steps if steps is not None else flags.steps,
-            has_image=image is not None,
-            control_type=control_type,
-            has_control_image=control_image is not None,
-        )
+
+        def in_mode(name: str | None) -> GenerationRequest:  # the member's request in a mode (no I/O)
+            return self.builder.build(
+                flags.prompt,
+                mode=name,
+                negative_prompt=negative or flags.negative_prompt,
+                aspect_ratio=aspect or flags.aspect_ratio,
+                count=count if count is not None else flags.count,
+                seed=seed if seed is not None else flags.seed,
+                steps=steps if steps is not None else flags.steps,
+                has_image=image is not None,
+                control_type=control_type,
+                has_control_image=control_image is not None,
+            )
+
+        request = in_mode(mode or flags.mode or server_mode)
         source = checked_ref(image, "image")
         control = checked_ref(control_image, "control_image")
         response = await interaction.response.defer(thinking=True)
@@ -118,6 +122,7 @@ class GenerateCog(commands.Cog):
             job_id=job_id,
             response_message_id=response.message_id if response else None,
             prepare=prepare if source is not None or control is not None else None,  # admitted before fetching
+            in_mode=in_mode,  # a cheaper mode, when a points budget refuses this one
         )
 
     async def repost_duplicate(self, interaction: discord.Interaction, request: GenerationRequest) -> bool:

@@ -65,6 +65,7 @@ class LiblibBot(commands.Bot):
         self.synced = False
         self.sync_only = False  # `liblib-bot sync-commands`: sync and do nothing else
         self.closing = False  # set by close(): new commands are refused (BotTree.interaction_check)
+        self.before_close: list[Callable[[], None]] = []  # called first thing in close() (open questions end)
 
     def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
         if event_name == "interaction":
@@ -87,6 +88,8 @@ class LiblibBot(commands.Bot):
 
     async def close(self) -> None:
         self.closing = True
+        for hook in self.before_close:
+            hook()
         if self.runner is not None:
             await self.runner.stop()  # in-flight polls persist; the next start resumes them
         await self._finish_handlers(SHUTDOWN_GRACE)

@@ -8,6 +8,7 @@ so quotas apply alike.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Sequence
 
@@ -117,6 +118,7 @@ class Restyler:
             response_message_id=response.message_id if response else None,
             job_id=job_id,
             prepare=prepare,
+            in_mode=lambda name: self._request(PromptFlags(prompt, mode=name), source, references, mask, strength),
         )
 
     async def run_message(
@@ -136,7 +138,13 @@ class Restyler:
             return await self._publisher.prepare(request, source, references, job_id=job_id)
 
         await self._starter.start_message(
-            message, request, kind=JobKind.RESTYLE, job_id=job_id, locale=locale, prepare=prepare
+            message,
+            request,
+            kind=JobKind.RESTYLE,
+            job_id=job_id,
+            locale=locale,
+            prepare=prepare,
+            in_mode=lambda name: self._request(dataclasses.replace(flags, mode=name), source, references),
         )
 
     async def open_form(

@@ -6,6 +6,7 @@ Every refusal is an InvalidRequestError with a friendly message naming the optio
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.errors import InvalidRequestError
@@ -40,10 +41,16 @@ class ModeInfo:
 
 
 class RequestBuilder:
-    def __init__(self, models: ModelsSettings, *, simulated: bool = False) -> None:
+    def __init__(self, models: ModelsSettings, *, simulated: bool | Callable[[], bool] = False) -> None:
+        """``simulated``: whether requests go to a simulator, or a callable asked at each build (the client
+        learns it from the simulator's answers)."""
         self._models = models
         self._custom = {m.name: m for m in models.custom}
-        self.simulated = simulated
+        self._simulated = simulated
+
+    @property
+    def simulated(self) -> bool:
+        return self._simulated() if callable(self._simulated) else self._simulated
 
     # -- modes -------------------------------------------------------------------------------------
 
@@ -186,4 +193,27 @@ class RequestBuilder:
             control_type=control_type,
             strength=strength,
             simulated=self.simulated,
+        )
+
+    def in_mode(self, request: GenerationRequest, mode: str) -> GenerationRequest:
+        """``request`` (a stored job's, or one derived from it) in another mode, checked as a member's own would
+        be: InvalidRequestError when that mode cannot take it (its images, options or language)."""
+        images = len(request.source_images)
+        rebuilt = self.build(
+            request.prompt,
+            mode=mode,
+            negative_prompt=request.negative_prompt,
+            aspect_ratio=request.aspect_ratio,
+            count=request.count,
+            seed=request.seed,
+            steps=request.steps,
+            has_image=images > 0,
+            reference_count=max(images - 1, 0),
+            control_type=request.control_type,
+            has_control_image=request.control_image is not None,
+            strength=request.strength,
+            has_mask=request.mask_image is not None,
+        )
+        return rebuilt.with_(
+            source_images=request.source_images, mask_image=request.mask_image, control_image=request.control_image
         )

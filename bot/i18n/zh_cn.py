@@ -78,6 +78,8 @@ NAMES: dict[str, str] = {
     "language": "语言",
     "buttons": "按钮",
     "everyone": "所有人",
+    "spending": "消费确认",
+    "confirm_above": "确认阈值",
     # /usage
     "usage": "用量",
     "points_per_day": "每日积分",
@@ -428,6 +430,41 @@ _MESSAGES: dict[str, str] = {
     " (img2img)": "（图生图）",
     " · simulated": " · 模拟",
     "⏳ Queued — position **{position}**": "⏳ 排队中 — 第 **{position}** 位",
+    # Quote before spending: the cost, the confirmation, a cheaper mode.
+    " · ≈ {points} points": " · ≈ {points} 积分",
+    "💰 This request (**{mode}**, {count} image(s)) costs about **{points} points**. This server asks before "
+    "spending more than {threshold} points. Queue it? The question expires {when}.": (
+        "💰 本次请求（**{mode}**，{count} 张）预计消耗约 **{points} 积分**。本服务器在消耗超过 {threshold} 积分前"
+        "需要确认。要加入队列吗？此确认将于 {when}失效。"
+    ),
+    "💡 A cheaper mode fits what you have left: **{mode}**, about {points} points.": (
+        "💡 有更便宜的模式在你的剩余额度内：**{mode}**，约 {points} 积分。"
+    ),
+    "Use {mode} (≈ {points} points)": "改用 {mode}（≈ {points} 积分）",
+    "Confirm": "确认",
+    "✅ Confirmed.": "✅ 已确认。",
+    "Cancelled: nothing was queued and nothing was charged.": "已取消：没有加入队列，也没有扣除任何额度。",
+    "⌛ Not confirmed in time: nothing was queued and nothing was charged.": (
+        "⌛ 未在时限内确认：没有加入队列，也没有扣除任何额度。"
+    ),
+    "This question has expired or was already answered: nothing more was queued.": (
+        "此确认已失效或已回答过：没有再加入任何任务。"
+    ),
+    "This offer has expired or was already used. Run the command again.": "此建议已失效或已使用。请重新执行命令。",
+    "Only the member who made this request can answer this.": "只有发起此请求的成员才能回答。",
+    "Ask members to confirm jobs that cost more than some points": "要求成员在任务消耗超过一定积分时先确认",
+    "Ask before a job estimated above this many points (0: every job, -1: never; empty: bot default)": (
+        "预计消耗超过此积分时先询问（0：每个任务都问，-1：从不；留空：机器人默认）"
+    ),
+    "✅ This server now follows the bot's default for confirming costs.": "✅ 本服务器现在沿用机器人默认的消耗确认设置。",
+    "✅ Members are never asked to confirm a cost here.": "✅ 本服务器不再要求成员确认消耗。",
+    "✅ Members now confirm every job that costs points before it is queued.": (
+        "✅ 现在每个消耗积分的任务在加入队列前都需要成员确认。"
+    ),
+    "✅ Members now confirm any job estimated above {points} points before it is queued.": (
+        "✅ 现在预计消耗超过 {points} 积分的任务在加入队列前都需要成员确认。"
+    ),
+    "• Members confirm jobs above {points} points": "• 超过 {points} 积分的任务需成员确认",
     ", about {duration}": "，约 {duration}",
     "📤 Submitting to LiblibAI…": "📤 正在提交到 LiblibAI…",
     "⏳ Accepted by LiblibAI, waiting for a worker…": "⏳ LiblibAI 已接收，等待处理…",
@@ -452,7 +489,7 @@ _MESSAGES: dict[str, str] = {
     "Note": "备注",
     "job {job_id}": "任务 {job_id}",
     " · {kind} of {job_id}": " · {kind}自 {job_id}",
-    " · simulated (no LiblibAI keys configured)": " · 模拟结果（未配置 LiblibAI 密钥）",
+    " · simulated (LiblibAI simulator, no real generation)": " · 模拟结果（LiblibAI 模拟器，并非真实生成）",
     " · quota refunded": " · 额度已退还",
     "Prompt": "提示词",
     "Reroll": "重新生成",

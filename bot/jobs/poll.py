@@ -159,6 +159,7 @@ class Poller(RunnerPart):
             # LiblibAI leaves blocked images out of the answer: count what is missing from the batch.
             blocked_count=max(task.blocked_count, job.request.count - len(task.images)),
             account_balance=task.account_balance,
+            simulated=self._client.simulated or job.request.simulated,
         )
         delivering = await self._store.transition(
             job.id,

@@ -3,7 +3,9 @@
 Starting a job is one use case with one owner (``start``): admit (the Admission port), enqueue with the caps
 enforced atomically in the store, then tell the admission the job is stored, or that it was refused (so what
 admission claimed, a cooldown, is given back). A job with expensive work to do first (fetching and publishing
-images) is ``precheck``ed before it: the same refusals as things stand, claiming nothing.
+images), or one its member must confirm, is ``precheck``ed before it: the same refusals as things stand, claiming
+nothing. ``quote`` is its estimated cost; ``cheaper_alternative`` picks the cheapest of the same request in other
+modes that would be admitted now (offered when a points budget refuses the request).
 
 Who may see a job (its id, prompt and result) has one owner too, ``visible_to``: every lookup by id for a
 member (``get_visible``) and every listing shown to one (``snapshot``) goes through it.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.errors import (
@@ -26,7 +28,7 @@ from bot.errors import (
     TooManyActiveJobsError,
 )
 from bot.i18n import N_, Text
-from bot.jobs.admission import Admission, OpenAdmission, Requester
+from bot.jobs.admission import Admission, OpenAdmission, Quote, Requester
 from bot.jobs.events import log_job_event
 from bot.jobs.scheduling import FairQueue
 from bot.models import ACTIVE_STATES, FailureReason, GenerationRequest, Job, JobState
@@ -109,6 +111,26 @@ class JobService:
         cap = self._active_cap(await self.admission.active_cap(requester))
         if await self._store.count_active(requester.user_id) >= cap:  # the enqueue's test, read-only
             raise TooManyActiveJobsError(cap)
+
+    async def quote(self, requester: Requester, request: GenerationRequest) -> Quote:
+        """The request's estimated cost and whether its member confirms it first (the admission's price table)."""
+        return await self.admission.quote(requester, request)
+
+    async def cheaper_alternative(
+        self, requester: Requester, request: GenerationRequest, alternatives: Sequence[GenerationRequest]
+    ) -> tuple[GenerationRequest, Quote] | None:
+        """The cheapest of ``alternatives`` (``request`` in other modes) whose estimate is below ``request``'s and
+        that the pre-check admits as things stand: allowed here (models, features, caps) and within every budget.
+        None when none fits. Claims nothing."""
+        price = (await self.quote(requester, request)).points
+        quoted = [(await self.quote(requester, alternative), n) for n, alternative in enumerate(alternatives)]
+        for quote, n in sorted((q for q in quoted if q[0].points < price), key=lambda q: (q[0].points, q[1])):
+            try:
+                await self.precheck(requester, alternatives[n])
+            except BotError:
+                continue
+            return alternatives[n], quote
+        return None
 
     async def start(self, requester: Requester, job: Job) -> tuple[Job, int]:
         """Admit ``job``, enqueue it (reserving its debits atomically) and return it with its queue position.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, TypedDict, TypeVar
 
@@ -21,7 +21,7 @@ from aiolimiter import AsyncLimiter
 from pydantic import ValidationError
 
 from bot.backoff import parse_retry_after, retry_delay
-from bot.liblib import signing
+from bot.liblib import endpoints, signing
 from bot.liblib.envelope import decode_envelope, transport_errors
 from bot.liblib.errors import (
     LiblibAuthError,
@@ -133,8 +133,31 @@ class BaseClient:
 
     @property
     def simulated(self) -> bool:
-        """True when pointed at the built-in simulator (given by the composition root)."""
+        """True when talking to a simulator: said by the composition root (it started one), or learned from
+        the simulator's tag (``endpoints.SIMULATOR_HEADER``) on any answer. Never goes back to False."""
         return self._simulated
+
+    async def detect_simulator(self) -> bool:
+        """Ask ``base_url`` once, unsigned (``GET /``), whether it is a simulator: its answer carries the tag.
+
+        For a ``base_url`` other than LiblibAI's, so the first request is known to be simulated before it is
+        built. Never raises: an unreachable server leaves it unknown until its first answer.
+        """
+        url = self._settings.base_url.rstrip("/") + "/"
+        timeout = aiohttp.ClientTimeout(total=min(5.0, self._settings.request_timeout))
+        try:
+            async with self._http().get(url, timeout=timeout, allow_redirects=False) as resp:
+                await resp.read()
+                self._note_answer(resp.headers)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("could not ask %s whether it is a simulator (%s)", self._settings.base_url, type(exc).__name__)
+        return self._simulated
+
+    def _note_answer(self, headers: Mapping[str, str]) -> None:
+        """Learn from an answer's headers whether a simulator sent it."""
+        if not self._simulated and headers.get(endpoints.SIMULATOR_HEADER):
+            log.warning("LiblibAI at %s is a simulator: every result is simulated", self._settings.base_url)
+            self._simulated = True
 
     @property
     def settings(self) -> LiblibSettings:
@@ -232,6 +255,7 @@ class BaseClient:
             async with self._http().post(url, params=query, json=body, timeout=self._timeout) as resp:
                 raw = await resp.read()
                 status = resp.status
+                self._note_answer(resp.headers)
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         log.debug(
             "liblib POST %s -> HTTP %d, %d bytes in %.0f ms", path, status, len(raw), 1000 * (self._clock() - started)

@@ -30,6 +30,10 @@ SUBMIT_PATHS = frozenset(
 )
 STATUS_PATHS = frozenset({WEBUI_STATUS, GENERIC_STATUS, COMFY_STATUS})
 
+# Every answer of the simulator carries this header (the real API never sends it): a client that sees it
+# knows its results are simulated, whoever started the simulator.
+SIMULATOR_HEADER = "X-Liblib-Simulator"
+
 # Template uuids (liblib-api.md §3, §4).
 TEMPLATE_STAR3_TEXT2IMG = "5d7e67009b344550bc1aa6ccbfa1d7f4"
 TEMPLATE_STAR3_IMG2IMG = "07e00af4fc464c7ab55ff906f8acf1b7"

@@ -92,6 +92,7 @@ class FilesMixin(BaseClient):
         async def attempt() -> bytes:
             with transport_errors(label):
                 async with self._http().get(url, timeout=self._transfer_timeout) as resp:
+                    self._note_answer(resp.headers)
                     if resp.status != 200:
                         await resp.read()
                         raise http_error(

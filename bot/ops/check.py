@@ -23,6 +23,7 @@ import discord
 
 from bot import liblib
 from bot.billing import BalanceBook
+from bot.composition import uses_other_service, with_dev_keys
 from bot.config_sources import Provenance
 from bot.liblib import Family, LiblibClient
 from bot.log import setup_logging
@@ -162,28 +163,38 @@ async def _get_json(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
 
 
 async def check_liblib(settings: Settings) -> Finding:
-    """One signed status query for a task that does not exist: proves the keys without spending points."""
+    """One signed status query for a task that does not exist: proves the keys without spending points.
+
+    A simulator tags its answers: then the line says every image would be simulated. With no keys and a
+    ``base_url`` pointing elsewhere than LiblibAI, the simulator's dev key pair is tried there (as the bot would).
+    """
     s = settings.liblib
     access = s.access_key.get_secret_value() if s.access_key else ""
     secret = s.secret_key.get_secret_value() if s.secret_key else ""
-    if not access or not secret:
+    dev_keys = not access or not secret
+    if dev_keys:
         missing = " and ".join(
             name for name, value in (("LIBLIB_ACCESS_KEY", access), ("LIBLIB_SECRET_KEY", secret)) if not value
         )
-        return Finding(
-            False,
-            "LiblibAI keys",
-            f"{missing} not set (or access_key/secret_key under [liblib]): the bot would use the built-in "
-            "simulator and every image would be simulated",
-        )
+        if not uses_other_service(s):
+            return Finding(
+                False,
+                "LiblibAI keys",
+                f"{missing} not set (or access_key/secret_key under [liblib]): the bot would use the built-in "
+                "simulator and every image would be simulated",
+            )
+        s = with_dev_keys(s)
     quick = s.model_copy(
         update={"max_retries": 0, "request_timeout": min(s.request_timeout, 15.0), "connect_timeout": 10.0}
     )
     where = f"LiblibAI at {s.base_url}"
+    client = LiblibClient(quick)
     try:
-        async with LiblibClient(quick) as client:
+        async with client:
             status = await client.get_status(Family.STAR3, f"liblib-bot-check-{uuid.uuid4().hex}")
     except liblib.LiblibTaskNotFoundError:
+        if client.simulated or dev_keys:
+            return _simulated_finding(client, dev_keys)
         return Finding(True, "LiblibAI keys", f"accepted by {where} (the points balance is shown with each task)")
     except liblib.LiblibAccessDeniedError as exc:
         return Finding(
@@ -192,6 +203,13 @@ async def check_liblib(settings: Settings) -> Finding:
             f"{where} denied access (HTTP/code {exc.code}): the account has no API entitlement or no API points",
         )
     except liblib.LiblibAuthError as exc:
+        if dev_keys:
+            return Finding(
+                False,
+                "LiblibAI keys",
+                f"not set, and {where} refused the simulator's dev key pair ({exc.message}): set "
+                "LIBLIB_ACCESS_KEY and LIBLIB_SECRET_KEY, or point [liblib] base_url at `liblib-bot simulate`",
+            )
         return Finding(
             False,
             "LiblibAI keys",
@@ -208,8 +226,20 @@ async def check_liblib(settings: Settings) -> Finding:
         return Finding(False, "LiblibAI", f"{where} did not answer like the LiblibAI API: check [liblib] base_url")
     except liblib.LiblibError as exc:
         return Finding(False, "LiblibAI", f"{where} answered with an error: {exc}")
+    if client.simulated or dev_keys:
+        return _simulated_finding(client, dev_keys)
     balance = f"; balance {status.account_balance} points" if status.account_balance is not None else ""
     return Finding(True, "LiblibAI keys", f"accepted by {where}{balance}")
+
+
+def _simulated_finding(client: LiblibClient, dev_keys: bool) -> Finding:
+    keys = "not set: the simulator's dev key pair is" if dev_keys else "your key pair is"
+    return Finding(
+        True,
+        "LiblibAI keys",
+        f"{keys} accepted by a LiblibAI SIMULATOR at {client.settings.base_url}: every image would be SIMULATED "
+        "(remove base_url under [liblib] to use LiblibAI)",
+    )
 
 
 # -- the account balance -------------------------------------------------------------------------

@@ -11,9 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import yarl
+
 from bot import __version__
 from bot.log import setup_logging
-from bot.settings import Settings, SettingsError, load_settings_with_sources
+from bot.settings import Settings, SettingsError, SimulatorSettings, load_settings_with_sources
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,9 @@ TOKEN_HELP = (
     'then set DISCORD_TOKEN=<token> in the environment (or token = "..." under [discord] in config.toml).'
 )
 
+
+DEFAULT_SIMULATOR_PORT = 8765
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 COMMANDS = {
     "run": "run the Discord bot",
@@ -41,8 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     commands = {name: sub.add_parser(name, help=text) for name, text in COMMANDS.items()}
     sim = commands["simulate"]
-    sim.add_argument("--port", type=int, help="port (default: simulator.port)")
-    sim.add_argument("--host", help="host (default: simulator.host)")
+    sim.add_argument(
+        "--port",
+        type=int,
+        help="port (default: simulator.port, else the port of a local liblib.base_url, else 8765; 0: any free port)",
+    )
+    sim.add_argument("--host", help="host (default: simulator.host, or the host of a local liblib.base_url)")
     commands["backup"].add_argument("path", help="the new backup file (it must not exist yet)")
     img = commands["imagine"]
     img.add_argument("prompt")
@@ -156,15 +165,50 @@ async def _sync(settings: Settings) -> int:
 
 
 async def _simulate(settings: Settings, host: str | None, port: int | None) -> int:
-    from bot.liblib.simulator import run_forever
+    from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator, run_forever
 
-    sim_settings = settings.simulator.model_copy(
-        update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    liblib = settings.liblib
+    accounts: dict[str, str] = {}
+    if liblib.has_keys and liblib.access_key and liblib.secret_key:
+        accounts[liblib.access_key.get_secret_value()] = liblib.secret_key.get_secret_value()
+
+    def ready(sim: Simulator) -> None:
+        # The configured secret is never printed; the dev pair is public (it only works here).
+        lines = [
+            f"LiblibAI simulator listening on {sim.base_url} (every image it returns is SIMULATED)",
+            f"  accepts the dev key pair: LIBLIB_ACCESS_KEY={DEV_ACCESS_KEY} LIBLIB_SECRET_KEY={DEV_SECRET_KEY}",
+        ]
+        if accounts:
+            lines.append("  and your configured key pair (LIBLIB_ACCESS_KEY / LIBLIB_SECRET_KEY)")
+        lines += [
+            f'  point the bot at it: base_url = "{sim.base_url}" under [liblib] '
+            f"(or LIBBOT_LIBLIB__BASE_URL={sim.base_url}), then run the bot or imagine",
+            "  Ctrl-C stops it.",
+        ]
+        print("\n".join(lines), flush=True)
+
+    await run_forever(
+        simulator_address(settings, host, port),
+        accounts=accounts,
+        submit_per_second=liblib.submit_per_second,
+        max_concurrent=liblib.max_concurrent_tasks,
+        ready=ready,
     )
-    if sim_settings.port == 0:
-        sim_settings = sim_settings.model_copy(update={"port": 8765})
-    await run_forever(sim_settings)
     return 0
+
+
+def simulator_address(settings: Settings, host: str | None, port: int | None) -> SimulatorSettings:
+    """Where ``simulate`` listens: ``--host``/``--port`` (port 0: any free port), else ``[simulator]``; with
+    neither port, where ``liblib.base_url`` points when it is a local http URL, else port 8765."""
+    sim = settings.simulator
+    address: dict[str, object] = {"host": host or sim.host, "port": sim.port if port is None else port}
+    if port is None and not sim.port:
+        target = yarl.URL(settings.liblib.base_url)
+        if target.scheme == "http" and target.host in _LOOPBACK and target.explicit_port:
+            address = {"host": host or target.host, "port": target.explicit_port}
+        else:
+            address["port"] = DEFAULT_SIMULATOR_PORT
+    return sim.model_copy(update=address)
 
 
 async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
@@ -183,7 +227,13 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
                 "(images are simulated).",
                 file=sys.stderr,
             )
-        builder = RequestBuilder(settings.models, simulated=simulator is not None)
+        elif client.simulated:
+            print(
+                f"No LiblibAI keys configured: using the simulator's dev key pair at {client.settings.base_url} "
+                "(images are simulated).",
+                file=sys.stderr,
+            )
+        builder = RequestBuilder(settings.models, simulated=lambda: client.simulated)
         mode = args.mode
         if mode == "kontext" and args.kontext_model:
             mode = kontext_mode(args.kontext_model)
@@ -241,13 +291,15 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
                 data = await client.download(output.image_url, max_bytes=50 * 1024 * 1024)
                 path = out_dir / f"{generate_uuid[:12]}_{index}.png"
                 path.write_bytes(data)
-                print(f"{path}\tseed={output.seed}")
+                print(f"{path}\tseed={output.seed}" + ("\tsimulated" if client.simulated else ""))
         except LiblibError as exc:
             print(f"error: {exc.human} ({exc.message})", file=sys.stderr)
             return 1
         if result.blocked_count:
             print(f"{result.blocked_count} image(s) were blocked by the content audit.", file=sys.stderr)
-        print(f"points spent: {result.points_cost or 0}" + (" (simulated)" if simulator else ""))
+        if client.simulated:
+            print(f"SIMULATED: answered by the LiblibAI simulator at {client.settings.base_url}", file=sys.stderr)
+        print(f"points spent: {result.points_cost or 0}" + (" (simulated)" if client.simulated else ""))
     return 0
 
 

@@ -33,7 +33,7 @@ from bot.errors import (
 )
 from bot.generation.families import family_of, mode_name
 from bot.i18n import N_, Text
-from bot.jobs.admission import Requester
+from bot.jobs.admission import Quote, Requester
 from bot.jobs.sink import Presentation
 from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest, Job, UsageDebit, utcnow
@@ -286,6 +286,11 @@ class QuotaService:
             channel_id=requester.channel_id,
             role_ids=requester.role_ids,
         )
+
+    async def quote(self, requester: Requester, request: GenerationRequest) -> Quote:
+        """The request's estimate at the price table, and the server's confirmation threshold."""
+        policy = await self._requester_policy(requester)
+        return Quote(self.estimate_points(request), policy.confirm_above_points)
 
     async def default_mode(self, requester: Requester) -> str | None:
         return (await self._requester_policy(requester)).default_mode

@@ -64,3 +64,17 @@ def test_bounds_accepted(builder: RequestBuilder) -> None:
 
 def test_clean_prompt_keeps_cjk_and_newlines() -> None:
     assert clean_prompt("画一只猫\n戴帽子") == "画一只猫\n戴帽子"
+
+
+def test_in_mode_keeps_the_request_or_says_why_that_mode_cannot_take_it(builder: RequestBuilder) -> None:
+    vary = builder.build("a fox", mode="kontext-max", count=2).with_(source_images=("https://x/a.png",), strength=0.3)
+    pro = builder.in_mode(vary, "kontext-pro")
+    assert (pro.mode, pro.kontext_model, pro.count, pro.source_images) == ("kontext", "pro", 2, vary.source_images)
+    assert builder.in_mode(vary, "star3").source_images == vary.source_images  # every mode takes one image
+    two = vary.with_(source_images=("https://x/a.png", "https://x/b.png"))
+    with pytest.raises(InvalidRequestError, match="reference image"):
+        builder.in_mode(two, "kontext-pro")  # only Kontext max takes several images
+    with pytest.raises(InvalidRequestError, match="English"):
+        builder.in_mode(builder.build("一只狐狸", mode="kontext-pro"), "star3")
+    with pytest.raises(InvalidRequestError, match="seed"):
+        builder.in_mode(builder.build("a fox", mode="dreamtech-xl", seed=7), "kontext-pro")

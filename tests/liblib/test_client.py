@@ -1033,3 +1033,32 @@ async def test_client_must_be_opened(stub: Stub) -> None:
     client = LiblibClient(make_settings(stub.base_url))
     with pytest.raises(RuntimeError, match="async with"):
         await client.get_status(Family.STAR3, "u")
+
+
+async def test_the_simulator_tag_on_an_answer_makes_the_client_simulated(stub: Stub) -> None:
+    """The real API never sends ``X-Liblib-Simulator``; a client that sees it on any answer is simulated."""
+    async with LiblibClient(make_settings(stub.base_url)) as client:
+        stub.statuses["u"] = deque([status_data("u", 2)])
+        await client.get_status(Family.STAR3, "u")
+        assert client.simulated is False  # an untagged answer changes nothing
+        stub.script(endpoints.WEBUI_STATUS, envelope(status_data("u", 2), headers={endpoints.SIMULATOR_HEADER: "1"}))
+        await client.get_status(Family.STAR3, "u")
+        assert client.simulated is True
+        await client.get_status(Family.STAR3, "u")  # untagged again: once seen, it stays
+        assert client.simulated is True
+
+
+async def test_a_tagged_error_answer_also_counts(stub: Stub) -> None:
+    async with LiblibClient(make_settings(stub.base_url)) as client:
+        stub.script(endpoints.WEBUI_STATUS, envelope(code=100051, msg="x", headers={endpoints.SIMULATOR_HEADER: "1"}))
+        with pytest.raises(LiblibTaskNotFoundError):
+            await client.get_status(Family.STAR3, "u")
+        assert client.simulated is True
+
+
+async def test_detect_simulator_asks_base_url_without_signing(stub: Stub) -> None:
+    async with LiblibClient(make_settings(stub.base_url)) as client:
+        assert await client.detect_simulator() is False  # LiblibAI-like: no tag
+        assert stub.requests == []
+    async with LiblibClient(make_settings(f"http://127.0.0.1:{_free_port()}")) as client:
+        assert await client.detect_simulator() is False  # unreachable: unknown, and no error

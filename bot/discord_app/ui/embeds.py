@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import discord
 
+from bot.errors import discord_time
 from bot.generation.families import mode_name
 from bot.i18n import N_, Locale, t
+from bot.jobs.admission import Quote
 from bot.jobs.sink import Progress, Stage
-from bot.models import FailureReason, Job, JobKind, JobResult
+from bot.models import FailureReason, GenerationRequest, Job, JobKind, JobResult
 
 COLOR_PROGRESS = 0x5865F2
 COLOR_DONE = 0x57F287
@@ -103,11 +106,16 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+def is_simulated(job: Job) -> bool:
+    """Whether the job went to a simulator: known when it was asked for, or from the simulator's answers."""
+    return job.request.simulated or (job.result is not None and job.result.simulated)
+
+
 def describe_mode(job: Job, locale: Locale = None) -> str:
     r = job.request
     mode = mode_name(r)
     img2img = t(" (img2img)", locale) if r.is_img2img else ""
-    simulated = t(" · simulated", locale) if r.simulated else ""
+    simulated = t(" · simulated", locale) if is_simulated(job) else ""
     return f"{mode}{img2img}{simulated}"
 
 
@@ -134,13 +142,43 @@ def _stage_text(progress: Progress, locale: Locale) -> str:
 
 
 def progress_text(job: Job, progress: Progress) -> str:
-    """The progress message, in the job's language (chosen when it was started)."""
+    """The progress message, in the job's language (chosen when it was started). While queued it quotes the
+    job's estimated cost: what it reserved at admission (``QuotaService.estimate_points``, the price table)."""
     locale = job.locale
     text = _stage_text(progress, locale)
+    if progress.stage is Stage.QUEUED and job.points_reserved > 0:
+        text += t(" · ≈ {points} points", locale, points=job.points_reserved)
     origin = ""
     if job.parent_job_id:
         origin = t(" · {kind} of `{job_id}`", locale, kind=kind_name(job.kind, locale), job_id=job.parent_job_id)
     return f"{text}\n> {escape_prompt(job.request.prompt, 200)}\n`{job.id}` · {describe_mode(job, locale)}{origin}"
+
+
+def quote_question(request: GenerationRequest, quote: Quote, *, expires_at: datetime, locale: Locale) -> str:
+    """Asking the member to confirm a job's estimated cost (the server's threshold is below it)."""
+    text = t(
+        "💰 This request (**{mode}**, {count} image(s)) costs about **{points} points**. This server asks before "
+        "spending more than {threshold} points. Queue it? The question expires {when}.",
+        locale,
+        mode=mode_name(request),
+        count=request.count,
+        points=quote.points,
+        threshold=quote.confirm_above or 0,
+        when=discord_time(expires_at),
+    )
+    return f"{text}\n> {escape_prompt(request.prompt, 200)}"
+
+
+def cheaper_offer(request: GenerationRequest, quote: Quote, locale: Locale) -> tuple[str, str]:
+    """The line added to a points refusal that offers ``request`` (a cheaper mode), and its button's label."""
+    mode = mode_name(request)
+    line = t(
+        "💡 A cheaper mode fits what you have left: **{mode}**, about {points} points.",
+        locale,
+        mode=mode,
+        points=quote.points,
+    )
+    return line, t("Use {mode} (≈ {points} points)", locale, mode=mode, points=quote.points)
 
 
 def cancelled_text(job: Job, actor_id: int) -> str:
@@ -194,8 +232,8 @@ def result_embed(
     footer = t("job {job_id}", locale, job_id=job.id)
     if job.parent_job_id:
         footer += t(" · {kind} of {job_id}", locale, kind=kind_name(job.kind, locale), job_id=job.parent_job_id)
-    if r.simulated:
-        footer += t(" · simulated (no LiblibAI keys configured)", locale)
+    if is_simulated(job):
+        footer += t(" · simulated (LiblibAI simulator, no real generation)", locale)
     embed.set_footer(text=footer)
     return embed
 

@@ -222,6 +222,8 @@ def policy_text(policy: Policy, *, title: str, locale: Locale = None) -> str:
         ),
         t("• Time zone for resets: {timezone}", locale, timezone=policy.timezone),
     ]
+    if policy.confirm_above_points is not None:
+        lines.append(t("• Members confirm jobs above {points} points", locale, points=policy.confirm_above_points))
     return clip("\n".join(lines))
 
 

@@ -3,6 +3,7 @@ status, upload signature and model version (liblib-api.md §4–§9)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -13,7 +14,7 @@ import aiohttp
 
 from bot.liblib import endpoints as ep
 from bot.liblib.simulator.auth import DEV_ACCESS_KEY
-from bot.liblib.simulator.images import probe_image
+from bot.liblib.simulator.images import SourcePicture, read_source
 from bot.liblib.simulator.oss import EXTENSIONS, OssStore
 from bot.liblib.simulator.replies import (
     MSG_BAD_IMAGE,
@@ -123,12 +124,12 @@ class ApiRoutes:
         # Hold a slot while fetching so concurrent submits cannot overshoot the cap.
         self._book.hold(access_key, +1)
         try:
-            sizes: list[tuple[int, int]] = []
+            sources: list[SourcePicture] = []
             for url in source_urls(kind, params):
                 fetched = await self._fetch_source(url)
                 if isinstance(fetched, Reply):
                     return fetched
-                sizes.append(fetched)
+                sources.append(fetched)
         finally:
             self._book.hold(access_key, -1)
         task = self._book.create(
@@ -138,7 +139,7 @@ class ApiRoutes:
             access_key=access_key,
             points_key=points_key,
             cost=cost,
-            sources=sizes,
+            sources=sources,
             outcome=self._outcomes.popleft() if self._outcomes else None,
             base_url=self.base_url,
             billing=self._billings.popleft() if self._billings else None,
@@ -150,8 +151,8 @@ class ApiRoutes:
             return f"kontext-{params.get('model', 'max')}"
         return kind.family.value
 
-    async def _fetch_source(self, url: str) -> tuple[int, int] | Reply:
-        """Download an input image like the real service: (width, height), or the 100030/100031 reply."""
+    async def _fetch_source(self, url: str) -> SourcePicture | Reply:
+        """Download an input image like the real service: the picture, or the 100030/100031 reply."""
         self.counters.source_fetches.append(url)
         if self._http is None:
             raise RuntimeError("the simulator is not started")
@@ -170,10 +171,10 @@ class ApiRoutes:
             log.info("source fetch failed: %s", type(exc).__name__)
             return Reply(100030, MSG_UNREACHABLE)
         self.counters.source_digests.append(hashlib.sha256(data).hexdigest())
-        size = probe_image(bytes(data))
-        if size is None:
+        picture = await asyncio.to_thread(read_source, bytes(data))  # decodes a thumbnail: CPU work
+        if picture is None:
             return Reply(100031, MSG_BAD_IMAGE)
-        return size
+        return picture
 
     # ------------------------------------------------------------------ status, upload, model
 

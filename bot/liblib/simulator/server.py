@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -171,6 +172,7 @@ class Simulator(ApiRoutes):
 
     def _build_app(self) -> web.Application:
         app = web.Application(client_max_size=12 * 1024 * 1024)
+        app.on_response_prepare.append(_tag_response)
         app.router.add_get("/images/{name:[0-9a-f]+}.png", self._handle_image)
         app.router.add_post("/oss", self._oss.handle_post)
         app.router.add_get("/oss/{key:.+}", self._oss.handle_get)
@@ -256,8 +258,8 @@ class Simulator(ApiRoutes):
     # ------------------------------------------------------------------ images and admin
 
     async def _handle_image(self, request: web.Request) -> web.Response:
-        args = self._book.images.get(request.match_info["name"])
-        if args is None:
+        spec = self._book.images.get(request.match_info["name"])
+        if spec is None:
             raise web.HTTPNotFound()
         self.counters.image_downloads += 1
         # Result-image faults (route "image"): a failing or slow CDN, or a body that is not the PNG.
@@ -268,8 +270,8 @@ class Simulator(ApiRoutes):
                 return early
             if fault.name in ("slow", "timeout"):
                 await self._sleep(fault.delay)
-        # CPU work off the loop; cached by args
-        png = await asyncio.to_thread(render_png, *args, self.settings.noisy_images)
+        # CPU work (tens of milliseconds a megapixel) off the loop; cached by spec
+        png = await asyncio.to_thread(render_png, spec, self.settings.noisy_images)
         if fault is not None and fault.name == "truncated":
             png = png[: len(png) // 2]
         return web.Response(body=png, content_type="image/png")
@@ -315,12 +317,38 @@ class Simulator(ApiRoutes):
         return web.json_response({"ok": True})
 
 
-async def run_forever(settings: SimulatorSettings) -> None:
-    """Serve on ``settings.host:settings.port`` with the built-in dev account until cancelled (the
-    ``liblib-bot simulate`` command)."""
-    sim = Simulator(settings)
+async def _tag_response(request: web.Request, response: web.StreamResponse) -> None:
+    """Mark every answer, errors and images included, as the simulator's (the real API never sends it)."""
+    response.headers[ep.SIMULATOR_HEADER] = "1"
+
+
+async def run_forever(
+    settings: SimulatorSettings,
+    *,
+    accounts: dict[str, str] | None = None,
+    submit_per_second: float = 1.0,
+    max_concurrent: int = 5,
+    ready: Callable[[Simulator], None] | None = None,
+) -> None:
+    """Serve on ``settings.host:settings.port`` until cancelled (the ``liblib-bot simulate`` command).
+
+    ``accounts`` (AccessKey -> SecretKey) are accepted besides the built-in dev pair; ``ready`` is called once
+    the server listens.
+    """
+    sim = Simulator(
+        settings,
+        accounts={DEV_ACCESS_KEY: DEV_SECRET_KEY, **(accounts or {})},
+        submit_per_second=submit_per_second,
+        max_concurrent=max_concurrent,
+    )
     await sim.start(settings.host, settings.port)
-    log.info("simulator accepts the built-in dev AccessKey %r", DEV_ACCESS_KEY)
+    log.info(
+        "simulator accepts the built-in dev AccessKey %r%s",
+        DEV_ACCESS_KEY,
+        f" and {len(accounts)} configured key pair(s)" if accounts else "",
+    )
+    if ready is not None:
+        ready(sim)
     try:
         await asyncio.Event().wait()
     finally:

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.liblib import endpoints as ep
-from bot.liblib.simulator.images import STAR3_SIZES, clamp_size, kontext_size, megapixel_size
+from bot.liblib.simulator.images import (
+    STAR3_SIZES,
+    RenderSpec,
+    SourcePicture,
+    clamp_size,
+    kontext_size,
+    megapixel_size,
+)
 from bot.liblib.simulator.validate import SubmitKind
 
 log = logging.getLogger(__name__)
@@ -150,7 +157,7 @@ class TaskBook:
         self.initial_balance = initial_balance
         self.durations = durations
         self.tasks: dict[str, SimTask] = {}
-        self.images: dict[str, tuple[str, int, int, int, int]] = {}  # file name -> render_png arguments
+        self.images: dict[str, RenderSpec] = {}  # file name -> what render_png paints
         self._active: dict[str, set[str]] = {}
         self._pending: dict[str, int] = {}  # submits past the cap check, still fetching their sources
         self._balances: dict[str, int] = {}
@@ -184,22 +191,28 @@ class TaskBook:
         access_key: str,
         points_key: str,
         cost: int,
-        sources: list[tuple[int, int]],
+        sources: list[SourcePicture],
         outcome: str | None,
         base_url: str,
         billing: Billing | None = None,
     ) -> SimTask:
         count = int(params.get("imgCount", 1))
-        width, height = output_size(kind, params, sources)
+        width, height = output_size(kind, params, [(s.width, s.height) for s in sources])
         base_seed = int(params.get("seed", -1)) if kind.family is ep.Family.CUSTOM else -1
         prompt = str(params["prompt"])
+        # Image-to-image results are painted from the main source (the first fetched).
+        source = sources[0] if kind.img2img and sources else None
         images: list[SimImage] = []
         for index in range(count):
             seed = base_seed + index if base_seed >= 0 else self._rng.randint(0, ep.SEED_MAX)
+            # LiblibAI reports only the images that passed the audit; a partial batch loses its last one, so the
+            # survivors keep their positions (the painted "2/4" stays the second image reported).
             blocked = outcome == "audit_reject" or (outcome == "partial_audit" and index == count - 1)
             audit = ep.AuditStatus.BLOCKED if blocked else ep.AuditStatus.PASSED
-            name = hashlib.sha256(f"{prompt}\x00{seed}\x00{index}\x00{width}x{height}".encode()).hexdigest()
-            self.images[name] = (prompt, seed, index, width, height)
+            spec = RenderSpec(prompt, seed, index + 1, count, width, height, source)
+            key = f"{prompt}\x00{seed}\x00{index}\x00{count}\x00{width}x{height}\x00{source.digest if source else ''}"
+            name = hashlib.sha256(key.encode()).hexdigest()
+            self.images[name] = spec
             images.append(SimImage(f"{base_url}/images/{name}.png", seed, int(audit), width, height))
         task = SimTask(
             uuid=uuid.uuid4().hex,
