@@ -273,6 +273,7 @@ async def open_runtime(
                 else None
             ),
             owns=shard_owner(settings.discord),
+            audit_blocked=quotas.audit_blocked,
             retention=JobRetention(store, retention_days=settings.storage.job_retention_days),
         )
         admission = admission or quotas

@@ -225,8 +225,8 @@ class Job:
     result_message_id: int | None = None
     parent_job_id: str | None = None
     locale: str = "en-US"
-    points_reserved: int = 0
-    points_cost: int | None = None
+    points_reserved: int = 0  # the estimate the debits reserved
+    points_cost: int | None = None  # LiblibAI's bill, once known (None: nothing billed, or not known yet)
     debits: tuple[UsageDebit, ...] = ()
     refunded: bool = False
     result: JobResult | None = None
@@ -237,10 +237,17 @@ class Job:
     not_before: datetime | None = None  # re-queued after a 429/100054: do not submit before this
     fingerprint: str | None = None  # bot.generation.fingerprint.request_fingerprint(request): finds identical requests
     parent_message_id: int | None = None  # for button actions: the message the button was on (credited)
+    # Set (by the store only) when the member cancelled a job LiblibAI already accepted: it stays RUNNING until
+    # its task ends there (it is billed and keeps its slot), then ends CANCELLED, charged what LiblibAI billed.
+    cancel_requested_at: datetime | None = None
 
     @property
     def active(self) -> bool:
         return self.state in ACTIVE_STATES
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.cancel_requested_at is not None
 
 
 # -- a job's result images --------------------------------------------------------------------------

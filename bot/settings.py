@@ -395,6 +395,7 @@ class QuotaSettings(_Section):
     strike_block_hours: float = Field(24.0, gt=0)
     audit_display: Literal["notice", "silent"] = "notice"  # tell members when the audit filtered images
     flagged_only_nsfw: bool = False  # a batch the audit partly filtered: the rest only in age-restricted channels
+    audit_strikes: bool = True  # a batch the audit blocks entirely is a strike, like a banned word
 
     _limits_accept_minus_one = field_validator(
         "images_per_day",

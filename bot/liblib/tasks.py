@@ -199,7 +199,8 @@ class TasksMixin(BaseClient):
 
         ``on_progress`` is awaited with every non-terminal status (errors in it are logged, not raised).
         Raises ``GenerationFailedError`` (status 6), ``GenerationTimedOutError`` (status 7),
-        ``AuditRejectedError`` (status 5 with no usable image) and ``GenerationWaitTimeoutError`` when
+        ``AuditRejectedError`` (status 5 with no usable image), each with the task's reported ``points_cost``,
+        and ``GenerationWaitTimeoutError`` when
         ``timeout`` (default ``settings.task_timeout``) passes first; its slot is then released.
         A status query that fails transiently (429, 5xx, transport, a garbled answer) even after the retry
         policy is tried again until the deadline: the task keeps running, and is billed, at LiblibAI while its
@@ -251,12 +252,16 @@ class TasksMixin(BaseClient):
                     status.generate_msg or "the image service reported a failure",
                     generate_uuid=generate_uuid,
                     status=code,
+                    points_cost=status.points_cost,
+                    account_balance=status.account_balance,
                 )
             if code == GenerateStatus.TIMED_OUT:
                 raise GenerationTimedOutError(
                     status.generate_msg or "the image service timed out the task",
                     generate_uuid=generate_uuid,
                     status=code,
+                    points_cost=status.points_cost,
+                    account_balance=status.account_balance,
                 )
             failures = 0
             if on_progress is not None:
@@ -311,5 +316,7 @@ class TasksMixin(BaseClient):
                 status.generate_msg or f"the content audit rejected the result ({detail})",
                 generate_uuid=generate_uuid,
                 status=status.generate_status,
+                points_cost=status.points_cost,
+                account_balance=status.account_balance,
             )
         return result

@@ -182,11 +182,23 @@ def cheaper_offer(request: GenerationRequest, quote: Quote, locale: Locale) -> t
 
 
 def cancelled_text(job: Job, actor_id: int) -> str:
+    """The progress message once cancelled: refunded while it waited; still charged once LiblibAI accepted it."""
     locale = job.locale
     text = t("🚫 Cancelled by <@{user_id}>.", locale, user_id=actor_id)
-    if job.debits:
+    if job.cancel_requested:
+        text += " " + t(
+            "LiblibAI had already accepted it and cannot stop it: the image service still charges this job, "
+            "so it counts toward the quota.",
+            locale,
+        )
+    elif job.debits:
         text += " " + t("Your quota was refunded.", locale)
     return f"{text}\n> {escape_prompt(job.request.prompt, 200)}\n`{job.id}` · {describe_mode(job, locale)}"
+
+
+def charged_points(job: Job) -> int | None:
+    """The points a job that ended was charged although it delivered nothing (LiblibAI billed it), else None."""
+    return job.points_cost if job.points_cost and not job.refunded else None
 
 
 def result_embed(
@@ -269,14 +281,19 @@ def withheld_note(locale: Locale) -> str:
 def failure_embed(job: Job) -> discord.Embed:
     locale = job.locale
     reason = job.failure_reason or FailureReason.SERVICE_ERROR
-    embed = discord.Embed(
-        title=f"❌ {t(FAILURE_TITLES[reason], locale)}",
-        description=job.failure_detail.render(locale) if job.failure_detail else "",
-        color=COLOR_FAILED,
-    )
+    description = job.failure_detail.render(locale) if job.failure_detail else ""
+    charged = charged_points(job)
+    if charged is not None:
+        note = t(
+            "LiblibAI charged {points} points for this job, so it counts toward the quota.", locale, points=charged
+        )
+        description = f"{description}\n{note}".strip()
+    embed = discord.Embed(title=f"❌ {t(FAILURE_TITLES[reason], locale)}", description=description, color=COLOR_FAILED)
     embed.add_field(name=t("Prompt", locale), value=escape_prompt(job.request.prompt, 300) or "—", inline=False)
     footer = t("job {job_id}", locale, job_id=job.id)
     if job.refunded:
         footer += t(" · quota refunded", locale)
+    elif charged is not None:
+        footer += t(" · {points} points charged", locale, points=charged)
     embed.set_footer(text=footer)
     return embed

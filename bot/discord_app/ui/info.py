@@ -35,7 +35,8 @@ Flags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `-
 `--mode <mode>` (options win over flags).
 
 **Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image) · \
-🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits or runs (refunded).
+🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits (refunded) or runs \
+(LiblibAI still charges a job it accepted).
 
 **/show** `job` — post a past result again, with buttons · **/queue** — what this server is waiting for \
 · **/jobs** — your recent jobs · **/models** — what each mode can do.
@@ -181,6 +182,8 @@ def jobs_embed(jobs: Sequence[Job], *, positions: dict[str, int], locale: Locale
         status = state_name(job.state, locale)
         if job.state is JobState.QUEUED and job.id in positions:
             status += f" #{positions[job.id]}"
+        elif job.state is JobState.RUNNING and job.cancel_requested:
+            status = t("cancelled, still running at LiblibAI", locale)
         elif job.state is JobState.RUNNING and job.percent:
             status += f" {job.percent * 100:.0f}%"
         cost = t("{points} pts", locale, points=job.points_cost) if job.points_cost is not None else "—"

@@ -5,8 +5,9 @@ the per-AccessKey submit QPS and concurrent-task cap (§9), validates parameters
 through statuses 1→2→3→4→5 in real time, renders real PNGs (marked SIMULATED; image-to-image ones painted
 from the input), fetches input images like the real service, and stands in for the OSS upload (§7). Every
 answer carries the ``X-Liblib-Simulator: 1`` header (``endpoints.SIMULATOR_HEADER``), which the real API never
-sends: a client that sees it knows its results are simulated. Faults and task outcomes can be injected from
-tests or over HTTP (``/_sim/*``, unauthenticated, simulator only).
+sends: a client that sees it knows its results are simulated. Faults, task outcomes and task billings (a cost
+whatever the outcome, or a status without ``pointsCost``) can be injected from tests or over HTTP
+(``/_sim/*``, unauthenticated, simulator only).
 
 Choices where the real service is unknown, kept deliberately:
 * Each family is only served by its own status route (webui tasks on ``/webui/status``, Kontext on

@@ -28,7 +28,7 @@ from bot.liblib.simulator.replies import (
     Reply,
     invalid_reply,
 )
-from bot.liblib.simulator.tasks import SimCounters, TaskBook
+from bot.liblib.simulator.tasks import Billing, SimCounters, TaskBook
 from bot.liblib.simulator.validate import MSG_INCOMPLETE, Rejection, SubmitKind, classify, source_urls
 from bot.liblib.simulator.validate import validate as validate_params
 from bot.settings import SimulatorSettings
@@ -76,6 +76,7 @@ class ApiRoutes:
     _submit_gate: RateGate
     _status_gate: RateGate | None
     _outcomes: deque[str]
+    _billings: deque[Billing]
     _oss: OssStore
     _workflows: dict[str, SimWorkflow]
     _http: aiohttp.ClientSession | None
@@ -161,6 +162,7 @@ class ApiRoutes:
             base_url=self.base_url,
             plan=comfy.plan(params, workflow, [(p.width, p.height) for p in sources]) if workflow is not None else None,
             durations=workflow.durations if workflow is not None else None,
+            billing=self._billings.popleft() if self._billings else None,
         )
         return Reply(0, "", {"generateUuid": task.uuid})
 
@@ -276,6 +278,8 @@ class ApiRoutes:
                 for img in images
                 if img.video and not img.in_images
             ]
+        if not task.billing.report:
+            del data["pointsCost"]
         return Reply(0, "", data)
 
     def _upload(self, body: dict[str, Any]) -> Reply:

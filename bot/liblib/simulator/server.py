@@ -22,7 +22,7 @@ from bot.liblib.simulator.images import render_png
 from bot.liblib.simulator.oss import OssStore
 from bot.liblib.simulator.replies import MSG_AUTH, Reply, dumps, invalid_reply, respond
 from bot.liblib.simulator.routes import ApiRoutes, RateGate
-from bot.liblib.simulator.tasks import SimCounters, SimTask, TaskBook
+from bot.liblib.simulator.tasks import Billing, SimCounters, SimTask, TaskBook
 from bot.settings import SimulatorSettings
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class Simulator(ApiRoutes):
         self._book = TaskBook(self.counters, initial_balance, durations)
         self._faults = FaultQueue(self.counters)
         self._outcomes: deque[str] = deque()
+        self._billings: deque[Billing] = deque()
         self._oss = OssStore(on_upload=self._count_upload)
         self._workflows = {}
         self._runner: web.AppRunner | None = None
@@ -134,6 +135,15 @@ class Simulator(ApiRoutes):
             raise ValueError("count must be at least 1")
         self._outcomes.extend([outcome] * count)
 
+    def bill_next_tasks(self, cost: int | None = None, *, report: bool = True, count: int = 1) -> None:
+        """Bill the next ``count`` created tasks ``cost`` points whatever their outcome (None: their usual price
+        on success, nothing on failure), and with ``report=False`` leave ``pointsCost`` out of their status."""
+        if cost is not None and cost < 0:
+            raise ValueError("cost must not be negative")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        self._billings.extend([Billing(cost, report)] * count)
+
     def set_durations(self, queued: float, running: float, auditing: float) -> None:
         """Seconds spent in status 1, 2 and 3+4 by tasks created from now on."""
         if min(queued, running, auditing) < 0:
@@ -155,9 +165,10 @@ class Simulator(ApiRoutes):
         self.counters.reset()
 
     def clear_injections(self) -> None:
-        """Drop pending faults and outcomes."""
+        """Drop pending faults, outcomes and billings."""
         self._faults.clear()
         self._outcomes.clear()
+        self._billings.clear()
 
     # ------------------------------------------------------------------ app and dispatch
 
@@ -171,6 +182,7 @@ class Simulator(ApiRoutes):
         app.router.add_get("/_sim/counters", self._admin_counters)
         app.router.add_post("/_sim/faults", self._admin_faults)
         app.router.add_post("/_sim/outcomes", self._admin_outcomes)
+        app.router.add_post("/_sim/billing", self._admin_billing)
         app.router.add_post("/_sim/reset", self._admin_reset)
         app.router.add_post("/_sim/workflows", self._admin_workflows)
         app.router.add_route("*", "/{tail:.*}", self._handle_api)
@@ -323,8 +335,17 @@ class Simulator(ApiRoutes):
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
         return web.json_response({"ok": True})
 
+    async def _admin_billing(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            cost = None if body.get("cost") is None else int(body["cost"])
+            self.bill_next_tasks(cost, report=bool(body.get("report", True)), count=int(body.get("count", 1)))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return web.json_response({"ok": False, "error": str(exc)}, status=400)
+        return web.json_response({"ok": True})
+
     async def _admin_reset(self, request: web.Request) -> web.Response:
-        """Zero the counters and drop pending faults and outcomes; tasks and limits are untouched."""
+        """Zero the counters and drop pending faults, outcomes and billings; tasks and limits are untouched."""
         self.reset_counters()
         self.clear_injections()
         return web.json_response({"ok": True})

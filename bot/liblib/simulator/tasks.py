@@ -35,6 +35,18 @@ log = logging.getLogger(__name__)
 Durations = tuple[float, float, float]  # seconds in status 1, in 2, and in 3+4
 
 
+@dataclass(frozen=True, slots=True)
+class Billing:
+    """How one task is billed, instead of the usual (its price on success, nothing on a failure or timeout).
+
+    ``cost``: the points it is charged when it ends, whatever its outcome (None: the usual). ``report``: False
+    leaves ``pointsCost`` out of its status answers (it is charged all the same).
+    """
+
+    cost: int | None = None
+    report: bool = True
+
+
 @dataclass
 class SimCounters:
     """What the simulator saw; tests and benchmarks assert on these."""
@@ -91,12 +103,13 @@ class SimTask:
     status: int
     created_at: float  # time.monotonic()
     images: list[SimImage]  # every image planned, blocked ones included
-    points: int  # points charged (0 until it succeeds)
+    points: int  # points charged (0 until it ends; then its price on success, or as ``billing`` says)
     access_key: str
     kind: str = ""  # a SubmitKind value
     points_key: str = ""  # "star3", "custom", "kontext-pro" or "kontext-max"
     cost: int = 0  # points it will be charged on success
     outcome: str | None = None  # an injected outcome, None for success
+    billing: Billing = field(default_factory=Billing)
     durations: Durations = (0.0, 0.0, 0.0)
     percent: float = 0.0
     generate_msg: str = ""
@@ -196,6 +209,7 @@ class TaskBook:
         base_url: str,
         plan: ComfyPlan | None = None,
         durations: Durations | None = None,
+        billing: Billing | None = None,
     ) -> SimTask:
         if plan is not None:
             images = self._comfy_images(plan, outcome, base_url)
@@ -214,6 +228,7 @@ class TaskBook:
             points_key=points_key,
             cost=cost,
             outcome=outcome,
+            billing=billing or Billing(),
             durations=durations or self.durations,
         )
         self.tasks[task.uuid] = task
@@ -293,7 +308,7 @@ class TaskBook:
             task.percent = 1.0
 
     def finish(self, task: SimTask) -> None:
-        """Move a task to its terminal status (idempotent); charge it if it succeeded."""
+        """Move a task to its terminal status (idempotent); charge it (its price if it succeeded, or its billing)."""
         if task.terminal:
             return
         handle = self._timers.pop(task.uuid, None)
@@ -302,14 +317,18 @@ class TaskBook:
         self._active.get(task.access_key, set()).discard(task.uuid)
         # The scheduled moment, not now: a late timer or a status query may get here a little after it.
         task.finished_at = task.created_at + task.end_offset
+        charge = 0
         if task.outcome == "failed":
             task.status, task.generate_msg = int(ep.GenerateStatus.FAILED), "生图失败：模型推理异常"
         elif task.outcome == "timeout":  # the real service gives up at 30 min and releases the points
             task.status, task.generate_msg = int(ep.GenerateStatus.TIMED_OUT), "生图超时"
         else:  # blocked images are still paid for: only the survivors are reported
-            task.status, task.percent, task.points = int(ep.GenerateStatus.SUCCEEDED), 1.0, task.cost
-            self._balances[task.access_key] = self.balance(task.access_key) - task.cost
-            self.counters.points_spent += task.cost
+            task.status, task.percent, charge = int(ep.GenerateStatus.SUCCEEDED), 1.0, task.cost
+        if task.billing.cost is not None:
+            charge = task.billing.cost
+        task.points = charge
+        self._balances[task.access_key] = self.balance(task.access_key) - charge
+        self.counters.points_spent += charge
         log.info("task %s finished with status %d", task.uuid, task.status)
 
     def cancel_timers(self) -> None:
