@@ -171,6 +171,12 @@ class JobFailer:
         return job
 
 
+def unknown_bill(job: Job) -> int:
+    """What a job whose task LiblibAI may have billed, unseen (a submit of unknown outcome), is settled at: its
+    estimate. A missing bill is never taken as 0."""
+    return job.points_reserved
+
+
 def _bill(points_cost: int | None) -> dict[str, Any]:
     """The transition field recording LiblibAI's bill, when there is one to record."""
     return {"points_cost": points_cost} if points_cost is not None else {}

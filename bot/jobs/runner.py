@@ -27,7 +27,7 @@ from bot.jobs._tasks import TaskSet, cancel_all
 from bot.jobs.admission import AuditBlocked
 from bot.jobs.deadlines import DeadlineWatchdog
 from bot.jobs.deliver import Deliverer
-from bot.jobs.events import JobFailer
+from bot.jobs.events import JobFailer, unknown_bill
 from bot.jobs.leadership import LeaderElector
 from bot.jobs.poll import Poller
 from bot.jobs.retention import JobRetention
@@ -193,17 +193,18 @@ class JobRunner:
     async def _resume(self) -> None:
         for job in await self._store.list_jobs([JobState.SUBMITTING]):
             # Crash between the submit request and storing its uuid: the task may exist and be billed.
-            # Never resubmit blindly; tell the member and refund.
+            # Never resubmit blindly; tell the member and settle at the estimate.
             await self._failer.fail(
                 job,
                 (JobState.SUBMITTING,),
                 FailureReason.SUBMIT_UNKNOWN,
                 Text(
                     N_(
-                        "The bot restarted while submitting this job, so its outcome is unknown. "
-                        "Your quota was refunded; please try again."
+                        "The bot restarted while submitting this job, so its outcome is unknown. It may have been "
+                        "charged, so it counts against your quota; please try again."
                     )
                 ),
+                points_cost=unknown_bill(job),
             )
         for job in await self._store.list_jobs([JobState.RUNNING]):
             if job.generate_uuid:

@@ -23,6 +23,7 @@ from bot.settings import Settings
 from bot.storage import Store, open_store
 from tests.e2e.conftest import make_settings, running_bot
 from tests.e2e.faults import (
+    POINTS_PER_IMAGE,
     WINDOW,
     DebitAdmission,
     footers,
@@ -50,6 +51,7 @@ class Case:
     reason: FailureReason | None = None  # for failures: the distinct reason (and its embed title)
     submitted: int = 1  # tasks the simulator created for the faulted job (never more than one)
     charged: bool = False  # a failure LiblibAI billed (its task succeeded there): charged, not refunded
+    estimate: bool = False  # a submit of unknown outcome (LiblibAI may have billed it): charged the estimate
 
 
 def ok(id: str, fault: str, route: str, count: int = 1, value: float | None = None, **kw: object) -> Case:
@@ -68,13 +70,14 @@ CASES = [
     # 5xx bursts: a submit is never retried after a 5xx (the task may exist), status queries are.
     fails("5xx-submit", FailureReason.SERVICE_ERROR, fault="500", submitted=0),
     ok("5xx-burst-status", "502", "status", count=6),
-    # Timeouts: the submitted task exists but its uuid was lost: fail, refund, never resubmit.
-    fails("timeout-submit", FailureReason.SUBMIT_UNKNOWN, fault="timeout", value=1.5),
+    # Timeouts: the submitted task exists but its uuid was lost: fail, never resubmit, settle at the estimate.
+    fails("timeout-submit", FailureReason.SUBMIT_UNKNOWN, fault="timeout", value=1.5, estimate=True),
     ok("timeout-status", "timeout", "status", value=1.5),
     # Malformed and truncated JSON.
-    fails("malformed-submit", FailureReason.SERVICE_ERROR, fault="malformed", submitted=0),
+    # An unreadable 2xx answer to a submit: a task may exist (it does for truncated-submit): as a lost answer.
+    fails("malformed-submit", FailureReason.SUBMIT_UNKNOWN, fault="malformed", submitted=0, estimate=True),
     ok("malformed-status", "malformed", "status", count=4),
-    fails("truncated-submit", FailureReason.SERVICE_ERROR, fault="truncated"),
+    fails("truncated-submit", FailureReason.SUBMIT_UNKNOWN, fault="truncated", estimate=True),
     ok("truncated-status", "truncated", "status", count=4),
     # Slow responses within the request timeout.
     ok("slow-submit", "slow", "submit", value=0.4),
@@ -146,13 +149,16 @@ async def test_liblib_fault(
             if case.charged:
                 assert f"{job_cost(sim, prompt)} points charged" in footers(notice)[0]
                 assert "charged" in embed["description"]
+            elif case.estimate:
+                assert f"{POINTS_PER_IMAGE * case.images} points charged" in footers(notice)[0]
+                assert "may have been charged" in embed["description"]
             else:
                 assert "quota refunded" in footers(notice)[0]
         job = await job_by_prompt(store, prompt)
         if case.delivered is not None:
             assert job.state is JobState.SUCCEEDED and not job.refunded
         else:
-            assert job.state is JobState.FAILED and job.refunded is not case.charged
+            assert job.state is JobState.FAILED and job.refunded is not (case.charged or case.estimate)
             assert job.failure_reason is case.reason
         if case.fault is not None:
             assert sim.counters.faults_served - served == case.count, "the fault was really served"

@@ -364,10 +364,10 @@ async def test_sigkilled_dispatcher_is_replaced_within_the_lease_bound(pg_schema
         # Resumed by its generateUuid, not resubmitted.
         assert by_id[job_id].state is JobState.SUCCEEDED, by_id[job_id]
         assert by_id[job_id].generate_uuid == generate_uuid
-    # The job caught mid-submit has an unknown outcome: failed and refunded, never submitted again.
+    # The job caught mid-submit has an unknown outcome: failed, never submitted again, settled at the estimate.
     [unknown] = [by_id[job_id] for job_id in submitting_at_kill]
     assert unknown.state is JobState.FAILED and unknown.failure_reason is FailureReason.SUBMIT_UNKNOWN, unknown
-    assert unknown.refunded and unknown.generate_uuid is None
+    assert not unknown.refunded and unknown.points_cost == unknown.points_reserved and unknown.generate_uuid is None
     assert prompts.get(unknown.request.prompt, 0) <= 1
     assert [j for j in final if j.state is not JobState.SUCCEEDED] == [unknown]
     by_prompt = {j.request.prompt: j for j in final}
