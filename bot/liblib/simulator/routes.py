@@ -26,7 +26,7 @@ from bot.liblib.simulator.replies import (
     invalid_reply,
 )
 from bot.liblib.simulator.tasks import SimCounters, TaskBook
-from bot.liblib.simulator.validate import MSG_INCOMPLETE, Rejection, SubmitKind, classify, source_urls
+from bot.liblib.simulator.validate import MSG_INCOMPLETE, Rejection, SubmitKind, classify, small_sources, source_urls
 from bot.liblib.simulator.validate import validate as validate_params
 from bot.settings import SimulatorSettings
 
@@ -123,8 +123,10 @@ class ApiRoutes:
         self._book.hold(access_key, +1)
         try:
             sizes: list[tuple[int, int]] = []
+            small = small_sources(kind, params)
             for url in source_urls(kind, params):
-                fetched = await self._fetch_source(url)
+                limit = ep.IMG1_INPAINT_MAX_BYTES if url in small else ep.MAX_INPUT_IMAGE_BYTES
+                fetched = await self._fetch_source(url, limit=limit)
                 if isinstance(fetched, Reply):
                     return fetched
                 sizes.append(fetched)
@@ -146,14 +148,18 @@ class ApiRoutes:
     def _points_key(self, kind: SubmitKind, params: dict[str, Any]) -> str:
         if kind.family is ep.Family.KONTEXT:
             return f"kontext-{params.get('model', 'max')}"
+        if kind.family is ep.Family.SEEDREAM:
+            return "seedream-4.5" if params.get("model") == ep.SEEDREAM_45_MODEL else "seedream"
+        if kind.family is ep.Family.IMG1:  # priced by quality, generate and inpaint alike
+            return f"img1-{params.get('quality', 'normal')}"
         return kind.family.value
 
-    async def _fetch_source(self, url: str) -> tuple[int, int] | Reply:
-        """Download an input image like the real service: (width, height), or the 100030/100031 reply."""
+    async def _fetch_source(self, url: str, *, limit: int = ep.MAX_INPUT_IMAGE_BYTES) -> tuple[int, int] | Reply:
+        """Download an input image like the real service: (width, height), or the 100030/100031 reply (an image
+        over ``limit`` bytes: 100030)."""
         self.counters.source_fetches.append(url)
         if self._http is None:
             raise RuntimeError("the simulator is not started")
-        limit = ep.MAX_INPUT_IMAGE_BYTES
         try:
             async with self._http.get(url) as resp:
                 if not 200 <= resp.status < 300 or (resp.content_length or 0) > limit:
@@ -192,7 +198,7 @@ class ApiRoutes:
             task.terminal_reported = True
         passed = [img for img in task.images if img.audit_status == ep.AuditStatus.PASSED]
         images = passed if task.status == ep.GenerateStatus.SUCCEEDED else []
-        data = {
+        data: dict[str, Any] = {
             "generateUuid": task.uuid,
             "generateStatus": task.status,
             "percentCompleted": task.percent,
@@ -201,6 +207,9 @@ class ApiRoutes:
             "accountBalance": self.balance(access_key),
             "images": [{"imageUrl": img.url, "seed": img.seed, "auditStatus": img.audit_status} for img in images],
         }
+        if SubmitKind(task.kind).family is ep.Family.IMG1:  # IMG1 reports no progress and no seeds (§5.8)
+            del data["percentCompleted"]
+            data["images"] = [{k: v for k, v in image.items() if k != "seed"} for image in data["images"]]
         return Reply(0, "", data)
 
     def _upload(self, body: dict[str, Any]) -> Reply:
