@@ -67,8 +67,25 @@ class DiscordSettings(_Section):
         return self
 
 
-# Documented defaults of [liblib.prices] (points per image; Kontext from the API docs, the others measured).
-DEFAULT_PRICES: dict[str, int] = {"star3": 8, "custom": 8, "kontext-pro": 29, "kontext-max": 58}
+# Defaults of [liblib.prices], points per image: Kontext from the API docs, Star-3 and custom measured; the newer
+# families' are estimates (the docs give no price; set them from LiblibAI's price list). Smart IMG1 is priced by
+# quality, for generate and inpaint alike.
+DEFAULT_PRICES: dict[str, int] = {
+    "star3": 8,
+    "custom": 8,
+    "kontext-pro": 29,
+    "kontext-max": 58,
+    "seedream": 20,
+    "seedream-4.5": 25,
+    "libdream": 20,
+    "img1-turbo": 10,
+    "img1-normal": 30,
+    "img1-masterpiece": 60,
+}
+# Mode names of the built-in families, which a custom model may not take.
+BUILTIN_MODE_NAMES = frozenset(
+    {"star3", "kontext", "kontext-pro", "kontext-max", "seedream", "seedream-4.5", "libdream", "img1", "img1-inpaint"}
+)
 
 
 def _unlimited(value: Any) -> Any:
@@ -361,9 +378,10 @@ class Settings(BaseSettings):
     @classmethod
     def _unique_model_names(cls, value: ModelsSettings) -> ModelsSettings:
         names = [m.name for m in value.custom]
-        reserved = {"star3", "kontext", "kontext-pro", "kontext-max"}
-        if len(names) != len(set(names)) or reserved & set(names):
-            raise ValueError("custom model names must be unique and not star3/kontext*")
+        if len(names) != len(set(names)) or BUILTIN_MODE_NAMES & set(names):
+            raise ValueError(
+                "custom model names must be unique and not a built-in mode's: " + ", ".join(sorted(BUILTIN_MODE_NAMES))
+            )
         return value
 
     @classmethod

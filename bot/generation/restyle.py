@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from bot.errors import InvalidRequestError
 from bot.generation.builder import ASPECT_RATIOS, RequestBuilder
-from bot.generation.families import kontext_mode
+from bot.generation.families import keeps_source_shape, kontext_mode
 from bot.i18n import N_
-from bot.media.codec import InputImage, as_png_mask, sniff_input
+from bot.liblib.endpoints import IMG1_INPAINT_MAX_BYTES
+from bot.media.codec import InputImage, as_png_mask, as_png_or_jpeg, check_input_size, sniff_input
 from bot.media.sources import SourceImageFetcher, SourceRef
 from bot.media.transport import ImageTransport
 from bot.models import GenerationRequest
@@ -110,17 +111,24 @@ class SourcePublisher:
         return await self._transport.publish(fetched.image, source_url=source_url, stem=stem)
 
     async def prepare_imagine(
-        self, request: GenerationRequest, image: SourceRef | None, control_image: SourceRef | None, *, job_id: str
+        self,
+        request: GenerationRequest,
+        images: Sequence[SourceRef],
+        control_image: SourceRef | None,
+        *,
+        job_id: str,
     ) -> GenerationRequest:
-        """/imagine's start image and control image (either optional): both checked, then published."""
-        refs = {"src": image, "ctl": control_image}
-        fetched = {suffix: await self._fetch(ref) for suffix, ref in refs.items() if ref is not None}
-        urls = {suffix: await self._publish(f, f"{job_id}-{suffix}") for suffix, f in fetched.items()}
+        """/imagine's input images (the start image or the references, in order; maybe none) and control image
+        (optional): all checked first, then published."""
+        stems = [f"{job_id}-src", *(f"{job_id}-ref{index}" for index in range(1, len(images)))]
+        refs = [*zip(stems, images, strict=True), *([(f"{job_id}-ctl", control_image)] if control_image else [])]
+        fetched = [(stem, await self._fetch(ref)) for stem, ref in refs]
+        urls = [await self._publish(f, stem) for stem, f in fetched]
         changes: dict[str, object] = {}
-        if "src" in urls:
-            changes["source_images"] = (urls["src"],)
-        if "ctl" in urls:
-            changes["control_image"] = urls["ctl"]
+        if images:
+            changes["source_images"] = tuple(urls[: len(images)])
+        if control_image is not None:
+            changes["control_image"] = urls[-1]
         return request.with_(**changes)
 
     async def prepare(
@@ -151,11 +159,20 @@ class SourcePublisher:
                     image_width=main.width,
                     image_height=main.height,
                 )
+        if request.mode == "img1-inpaint":
+            _check_inpaint_sizes(main, mask_image)
         stems = [f"{job_id}-src", *(f"{job_id}-ref{index}" for index in range(1, len(fetched)))]
         urls = [await self._publish(f, stem) for f, stem in zip(fetched, stems, strict=True)]
         changes: dict[str, object] = {"source_images": tuple(urls)}
         if mask_image is not None:
             changes["mask_image"] = await self._transport.publish(mask_image, source_url=None, stem=f"{job_id}-mask")
-        if request.mode != "star3" and request.aspect_ratio is None:
+        if keeps_source_shape(request.mode) and request.aspect_ratio is None:
             changes["aspect_ratio"] = nearest_aspect_ratio(main.width, main.height)
         return request.with_(**changes)
+
+
+def _check_inpaint_sizes(image: InputImage, mask: InputImage | None) -> None:
+    """Smart IMG1 inpaint takes an image and a mask of at most 4 MB each (liblib-api.md §9), as uploaded."""
+    check_input_size(len(as_png_or_jpeg(image).data), field="image", limit=IMG1_INPAINT_MAX_BYTES)
+    if mask is not None:
+        check_input_size(len(mask.data), field="mask", limit=IMG1_INPAINT_MAX_BYTES)
