@@ -28,6 +28,7 @@ from bot.generation.actions import (
     may_act,
     reroll_request,
     supports_upscale,
+    supports_vary,
     upscale_request,
     vary_request,
 )
@@ -220,6 +221,8 @@ class ButtonsCog(commands.Cog):
             return reroll_request(parent)
         source = result_image(parent, index).url
         if action is Action.VARY:
+            if not supports_vary(parent.request):
+                raise InvalidRequestError("vary", N_("this result's mode cannot start from an image."))
             return vary_request(parent, source, strength=settings.vary_strength)
         if not supports_upscale(parent.request):
             raise InvalidRequestError("upscale", N_("this result cannot be rendered larger with its mode."))
@@ -231,5 +234,12 @@ class ButtonsCog(commands.Cog):
         parent = await self._parent(interaction, job_id)
         request = parent.request
         mode = self.builder.resolve_mode(mode_name(request))  # "kontext" without a model: the configured default
-        checked = self.builder.build(prompt, mode=mode)  # same prompt rules as /imagine (no I/O)
+        images = len(request.source_images)  # the parent's images are checked again with the new prompt
+        checked = self.builder.build(  # same prompt rules as /imagine (no I/O)
+            prompt,
+            mode=mode,
+            has_image=images > 0,
+            reference_count=max(0, images - 1),
+            has_mask=request.mask_image is not None,
+        )
         await self._new_job(interaction, action, job_id, index, prompt=checked.prompt)

@@ -21,6 +21,7 @@ from bot.generation.builder import RequestBuilder
 from bot.generation.prompt_flags import PromptFlags
 from bot.generation.restyle import SourcePublisher, build_restyle_request, restyle_mode
 from bot.i18n import N_, LocaleResolver, t
+from bot.liblib.endpoints import IMG1_INPAINT_MAX_BYTES, MAX_INPUT_IMAGE_BYTES
 from bot.media.sources import SourceImageFetcher, SourceRef
 from bot.media.transport import ImageTransport
 from bot.models import GenerationRequest, JobKind, new_job_id
@@ -85,8 +86,12 @@ class Restyler:
             seed=flags.seed,
             steps=flags.steps,
         )
-        for ref in (source, *references, *([mask] if mask else [])):
+        inpaint = request.mode == "img1-inpaint"  # its image and mask are 4 MB each at most (liblib-api.md §9)
+        source.check(limit=IMG1_INPAINT_MAX_BYTES if inpaint else MAX_INPUT_IMAGE_BYTES)
+        for ref in references:
             ref.check()
+        if mask is not None:
+            mask.check(limit=IMG1_INPAINT_MAX_BYTES if inpaint else MAX_INPUT_IMAGE_BYTES)
         return request
 
     async def run(
@@ -171,7 +176,7 @@ class RestyleModal(discord.ui.Modal):
         self.parent_job_id = parent_job_id
         builder = restyler.builder
         default = builder.resolve_mode(restyler.default_mode)
-        modes = builder.modes()
+        modes = builder.restyle_modes(with_mask=False)  # the form takes no mask
         self.instruction: discord.ui.TextInput[RestyleModal] = discord.ui.TextInput(
             label=t("Instruction", locale),
             style=discord.TextStyle.paragraph,

@@ -188,6 +188,18 @@ def result_embed(
     return embed
 
 
+def more_images_text(job: Job, first: int, last: int, total: int, locale: Locale = None) -> str:
+    """The text of a result's further message when its images take more than one (Discord shows 10 a message)."""
+    return t(
+        "🖼️ Images {first}–{last} of {total} · job `{job_id}`",
+        locale or job.locale,
+        first=first,
+        last=last,
+        total=total,
+        job_id=job.id,
+    )
+
+
 def withheld_note(locale: Locale) -> str:
     """Why a result shows no images: ``Presentation.withholds`` (a flagged batch outside age-restricted channels)."""
     return t(
