@@ -145,12 +145,15 @@ async def test_img1_inpaint_refusals_cost_nothing(env: Env) -> None:
         ({"prompt": "x", "mode": "img1-inpaint"}, {"image": png()}, "/restyle"),
         ({"prompt": "x", "mode": "img1"}, {"image": png(), "mask": png()}, "img1-inpaint"),
         ({"prompt": "x", "mode": "libdream"}, {"image": png()}, "takes no images"),
+        # declared over IMG1 inpaint's 4 MB: refused before any download
+        ({"prompt": "x", "mode": "img1-inpaint"}, {"image": png() + b"\0" * (5 << 20), "mask": png()}, "is 5.0 MB"),
     ]
     for options, files, words in cases:
         inter = await slash_restyle(env.fake, options, **files)
         assert words in await ephemeral_refusal(env.fake, inter), options
     await env.fake.handled()
     assert await env.runtime.store.list_jobs(list(JobState)) == []
+    assert env.sim.counters.source_fetches == []
 
 
 async def test_each_family_reserves_its_own_price(env: Env) -> None:
