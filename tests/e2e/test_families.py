@@ -212,3 +212,21 @@ async def test_servers_can_allow_the_newer_modes_and_cap_their_counts(env: Env) 
     assert "at most 6 image(s)" in await private_reply(env.fake, capped)
     await admin(env.fake, "settings", "caps", {"max_count": 15})
     assert env.sim.counters.submits == 1
+
+
+async def test_a_lost_second_part_is_posted_again_once(env: Env) -> None:
+    """The follow-up with images 11-12 is lost on the network: delivery is tried again, the first message edited
+    again (idempotent), the second part posted once, and the job delivered once."""
+    from tests.fake_discord.records import DROPPED
+
+    env.runtime.runner.delivery_retry_delay = 0.05
+    inter = await env.fake.slash("imagine", {"prompt": "十二只纸鹤", "mode": "seedream", "count": 12})
+    env.fake.drop_next("POST", "/webhooks/", when=lambda c: is_follow_up(c, inter.token) and bool(c.files))
+    await env.fake.wait_for_call(lambda c: is_follow_up(c, inter.token) and c.status == 200 and bool(c.files), 30)
+    job = await job_for_token(env.runtime.store, inter.token)
+    parts = [c for c in env.fake.calls if is_follow_up(c, inter.token) and c.files]
+    assert [c.status for c in parts] == [DROPPED, 200]
+    firsts = [c for c in env.fake.calls if is_original_edit(c, inter.token) and c.files]
+    assert len(firsts) == 2 and all(len(c.files) == 10 for c in firsts)
+    assert len(inter.followup_ids) == 1  # one second message, not two
+    assert str(job.result_message_id) == env.fake.original_message(inter)["id"]
