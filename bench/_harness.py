@@ -149,10 +149,19 @@ def bench_settings(
     )
 
 
-def bot_env(fake: FakeDiscord, sim_base_url: str, db: Path, *, rate: float, max_concurrent: int) -> dict[str, str]:
-    """The environment of a ``python -m bot run`` child: :func:`bench_settings` as ``LIBBOT_*`` variables."""
+def bot_env(
+    fake: FakeDiscord,
+    sim_base_url: str,
+    db: Path,
+    *,
+    rate: float,
+    max_concurrent: int,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of a ``python -m bot run`` child: :func:`bench_settings` as ``LIBBOT_*`` variables
+    (``extra``: more of them, e.g. ``LIBBOT_IMAGES__WORKERS``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIBBOT_", "LIBLIB_", "DISCORD_"))}
-    return env | {
+    env |= {
         "LIBBOT_DISCORD__TOKEN": fake.token,
         "LIBBOT_DISCORD__API_BASE_URL": fake.api_base,
         "LIBBOT_DISCORD__GATEWAY_URL": fake.gateway_url,
@@ -171,15 +180,19 @@ def bot_env(fake: FakeDiscord, sim_base_url: str, db: Path, *, rate: float, max_
         "LIBBOT_LOGGING__LEVEL": "WARNING",
         "LIBBOT_LOGGING__DISCORD_LEVEL": "ERROR",
     }
+    return env | (extra or {})
 
 
 @contextlib.asynccontextmanager
-async def bot_process(fake: FakeDiscord, sim: Simulator, db: Path, *, rate: float) -> AsyncIterator[int]:
+async def bot_process(
+    fake: FakeDiscord, sim: Simulator, db: Path, *, rate: float, env: dict[str, str] | None = None
+) -> AsyncIterator[int]:
     """``python -m bot run`` (the production entry point) as its own process, pointed at ``fake`` and ``sim``
-    (which live in this process); yields its pid once it has synced its commands and loaded the guild."""
+    (which live in this process, or ``sim`` on a SimThread); yields its pid once it has synced its commands and
+    loaded the guild. ``env``: more ``LIBBOT_*`` settings."""
     config = db.with_suffix(".toml")
     config.write_text("")  # never pick up a developer's config.toml
-    env = bot_env(fake, sim.base_url, db, rate=rate, max_concurrent=sim.max_concurrent)
+    env = bot_env(fake, sim.base_url, db, rate=rate, max_concurrent=sim.max_concurrent, extra=env)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "--config", str(config), "run", cwd=ROOT, env=env
     )

@@ -16,10 +16,11 @@ import discord
 import yarl
 from pydantic import SecretStr
 
-from bot.billing import BalanceBook, BalanceReading
+from bot.billing import BalanceBook, BalanceReading, price_per_image
 from bot.discord_app.ack_priority import AckPriority
 from bot.discord_app.alerts import low_balance_alert
 from bot.discord_app.client import CogLoader, LiblibBot
+from bot.discord_app.confirming import Questions, register_questions
 from bot.discord_app.restyling import Restyler
 from bot.discord_app.sink import DiscordResultSink
 from bot.discord_app.starting import JobStarter
@@ -36,12 +37,13 @@ from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.media.sources import HostPolicy, SourceImageFetcher, open_fetch_session
 from bot.media.transport import ImageTransport
+from bot.media.workers import open_image_workers
 from bot.models import Job
 from bot.ops.health import HealthServer
 from bot.ops.metrics import Metrics
 from bot.quotas import GuildAdminService, QuotaService
 from bot.reports.service import UsageReporter
-from bot.settings import DiscordSettings, LiblibSettings, Settings
+from bot.settings import DEFAULT_BASE_URL, DiscordSettings, LiblibSettings, Settings
 from bot.storage import Store, open_store
 from cogs.admin import AdminCog
 from cogs.buttons import ButtonsCog
@@ -64,6 +66,7 @@ class Services:
     store: Store
     jobs: JobService
     starter: JobStarter  # admits, enqueues and shows the position of jobs asked for on Discord
+    questions: Questions  # cost confirmations and cheaper-mode offers awaiting a member's click
     admin: GuildAdminService  # quotas and server settings (/quota, /settings, /usage)
     builder: RequestBuilder
     transport: ImageTransport
@@ -122,6 +125,7 @@ def cog_loader(services: Services) -> CogLoader:
         )
         await bot.add_cog(actions)
         register_handler(bot, actions)  # result buttons (dynamic items) survive restarts
+        register_questions(bot, s.questions)  # a click on a question a restart forgot is told it expired
         await bot.add_cog(
             InfoCog(
                 jobs=s.jobs,
@@ -134,7 +138,11 @@ def cog_loader(services: Services) -> CogLoader:
             )
         )
         await bot.add_cog(AdminCog(s.admin, s.locales))
-        await bot.add_cog(UsageCog(s.admin.quotas, UsageReporter(s.store, s.admin.quotas.zone), s.balance, s.locales))
+        await bot.add_cog(
+            UsageCog(
+                s.admin.quotas, UsageReporter(s.store, s.admin.quotas.zone, s.transport.workers), s.balance, s.locales
+            )
+        )
 
     return load
 
@@ -164,32 +172,60 @@ def shard_owner(discord_settings: DiscordSettings) -> Callable[[Job], bool]:
     return lambda job: ((job.guild_id or 0) >> 22) % count in mine
 
 
+def uses_other_service(liblib: LiblibSettings) -> bool:
+    """Whether ``base_url`` points somewhere other than the real LiblibAI API (e.g. ``liblib-bot simulate``)."""
+    return liblib.base_url.rstrip("/") != DEFAULT_BASE_URL
+
+
+def with_dev_keys(liblib: LiblibSettings, base_url: str | None = None) -> LiblibSettings:
+    """``liblib`` signing with the simulator's dev key pair (only a simulator accepts it)."""
+    update: dict[str, object] = {"access_key": SecretStr(DEV_ACCESS_KEY), "secret_key": SecretStr(DEV_SECRET_KEY)}
+    if base_url is not None:
+        update["base_url"] = base_url
+    return liblib.model_copy(update=update)
+
+
 @contextlib.asynccontextmanager
 async def open_liblib(settings: Settings) -> AsyncIterator[tuple[LiblibClient, Simulator | None]]:
-    """A LiblibClient for the configured account, or for the built-in simulator when no keys are set."""
+    """A LiblibClient for the configured account and ``base_url``.
+
+    With no keys: the dev key pair against ``base_url`` when it points elsewhere than the real API (a running
+    ``liblib-bot simulate``), else against a simulator started here (returned). Either way every result is
+    simulated. With keys and such a ``base_url``, the client asks it at once whether it is a simulator (a
+    simulator tags every answer; the client also learns it from any later one).
+    """
     simulator: Simulator | None = None
     liblib_settings: LiblibSettings = settings.liblib
     async with contextlib.AsyncExitStack() as stack:
-        if not settings.liblib.has_keys:
+        if not liblib_settings.has_keys and uses_other_service(liblib_settings):
+            liblib_settings = with_dev_keys(liblib_settings)
+            log.warning(
+                "No LiblibAI keys configured: using the simulator's dev key pair at %s. Every result is SIMULATED.",
+                liblib_settings.base_url,
+            )
+        elif not liblib_settings.has_keys:
             simulator = Simulator(
                 settings.simulator,
                 submit_per_second=settings.liblib.submit_per_second,
                 max_concurrent=settings.liblib.max_concurrent_tasks,
             )
+            for workflow in settings.models.comfyui:  # the owner's workflows, priced and shaped as configured
+                simulator.register_workflow(
+                    workflow.workflow_uuid,
+                    points_per_output=price_per_image(settings.liblib.prices, workflow.name),
+                    video=workflow.video,
+                    template_uuid=workflow.template_uuid,
+                )
             await simulator.start(settings.simulator.host, settings.simulator.port)
             stack.push_async_callback(simulator.stop)
-            liblib_settings = settings.liblib.model_copy(
-                update={
-                    "base_url": simulator.base_url,
-                    "access_key": SecretStr(DEV_ACCESS_KEY),
-                    "secret_key": SecretStr(DEV_SECRET_KEY),
-                }
-            )
+            liblib_settings = with_dev_keys(liblib_settings, simulator.base_url)
             log.warning(
                 "No LiblibAI keys configured: using the built-in simulator at %s. Every result is SIMULATED.",
                 simulator.base_url,
             )
-        client = await stack.enter_async_context(LiblibClient(liblib_settings, simulated=simulator is not None))
+        client = await stack.enter_async_context(LiblibClient(liblib_settings, simulated=not settings.liblib.has_keys))
+        if settings.liblib.has_keys and uses_other_service(liblib_settings):
+            await client.detect_simulator()  # so even the first request says whether it is simulated
         yield client, simulator
 
 
@@ -204,6 +240,7 @@ async def open_runtime(
         open_liblib(settings) as (client, simulator),
         open_store(settings.storage.url) as store,
         open_fetch_session(policy, settings.fetch) as fetch_session,
+        open_image_workers(settings.images) as images,
     ):
         options: dict[str, object] = dict(bot_options or {})
         metrics = Metrics()  # one registry per runtime; exported only when [metrics] is enabled
@@ -226,6 +263,7 @@ async def open_runtime(
             sink,
             make_submit_builder(settings),
             settings.queue,
+            images=images,
             fair=fair,
             metrics=metrics,
             # Several processes share the database: one elected dispatcher; each delivers its shards.
@@ -235,6 +273,7 @@ async def open_runtime(
                 else None
             ),
             owns=shard_owner(settings.discord),
+            audit_blocked=quotas.audit_blocked,
             retention=JobRetention(store, retention_days=settings.storage.job_retention_days),
         )
         admission = admission or quotas
@@ -248,14 +287,26 @@ async def open_runtime(
             estimate_wait=client.estimated_wait,
             quota_error=quotas.quota_error,
         )
+        builder = RequestBuilder(settings.models, simulated=lambda: client.simulated)
+        questions = Questions(locales, timeout=settings.quotas.confirm_timeout_seconds)
+        bot.before_close.append(questions.close)  # open questions end unanswered: nothing is queued
+        starter = JobStarter(
+            jobs,
+            locales,
+            acks,
+            questions,
+            token_ttl=settings.queue.interaction_token_ttl,
+            modes=[m.name for m in builder.modes()],
+        )
         services = Services(
             settings=settings,
             store=store,
             jobs=jobs,
-            starter=JobStarter(jobs, locales, acks, token_ttl=settings.queue.interaction_token_ttl),
+            starter=starter,
+            questions=questions,
             admin=GuildAdminService(store, quotas),
-            builder=RequestBuilder(settings.models, simulated=client.simulated),
-            transport=ImageTransport(client, settings.liblib.image_transport),
+            builder=builder,
+            transport=ImageTransport(client, settings.liblib.image_transport, workers=images),
             sources=SourceImageFetcher(
                 fetch_session, policy, timeout=settings.fetch.timeout, max_redirects=settings.fetch.max_redirects
             ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 import zoneinfo
 from pathlib import Path
@@ -41,6 +42,9 @@ class DiscordSettings(_Section):
     token: SecretStr | None = None
     api_base_url: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg/"
+    # Seconds `run` and `sync-commands` wait for Discord to log in (and `run` for the gateway's READY) before
+    # giving up with a clear message; a Discord that accepts the connection but never answers would hang forever.
+    login_timeout: float = Field(30.0, gt=0)
     dev_guild_id: int | None = None
     # "auto": sync only when the command set changed since the last sync; "always"; "never".
     sync_policy: Literal["auto", "always", "never"] = "auto"
@@ -82,10 +86,6 @@ DEFAULT_PRICES: dict[str, int] = {
     "img1-normal": 30,
     "img1-masterpiece": 60,
 }
-# Mode names of the built-in families, which a custom model may not take.
-BUILTIN_MODE_NAMES = frozenset(
-    {"star3", "kontext", "kontext-pro", "kontext-max", "seedream", "seedream-4.5", "libdream", "img1", "img1-inpaint"}
-)
 
 
 def _unlimited(value: Any) -> Any:
@@ -119,6 +119,7 @@ class LiblibSettings(_Section):
     star3_status_path: str = "/api/generate/webui/status"
     custom_status_path: str = "/api/generate/webui/status"
     kontext_status_path: str = "/api/generate/status"
+    comfy_status_path: str = "/api/generate/comfy/status"  # ComfyUI workflows ([[models.comfyui]])
     # Whether Star-3 uses the documented /ultra routes (§11.2: one app says they moved to /webui/*).
     star3_use_ultra_routes: bool = True
     # Points per image, by mode or model name ([liblib.prices]): what a job reserves from points budgets before
@@ -137,6 +138,18 @@ class LiblibSettings(_Section):
         return DEFAULT_PRICES | value  # a table naming only some modes keeps the defaults of the others
 
     @property
+    def submit_interval(self) -> float:
+        """Seconds between two submits: 2 % wider than the account's rate. The server stamps arrivals, and a
+        request that left a little late followed by one that left on time would otherwise look early to it."""
+        return 1.02 / self.submit_per_second
+
+    @property
+    def worst_case_submit_seconds(self) -> float:
+        """The longest one submit can take: the rate limiter's wait, every retry backing off as long as it may
+        (a server's hint is capped there too) and the last request running to its timeout."""
+        return self.submit_interval + self.max_retries * self.retry_backoff_cap + self.request_timeout
+
+    @property
     def has_keys(self) -> bool:
         return bool(
             self.access_key
@@ -144,6 +157,29 @@ class LiblibSettings(_Section):
             and self.access_key.get_secret_value()
             and self.secret_key.get_secret_value()
         )
+
+
+MODE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+# Mode names of the built-in families, "custom" and "comfy" (the families of configured models and workflows),
+# and Smart IMG1's price names: no configured model or workflow may take one.
+BUILTIN_MODE_NAMES = frozenset(
+    {
+        "star3",
+        "kontext",
+        "kontext-pro",
+        "kontext-max",
+        "seedream",
+        "seedream-4.5",
+        "libdream",
+        "img1",
+        "img1-inpaint",
+        "img1-turbo",
+        "img1-normal",
+        "img1-masterpiece",
+        "custom",
+        "comfy",
+    }
+)
 
 
 class LoraPreset(_Section):
@@ -161,7 +197,7 @@ class ControlNetPreset(_Section):
 class CustomModel(_Section):
     """An admin-configured checkpoint (liblib-api.md §5.3) offered as a mode."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    name: str = Field(pattern=MODE_NAME_PATTERN)
     label: str = ""
     checkpoint_id: str
     template_uuid: str = "e10adc3949ba59abbe56e057f20f883e"
@@ -182,6 +218,85 @@ class CustomModel(_Section):
     english_only: bool = True
 
 
+COMFY_DEFAULT_TEMPLATE = "4df2efa0f18d46dc9758803e478eb51c"  # liblib-api.md §3
+_NODE_REF = re.compile(r"^[^.\s]+\.[^\s]+$")  # "node_id.input_name"
+
+
+class ComfyNode(_Section):
+    """One node of a ComfyUI workflow as LiblibAI takes it (liblib-api.md §5.8): passed on as configured."""
+
+    class_type: str = Field(min_length=1)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class ComfyWorkflow(_Section):
+    """A ComfyUI workflow the owner registered on LiblibAI, offered as a mode (``[[models.comfyui]]``).
+
+    ``*_input`` name the node inputs that receive what the member gives, each as ``"node_id.input_name"``;
+    every other node input is sent as configured in ``params``."""
+
+    name: str = Field(pattern=MODE_NAME_PATTERN)  # the mode name members pick
+    label: str = ""
+    description: str = ""
+    workflow_uuid: str = Field(pattern=r"^[0-9A-Za-z_-]{1,64}$")
+    template_uuid: str = Field(COMFY_DEFAULT_TEMPLATE, pattern=r"^[0-9A-Za-z_-]{1,64}$")
+    prompt_input: str
+    negative_prompt_input: str | None = None
+    seed_input: str | None = None
+    width_input: str | None = None
+    height_input: str | None = None
+    image_input: str | None = None  # set: the workflow takes an input image (restyle, /imagine image:)
+    image_required: bool = True  # with image_input: whether a request without an image is refused
+    count_input: str | None = None  # e.g. a batch size; unset: one image per request
+    video: bool = False  # the workflow makes a video: members are told so when they pick it
+    english_only: bool = False
+    params: dict[str, ComfyNode] = Field(min_length=1)
+
+    def input_refs(self) -> dict[str, str]:
+        """Each configured ``*_input`` (its key without the suffix) and its "node_id.input_name"."""
+        refs = {
+            "prompt": self.prompt_input,
+            "negative_prompt": self.negative_prompt_input,
+            "seed": self.seed_input,
+            "width": self.width_input,
+            "height": self.height_input,
+            "image": self.image_input,
+            "count": self.count_input,
+        }
+        return {key: ref for key, ref in refs.items() if ref is not None}
+
+    @model_validator(mode="after")
+    def _refs_point_into_params(self) -> Self:
+        if "workflowUuid" in self.params:
+            raise ValueError("params: `workflowUuid` is not a node id (the bot adds it from workflow_uuid)")
+        if (self.width_input is None) != (self.height_input is None):
+            raise ValueError("give both width_input and height_input, or neither")
+        seen: dict[str, str] = {}
+        for key, ref in self.input_refs().items():
+            if not _NODE_REF.match(ref):
+                raise ValueError(f'{key}_input: {ref!r} is not "node_id.input_name" (e.g. "6.text")')
+            node_id, _, input_name = ref.partition(".")
+            node = self.params.get(node_id)
+            if node is None:
+                raise ValueError(f"{key}_input: node {node_id!r} is not in params (nodes: {', '.join(self.params)})")
+            if isinstance(node.inputs.get(input_name), list):
+                raise ValueError(
+                    f"{key}_input: {ref} is a link to another node's output; name the input that takes the value"
+                )
+            if ref in seen:
+                raise ValueError(f"{key}_input and {seen[ref]}_input both name {ref}")
+            seen[ref] = key
+        for key in ("width", "height"):
+            size_ref = self.input_refs().get(key)
+            if size_ref is None:
+                continue
+            node_id, _, input_name = size_ref.partition(".")
+            value = self.params[node_id].inputs.get(input_name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+                raise ValueError(f"{key}_input: {size_ref} is configured as {value!r}; it must be a size in pixels")
+        return self
+
+
 class ModelsSettings(_Section):
     default_mode: str = "star3"
     kontext_default_model: Literal["pro", "max"] = "pro"
@@ -193,6 +308,8 @@ class ModelsSettings(_Section):
             CustomModel(name="dreamtech-xl", label="Dream Tech XL v6", checkpoint_id="0ea388c7eb854be3ba3c6f65aac6bfd3")
         ]
     )
+    # ComfyUI workflows registered on the LiblibAI account, offered as modes (priced in [liblib.prices]).
+    comfyui: list[ComfyWorkflow] = Field(default_factory=list)
     # Caps a member may not exceed when overriding a model's defaults.
     max_steps: int = Field(60, ge=1, le=60)
     max_cfg_scale: float = Field(15.0, ge=1, le=15)
@@ -292,6 +409,10 @@ class QuotaSettings(_Section):
     server_points_per_day: int | None = Field(None, ge=0)
     server_points_per_month: int | None = Field(None, ge=0)
     account_points_per_day: int | None = Field(None, ge=0)  # the whole bot (every server and DMs), owner only
+    # Ask the member to confirm a job whose estimate is above this many points (None or -1: never; 0: every job
+    # that costs points); servers override it with /settings spending. The question expires after the timeout.
+    confirm_above_points: int | None = Field(None, ge=0)
+    confirm_timeout_seconds: float = Field(60.0, gt=0)
     cooldown_seconds: float = Field(0.0, ge=0)
     timezone: str = "UTC"
     # Owner switches (bot-wide, not overridable by server admins):
@@ -304,6 +425,7 @@ class QuotaSettings(_Section):
     strike_block_hours: float = Field(24.0, gt=0)
     audit_display: Literal["notice", "silent"] = "notice"  # tell members when the audit filtered images
     flagged_only_nsfw: bool = False  # a batch the audit partly filtered: the rest only in age-restricted channels
+    audit_strikes: bool = True  # a batch the audit blocks entirely is a strike, like a banned word
 
     _limits_accept_minus_one = field_validator(
         "images_per_day",
@@ -314,6 +436,7 @@ class QuotaSettings(_Section):
         "server_points_per_day",
         "server_points_per_month",
         "account_points_per_day",
+        "confirm_above_points",
         mode="before",
     )(_unlimited)
 
@@ -339,6 +462,13 @@ class SimulatorSettings(_Section):
     check_nonce_reuse: bool = True
     status_qps: float | None = None
     noisy_images: bool = False  # results of random pixels that do not compress (~3 MB per megapixel; memory bench)
+
+
+class ImageSettings(_Section):
+    """CPU-heavy image work (decode, check, convert, encode) runs on a small thread pool off the event loop."""
+
+    workers: int = Field(2, ge=1, le=16)  # threads; more than the machine's cores only adds contention
+    queued: int = Field(8, ge=0, le=1000)  # calls waiting in the pool beyond those running; later ones wait
 
 
 class MetricsSettings(_Section):
@@ -373,6 +503,20 @@ class Settings(BaseSettings):
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
+
+    @model_validator(mode="after")
+    def _a_submit_fits_its_deadline(self) -> Self:
+        # The watchdog never fails a submit still in flight, but a deadline shorter than a submit can take
+        # would mean a job the member sees as stuck, and one a crash leaves in SUBMITTING would wait longer.
+        worst, deadline = self.liblib.worst_case_submit_seconds, self.queue.submitting_deadline
+        if worst > deadline:
+            raise ValueError(
+                f"queue.submitting_deadline ({deadline:g} s) is shorter than the longest a submit can take "
+                f"({worst:g} s: one submit interval 1.02 / liblib.submit_per_second, plus liblib.max_retries × "
+                "liblib.retry_backoff_cap, plus liblib.request_timeout); raise the deadline or lower those"
+            )
+        return self
 
     @field_validator("models")
     @classmethod
@@ -383,6 +527,25 @@ class Settings(BaseSettings):
                 "custom model names must be unique and not a built-in mode's: " + ", ".join(sorted(BUILTIN_MODE_NAMES))
             )
         return value
+
+    @model_validator(mode="after")
+    def _comfy_workflows_are_distinct_and_priced(self) -> Self:
+        """A workflow's name is a mode of its own (no built-in mode's, no custom model's, no other workflow's),
+        and [liblib.prices] names its price: ComfyUI workflows cost what they cost, so the bot never guesses."""
+        taken = set(BUILTIN_MODE_NAMES) | {m.name for m in self.models.custom}
+        for workflow in self.models.comfyui:
+            if workflow.name in taken:
+                raise ValueError(
+                    f"models.comfyui: the name {workflow.name!r} is taken (by a built-in mode, a custom model or "
+                    "another workflow); each workflow needs a mode name of its own"
+                )
+            taken.add(workflow.name)
+            if workflow.name not in self.liblib.prices:
+                raise ValueError(
+                    f"models.comfyui {workflow.name!r}: set its price in points per image under [liblib.prices] "
+                    f'("{workflow.name}" = N)'
+                )
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -470,8 +633,11 @@ def load_settings_with_sources(path: str | Path | None = None) -> tuple[Settings
 
 def _problem(error: Any) -> str:
     location = ".".join(str(part) for part in error["loc"])
+    if not location:  # a check across sections names its keys itself
+        return str(error["msg"])
     if error["type"] != "extra_forbidden":
-        return f"{location}: {error['msg']}"
+        # A rule across sections (a Settings validator) has no location: its message names the keys.
+        return f"{location}: {error['msg']}" if location else str(error["msg"]).removeprefix("Value error, ")
     *section, key = [str(part) for part in error["loc"]]
     model: type[BaseModel] = Settings
     for name in section:

@@ -429,14 +429,18 @@ class AdminCog(commands.Cog):
     @app_commands.describe(
         audit_display="notice: tell members how many images the audit filtered; silent: say nothing",
         flagged_only_nsfw="Results the audit flagged only in age-restricted channels",
+        audit_strikes="Count each batch the audit blocks entirely as a strike (LiblibAI still charges it)",
     )
     async def settings_moderation(
         self,
         interaction: discord.Interaction,
         audit_display: Literal["notice", "silent"] | None = None,
         flagged_only_nsfw: bool | None = None,
+        audit_strikes: bool | None = None,
     ) -> None:
-        changes = _present(audit_display=audit_display, flagged_only_nsfw=flagged_only_nsfw)
+        changes = _present(
+            audit_display=audit_display, flagged_only_nsfw=flagged_only_nsfw, audit_strikes=audit_strikes
+        )
         await self._apply(interaction, SERVER, changes)
 
     @settings.command(name="timezone", description="The time zone whose midnight resets daily and monthly limits")
@@ -488,6 +492,27 @@ class AdminCog(commands.Cog):
             else "✅ Only the requester (and admins) may now use the buttons under a result."
         )
         await self._apply(interaction, SERVER, {"buttons_open": everyone}, done=done)
+
+    @settings.command(name="spending", description="Ask members to confirm jobs that cost more than some points")
+    @app_commands.describe(
+        confirm_above="Ask before a job estimated above this many points (0: every job, -1: never; empty: bot default)"
+    )
+    async def settings_spending(
+        self, interaction: discord.Interaction, confirm_above: app_commands.Range[int, -1, 1_000_000] | None = None
+    ) -> None:
+        if confirm_above is None:
+            done = Text("✅ This server now follows the bot's default for confirming costs.")
+        elif confirm_above == UNLIMITED:
+            done = Text("✅ Members are never asked to confirm a cost here.")
+        elif confirm_above == 0:
+            done = Text("✅ Members now confirm every job that costs points before it is queued.")
+        else:
+            done = Text(
+                "✅ Members now confirm any job estimated above {points} points before it is queued.",
+                {"points": confirm_above},
+            )
+        changes = {} if confirm_above is None else _limits(confirm_above_points=confirm_above)
+        await self._apply(interaction, SERVER, changes, unset=["confirm_above_points"], done=done)
 
     @settings.command(name="language", description="The language the bot answers in on this server")
     @app_commands.describe(

@@ -69,7 +69,7 @@ class RemixModal(discord.ui.Modal):
         )
         self.add_item(discord.ui.Label(text=t("Prompt", locale), component=self.prompt))
         options = [discord.SelectOption(label=t("Reroll (new seed)", locale), value="reroll", default=True)]
-        count = result_image_count(job)
+        count = result_image_count(job) if supports_vary(job.request) else 0
         options += [
             discord.SelectOption(
                 label=t("Vary image {number}", locale, number=n + 1) if count > 1 else t("Vary the image", locale),
@@ -209,6 +209,8 @@ class ButtonsCog(commands.Cog):
             job_id=new_id,
             parent_message_id=interaction.message.id if interaction.message else None,
             prepare=publish_source if from_result else None,  # fetched and uploaded once admitted
+            # A cheaper mode, when a points budget refuses this one (an Upscale is its mode's own high resolution).
+            in_mode=None if action is Action.UPSCALE else lambda name: self.builder.in_mode(request, name),
         )
 
     def _request_for(self, parent: Job, action: Action, index: int) -> GenerationRequest:
@@ -222,7 +224,7 @@ class ButtonsCog(commands.Cog):
         source = result_image(parent, index).url
         if action is Action.VARY:
             if not supports_vary(parent.request):
-                raise InvalidRequestError("vary", N_("this result's mode cannot start from an image."))
+                raise InvalidRequestError("vary", N_("this result cannot be varied with its mode."))
             return vary_request(parent, source, strength=settings.vary_strength)
         if not supports_upscale(parent.request):
             raise InvalidRequestError("upscale", N_("this result cannot be rendered larger with its mode."))

@@ -106,21 +106,25 @@ class GenerateCog(commands.Cog):
             for a, field in ((image, "image"), (image2, "image2"), (image3, "image3"), (image4, "image4"))
             if a
         ]
-        request = self.builder.build(
-            flags.prompt,
-            mode=mode or flags.mode or server_mode,
-            negative_prompt=negative or flags.negative_prompt,
-            aspect_ratio=aspect or flags.aspect_ratio,
-            count=count if count is not None else flags.count,
-            seed=seed if seed is not None else flags.seed,
-            steps=steps if steps is not None else flags.steps,
-            has_image=bool(attached),
-            reference_count=max(0, len(attached) - 1),
-            control_type=control_type,
-            has_control_image=control_image is not None,
-            enhance=enhance,
-            quality=quality,
-        )
+
+        def in_mode(name: str | None) -> GenerationRequest:  # the member's request in a mode (no I/O)
+            return self.builder.build(
+                flags.prompt,
+                mode=name,
+                negative_prompt=negative or flags.negative_prompt,
+                aspect_ratio=aspect or flags.aspect_ratio,
+                count=count if count is not None else flags.count,
+                seed=seed if seed is not None else flags.seed,
+                steps=steps if steps is not None else flags.steps,
+                has_image=bool(attached),
+                reference_count=max(0, len(attached) - 1),
+                control_type=control_type,
+                has_control_image=control_image is not None,
+                enhance=enhance,
+                quality=quality,
+            )
+
+        request = in_mode(mode or flags.mode or server_mode)
         sources = [checked_ref(a, field) for a, field in attached]
         images = [ref for ref in sources if ref is not None]
         control = checked_ref(control_image, "control_image")
@@ -140,6 +144,7 @@ class GenerateCog(commands.Cog):
             job_id=job_id,
             response_message_id=response.message_id if response else None,
             prepare=prepare if images or control is not None else None,  # admitted before fetching
+            in_mode=in_mode,  # a cheaper mode, when a points budget refuses this one
         )
 
     async def repost_duplicate(self, interaction: discord.Interaction, request: GenerationRequest) -> bool:

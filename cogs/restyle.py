@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_app.attachments import attachment_ref
-from bot.discord_app.autocomplete import restyle_mode_choices
+from bot.discord_app.autocomplete import mode_choices
 from bot.discord_app.replies import answer_error, tell
 from bot.discord_app.restyling import Restyler, image_refs
 from bot.errors import InvalidRequestError
@@ -105,7 +105,7 @@ class RestyleCog(commands.Cog):
 
     @restyle.autocomplete("mode")
     async def mode_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return restyle_mode_choices(self.restyler.builder, current)
+        return mode_choices(self.restyler.builder, current, with_image=True)
 
     # -- reply + mention ------------------------------------------------------------------------------
 

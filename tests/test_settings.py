@@ -84,3 +84,29 @@ def test_minus_one_means_unlimited_for_every_bot_wide_limit(tmp_path: Path, monk
     with pytest.raises(SettingsError, match="images_per_day"):
         load_settings(str(path))
     assert "remove the line for unlimited" not in (Path(__file__).parents[1] / "config.example.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[queue]\nsubmitting_deadline = 100\n",  # the defaults' submit can take 111 s
+        "[liblib]\nmax_retries = 6\n",  # 6 retries × 20 s + 30 s + 1 s > 120 s
+        "[liblib]\nsubmit_per_second = 0.005\n",  # the limiter alone waits 204 s
+    ],
+)
+def test_a_submitting_deadline_shorter_than_a_submit_can_take_is_refused_at_start(tmp_path: Path, text: str) -> None:
+    # The watchdog would otherwise fail submits whose request may still succeed (and be billed).
+    file = tmp_path / "tight.toml"
+    file.write_text(text)
+    with pytest.raises(SettingsError) as info:
+        load_settings(file)
+    message = str(info.value)
+    assert "queue.submitting_deadline" in message and "liblib.max_retries" in message
+    assert not message.startswith("invalid settings: :")  # a whole-settings check names no single key first
+
+
+def test_the_default_deadline_fits_the_default_submit(tmp_path: Path) -> None:
+    file = tmp_path / "fits.toml"
+    file.write_text("[queue]\nsubmitting_deadline = 112\n")
+    settings = load_settings(file)
+    assert settings.liblib.worst_case_submit_seconds <= settings.queue.submitting_deadline

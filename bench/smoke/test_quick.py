@@ -1,4 +1,4 @@
-"""The benchmarks keep working: each ``bench/*.py --quick`` runs (all four at once, as subprocesses),
+"""The benchmarks keep working: each ``bench/*.py --quick`` runs (all five at once, as subprocesses),
 exits 0 and prints its key figures. Quick mode is a smoke test; its figures are not the published ones."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ EXPECTED = {
     "ack": ["ack_p50", "ack_p99", "ack_max", "ack_missing_or_failed"],
     "delivery": ["delivery_p50", "status_queries_per_job", "status_queries_per_job_second"],
     "memory": ["rss_idle", "rss_with_100_queued", "peak_rss_delta_4_images", "peak_rss_delta_8_images"],
+    "restyle_load": ["quiet_ack_p99", "loaded_ack_p99", "loaded_ack_max", "p99_ratio", "restyle_upload_bytes"],
 }
 
 
@@ -55,4 +56,7 @@ def test_every_benchmark_runs_in_quick_mode() -> None:
     assert throughput["concurrency_violations"] == [0, 0]
     assert all(r >= 1.0 for r in throughput["ratio"])  # never faster than the theoretical bound
     assert figures(outputs["ack"])["ack_missing_or_failed"] == [0]
+    restyle = figures(outputs["restyle_load"])
+    assert restyle["ack_missing_or_failed"] == [0] and restyle["restyle_delivered"] == [1]
+    assert 0 < restyle["restyle_upload_bytes"][0] <= 10 * 1024 * 1024
     assert time.monotonic() - started < 100

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from discord import app_commands
 
 from bot.generation.builder import ModeInfo, RequestBuilder
 
 
-def _choices(modes: Iterable[ModeInfo], current: str) -> list[app_commands.Choice[str]]:
+def _choice_name(mode: ModeInfo) -> str:
+    name = f"{mode.label} ({mode.name})"
+    return f"{name} — {mode.description}" if mode.description else name
+
+
+def mode_choices(builder: RequestBuilder, current: str, *, with_image: bool = False) -> list[app_commands.Choice[str]]:
+    """Modes whose name, label or description contains what was typed: /imagine's (every mode but the
+    inpaint-only ones, which need a mask), or with ``with_image`` /restyle's (the modes that take a source image,
+    inpaint-only ones included: /restyle takes a mask)."""
     needle = current.lower()
+    modes = builder.restyle_modes() if with_image else builder.imagine_modes()
     return [
-        app_commands.Choice(name=f"{m.label} ({m.name})"[:100], value=m.name)
+        app_commands.Choice(name=_choice_name(m)[:100], value=m.name)
         for m in modes
-        if needle in m.name or needle in m.label.lower()
+        if needle in m.name or needle in m.label.lower() or needle in m.description.lower()
     ][:25]
-
-
-def mode_choices(builder: RequestBuilder, current: str) -> list[app_commands.Choice[str]]:
-    """/imagine's modes (every mode but the inpaint-only ones) whose name or label contains what was typed."""
-    return _choices(builder.imagine_modes(), current)
-
-
-def restyle_mode_choices(builder: RequestBuilder, current: str) -> list[app_commands.Choice[str]]:
-    """/restyle's modes: those that start from an image (inpaint-only ones included: /restyle takes a mask)."""
-    return _choices(builder.restyle_modes(), current)

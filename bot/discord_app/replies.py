@@ -25,25 +25,31 @@ log = logging.getLogger(__name__)
 Target = discord.Interaction | discord.Message
 
 
-async def reply_private(interaction: discord.Interaction, text: str) -> None:
-    """Answer privately, whether or not the interaction was already deferred (publicly)."""
+async def reply_private(interaction: discord.Interaction, text: str, *, view: discord.ui.View | None = None) -> None:
+    """Answer privately, whether or not the interaction was already deferred (publicly); ``view``: buttons."""
+    buttons = view if view is not None else discord.utils.MISSING
     if not interaction.response.is_done():
-        await interaction.response.send_message(clip(text), ephemeral=True)
+        await interaction.response.send_message(clip(text), ephemeral=True, view=buttons)
         return
     # A public "thinking…" defer cannot turn private: remove it, then send a private follow-up.
     with contextlib.suppress(discord.HTTPException):
         await interaction.delete_original_response()
-    await interaction.followup.send(clip(text), ephemeral=True)
+    await interaction.followup.send(clip(text), ephemeral=True, view=buttons)
 
 
-async def tell(target: Target, text: str) -> None:
+async def tell(target: Target, text: str, *, view: discord.ui.View | None = None) -> None:
     """Best effort: privately on an interaction, or as a reply to a message that pings nobody. A reply
-    Discord refuses is logged, not raised (there is nobody left to tell)."""
+    Discord refuses is logged, not raised (there is nobody left to tell). ``view``: buttons to go with it."""
     try:
         if isinstance(target, discord.Message):
-            await target.reply(clip(text), mention_author=False, allowed_mentions=discord.AllowedMentions.none())
+            await target.reply(
+                clip(text),
+                mention_author=False,
+                allowed_mentions=discord.AllowedMentions.none(),
+                view=view if view is not None else discord.utils.MISSING,
+            )
         else:
-            await reply_private(target, text)
+            await reply_private(target, text, view=view)
     except discord.HTTPException as exc:
         log.info("could not answer %s (%s)", _where(target), exc.status)
 

@@ -62,13 +62,16 @@ async def posted_result_image(interaction: discord.Interaction, job: Job, index:
         raise ResultUnavailableError(job.id) from exc
 
 
-async def _from_result_message(interaction: discord.Interaction, job: Job, max_file_bytes: int) -> list[ImageFile]:
+async def _from_result_message(
+    transport: ImageTransport, interaction: discord.Interaction, job: Job, max_file_bytes: int
+) -> list[ImageFile]:
     try:
         message = await _result_message(interaction, job)
         images = _images(message)
         limit = per_file_limit(len(images), max_file_bytes)
         files = [
-            normalize_for_discord(await a.read(), f"{job.id}_{n + 1}", max_bytes=limit) for n, a in enumerate(images)
+            await transport.workers.run(normalize_for_discord, await a.read(), f"{job.id}_{n + 1}", max_bytes=limit)
+            for n, a in enumerate(images)
         ]
     except discord.HTTPException as exc:
         raise ResultUnavailableError(job.id) from exc
@@ -83,7 +86,7 @@ async def result_files(transport: ImageTransport, interaction: discord.Interacti
         return await fetch_result_files(transport, job, max_file_bytes=limit)
     except ResultUnavailableError:
         log.info("job %s: re-posting from the original message's attachments", job.id)
-        return await _from_result_message(interaction, job, limit)
+        return await _from_result_message(transport, interaction, job, limit)
 
 
 async def repost_result(

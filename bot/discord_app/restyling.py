@@ -8,6 +8,7 @@ so quotas apply alike.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Sequence
 
@@ -21,7 +22,6 @@ from bot.generation.builder import RequestBuilder
 from bot.generation.prompt_flags import PromptFlags
 from bot.generation.restyle import SourcePublisher, build_restyle_request, restyle_mode
 from bot.i18n import N_, LocaleResolver, t
-from bot.liblib.endpoints import IMG1_INPAINT_MAX_BYTES, MAX_INPUT_IMAGE_BYTES
 from bot.media.sources import SourceImageFetcher, SourceRef
 from bot.media.transport import ImageTransport
 from bot.models import GenerationRequest, JobKind, new_job_id
@@ -86,12 +86,8 @@ class Restyler:
             seed=flags.seed,
             steps=flags.steps,
         )
-        inpaint = request.mode == "img1-inpaint"  # its image and mask are 4 MB each at most (liblib-api.md §9)
-        source.check(limit=IMG1_INPAINT_MAX_BYTES if inpaint else MAX_INPUT_IMAGE_BYTES)
-        for ref in references:
+        for ref in (source, *references, *([mask] if mask else [])):
             ref.check()
-        if mask is not None:
-            mask.check(limit=IMG1_INPAINT_MAX_BYTES if inpaint else MAX_INPUT_IMAGE_BYTES)
         return request
 
     async def run(
@@ -122,6 +118,7 @@ class Restyler:
             response_message_id=response.message_id if response else None,
             job_id=job_id,
             prepare=prepare,
+            in_mode=lambda name: self._request(PromptFlags(prompt, mode=name), source, references, mask, strength),
         )
 
     async def run_message(
@@ -141,7 +138,13 @@ class Restyler:
             return await self._publisher.prepare(request, source, references, job_id=job_id)
 
         await self._starter.start_message(
-            message, request, kind=JobKind.RESTYLE, job_id=job_id, locale=locale, prepare=prepare
+            message,
+            request,
+            kind=JobKind.RESTYLE,
+            job_id=job_id,
+            locale=locale,
+            prepare=prepare,
+            in_mode=lambda name: self._request(dataclasses.replace(flags, mode=name), source, references),
         )
 
     async def open_form(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from bot.generation.comfy import workflow_name
 from bot.generation.families import family_of
 from bot.liblib.endpoints import Family
 from bot.models import (
@@ -46,12 +47,13 @@ def may_act(action: Action, *, actor_id: int, owner_id: int, is_admin: bool, ope
 
 def supports_vary(request: GenerationRequest) -> bool:
     """Modes that take a source image: Star-3, Kontext and custom checkpoints (img2img), Seedream and IMG1
-    (a reference image). Not libDream (the prompt only), nor IMG1 inpaint (it needs a mask)."""
-    return request.mode not in ("libdream", "img1-inpaint")
+    (a reference image). Not libDream (the prompt only), nor IMG1 inpaint (it needs a mask); a ComfyUI
+    workflow has no strength to vary at, so it offers no Vary either (Reroll and Restyle remain)."""
+    return workflow_name(request.mode) is None and request.mode not in ("libdream", "img1-inpaint")
 
 
 def supports_upscale(request: GenerationRequest) -> bool:
-    """Star-3 and custom checkpoints: the newer families and Kontext have no high-resolution option."""
+    """Star-3 and custom checkpoints: Kontext, the newer families and workflows have no high-resolution option."""
     if request.hires:
         return False  # already rendered at the high-resolution size
     family = family_of(request.mode)

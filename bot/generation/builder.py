@@ -6,11 +6,13 @@ Every refusal is an InvalidRequestError with a friendly message naming the optio
 from __future__ import annotations
 
 import re
-import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bot.errors import InvalidRequestError
+from bot.generation.comfy import comfy_mode
 from bot.generation.families import kontext_mode
+from bot.generation.prompt_text import clean_prompt
 from bot.i18n import N_
 from bot.liblib import endpoints as ep
 from bot.liblib.endpoints import (
@@ -21,11 +23,9 @@ from bot.liblib.endpoints import (
     STAR3_CONTROL_TYPES,
 )
 from bot.models import GenerationRequest
-from bot.settings import CustomModel, ModelsSettings
+from bot.settings import ComfyWorkflow, CustomModel, ModelsSettings
 
 ASPECT_RATIOS = KONTEXT_ASPECT_RATIOS
-# Zero-width and bidi control characters: invisible, they only confuse prompts and moderation.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
@@ -38,13 +38,19 @@ class ModeInfo:
     supports_seed: bool
     supports_control: bool
     english_only: bool
-    max_references: int  # input images in all (0: the prompt only)
+    max_references: int  # input images in all
     supports_strength: bool = False  # img2img denoising strength (custom models)
+    description: str = ""  # shown by /models and the mode autocomplete
+    takes_image: bool = True  # a source image (image-to-image, restyle)
+    needs_image: bool = False  # refused without one
+    max_count: int = MAX_IMAGE_COUNT  # images per request
+    workflow: bool = False  # an owner-registered ComfyUI workflow
+    video: bool = False  # makes a video rather than pictures
+    supports_aspect: bool = True
     supports_mask: bool = False  # inpainting with a mask over the source image
     needs_mask: bool = False  # an inpaint-only mode: a source image and a mask are required
     supports_enhance: bool = False  # LiblibAI may rewrite the prompt first (the "enhance" option)
     qualities: tuple[str, ...] = ()  # the "quality" option's values (Smart IMG1)
-    max_count: int = MAX_IMAGE_COUNT  # images per request
     max_total_images: int | None = None  # references and outputs together (Seedream: 15)
     seed_max: int = SEED_MAX
     supports_vary: bool = True
@@ -83,6 +89,7 @@ def _newer_modes() -> list[ModeInfo]:
         False,
         False,
         0,
+        takes_image=False,
         supports_enhance=True,
         seed_max=ep.LIBDREAM_SEED_MAX,
         supports_vary=False,
@@ -105,6 +112,7 @@ def _newer_modes() -> list[ModeInfo]:
         name="img1-inpaint",
         label="Smart IMG1 inpaint",
         max_references=1 + ep.IMG1_MAX_REFERENCES,  # the image to repaint, then references
+        needs_image=True,
         supports_mask=True,
         needs_mask=True,
         supports_vary=False,
@@ -112,18 +120,41 @@ def _newer_modes() -> list[ModeInfo]:
     return [*seedream, libdream, img1, inpaint]
 
 
-def clean_prompt(text: str | None) -> str:
-    if not text:
-        return ""
-    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", text))
-    return " ".join(text.split()) if "\n" not in text else text.strip()
+def workflow_mode(w: ComfyWorkflow) -> ModeInfo:
+    """What a ComfyUI workflow offers: the options its configured node inputs take, nothing more."""
+    return ModeInfo(
+        w.name,
+        w.label or w.name,
+        supports_negative=w.negative_prompt_input is not None,
+        supports_steps=False,
+        supports_seed=w.seed_input is not None,
+        supports_control=False,
+        english_only=w.english_only,
+        max_references=1 if w.image_input is not None else 0,
+        description=w.description,
+        takes_image=w.image_input is not None,
+        needs_image=w.image_input is not None and w.image_required,
+        max_count=MAX_IMAGE_COUNT if w.count_input is not None else 1,
+        workflow=True,
+        video=w.video,
+        supports_aspect=w.width_input is not None,
+        supports_vary=False,  # no strength to vary at, and no high-resolution option
+        supports_upscale=False,
+    )
 
 
 class RequestBuilder:
-    def __init__(self, models: ModelsSettings, *, simulated: bool = False) -> None:
+    def __init__(self, models: ModelsSettings, *, simulated: bool | Callable[[], bool] = False) -> None:
+        """``simulated``: whether requests go to a simulator, or a callable asked at each build (the client
+        learns it from the simulator's answers)."""
         self._models = models
         self._custom = {m.name: m for m in models.custom}
-        self.simulated = simulated
+        self._workflows = {w.name: w for w in models.comfyui}
+        self._simulated = simulated
+
+    @property
+    def simulated(self) -> bool:
+        return self._simulated() if callable(self._simulated) else self._simulated
 
     # -- modes -------------------------------------------------------------------------------------
 
@@ -149,6 +180,7 @@ class RequestBuilder:
                     supports_mask=True,
                 )
             )
+        out.extend(workflow_mode(w) for w in self._models.comfyui)
         return out
 
     def imagine_modes(self) -> list[ModeInfo]:
@@ -157,7 +189,7 @@ class RequestBuilder:
 
     def restyle_modes(self, *, with_mask: bool = True) -> list[ModeInfo]:
         """The modes that start from an image (and, without ``with_mask``, need no mask)."""
-        return [m for m in self.modes() if m.max_references > 0 and (with_mask or not m.needs_mask)]
+        return [m for m in self.modes() if m.takes_image and (with_mask or not m.needs_mask)]
 
     def mode_info(self, name: str) -> ModeInfo:
         for info in self.modes():
@@ -233,9 +265,13 @@ class RequestBuilder:
             )
         if aspect_ratio is not None and aspect_ratio not in ASPECT_RATIOS:
             raise InvalidRequestError("aspect", N_("choose one of {choices}."), choices=", ".join(ASPECT_RATIOS))
+        if aspect_ratio is not None and not info.supports_aspect:
+            raise InvalidRequestError("aspect", N_("{label} makes pictures of one size only."), label=info.label)
         images = reference_count + (1 if has_image else 0)
         self._check_images(info, images, has_image=has_image, has_mask=has_mask)
         n = 1 if count is None else count
+        if n > 1 and info.max_count == 1:
+            raise InvalidRequestError("count", N_("{label} makes one image per request."), label=info.label)
         self._check_count(info, n, images, max_count)
         if seed is not None and not 0 <= seed <= info.seed_max:
             raise InvalidRequestError("seed", N_("the seed must be between 0 and {limit}."), limit=info.seed_max)
@@ -268,7 +304,7 @@ class RequestBuilder:
         base, _, variant = mode_name.partition("-")
         is_kontext = base == "kontext"
         return GenerationRequest(
-            mode="kontext" if is_kontext else mode_name,
+            mode=comfy_mode(mode_name) if info.workflow else "kontext" if is_kontext else mode_name,
             prompt=text,
             negative_prompt=negative,
             aspect_ratio=aspect_ratio,
@@ -281,6 +317,31 @@ class RequestBuilder:
             simulated=self.simulated,
             enhance=enhance,
             quality=quality,
+        )
+
+    def in_mode(self, request: GenerationRequest, mode: str) -> GenerationRequest:
+        """``request`` (a stored job's, or one derived from it) in another mode, checked as a member's own would
+        be: InvalidRequestError when that mode cannot take it (its images, options or language)."""
+        images = len(request.source_images)
+        rebuilt = self.build(
+            request.prompt,
+            mode=mode,
+            negative_prompt=request.negative_prompt,
+            aspect_ratio=request.aspect_ratio,
+            count=request.count,
+            seed=request.seed,
+            steps=request.steps,
+            has_image=images > 0,
+            reference_count=max(images - 1, 0),
+            control_type=request.control_type,
+            has_control_image=request.control_image is not None,
+            strength=request.strength,
+            has_mask=request.mask_image is not None,
+            enhance=request.enhance,
+            quality=request.quality,
+        )
+        return rebuilt.with_(
+            source_images=request.source_images, mask_image=request.mask_image, control_image=request.control_image
         )
 
     def _check_count(self, info: ModeInfo, count: int, images: int, max_count: int) -> None:
@@ -303,11 +364,13 @@ class RequestBuilder:
 
     @staticmethod
     def _check_images(info: ModeInfo, images: int, *, has_image: bool, has_mask: bool) -> None:
-        if images and info.max_references == 0:
+        if has_image and not info.takes_image:
+            raise InvalidRequestError("image", N_("{label} does not take an input image."), label=info.label)
+        if info.needs_image and not has_image and not info.needs_mask:
             raise InvalidRequestError(
-                "image", N_("{label} draws from the prompt only; it takes no images."), label=info.label
+                "image", N_("{label} needs an input image: attach one with `image:` or use /restyle."), label=info.label
             )
-        if images > info.max_references:
+        if images > max(1, info.max_references):
             raise InvalidRequestError(
                 "image",
                 N_("{label} takes at most {max_references} reference image(s)."),

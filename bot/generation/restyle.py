@@ -3,21 +3,22 @@
 Shared by the three ways in (reply + mention, the "Restyle image" context menu, ``/restyle``); /imagine's
 input images take the same ``SourcePublisher`` path. Images are referenced by URL (``SourceRef``); the
 fetcher enforces the host allowlist, size cap and timeout, ``sniff_input`` the real type and dimensions,
-and the transport hands them to LiblibAI.
+and the transport hands them to LiblibAI. Decoding and converting run on the transport's image workers,
+off the event loop.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.errors import InvalidRequestError
 from bot.generation.builder import ASPECT_RATIOS, RequestBuilder
 from bot.generation.families import keeps_source_shape, kontext_mode
 from bot.i18n import N_
-from bot.liblib.endpoints import IMG1_INPAINT_MAX_BYTES
-from bot.media.codec import InputImage, as_png_mask, as_png_or_jpeg, check_input_size, sniff_input
+from bot.liblib.endpoints import IMG1_INPAINT_MAX_BYTES, MAX_INPUT_IMAGE_BYTES
+from bot.media.codec import InputImage, as_png_mask, as_png_or_jpeg, sniff_input
 from bot.media.sources import SourceImageFetcher, SourceRef
 from bot.media.transport import ImageTransport
 from bot.models import GenerationRequest
@@ -34,6 +35,15 @@ def nearest_aspect_ratio(width: int, height: int) -> str:
         return abs(w / h - target)
 
     return min(ASPECT_RATIOS, key=distance)
+
+
+def shaped_like_source(request: GenerationRequest, width: int, height: int) -> GenerationRequest:
+    """An image-to-image request keeps its source's shape (``width`` x ``height``): modes that take an aspect
+    ratio (Kontext, custom models) get the nearest supported one unless one was asked for (Star-3 image-to-image
+    takes no aspect ratio, and IMG1's "auto" follows its images)."""
+    if keeps_source_shape(request.mode) and request.aspect_ratio is None:
+        return request.with_(aspect_ratio=nearest_aspect_ratio(width, height))
+    return request
 
 
 def restyle_mode(builder: RequestBuilder, default_mode: str, requested: str | None, image_count: int) -> str:
@@ -100,10 +110,11 @@ class SourcePublisher:
     def __init__(self, fetcher: SourceImageFetcher, transport: ImageTransport) -> None:
         self._fetcher = fetcher
         self._transport = transport
+        self._workers = transport.workers
 
     async def _fetch(self, ref: SourceRef) -> _Fetched:
         raw = await self._fetcher.fetch(ref.url, field=ref.field)
-        return _Fetched(ref, raw, sniff_input(raw, field=ref.field))
+        return _Fetched(ref, raw, await self._workers.run(sniff_input, raw, field=ref.field))
 
     async def _publish(self, fetched: _Fetched, stem: str) -> str:
         # LiblibAI may fetch the Discord URL itself (transport "url") only when we send the bytes unchanged.
@@ -146,7 +157,7 @@ class SourcePublisher:
         main = fetched[0].image
         mask_image: InputImage | None = None
         if mask is not None:
-            mask_image = as_png_mask((await self._fetch(mask)).image)
+            mask_image = (await self._fetch(mask)).image
             if (mask_image.width, mask_image.height) != (main.width, main.height):
                 raise InvalidRequestError(
                     "mask",
@@ -159,20 +170,16 @@ class SourcePublisher:
                     image_width=main.width,
                     image_height=main.height,
                 )
-        if request.mode == "img1-inpaint":
-            _check_inpaint_sizes(main, mask_image)
+            # The mask must match the image LiblibAI gets, which may have been downscaled to fit its limit
+            # (Smart IMG1 inpaint takes an image and a mask of at most 4 MB each, liblib-api.md §9).
+            limit = IMG1_INPAINT_MAX_BYTES if request.mode == "img1-inpaint" else MAX_INPUT_IMAGE_BYTES
+            upload = await self._workers.run(as_png_or_jpeg, main, max_bytes=limit)
+            fetched[0] = replace(fetched[0], image=upload)
+            size = (upload.width, upload.height)
+            mask_image = await self._workers.run(as_png_mask, mask_image, size=size, max_bytes=limit)
         stems = [f"{job_id}-src", *(f"{job_id}-ref{index}" for index in range(1, len(fetched)))]
         urls = [await self._publish(f, stem) for f, stem in zip(fetched, stems, strict=True)]
         changes: dict[str, object] = {"source_images": tuple(urls)}
         if mask_image is not None:
             changes["mask_image"] = await self._transport.publish(mask_image, source_url=None, stem=f"{job_id}-mask")
-        if keeps_source_shape(request.mode) and request.aspect_ratio is None:
-            changes["aspect_ratio"] = nearest_aspect_ratio(main.width, main.height)
-        return request.with_(**changes)
-
-
-def _check_inpaint_sizes(image: InputImage, mask: InputImage | None) -> None:
-    """Smart IMG1 inpaint takes an image and a mask of at most 4 MB each (liblib-api.md §9), as uploaded."""
-    check_input_size(len(as_png_or_jpeg(image).data), field="image", limit=IMG1_INPAINT_MAX_BYTES)
-    if mask is not None:
-        check_input_size(len(mask.data), field="mask", limit=IMG1_INPAINT_MAX_BYTES)
+        return shaped_like_source(request.with_(**changes), main.width, main.height)

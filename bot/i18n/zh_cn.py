@@ -75,6 +75,7 @@ NAMES: dict[str, str] = {
     "moderation": "审核",
     "audit_display": "审核提示",
     "flagged_only_nsfw": "标记图仅限成人频道",
+    "audit_strikes": "审核拦截计违规",
     "timezone": "时区",
     "name": "时区名",
     "audit": "变更记录",
@@ -82,6 +83,8 @@ NAMES: dict[str, str] = {
     "language": "语言",
     "buttons": "按钮",
     "everyone": "所有人",
+    "spending": "消费确认",
+    "confirm_above": "确认阈值",
     # /usage
     "usage": "用量",
     "points_per_day": "每日积分",
@@ -281,7 +284,7 @@ _MESSAGES: dict[str, str] = {
     "Your prompt contains a word this server does not allow (||{word}||). Nothing was sent.": "你的提示词包含本服务器禁止的词（||{word}||），请求未发送。",
     "You have been blocked from generating until {until}.": "你已被禁止生成图片，直到 {until}。",
     "Strike {strikes} of {limit}.": "违规 {strikes}/{limit} 次。",
-    "You are blocked from generating here until {until} ({relative}) after repeated banned words. A server admin can lift this.": "由于多次使用违禁词，你在这里被禁止生成图片，直到 {until}（{relative}）。服务器管理员可以解除。",
+    "You are blocked from generating here until {until} ({relative}) after repeated strikes (banned words, or results the content audit blocked). A server admin can lift this.": "由于多次违规（使用违禁词，或结果被内容审核拦截），你在这里被禁止生成图片，直到 {until}（{relative}）。服务器管理员可以解除。",
     "Slow down: you can start another generation {when}.": "慢一点：你可以在{when}开始下一次生成。",
     "You already have {limit} job(s) queued or running. Wait for one to finish (or cancel one) first.": "你已有 {limit} 个任务在排队或进行中。请等其中一个完成（或取消一个）后再试。",
     "The queue is full right now. Please try again in a few minutes.": "队列已满，请过几分钟再试。",
@@ -362,12 +365,20 @@ _MESSAGES: dict[str, str] = {
     "Cancelled.": "已取消。",
     "The bot restarted while submitting this job, so its outcome is unknown. Your quota was refunded; please try again.": "提交这个任务时机器人重启了，结果未知。你的额度已退还，请重试。",
     "The image service did not confirm the job in time, so it was not retried (that could charge twice). Your quota was refunded; please try again.": "图片服务没有及时确认这个任务，为避免重复扣费没有重试。你的额度已退还，请重试。",
-    "The image service took too long, so the job was stopped. Your quota was refunded.": "图片服务耗时过长，任务已停止。你的额度已退还。",
+    "The image service took too long, so the bot stopped waiting for it.": "图片服务耗时过长，机器人已停止等待。",
     "The job waited in the queue too long and was dropped. Your quota was refunded.": "任务排队时间过长，已被移除。你的额度已退还。",
     "Submitting this job did not finish in time. Your quota was refunded.": "任务提交未能按时完成。你的额度已退还。",
     "The result could not be delivered in time.": "结果未能按时送达。",
     "The images could not be downloaded from the image service: {reason}": "无法从图片服务下载生成的图片：{reason}",
     "{reason} ({detail})": "{reason}（{detail}）",
+    "{detail} {note}": "{detail}{note}",
+    "This job is being sent to the image service right now. Press Cancel again in a moment.": "这个任务正在提交给图片服务，请稍后再按一次取消。",
+    "LiblibAI had already accepted it and cannot stop it: the image service still charges this job, so it counts toward the quota.": "LiblibAI 已经接受了这个任务且无法停止：图片服务仍会对它扣费，因此它计入额度。",
+    "LiblibAI charged {points} points for this job, so it counts toward the quota.": "LiblibAI 为这个任务扣除了 {points} 积分，因此它计入额度。",
+    " · {points} points charged": " · 已扣 {points} 积分",
+    "cancelled, still running at LiblibAI": "已取消，LiblibAI 仍在生成",
+    "Count each batch the audit blocks entirely as a strike (LiblibAI still charges it)": "审核整批拦截的结果计为一次违规（LiblibAI 仍会扣费）",
+    " (results the audit blocks are not strikes)": "（审核拦截的结果不计违规）",
     "Discord did not answer ({error}).": "Discord 没有响应（{error}）。",
     "Discord refused the message ({status}).": "Discord 拒绝了这条消息（{status}）。",
     "The bot lacks the Send Messages and Attach Files permissions in that channel.": "机器人在该频道缺少“发送消息”和“附加文件”权限。",
@@ -434,6 +445,41 @@ _MESSAGES: dict[str, str] = {
     " (img2img)": "（图生图）",
     " · simulated": " · 模拟",
     "⏳ Queued — position **{position}**": "⏳ 排队中 — 第 **{position}** 位",
+    # Quote before spending: the cost, the confirmation, a cheaper mode.
+    " · ≈ {points} points": " · ≈ {points} 积分",
+    "💰 This request (**{mode}**, {count} image(s)) costs about **{points} points**. This server asks before "
+    "spending more than {threshold} points. Queue it? The question expires {when}.": (
+        "💰 本次请求（**{mode}**，{count} 张）预计消耗约 **{points} 积分**。本服务器在消耗超过 {threshold} 积分前"
+        "需要确认。要加入队列吗？此确认将于 {when}失效。"
+    ),
+    "💡 A cheaper mode fits what you have left: **{mode}**, about {points} points.": (
+        "💡 有更便宜的模式在你的剩余额度内：**{mode}**，约 {points} 积分。"
+    ),
+    "Use {mode} (≈ {points} points)": "改用 {mode}（≈ {points} 积分）",
+    "Confirm": "确认",
+    "✅ Confirmed.": "✅ 已确认。",
+    "Cancelled: nothing was queued and nothing was charged.": "已取消：没有加入队列，也没有扣除任何额度。",
+    "⌛ Not confirmed in time: nothing was queued and nothing was charged.": (
+        "⌛ 未在时限内确认：没有加入队列，也没有扣除任何额度。"
+    ),
+    "This question has expired or was already answered: nothing more was queued.": (
+        "此确认已失效或已回答过：没有再加入任何任务。"
+    ),
+    "This offer has expired or was already used. Run the command again.": "此建议已失效或已使用。请重新执行命令。",
+    "Only the member who made this request can answer this.": "只有发起此请求的成员才能回答。",
+    "Ask members to confirm jobs that cost more than some points": "要求成员在任务消耗超过一定积分时先确认",
+    "Ask before a job estimated above this many points (0: every job, -1: never; empty: bot default)": (
+        "预计消耗超过此积分时先询问（0：每个任务都问，-1：从不；留空：机器人默认）"
+    ),
+    "✅ This server now follows the bot's default for confirming costs.": "✅ 本服务器现在沿用机器人默认的消耗确认设置。",
+    "✅ Members are never asked to confirm a cost here.": "✅ 本服务器不再要求成员确认消耗。",
+    "✅ Members now confirm every job that costs points before it is queued.": (
+        "✅ 现在每个消耗积分的任务在加入队列前都需要成员确认。"
+    ),
+    "✅ Members now confirm any job estimated above {points} points before it is queued.": (
+        "✅ 现在预计消耗超过 {points} 积分的任务在加入队列前都需要成员确认。"
+    ),
+    "• Members confirm jobs above {points} points": "• 超过 {points} 积分的任务需成员确认",
     ", about {duration}": "，约 {duration}",
     "📤 Submitting to LiblibAI…": "📤 正在提交到 LiblibAI…",
     "⏳ Accepted by LiblibAI, waiting for a worker…": "⏳ LiblibAI 已接收，等待处理…",
@@ -458,7 +504,7 @@ _MESSAGES: dict[str, str] = {
     "Note": "备注",
     "job {job_id}": "任务 {job_id}",
     " · {kind} of {job_id}": " · {kind}自 {job_id}",
-    " · simulated (no LiblibAI keys configured)": " · 模拟结果（未配置 LiblibAI 密钥）",
+    " · simulated (LiblibAI simulator, no real generation)": " · 模拟结果（LiblibAI 模拟器，并非真实生成）",
     " · quota refunded": " · 额度已退还",
     "Prompt": "提示词",
     "Reroll": "重新生成",
@@ -499,7 +545,6 @@ _MESSAGES: dict[str, str] = {
     "prompt only": "仅提示词",
     "prompt enhancement": "提示词优化",
     "inpainting with a mask (/restyle)": "蒙版局部重绘（/restyle）",
-    "up to {count} images": "最多 {count} 张",
     "English prompts": "英文提示词",
     "Chinese or English prompts": "中文或英文提示词",
     " — **default**": " — **默认**",
@@ -584,7 +629,7 @@ _MESSAGES: dict[str, str] = {
     "For members whose Discord language is neither English nor Simplified Chinese, and for mentions": "当成员的 Discord 语言既不是英文也不是简体中文时使用，也用于回复提及",
     "English": "English（英文）",
     "Bot default": "机器人默认",
-    "Generate pictures with LiblibAI, right here.\n\n**/imagine** `prompt` — draw something. Options: `mode`, `aspect`, `count`, `seed`, `steps`, `negative`, `image` (start from a picture; `image2`–`image4`: more references), `enhance` (improve the prompt first), `quality` (Smart IMG1), `control_image` + `control_type`, `fresh`.\nFlags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `--count N`, `--steps N`, `--mode <mode>` (options win over flags).\n\n**Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image) · 🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits or runs (refunded).\n\n**/show** `job` — post a past result again, with buttons · **/queue** — what this server is waiting for · **/jobs** — your recent jobs · **/models** — what each mode can do.\n": "在这里用 LiblibAI 生成图片。\n\n**/绘图** `提示词` — 画点什么。选项：`模式`、`画幅`、`数量`、`种子`、`步数`、`反向提示词`、`图片`（以图片为起点；`图片2`–`图片4`：更多参考图）、`优化提示词`（先优化提示词）、`质量`（Smart IMG1）、`控制图` + `控制类型`、`重新生成`。\n提示词里也可以写参数：`--ar 16:9`、`--no <反向提示词>`、`--seed N`、`--count N`、`--steps N`、`--mode <模式>`（选项优先于参数）。\n\n**结果下方的按钮** — 🔁 重新生成（新种子）· 🎲 变体（每张图）· 🔍 放大（每张图）· 🎛️ 改提示词（修改提示词后重新生成或生成变体）· 🗑️ 删除。排队或生成中可按 ✖️ 取消（退还额度）。\n\n**/查看** `任务` — 重新发送历史结果（附带按钮）· **/队列** — 本服务器的排队情况 · **/我的任务** — 你最近的任务 · **/模型** — 各模式支持的功能。\n",
+    "Generate pictures with LiblibAI, right here.\n\n**/imagine** `prompt` — draw something. Options: `mode`, `aspect`, `count`, `seed`, `steps`, `negative`, `image` (start from a picture; `image2`–`image4`: more references), `enhance` (improve the prompt first), `quality` (Smart IMG1), `control_image` + `control_type`, `fresh`.\nFlags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `--count N`, `--steps N`, `--mode <mode>` (options win over flags).\n\n**Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image) · 🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits (refunded) or runs (LiblibAI still charges a job it accepted).\n\n**/show** `job` — post a past result again, with buttons · **/queue** — what this server is waiting for · **/jobs** — your recent jobs · **/models** — what each mode can do.\n": "在这里用 LiblibAI 生成图片。\n\n**/绘图** `提示词` — 画点什么。选项：`模式`、`画幅`、`数量`、`种子`、`步数`、`反向提示词`、`图片`（以图片为起点；`图片2`–`图片4`：更多参考图）、`优化提示词`（先优化提示词）、`质量`（Smart IMG1）、`控制图` + `控制类型`、`重新生成`。\n提示词里也可以写参数：`--ar 16:9`、`--no <反向提示词>`、`--seed N`、`--count N`、`--steps N`、`--mode <模式>`（选项优先于参数）。\n\n**结果下方的按钮** — 🔁 重新生成（新种子）· 🎲 变体（每张图）· 🔍 放大（每张图）· 🎛️ 改提示词（修改提示词后重新生成或生成变体）· 🗑️ 删除。排队时按 ✖️ 取消会退还额度；生成中取消时，LiblibAI 仍会对已接受的任务扣费。\n\n**/查看** `任务` — 重新发送历史结果（附带按钮）· **/队列** — 本服务器的排队情况 · **/我的任务** — 你最近的任务 · **/模型** — 各模式支持的功能。\n",
     "`/imagine prompt: a red fox in the snow, cinematic light --ar 16:9`\n`/imagine prompt: 一只在雪地里的红狐狸 mode: kontext-pro`\n`/imagine prompt: a lighthouse at dusk --count 4 --mode dreamtech-xl --seed 42`\n`/imagine prompt: make it autumn image: <attach a photo>`\n": "`/绘图 提示词: 一只在雪地里的红狐狸，电影感光线 --ar 16:9`\n`/绘图 提示词: 一只在雪地里的红狐狸 模式: kontext-pro`\n`/绘图 提示词: a lighthouse at dusk --count 4 --mode dreamtech-xl --seed 42`\n`/绘图 提示词: 改成秋天 图片: <附上一张照片>`\n",
     "The content audit filtered part of this batch, so this server shows the rest only in age-restricted channels. Use `/show` there to see them.": "内容审核过滤了这批图片中的一部分，因此本服务器只在年龄限制频道中显示其余图片。请在那里使用 `/show` 查看。",
     "✅ Any member may now use result buttons (Delete and Cancel stay with the requester).": "✅ 现在所有成员都可以使用任意结果下方的按钮（删除和取消仍只限发起人）。",
@@ -593,9 +638,7 @@ _MESSAGES: dict[str, str] = {
     "masks (inpainting) work with a source image in custom models and `img1-inpaint` only.": (
         "蒙版（局部重绘）只能在自定义模型和 `img1-inpaint` 中配合原图使用。"
     ),
-    "this result's mode cannot start from an image.": "此结果所用的模式不能以图片为起点。",
     "{label} cannot enhance prompts. Modes that can: {modes}.": "{label} 不能优化提示词。可以优化的模式：{modes}。",
-    "{label} draws from the prompt only; it takes no images.": "{label} 只根据提示词作画，不接受图片。",
     "{label} has no quality setting. Modes that have: {modes}.": "{label} 没有质量设置。有质量设置的模式：{modes}。",
     "{label} repaints part of an image: use `/restyle` with the image and a mask (white where to paint).": (
         "{label} 用于局部重绘：请使用 `/restyle` 并附上图片和蒙版（白色处为重绘区域）。"
@@ -605,6 +648,24 @@ _MESSAGES: dict[str, str] = {
         "{label} 的参考图与生成结果合计最多 {total} 张：已有 {references} 张参考图时，最多还能生成 {limit} 张。"
     ),
     "🖼️ Images {first}–{last} of {total} · job `{job_id}`": "🖼️ 第 {first}–{last} 张，共 {total} 张 · 任务 `{job_id}`",
+    # ComfyUI workflows ([[models.comfyui]])
+    "ComfyUI workflow": "ComfyUI 工作流",
+    "makes a video": "生成视频",
+    "needs an input image": "需要输入图片",
+    "takes an input image": "可以输入图片",
+    "aspect ratio": "画幅",
+    "up to {count} images": "最多 {count} 张图",
+    "Video": "视频",
+    "video {number}": "视频 {number}",
+    "🎬 This workflow made a video, not a picture: it is attached. Link (valid for 7 days): {links}": "🎬 这个工作流生成的是视频而不是图片：已作为附件发送。链接（7 天内有效）：{links}",
+    "🎬 This workflow made a video, not a picture, and it is too large to attach here. Open it with the link (valid for 7 days): {links}": "🎬 这个工作流生成的是视频而不是图片，文件太大，无法在这里作为附件发送。请用链接打开（7 天内有效）：{links}",
+    "the workflow `{name}` does not take an input image.": "工作流 `{name}` 不接受输入图片。",
+    "the workflow `{name}` needs an input image: attach one with `image:` or use /restyle.": "工作流 `{name}` 需要一张输入图片：请用 `图片:` 选项附上，或使用 /restyle。",
+    "{label} does not take an input image.": "{label} 不接受输入图片。",
+    "{label} needs an input image: attach one with `image:` or use /restyle.": "{label} 需要一张输入图片：请用 `图片:` 选项附上，或使用 /restyle。",
+    "{label} makes one image per request.": "{label} 每次只生成一张图。",
+    "{label} makes pictures of one size only.": "{label} 只生成一种尺寸的图片，不能选择画幅。",
+    "this result cannot be varied with its mode.": "这个结果所用的模式不支持生成变体。",
 }
 
 # Descriptions, choice names and messages.

@@ -1,6 +1,6 @@
 """Jobs: starting them (JobService), running them (JobRunner: submit, poll, deliver, deadlines), the ports."""
 
-from bot.jobs.admission import Admission, OpenAdmission, Requester
+from bot.jobs.admission import Admission, OpenAdmission, Quote, Requester
 from bot.jobs.events import failure_for, log_job_event
 from bot.jobs.runner import JobRunner
 from bot.jobs.scheduling import FairQueue
@@ -20,6 +20,7 @@ __all__ = [
     "QueueEntry",
     "QueueSnapshot",
     "QuotaErrorMapper",
+    "Quote",
     "Requester",
     "ResultSink",
     "Stage",

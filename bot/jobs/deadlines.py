@@ -1,7 +1,12 @@
 """The deadline watchdog: a job stuck in one state past its deadline fails with a message and a refund.
 
 RUNNING jobs are the polls' to time out (``running_deadline``); the watchdog only restarts a poll that
-should exist and does not.
+should exist and does not (adopting its task's slot, like every resumed poll).
+
+It never fails what is still under way here: a submit in flight (its request may yet succeed; settings
+refuse a deadline shorter than a submit can take) or a delivery in progress. DELIVERING jobs of another
+process's shards are that process's to deliver (its delivery scan keeps at it). A dispatcher that is not
+sure it still leads (its lease lapsed, even unnoticed by the election loop) does nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from datetime import datetime
 from bot.i18n import N_, Text
 from bot.jobs.events import JobFailer
 from bot.jobs.poll import Poller
-from bot.models import FailureReason, JobState, utcnow
+from bot.models import FailureReason, Job, JobState, utcnow
 from bot.settings import QueueSettings
 from bot.storage import Store
 
@@ -46,6 +51,10 @@ class DeadlineWatchdog:
         *,
         interval: float,
         accepting: Callable[[], bool],
+        leading: Callable[[], bool],
+        submitting: Callable[[str], bool],
+        delivering: Callable[[str], bool],
+        owns: Callable[[Job], bool],
     ) -> None:
         self._store = store
         self._settings = settings
@@ -53,6 +62,10 @@ class DeadlineWatchdog:
         self._poller = poller
         self._interval = interval
         self._accepting = accepting  # false once the runner is stopping: start no poll then
+        self._leading = leading  # false once the dispatcher lease lapsed (noticed or not)
+        self._submitting = submitting  # job id -> its submit is in flight here
+        self._delivering = delivering  # job id -> it is being delivered here
+        self._owns = owns  # a job this process delivers
 
     async def run(self) -> None:
         while True:
@@ -63,6 +76,8 @@ class DeadlineWatchdog:
                 log.exception("deadline watchdog failed")
 
     async def enforce(self, now: datetime) -> None:
+        if not self._leading():
+            return
         s = self._settings
         limits = {
             JobState.QUEUED: s.queued_deadline,
@@ -70,13 +85,21 @@ class DeadlineWatchdog:
             JobState.DELIVERING: s.delivering_deadline,
         }
         for job in await self._store.list_jobs(list(limits)):
-            if (now - job.state_changed_at).total_seconds() <= limits[job.state]:
+            if (now - job.state_changed_at).total_seconds() <= limits[job.state] or self._under_way(job):
                 continue
-            if job.state is JobState.SUBMITTING and self._poller.is_polling(job.id):
-                continue
+            if not self._leading():  # deposed while this pass ran (a slow store): the new dispatcher decides
+                return
             reason, detail, expired = _OUTCOMES[job.state]
             await self._failer.fail(job, (job.state,), reason, detail, expired=expired)
         # A RUNNING job with no poll task (it should always have one) is resumed here.
         for job in await self._store.list_jobs([JobState.RUNNING]):
-            if not self._poller.is_polling(job.id) and job.generate_uuid and self._accepting():
-                self._poller.spawn(job)
+            if not self._poller.is_polling(job.id) and job.generate_uuid and self._accepting() and self._leading():
+                self._poller.resume(job)
+
+    def _under_way(self, job: Job) -> bool:
+        """Still being worked on, so not stuck: a submit in flight here, or a delivery here or elsewhere."""
+        if job.state is JobState.SUBMITTING:
+            return self._submitting(job.id)
+        if job.state is JobState.DELIVERING:
+            return self._delivering(job.id) or not self._owns(job)
+        return False

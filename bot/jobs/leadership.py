@@ -5,8 +5,10 @@ LiblibAI (so the account's rate and concurrency limits are enforced in one place
   set by the database clock on PostgreSQL, always held on SQLite (one process owns the file).
 - ``LeaderElector`` runs the loop: renew (or try to acquire) every ``interval``; it believes it leads
   only until ``ttl`` after the last successful renewal was *sent*, so it stops before anyone else can
-  take over. It is not the fence: guarded state transitions in the store still make sure a job is
-  submitted once even if two processes briefly both think they lead.
+  take over. That belief is not the fence: a process can stall (a pause, a slow store) between checking it
+  and acting. ``fence`` is the holder's fencing token (the lease's epoch, new at every acquisition); the
+  submitter's move to SUBMITTING is made with it, so the store refuses it once another process has taken
+  the lease over, however late the deposed one acts.
 
 Timing: a standby takes over at most ``ttl + interval`` after the leader's last renewal. With
 ``lease_timing(bound)`` (ttl = 3/4 of the bound, interval = 1/4) takeover happens within ``bound``
@@ -24,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-from bot.storage import Lease, LeaseStore
+from bot.storage import Fence, Lease, LeaseStore
 
 __all__ = ["DISPATCHER", "LeaderElector", "elector_for", "lease_timing", "new_holder_id"]
 
@@ -51,7 +53,8 @@ class LeaderElector:
     ``run()`` loops until cancelled, calling ``on_change(True/False)`` when leadership is won or lost
     (an exception from ``on_change`` ends ``run()``; the lease then lapses and a standby takes over).
     Between two steps the lease may lapse unnoticed by ``on_change``: check ``is_leader`` right
-    before each submit. ``resign()`` releases the lease (on shutdown, after dispatching stopped).
+    before each submit, and fence the store write that authorises it with ``fence``. ``resign()``
+    releases the lease (on shutdown, after dispatching stopped).
     """
 
     def __init__(
@@ -74,10 +77,16 @@ class LeaderElector:
         self._sleep = sleep
         self._valid_until = float("-inf")
         self._was_leader = False
+        self._fence: Fence | None = None
 
     @property
     def is_leader(self) -> bool:
         return self._monotonic() < self._valid_until
+
+    @property
+    def fence(self) -> Fence | None:
+        """The fencing token of the lease held now (None while not leading)."""
+        return self._fence if self.is_leader else None
 
     async def step(self) -> bool:
         """One acquire/renew attempt; returns ``is_leader`` afterwards.
@@ -86,11 +95,12 @@ class LeaderElector:
         confirmed lease still counts until it lapses, so one failed renewal does not stop dispatching."""
         sent = self._monotonic()
         try:
-            held = await self.lease.acquire_or_renew(self.holder_id)
+            fence = await self.lease.acquire_or_renew(self.holder_id)
         except Exception as exc:
             log.warning("%s: lease renewal failed (%s)", self.holder_id, type(exc).__name__)
             return self.is_leader
-        self._valid_until = sent + self._ttl if held else float("-inf")
+        self._fence = fence
+        self._valid_until = sent + self._ttl if fence is not None else float("-inf")
         return self.is_leader
 
     async def run(self, on_change: Callable[[bool], Awaitable[None]] | None = None) -> None:
@@ -106,6 +116,7 @@ class LeaderElector:
     async def resign(self) -> None:
         self._valid_until = float("-inf")
         self._was_leader = False
+        self._fence = None
         await self.lease.release(self.holder_id)
 
 

@@ -3,7 +3,8 @@
 Its invariants:
 - a job is submitted at most once (bot/jobs/submit.py);
 - a job found in SUBMITTING at start-up has an unknown outcome: it is failed and refunded, never resubmitted;
-- RUNNING jobs resume polling by generateUuid; DELIVERING jobs are delivered again (the sink is idempotent).
+- RUNNING jobs resume polling by generateUuid (cancelled ones too: they are billed, and settled when their task
+  ends); DELIVERING jobs are delivered again (the sink is idempotent).
 
 With several processes on one database, one elected dispatcher submits and polls (and sweeps finished jobs:
 bot/jobs/retention.py), and each process delivers the jobs of its own Discord shards (its delivery scan finds
@@ -23,6 +24,7 @@ from bot.generation.families import SubmitBuilder
 from bot.i18n import N_, Text
 from bot.jobs._parts import RunnerParts
 from bot.jobs._tasks import TaskSet, cancel_all
+from bot.jobs.admission import AuditBlocked
 from bot.jobs.deadlines import DeadlineWatchdog
 from bot.jobs.deliver import Deliverer
 from bot.jobs.events import JobFailer
@@ -32,6 +34,7 @@ from bot.jobs.retention import JobRetention
 from bot.jobs.scheduling import FairQueue
 from bot.jobs.sink import ResultSink
 from bot.jobs.submit import Submitter
+from bot.media.workers import ImageWorkers
 from bot.models import FailureReason, Job, JobState
 from bot.ops.metrics import NULL_METRICS, JobMetrics
 from bot.settings import QueueSettings
@@ -51,6 +54,7 @@ class JobRunner:
         build_submit: SubmitBuilder,
         settings: QueueSettings,
         *,
+        images: ImageWorkers,
         fair: FairQueue | None = None,
         max_image_bytes: int = 10 * 1024 * 1024,
         watchdog_interval: float = 5.0,
@@ -59,6 +63,7 @@ class JobRunner:
         owns: Callable[[Job], bool] | None = None,
         delivery_scan_interval: float = 0.5,
         delivery_retry_delay: float = 15.0,
+        audit_blocked: AuditBlocked | None = None,
         retention: JobRetention | None = None,
     ) -> None:
         self._store = store
@@ -72,10 +77,11 @@ class JobRunner:
         self._owns = owns or (lambda _job: True)
         self._delivery_scan_interval = delivery_scan_interval
         self._accepting = True
-        self._failer = JobFailer(store, sink, metrics)
+        self._failer = JobFailer(store, sink, metrics, audit_blocked=audit_blocked)
         parts = RunnerParts(store, client, sink, self._failer, metrics)
         self._deliverer = Deliverer(
             parts,
+            images=images,
             max_image_bytes=max_image_bytes,
             retry_base=delivery_retry_delay,
             deadline=settings.delivering_deadline,
@@ -88,11 +94,21 @@ class JobRunner:
             self._tasks,
             elector=elector,
             on_running=self._poller.spawn,
+            on_lost=self._poller.follow_lost,
             estimated_wait=client.estimated_wait,
             accepting=self.accepting,
         )
         self._watchdog = DeadlineWatchdog(
-            store, settings, self._failer, self._poller, interval=watchdog_interval, accepting=self.accepting
+            store,
+            settings,
+            self._failer,
+            self._poller,
+            interval=watchdog_interval,
+            accepting=self.accepting,
+            leading=self._leading,
+            submitting=self._submitter.is_submitting,
+            delivering=self._deliverer.is_delivering,
+            owns=self._owns,
         )
         self._retention = retention  # the dispatcher sweeps finished jobs' tokens and old rows
 
@@ -113,6 +129,10 @@ class JobRunner:
 
     def wake(self) -> None:
         self._submitter.wake()
+
+    def _leading(self) -> bool:
+        """Whether this process may act as the dispatcher now (its lease is fresh), not merely was told so."""
+        return self._elector is None or self._elector.is_leader
 
     @property
     def is_dispatcher(self) -> bool:
@@ -187,8 +207,7 @@ class JobRunner:
             )
         for job in await self._store.list_jobs([JobState.RUNNING]):
             if job.generate_uuid:
-                self._client.adopt(job.generate_uuid)
-                self._poller.spawn(job)
+                self._poller.resume(job)
         for job in await self._store.list_jobs([JobState.DELIVERING]):
             self._deliver_if_mine(job)
 

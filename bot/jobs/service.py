@@ -3,7 +3,9 @@
 Starting a job is one use case with one owner (``start``): admit (the Admission port), enqueue with the caps
 enforced atomically in the store, then tell the admission the job is stored, or that it was refused (so what
 admission claimed, a cooldown, is given back). A job with expensive work to do first (fetching and publishing
-images) is ``precheck``ed before it: the same refusals as things stand, claiming nothing.
+images), or one its member must confirm, is ``precheck``ed before it: the same refusals as things stand, claiming
+nothing. ``quote`` is its estimated cost; ``cheaper_alternative`` picks the cheapest of the same request in other
+modes that would be admitted now (offered when a points budget refuses the request).
 
 Who may see a job (its id, prompt and result) has one owner too, ``visible_to``: every lookup by id for a
 member (``get_visible``) and every listing shown to one (``snapshot``) goes through it.
@@ -13,19 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.errors import (
     BotError,
     JobNotCancellableError,
     JobNotFoundError,
+    JobSubmittingError,
     NotJobOwnerError,
     QueueFullError,
     TooManyActiveJobsError,
 )
 from bot.i18n import N_, Text
-from bot.jobs.admission import Admission, OpenAdmission, Requester
+from bot.jobs.admission import Admission, OpenAdmission, Quote, Requester
 from bot.jobs.events import log_job_event
 from bot.jobs.scheduling import FairQueue
 from bot.models import ACTIVE_STATES, FailureReason, GenerationRequest, Job, JobState
@@ -108,6 +111,26 @@ class JobService:
         cap = self._active_cap(await self.admission.active_cap(requester))
         if await self._store.count_active(requester.user_id) >= cap:  # the enqueue's test, read-only
             raise TooManyActiveJobsError(cap)
+
+    async def quote(self, requester: Requester, request: GenerationRequest) -> Quote:
+        """The request's estimated cost and whether its member confirms it first (the admission's price table)."""
+        return await self.admission.quote(requester, request)
+
+    async def cheaper_alternative(
+        self, requester: Requester, request: GenerationRequest, alternatives: Sequence[GenerationRequest]
+    ) -> tuple[GenerationRequest, Quote] | None:
+        """The cheapest of ``alternatives`` (``request`` in other modes) whose estimate is below ``request``'s and
+        that the pre-check admits as things stand: allowed here (models, features, caps) and within every budget.
+        None when none fits. Claims nothing."""
+        price = (await self.quote(requester, request)).points
+        quoted = [(await self.quote(requester, alternative), n) for n, alternative in enumerate(alternatives)]
+        for quote, n in sorted((q for q in quoted if q[0].points < price), key=lambda q: (q[0].points, q[1])):
+            try:
+                await self.precheck(requester, alternatives[n])
+            except BotError:
+                continue
+            return alternatives[n], quote
+        return None
 
     async def start(self, requester: Requester, job: Job) -> tuple[Job, int]:
         """Admit ``job``, enqueue it (reserving its debits atomically) and return it with its queue position.
@@ -244,18 +267,28 @@ class JobService:
         return job
 
     async def cancel(self, job_id: str, *, actor_id: int, is_admin: bool) -> Job:
+        """Cancel for the requester (or an admin). A queued job ends CANCELLED at once, refunded. A job LiblibAI
+        already accepted cannot be stopped there (no cancel call) and is billed: it stays RUNNING, marked
+        cancelled, until its task ends, and is then settled at the billed cost (``Job.cancel_requested``)."""
         job = await self.get(job_id)
         if job.user_id != actor_id and not is_admin:
             raise NotJobOwnerError()
         moved = await self._store.transition(
             job_id,
-            (JobState.QUEUED, JobState.RUNNING),
+            JobState.QUEUED,
             JobState.CANCELLED,
             failure_reason=FailureReason.CANCELLED,
             failure_detail=Text(N_("Cancelled.")),
         )
-        if moved is None:
-            raise JobNotCancellableError(str((await self.get(job_id)).state))
-        log_job_event(moved, "cancelled", by=actor_id)
-        self._metrics.job_entered(moved)
-        return moved
+        if moved is not None:
+            log_job_event(moved, "cancelled", by=actor_id)
+            self._metrics.job_entered(moved)
+            return moved
+        requested = await self._store.request_cancel(job_id, JobState.RUNNING)
+        if requested is not None:
+            log_job_event(requested, "cancel_requested", by=actor_id)
+            return requested
+        state = (await self.get(job_id)).state
+        if state is JobState.SUBMITTING:  # a moment later it is RUNNING (cancel then) or back in the queue
+            raise JobSubmittingError()
+        raise JobNotCancellableError(str(state))

@@ -1,7 +1,10 @@
 """Submitting: the fair loop that hands queued jobs to LiblibAI, within the account's task slots.
 
-A job is submitted at most once: it enters SUBMITTING before the request and leaves it only with a stored
-generateUuid (RUNNING), a provable non-submit (back to QUEUED, a little later) or a failure.
+A job is submitted at most once: it enters SUBMITTING only once its attempt holds the submit slot (a
+concurrency slot and the rate limiter's turn), right before the request, and leaves it only with a stored
+generateUuid (RUNNING), a provable non-submit (back to QUEUED, a little later) or a failure. A crash while it
+waits for the slot leaves it QUEUED, so it is submitted after the restart. The move to SUBMITTING is fenced
+by the dispatcher lease (``_Gate``), so a deposed dispatcher can no longer submit.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class Submitter(RunnerPart):
         *,
         elector: LeaderElector | None,
         on_running: Callable[[Job], None],
+        on_lost: Callable[[Job, str], None],
         estimated_wait: Callable[[int], float],
         accepting: Callable[[], bool],
     ) -> None:
@@ -56,8 +60,10 @@ class Submitter(RunnerPart):
         self._on_running = on_running  # a job just got its generateUuid: poll it
         self._estimated_wait = estimated_wait
         self._accepting = accepting  # False once the runner stops: never submit after that
+        self._on_lost = on_lost  # a task whose job stopped waiting for it: follow it to free its slot
         self._wake = asyncio.Event()
         self._reporting: asyncio.Task[None] | None = None
+        self._in_flight: set[str] = set()  # job ids whose submit is under way here
 
     def wake(self) -> None:
         self._wake.set()
@@ -67,7 +73,8 @@ class Submitter(RunnerPart):
         while self._accepting():
             try:
                 await self._client.wait_for_capacity()
-                job = await self.next_job()
+                # Deposed but not told yet (the election loop stalled): wait, touching nothing, until it is.
+                job = await self.next_job() if self._leads() else None
                 if job is None:
                     self._wake.clear()
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that coincides
@@ -110,35 +117,50 @@ class Submitter(RunnerPart):
                 current, Progress(Stage.QUEUED, position=position, eta=self._estimated_wait(position))
             )
 
+    def is_submitting(self, job_id: str) -> bool:
+        """True while this process's submit of the job is under way (its request may still succeed)."""
+        return job_id in self._in_flight
+
+    def _leads(self) -> bool:
+        return self._elector is None or self._elector.is_leader
+
     async def submit(self, job: Job) -> None:
-        moved = await self._store.transition(
-            job.id, JobState.QUEUED, JobState.SUBMITTING, submit_attempts=job.submit_attempts + 1
-        )
-        if moved is None:
-            return  # cancelled or expired meanwhile
-        job = moved
-        self._fair.mark_served(job.user_id)
-        await self._sink.progress(job, Progress(Stage.SUBMITTING))
-        if self._elector is not None and not self._elector.is_leader:
-            # The lease lapsed since this loop started: never submit without it.
-            await self._store.transition(job.id, JobState.SUBMITTING, JobState.QUEUED)
-            return
+        """Submit ``job`` (QUEUED); it enters SUBMITTING only once it holds its slot, right before the request."""
         try:
             request = self._build_submit(job.request)
-            generate_uuid = await self._client.submit(request)
+        except Exception:
+            log.exception("job %s: could not build its submit request", job.id)
+            await self._failer.fail(
+                job, (JobState.QUEUED,), FailureReason.SERVICE_ERROR, Text(N_("Something went wrong while submitting."))
+            )
+            return
+        gate = _Gate(self, job)
+        self._in_flight.add(job.id)
+        log.debug("job %s: waiting for a submit slot", job.id)
+        try:
+            await self._submit(gate, request)
+        finally:
+            self._in_flight.discard(job.id)
+
+    async def _submit(self, gate: _Gate, request: liblib.SubmitRequest) -> None:
+        try:
+            generate_uuid = await self._client.submit(request, gate=gate)
+        except _NotSubmittedError as exc:
+            log.info("job %s: not submitted: %s", gate.job.id, exc)
+            return
         except (liblib.LiblibRateLimitError, liblib.LiblibConcurrencyError) as exc:
             self._metrics.liblib_error(exc)
             # The API refused before creating a task: safe to queue again, a little later.
-            log.info("job %s: submit refused (%s); re-queued", job.id, type(exc).__name__)
-            await self._requeue(job, exc.retry_after)
+            log.info("job %s: submit refused (%s); re-queued", gate.job.id, type(exc).__name__)
+            await self._requeue(gate.job, exc.retry_after)
             return
         except liblib.LiblibConnectionError as exc:
             self._metrics.liblib_error(exc)
             if not exc.reached_server:
-                await self._requeue(job, None)
+                await self._requeue(gate.job, None)
                 return
             await self._fail(
-                job,
+                gate.job,
                 FailureReason.SUBMIT_UNKNOWN,
                 Text(
                     N_(
@@ -150,20 +172,41 @@ class Submitter(RunnerPart):
             return
         except liblib.LiblibError as exc:
             self._metrics.liblib_error(exc)
-            await self._fail(job, *failure_for(exc))
+            await self._fail(gate.job, *failure_for(exc))
             return
         except Exception:
-            log.exception("job %s: unexpected error while submitting", job.id)
-            await self._fail(job, FailureReason.SERVICE_ERROR, Text(N_("Something went wrong while submitting.")))
+            if not gate.submitting:
+                raise  # the store failed before anything was sent: the job waits, the loop backs off
+            log.exception("job %s: unexpected error while submitting", gate.job.id)
+            await self._fail(gate.job, FailureReason.SERVICE_ERROR, Text(N_("Something went wrong while submitting.")))
             return
-        running = await self._store.transition(
-            job.id, JobState.SUBMITTING, JobState.RUNNING, generate_uuid=generate_uuid, submitted_at=utcnow()
-        )
-        if running is None:  # cannot happen: only the runner moves SUBMITTING jobs
-            log.error("job %s: lost SUBMITTING state after submit", job.id)
+        await self._submitted(gate.job, generate_uuid)
+
+    async def _submitted(self, job: Job, generate_uuid: str) -> None:
+        """The task exists (and holds a slot): record it, or if the job stopped waiting meanwhile, follow the
+        task until it ends so its slot is freed then."""
+        try:
+            running = await self._store.transition(
+                job.id, JobState.SUBMITTING, JobState.RUNNING, generate_uuid=generate_uuid, submitted_at=utcnow()
+            )
+        except asyncio.CancelledError:
+            # Stopping or handing over: start nothing now. Unrecorded, the job is failed as an unknown outcome
+            # (by the next dispatcher's resume); the task's slot here is freed, LiblibAI's in a while.
+            self._client.release(generate_uuid)
+            raise
+        except Exception:
+            self._on_lost(job, generate_uuid)  # unrecorded: the job stays SUBMITTING until its deadline
+            raise
+        if running is None:
+            # Failed or cancelled while the request was in flight (a new dispatcher's resume, say).
+            log.warning(
+                "job %s: left SUBMITTING while its submit was in flight; following task %s", job.id, generate_uuid
+            )
+            self._on_lost(job, generate_uuid)
             return
         log_job_event(running, "submitted")
         self._metrics.job_entered(running)
+        await self._sink.progress(running, Progress(Stage.WAITING))
         self._on_running(running)
 
     async def _requeue(self, job: Job, retry_after: float | None) -> None:
@@ -175,3 +218,60 @@ class Submitter(RunnerPart):
 
     async def _fail(self, job: Job, reason: FailureReason, detail: Text) -> None:
         await self._failer.fail(job, (JobState.SUBMITTING,), reason, detail)
+
+
+class _NotSubmittedError(Exception):
+    """The gate sent nothing: the job left the queue meanwhile, or this process no longer dispatches."""
+
+
+class _Gate:
+    """One job's ``liblib.SubmitGate``: SUBMITTING exactly while an attempt's request may be out.
+
+    ``sending`` moves the job QUEUED -> SUBMITTING once the attempt holds its slot and turn, fenced by the
+    dispatcher lease (a deposed dispatcher's move is refused by the store, however late it comes); a crash
+    before that leaves the job QUEUED, and the next start submits it. ``not_sent`` puts it back in the queue
+    while a provably refused attempt waits for its retry (``not_before``: a restart honours the wait too).
+    """
+
+    def __init__(self, submitter: Submitter, job: Job) -> None:
+        self._submitter = submitter
+        self.job = job  # as last stored
+        self.submitting = False  # this gate moved the job to SUBMITTING and has not moved it back
+        self._served = False
+
+    async def sending(self) -> None:
+        s = self._submitter
+        if not s._leads():  # the lease lapsed during the wait for the slot
+            raise _NotSubmittedError("this process is no longer the dispatcher")
+        fence = s._elector.fence if s._elector is not None else None
+        moved = await s._store.transition(
+            self.job.id,
+            JobState.QUEUED,
+            JobState.SUBMITTING,
+            fence=fence,
+            submit_attempts=self.job.submit_attempts + 1,
+        )
+        if moved is None:
+            raise _NotSubmittedError("no longer queued (cancelled or expired), or the dispatcher lease moved on")
+        self.job, self.submitting = moved, True
+        if not self._served:  # once per submit, however many attempts it takes
+            self._served = True
+            s._fair.mark_served(moved.user_id)
+        if not s._leads():  # the store took long enough for the lease to lapse: send nothing
+            await self._back_to_queue(None)
+            raise _NotSubmittedError("the dispatcher lease lapsed while the job was being marked")
+
+    async def not_sent(self, retry_in: float) -> None:
+        if not await self._back_to_queue(retry_in):
+            raise _NotSubmittedError("left SUBMITTING while a refused attempt waited for its retry")
+
+    async def _back_to_queue(self, retry_in: float | None) -> bool:
+        not_before = None if retry_in is None else utcnow() + timedelta(seconds=retry_in)
+        back = await self._submitter._store.transition(
+            self.job.id, JobState.SUBMITTING, JobState.QUEUED, not_before=not_before
+        )
+        self.submitting = False
+        if back is None:
+            return False
+        self.job = back
+        return True

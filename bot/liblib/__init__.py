@@ -1,7 +1,7 @@
 """LiblibAI open-API adapter: client, wire models, errors, routes (STYLE §2.2)."""
 
 from bot.liblib import models
-from bot.liblib.base import RequestKind
+from bot.liblib.base import RequestKind, SubmitGate
 from bot.liblib.client import LiblibClient
 from bot.liblib.endpoints import AuditStatus, Family, GenerateStatus
 from bot.liblib.errors import (
@@ -57,6 +57,7 @@ __all__ = [
     "LiblibTaskNotFoundError",
     "LiblibTimeoutError",
     "RequestKind",
+    "SubmitGate",
     "error_for_code",
 ]
 __all__ += models.__all__

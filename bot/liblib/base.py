@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Literal, Self, TypedDict, TypeVar
+from typing import Any, Literal, Protocol, Self, TypedDict, TypeVar
 
 import aiohttp
 from aiolimiter import AsyncLimiter
 from pydantic import ValidationError
 
 from bot.backoff import parse_retry_after, retry_delay
-from bot.liblib import signing
+from bot.liblib import endpoints, signing
 from bot.liblib.envelope import decode_envelope, transport_errors
 from bot.liblib.errors import (
     LiblibAuthError,
@@ -38,10 +38,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 RequestKind = Literal["submit", "query"]
-
-# Submits are spaced 2 % wider than the account's rate: the server stamps arrivals, and a request that left
-# a little late followed by one that left on time would otherwise look early to it (429, then a retry).
-_SUBMIT_SPACING = 1.02
 
 # What a query may try again: the server or the way to it misbehaved (rate limit, 5xx, transport, a garbled
 # answer), not the request itself.
@@ -63,6 +59,18 @@ def _should_retry(kind: RequestKind, error: BaseException, attempt: int, *, max_
     if isinstance(error, LiblibConnectionError):  # includes LiblibTimeoutError
         return not error.reached_server
     return isinstance(error, LiblibRateLimitError)
+
+
+class SubmitGate(Protocol):
+    """The caller's say at the edges of each submit attempt (the runner keeps its job's state there)."""
+
+    async def sending(self) -> None:
+        """This attempt holds its submit slot (a concurrency slot and the rate limiter's turn) and its request
+        leaves as soon as this returns. Raise to send nothing: the exception ends ``submit``."""
+
+    async def not_sent(self, retry_in: float) -> None:
+        """This attempt provably created no task (a rate limit, or a connect error before reaching the server)
+        and is tried again in ``retry_in`` seconds (after another ``sending``). Raise to stop there."""
 
 
 class ClientOptions(TypedDict, total=False):
@@ -92,7 +100,9 @@ class BaseClient:
         self._sleep = sleep
         self._clock = clock
         self._simulated = simulated
-        self._limiter = AsyncLimiter(max_rate=1, time_period=_SUBMIT_SPACING / settings.submit_per_second)
+        self._submit_interval = settings.submit_interval
+        self._limiter = AsyncLimiter(max_rate=1, time_period=self._submit_interval)
+        self._last_submit = float("-inf")  # loop time the last submit request left
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout, sock_connect=settings.connect_timeout)
         # Transfers of image bytes: bounded by stalls, not by total time.
         self._transfer_timeout = aiohttp.ClientTimeout(
@@ -123,8 +133,31 @@ class BaseClient:
 
     @property
     def simulated(self) -> bool:
-        """True when pointed at the built-in simulator (given by the composition root)."""
+        """True when talking to a simulator: said by the composition root (it started one), or learned from
+        the simulator's tag (``endpoints.SIMULATOR_HEADER``) on any answer. Never goes back to False."""
         return self._simulated
+
+    async def detect_simulator(self) -> bool:
+        """Ask ``base_url`` once, unsigned (``GET /``), whether it is a simulator: its answer carries the tag.
+
+        For a ``base_url`` other than LiblibAI's, so the first request is known to be simulated before it is
+        built. Never raises: an unreachable server leaves it unknown until its first answer.
+        """
+        url = self._settings.base_url.rstrip("/") + "/"
+        timeout = aiohttp.ClientTimeout(total=min(5.0, self._settings.request_timeout))
+        try:
+            async with self._http().get(url, timeout=timeout, allow_redirects=False) as resp:
+                await resp.read()
+                self._note_answer(resp.headers)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("could not ask %s whether it is a simulator (%s)", self._settings.base_url, type(exc).__name__)
+        return self._simulated
+
+    def _note_answer(self, headers: Mapping[str, str]) -> None:
+        """Learn from an answer's headers whether a simulator sent it."""
+        if not self._simulated and headers.get(endpoints.SIMULATOR_HEADER):
+            log.warning("LiblibAI at %s is a simulator: every result is simulated", self._settings.base_url)
+            self._simulated = True
 
     @property
     def settings(self) -> LiblibSettings:
@@ -145,25 +178,46 @@ class BaseClient:
         kind: RequestKind,
         parse: Callable[[Any], T],
         allow_bare: bool = False,
+        gate: SubmitGate | None = None,
     ) -> T:
         """POST ``body`` to ``path`` with a fresh signature per attempt; retry per ``_should_retry``.
 
-        Submits pass the rate limiter on every attempt; queries do not. ``parse`` turns ``data`` into the
-        result; a pydantic error there is a ``LiblibResponseValidationError`` (retried for queries).
+        Submits pass the rate limiter on every attempt, then ``gate.sending()``; an attempt retried is first
+        reported to ``gate.not_sent``. Queries do neither. ``parse`` turns ``data`` into the result; a
+        pydantic error there is a ``LiblibResponseValidationError`` (retried for queries).
         """
 
         async def attempt() -> T:
             if kind == "submit":
                 await self._limiter.acquire()
+                if gate is not None:
+                    await gate.sending()
+                await self._keep_submit_spacing()
             data = await self._post(path, body, allow_bare=allow_bare)
             try:
                 return parse(data)
             except ValidationError as exc:
                 raise LiblibResponseValidationError(f"{path}: unexpected response shape: {exc}") from exc
 
-        return await self._with_retries(kind, path, attempt)
+        return await self._with_retries(kind, path, attempt, before_retry=gate.not_sent if gate else None)
 
-    async def _with_retries(self, kind: RequestKind, label: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    async def _keep_submit_spacing(self) -> None:
+        """Right before a submit leaves: at least one interval after the previous one left. The limiter spaced
+        the turns; what ran between a turn and its request (the gate's store write) must not bunch them."""
+        loop = asyncio.get_running_loop()
+        wait = self._last_submit + self._submit_interval - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)  # the limiter's clock (the loop's), not the injectable retry sleep
+        self._last_submit = loop.time()
+
+    async def _with_retries(
+        self,
+        kind: RequestKind,
+        label: str,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        before_retry: Callable[[float], Awaitable[None]] | None = None,
+    ) -> T:
         max_attempts = self._settings.max_retries + 1
         number = 1
         while True:
@@ -184,6 +238,8 @@ class BaseClient:
                     getattr(exc, "code", None),
                     delay,
                 )
+                if before_retry is not None:
+                    await before_retry(delay)
                 await self._sleep(delay)
                 number += 1
 
@@ -199,6 +255,7 @@ class BaseClient:
             async with self._http().post(url, params=query, json=body, timeout=self._timeout) as resp:
                 raw = await resp.read()
                 status = resp.status
+                self._note_answer(resp.headers)
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         log.debug(
             "liblib POST %s -> HTTP %d, %d bytes in %.0f ms", path, status, len(raw), 1000 * (self._clock() - started)

@@ -15,5 +15,5 @@ class LiblibClient(TasksMixin, FilesMixin):
     """The LiblibAI adapter. Use as ``async with LiblibClient(settings) as client:``.
 
     Keyword arguments: ``session`` (injected, never closed here), ``sleep`` and ``clock`` (injected time),
-    ``simulated`` (pointed at the built-in simulator).
+    ``simulated`` (pointed at a simulator from the start; the client also learns it from the simulator's tag).
     """

@@ -15,6 +15,7 @@ class Family(StrEnum):
     SEEDREAM = "seedream"  # Seedream 4.0 / 4.5 (§5.8)
     LIBDREAM = "libdream"
     IMG1 = "img1"  # Smart IMG1 generate and inpaint
+    COMFY = "comfy"  # ComfyUI workflows registered on the account (§5.8)
 
 
 STAR3_TEXT2IMG = "/api/generate/webui/text2img/ultra"
@@ -27,6 +28,7 @@ SEEDREAM = "/api/generate/seedreamV4"
 LIBDREAM = "/api/generate/libDream"
 IMG1_GENERATE = "/api/generate/smart-img1/generate"
 IMG1_INPAINT = "/api/generate/smart-img1/inpaint"
+COMFY_APP = "/api/generate/comfyui/app"
 WEBUI_STATUS = "/api/generate/webui/status"
 GENERIC_STATUS = "/api/generate/status"
 COMFY_STATUS = "/api/generate/comfy/status"
@@ -45,9 +47,14 @@ SUBMIT_PATHS = frozenset(
         LIBDREAM,
         IMG1_GENERATE,
         IMG1_INPAINT,
+        COMFY_APP,
     }
 )
 STATUS_PATHS = frozenset({WEBUI_STATUS, GENERIC_STATUS, COMFY_STATUS})
+
+# Every answer of the simulator carries this header (the real API never sends it): a client that sees it
+# knows its results are simulated, whoever started the simulator.
+SIMULATOR_HEADER = "X-Liblib-Simulator"
 
 # Template uuids (liblib-api.md §3, §4).
 TEMPLATE_STAR3_TEXT2IMG = "5d7e67009b344550bc1aa6ccbfa1d7f4"
@@ -60,6 +67,7 @@ TEMPLATE_SEEDREAM = "0b6bad2fd350433ebb5abc7eb91f2ec9"
 TEMPLATE_LIBDREAM = "aa835a39c1a14cfca47c6fc941137c51"
 TEMPLATE_IMG1_GENERATE = "86c58ea26e9a45bd9f562c6306c17c0f"
 TEMPLATE_IMG1_INPAINT = "0fb3ddb15a094e74b1241fbda5db3199"
+TEMPLATE_COMFY = "4df2efa0f18d46dc9758803e478eb51c"  # the default; an account's workflow may name another
 
 # Default status route per family (§6.1). Configurable because the sources disagree for some routes.
 DEFAULT_STATUS_PATH: dict[Family, str] = {
@@ -69,6 +77,7 @@ DEFAULT_STATUS_PATH: dict[Family, str] = {
     Family.SEEDREAM: GENERIC_STATUS,
     Family.LIBDREAM: GENERIC_STATUS,
     Family.IMG1: GENERIC_STATUS,
+    Family.COMFY: COMFY_STATUS,
 }
 
 
@@ -131,3 +140,5 @@ IMG1_ASPECT_RATIOS = ("auto", "square", "portrait", "landscape")
 IMG1_QUALITIES = ("turbo", "normal", "masterpiece")
 IMG1_MAX_REFERENCES = 8
 IMG1_INPAINT_MAX_BYTES = 4 * 1024 * 1024  # the inpaint ``image`` and ``mask`` each (§9)
+# Result URLs that are videos, whichever list the status put them in (ComfyUI: ``videos``, §6.2).
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".m4v", ".mkv", ".avi")

@@ -3,6 +3,7 @@ and checkpoint/LoRA metadata (liblib-api.md §7, §8)."""
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import PurePath
 from typing import Any
@@ -54,7 +55,8 @@ class FilesMixin(BaseClient):
             form = aiohttp.FormData(quote_fields=False)
             for name, value in signature.form_fields():
                 form.add_field(name, value)
-            form.add_field("file", data, filename=upload_name, content_type=content_type)
+            # A stream, not the bytes: aiohttp warns that a body over 1 MB given as bytes may block the loop.
+            form.add_field("file", io.BytesIO(data), filename=upload_name, content_type=content_type)
             with transport_errors("oss upload"):
                 async with self._http().post(signature.post_url, data=form, timeout=self._transfer_timeout) as resp:
                     body = await resp.read()
@@ -92,6 +94,7 @@ class FilesMixin(BaseClient):
         async def attempt() -> bytes:
             with transport_errors(label):
                 async with self._http().get(url, timeout=self._transfer_timeout) as resp:
+                    self._note_answer(resp.headers)
                     if resp.status != 200:
                         await resp.read()
                         raise http_error(

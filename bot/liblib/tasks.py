@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Unpack
 
 from bot.backoff import retry_delay
-from bot.liblib.base import TRANSIENT_ERRORS, BaseClient, ClientOptions
+from bot.liblib.base import TRANSIENT_ERRORS, BaseClient, ClientOptions, SubmitGate
 from bot.liblib.durations import DurationEstimator
 from bot.liblib.endpoints import DEFAULT_STATUS_PATH, Family, GenerateStatus
 from bot.liblib.envelope import BODY_SNIPPET
@@ -133,8 +133,11 @@ class TasksMixin(BaseClient):
 
     # Generation -----------------------------------------------------------------------------------
 
-    async def submit(self, request: SubmitRequest) -> str:
+    async def submit(self, request: SubmitRequest, *, gate: SubmitGate | None = None) -> str:
         """Submit a generation and return its ``generateUuid``; waits for a free concurrency slot first.
+
+        ``gate`` hears of each attempt once it holds its slot and turn, right before the request leaves, and of
+        each attempt that provably created no task before it is tried again (see ``SubmitGate``).
 
         Raises ``LiblibConcurrencyError`` on 100054 (re-queue and try later). A ``LiblibConnectionError``
         with ``reached_server=True``, a ``LiblibServerError`` or a ``LiblibResponseValidationError`` means
@@ -143,7 +146,7 @@ class TasksMixin(BaseClient):
         await self.wait_for_capacity()
         self._submitting += 1
         try:
-            uuid = await self._request(request.path, request.to_body(), kind="submit", parse=_parse_submit)
+            uuid = await self._request(request.path, request.to_body(), kind="submit", parse=_parse_submit, gate=gate)
         except BaseException:
             self._submitting -= 1
             self._capacity_changed.set()
@@ -161,6 +164,7 @@ class TasksMixin(BaseClient):
             Family.STAR3: self._settings.star3_status_path,
             Family.CUSTOM: self._settings.custom_status_path,
             Family.KONTEXT: self._settings.kontext_status_path,
+            Family.COMFY: self._settings.comfy_status_path,
         }
         return configured.get(family) or DEFAULT_STATUS_PATH[family]
 
@@ -197,7 +201,8 @@ class TasksMixin(BaseClient):
 
         ``on_progress`` is awaited with every non-terminal status (errors in it are logged, not raised).
         Raises ``GenerationFailedError`` (status 6), ``GenerationTimedOutError`` (status 7),
-        ``AuditRejectedError`` (status 5 with no usable image) and ``GenerationWaitTimeoutError`` when
+        ``AuditRejectedError`` (status 5 with no usable image), each with the task's reported ``points_cost``,
+        and ``GenerationWaitTimeoutError`` when
         ``timeout`` (default ``settings.task_timeout``) passes first; its slot is then released.
         A status query that fails transiently (429, 5xx, transport, a garbled answer) even after the retry
         policy is tried again until the deadline: the task keeps running, and is billed, at LiblibAI while its
@@ -249,12 +254,16 @@ class TasksMixin(BaseClient):
                     status.generate_msg or "the image service reported a failure",
                     generate_uuid=generate_uuid,
                     status=code,
+                    points_cost=status.points_cost,
+                    account_balance=status.account_balance,
                 )
             if code == GenerateStatus.TIMED_OUT:
                 raise GenerationTimedOutError(
                     status.generate_msg or "the image service timed out the task",
                     generate_uuid=generate_uuid,
                     status=code,
+                    points_cost=status.points_cost,
+                    account_balance=status.account_balance,
                 )
             failures = 0
             if on_progress is not None:
@@ -302,12 +311,14 @@ class TasksMixin(BaseClient):
 
     def _result(self, generate_uuid: str, status: TaskStatus) -> TaskResult:
         result = TaskResult.from_status(status)
-        if not result.images:
+        if not result.images and not result.videos:
             blocked = status.blocked_count
             detail = f"{blocked} image(s) blocked" if blocked else "no image passed"
             raise AuditRejectedError(
                 status.generate_msg or f"the content audit rejected the result ({detail})",
                 generate_uuid=generate_uuid,
                 status=status.generate_status,
+                points_cost=status.points_cost,
+                account_balance=status.account_balance,
             )
         return result

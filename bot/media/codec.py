@@ -1,8 +1,10 @@
-"""Image bytes handling with Pillow: sniff and validate inputs, fit outputs into Discord's upload limit.
+"""Image bytes handling with Pillow: sniff and validate inputs, fit them into LiblibAI's upload limit, and fit
+outputs into Discord's.
 
 Inputs are checked by their real content, never their file name: PNG, JPEG and WebP pass through;
 a GIF becomes its first frame as PNG. Decompression bombs and oversized dimensions are refused
-before decoding pixels.
+before decoding pixels. Everything here but the size rule is CPU-heavy (a 4096×4096 image takes seconds):
+the async code calls it through ``bot.media.workers.ImageWorkers``, never on the event loop.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def check_input_size(size: int | None, *, field: str, limit: int = MAX_INPUT_IMA
 
 
 def sniff_input(data: bytes, *, field: str = "image", max_bytes: int = MAX_INPUT_IMAGE_BYTES) -> InputImage:
-    """Validate an input image by content; return it ready to hand to LiblibAI (GIF → first frame PNG)."""
+    """Validate an input image by content; return it ready to hand to LiblibAI (GIF → first frame PNG).
+    Decodes every pixel (CPU-heavy): call it through ``ImageWorkers``."""
     if not data:
         raise InvalidRequestError(field, N_("the file is empty."))
     check_input_size(len(data), field=field, limit=max_bytes)
@@ -102,26 +105,87 @@ def sniff_input(data: bytes, *, field: str = "image", max_bytes: int = MAX_INPUT
     return InputImage(data, _ALLOWED[fmt], ext, width, height)
 
 
-def as_png_or_jpeg(image: InputImage) -> InputImage:
-    """LiblibAI's upload flow takes jpg/png only: convert WebP to PNG."""
-    if image.extension in ("png", "jpg"):
+def as_png_or_jpeg(image: InputImage, *, max_bytes: int = MAX_INPUT_IMAGE_BYTES) -> InputImage:
+    """What LiblibAI's upload flow takes (liblib-api.md §7): a PNG or JPEG of at most ``max_bytes``.
+
+    A PNG or JPEG within the limit passes unchanged. Anything else (WebP, a GIF's frame grown past the limit
+    as a PNG) is re-encoded: as PNG when it has transparency or was lossless and still fits, else as JPEG
+    (a photo: a 4096×4096 WebP is ~50 MB as a PNG), downscaled until it fits. A valid input always fits.
+    CPU-heavy: call it through ``ImageWorkers``.
+    """
+    if image.extension in ("png", "jpg") and len(image.data) <= max_bytes:
         return image
     with Image.open(io.BytesIO(image.data)) as img:
-        out = io.BytesIO()
-        img.save(out, "PNG")
-    return InputImage(out.getvalue(), "image/png", "png", image.width, image.height)
+        img.load()
+        return _fit_upload(img, max_bytes, lossless_first=image.extension == "png")
 
 
-def as_png_mask(image: InputImage) -> InputImage:
-    """An inpaint mask as LiblibAI wants it: a grayscale PNG, white where to repaint (liblib-api.md §5.4)."""
+def _has_alpha(img: Image.Image) -> bool:
+    """Whether any pixel is (partly) transparent; an alpha channel that is all opaque does not count."""
+    if img.mode == "P":
+        return "transparency" in img.info
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        low = img.getchannel("A").getextrema()[0]  # one band: (min, max)
+        return isinstance(low, int | float) and low < 255
+    return False
+
+
+def _encoded(img: Image.Image, fmt: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    img.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def _fit_upload(img: Image.Image, max_bytes: int, *, lossless_first: bool) -> InputImage:
+    alpha = _has_alpha(img)
+    mode = "RGBA" if alpha else "RGB"
+    frame = img if img.mode == mode else img.convert(mode)
+    if lossless_first or alpha:
+        data = _encoded(frame, "PNG")
+        if len(data) <= max_bytes:
+            return InputImage(data, "image/png", "png", frame.width, frame.height)
+    qualities: tuple[int, ...] = (95, 85, 75)
+    scale = 1.0
+    while True:
+        size = (max(1, round(frame.width * scale)), max(1, round(frame.height * scale)))
+        scaled = frame if scale == 1.0 else frame.resize(size, Image.Resampling.LANCZOS)
+        if alpha:
+            data = _encoded(scaled, "PNG")
+        else:
+            for quality in qualities:
+                data = _encoded(scaled, "JPEG", quality=quality)
+                if len(data) <= max_bytes:
+                    break
+        if len(data) <= max_bytes:
+            kind = ("image/png", "png") if alpha else ("image/jpeg", "jpg")
+            return InputImage(data, *kind, scaled.width, scaled.height)
+        if min(size) <= MIN_INPUT_SIDE:  # pragma: no cover - only for absurdly small limits
+            raise ValueError("cannot fit the image into the upload limit")
+        # Bytes grow about with the pixel count: aim just under the limit, in steps of 10-50 %.
+        scale *= min(0.9, max(0.5, 0.95 * (max_bytes / len(data)) ** 0.5))
+        qualities = (85,)
+
+
+def as_png_mask(
+    image: InputImage, *, size: tuple[int, int] | None = None, max_bytes: int = MAX_INPUT_IMAGE_BYTES
+) -> InputImage:
+    """An inpaint mask as LiblibAI wants it: a grayscale PNG, white where to repaint (liblib-api.md §5.4),
+    at ``size`` (the size the source image is uploaded at) and within ``max_bytes``: a mask too detailed
+    for that becomes pure black and white (1 bit per pixel, at most ~2 MB at 4096×4096).
+    CPU-heavy: call it through ``ImageWorkers``."""
     with Image.open(io.BytesIO(image.data)) as img:
-        out = io.BytesIO()
-        img.convert("L").save(out, "PNG")
-    return InputImage(out.getvalue(), "image/png", "png", image.width, image.height)
+        mask = img.convert("L")
+    if size is not None and mask.size != size:
+        mask = mask.resize(size, Image.Resampling.BILINEAR)
+    data = _encoded(mask, "PNG")
+    if len(data) > max_bytes:
+        data = _encoded(mask.convert("1", dither=Image.Dither.NONE), "PNG")
+    return InputImage(data, "image/png", "png", mask.width, mask.height)
 
 
 def normalize_for_discord(data: bytes, stem: str, *, max_bytes: int) -> ImageFile:
-    """Fit a result image into ``max_bytes``: PNG as is when small enough, else JPEG, then downscale."""
+    """Fit a result image into ``max_bytes``: PNG as is when small enough, else JPEG, then downscale.
+    CPU-heavy: call it through ``ImageWorkers``."""
     with Image.open(io.BytesIO(data)) as img:
         width, height = img.size
         img.load()  # decode fully: a truncated or corrupt result raises here instead of reaching Discord
@@ -133,7 +197,7 @@ def normalize_for_discord(data: bytes, stem: str, *, max_bytes: int) -> ImageFil
         frame = rgb if scale == 1.0 else rgb.resize((max(1, int(width * scale)), max(1, int(height * scale))))
         for quality in (92, 85, 75):
             out = io.BytesIO()
-            frame.save(out, "JPEG", quality=quality, optimize=True)
+            frame.save(out, "JPEG", quality=quality)  # not optimize=True: it holds the GIL while it works
             if out.tell() <= max_bytes:
                 return ImageFile(f"{stem}.jpg", out.getvalue(), frame.width, frame.height)
         scale *= 0.75

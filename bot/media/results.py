@@ -18,6 +18,7 @@ from bot.i18n import N_
 from bot.liblib.endpoints import MAX_INPUT_IMAGE_BYTES
 from bot.media.codec import ImageFile, normalize_for_discord, sniff_input
 from bot.media.transport import ImageTransport
+from bot.media.workers import ImageWorkers
 from bot.models import Job, result_image
 
 log = logging.getLogger(__name__)
@@ -54,17 +55,19 @@ PostedImage = Callable[[], Awaitable[tuple[bytes, str]]]
 ResultUnavailableError when it is gone too)."""
 
 
-async def download_result_files(source: ResultSource, job: Job, *, max_file_bytes: int) -> list[ImageFile]:
+async def download_result_files(
+    source: ResultSource, job: Job, *, max_file_bytes: int, workers: ImageWorkers
+) -> list[ImageFile]:
     """The job's result images, fitted for Discord (each within ``max_file_bytes``, each message's ten within
-    Discord's request cap). Raises the download's LiblibError, or LiblibResponseValidationError for an image
-    that cannot be decoded (not an image, or cut short)."""
+    Discord's request cap) on ``workers``. Raises the download's LiblibError, or LiblibResponseValidationError
+    for an image that cannot be decoded (not an image, or cut short)."""
     images = job.result.images if job.result else ()
     limit = per_file_limit(len(images), max_file_bytes)
     files = []
     for index, image in enumerate(images):
         raw = await source.download(image.url, max_bytes=MAX_DOWNLOAD_BYTES)
         try:
-            files.append(normalize_for_discord(raw, f"{job.id}_{index + 1}", max_bytes=limit))
+            files.append(await workers.run(normalize_for_discord, raw, f"{job.id}_{index + 1}", max_bytes=limit))
         except (OSError, ValueError) as exc:  # Pillow: not an image, or cut short
             raise liblib.LiblibResponseValidationError(f"result image {index + 1} is unreadable") from exc
     return files
@@ -75,7 +78,7 @@ async def fetch_result_files(transport: ImageTransport, job: Job, *, max_file_by
     if not (job.result and job.result.images):
         raise ResultUnavailableError(job.id)
     try:
-        return await download_result_files(transport, job, max_file_bytes=max_file_bytes)
+        return await download_result_files(transport, job, max_file_bytes=max_file_bytes, workers=transport.workers)
     except liblib.LiblibError as exc:
         log.info("job %s: stored result images unavailable (%s)", job.id, type(exc).__name__)
         raise ResultUnavailableError(job.id) from exc
@@ -100,4 +103,5 @@ async def source_from_result(
         raw, url = await posted()
     if len(raw) > MAX_INPUT_IMAGE_BYTES:
         return url
-    return await transport.publish(sniff_input(raw, field="image"), source_url=url, stem=stem)
+    image = await transport.workers.run(sniff_input, raw, field="image")
+    return await transport.publish(image, source_url=url, stem=stem)

@@ -52,9 +52,9 @@ class SourceRef:
             return self.content_type.startswith("image/")
         return (self.filename or "").lower().endswith(IMAGE_EXTENSIONS) or self.filename is None
 
-    def check(self, *, limit: int = MAX_INPUT_IMAGE_BYTES) -> None:
-        """THE metadata check of a member's image, before any I/O: the declared size (within ``limit``) and type."""
-        check_input_size(self.size, field=self.field, limit=limit)
+    def check(self) -> None:
+        """THE metadata check of a member's image, before any I/O: the declared size and type."""
+        check_input_size(self.size, field=self.field)
         if not self.looks_like_image:
             raise InvalidRequestError(self.field, N_("that attachment is not an image (PNG, JPEG, WebP or GIF)."))
 

@@ -21,8 +21,10 @@ import aiohttp
 import asyncpg
 import discord
 
+import bot.ops.problems as problems
 from bot import liblib
 from bot.billing import BalanceBook
+from bot.composition import uses_other_service, with_dev_keys
 from bot.config_sources import Provenance
 from bot.liblib import Family, LiblibClient
 from bot.log import setup_logging
@@ -108,44 +110,32 @@ def _check_sqlite(url: str) -> Finding:
 # -- Discord --------------------------------------------------------------------------------------
 
 
+def _failed(problem: problems.Problem) -> Finding:
+    """A failed check worded as ``bot.ops.problems`` words it for every command."""
+    return Finding(False, problem.subject, problem.detail)
+
+
 async def check_discord(settings: Settings) -> tuple[Finding, int | None]:
     """The token's identity (and the application id for the invite URL), or the precise problem."""
     token = settings.discord.token.get_secret_value() if settings.discord.token else ""
     if not token:
-        return (
-            Finding(
-                False,
-                "Discord token",
-                "not set. Create an application at https://discord.com/developers/applications, open Bot -> "
-                "Reset Token, and set DISCORD_TOKEN (or token under [discord])",
-            ),
-            None,
-        )
+        return _failed(problems.token_missing()), None
     api = settings.discord.api_base_url.rstrip("/")
     headers = {"Authorization": f"Bot {token}", "User-Agent": "liblib-bot check"}
     try:
         async with aiohttp.ClientSession(timeout=_DISCORD_TIMEOUT, headers=headers) as http:
             status, me = await _get_json(http, f"{api}/users/@me")
             if status == 401:
-                return (
-                    Finding(
-                        False,
-                        "Discord token",
-                        "rejected by Discord (401 Unauthorized): it is wrong or was reset. Copy a new one from "
-                        "the Developer Portal (Bot -> Reset Token)",
-                    ),
-                    None,
-                )
+                return _failed(problems.token_rejected()), None
             if status != 200 or not isinstance(me, dict):
-                return Finding(False, "Discord token", f"Discord answered HTTP {status} to GET /users/@me"), None
+                return _failed(problems.discord_http_error(status)), None
             app_status, app = await _get_json(http, f"{api}/oauth2/applications/@me")
     except (aiohttp.ClientError, TimeoutError) as exc:
-        reason = str(exc) or type(exc).__name__
-        return Finding(False, "Discord", f"cannot reach Discord at {api}: {reason}"), None
+        return _failed(problems.discord_unreachable(api, str(exc) or type(exc).__name__)), None
     # Applications made since 2016 share the bot user's id; ask anyway for older ones.
     app_id = int(app["id"]) if app_status == 200 and isinstance(app, dict) and "id" in app else int(me["id"])
     if not me.get("bot", False):
-        return Finding(False, "Discord token", "this is not a bot token (the account is not a bot user)"), None
+        return _failed(problems.not_a_bot_token()), None
     return Finding(True, "Discord token", f"logged in as {me.get('username')} (id {me['id']})"), app_id
 
 
@@ -162,54 +152,63 @@ async def _get_json(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
 
 
 async def check_liblib(settings: Settings) -> Finding:
-    """One signed status query for a task that does not exist: proves the keys without spending points."""
+    """One signed status query for a task that does not exist: proves the keys without spending points.
+
+    A simulator tags its answers: then the line says every image would be simulated. With no keys and a
+    ``base_url`` pointing elsewhere than LiblibAI, the simulator's dev key pair is tried there (as the bot would).
+    """
     s = settings.liblib
     access = s.access_key.get_secret_value() if s.access_key else ""
     secret = s.secret_key.get_secret_value() if s.secret_key else ""
-    if not access or not secret:
+    dev_keys = not access or not secret
+    if dev_keys:
         missing = " and ".join(
             name for name, value in (("LIBLIB_ACCESS_KEY", access), ("LIBLIB_SECRET_KEY", secret)) if not value
         )
-        return Finding(
-            False,
-            "LiblibAI keys",
-            f"{missing} not set (or access_key/secret_key under [liblib]): the bot would use the built-in "
-            "simulator and every image would be simulated",
-        )
+        if not uses_other_service(s):
+            return Finding(
+                False,
+                "LiblibAI keys",
+                f"{missing} not set (or access_key/secret_key under [liblib]): the bot would use the built-in "
+                "simulator and every image would be simulated",
+            )
+        s = with_dev_keys(s)
     quick = s.model_copy(
         update={"max_retries": 0, "request_timeout": min(s.request_timeout, 15.0), "connect_timeout": 10.0}
     )
     where = f"LiblibAI at {s.base_url}"
+    client = LiblibClient(quick)
     try:
-        async with LiblibClient(quick) as client:
+        async with client:
             status = await client.get_status(Family.STAR3, f"liblib-bot-check-{uuid.uuid4().hex}")
     except liblib.LiblibTaskNotFoundError:
+        if client.simulated or dev_keys:
+            return _simulated_finding(client, dev_keys)
         return Finding(True, "LiblibAI keys", f"accepted by {where} (the points balance is shown with each task)")
-    except liblib.LiblibAccessDeniedError as exc:
-        return Finding(
-            False,
-            "LiblibAI keys",
-            f"{where} denied access (HTTP/code {exc.code}): the account has no API entitlement or no API points",
-        )
-    except liblib.LiblibAuthError as exc:
-        return Finding(
-            False,
-            "LiblibAI keys",
-            f"rejected by {where} ({exc.message}): check LIBLIB_ACCESS_KEY and LIBLIB_SECRET_KEY "
-            "(copy both again from the API page of your LiblibAI account) and that the clock is right",
-        )
-    except liblib.LiblibInsufficientPointsError:
-        return Finding(False, "LiblibAI points", f"the account at {where} is out of points: top it up")
-    except liblib.LiblibConnectionError as exc:
-        return Finding(False, "LiblibAI", f"cannot reach {where}: {exc.message}")
-    except liblib.LiblibRateLimitError:
-        return Finding(False, "LiblibAI", f"{where} is rate limiting this key (429): try again in a minute")
-    except liblib.LiblibResponseValidationError:
-        return Finding(False, "LiblibAI", f"{where} did not answer like the LiblibAI API: check [liblib] base_url")
     except liblib.LiblibError as exc:
-        return Finding(False, "LiblibAI", f"{where} answered with an error: {exc}")
+        if dev_keys and isinstance(exc, liblib.LiblibAuthError) and not isinstance(exc, liblib.LiblibAccessDeniedError):
+            return Finding(
+                False,
+                "LiblibAI keys",
+                f"not set, and {where} refused the simulator's dev key pair ({exc.message}): set "
+                "LIBLIB_ACCESS_KEY and LIBLIB_SECRET_KEY, or point [liblib] base_url at `liblib-bot simulate`",
+            )
+        problem = problems.liblib_problem(exc, where)
+        return _failed(problem) if problem else Finding(False, "LiblibAI", f"{where} answered with an error: {exc}")
+    if client.simulated or dev_keys:
+        return _simulated_finding(client, dev_keys)
     balance = f"; balance {status.account_balance} points" if status.account_balance is not None else ""
     return Finding(True, "LiblibAI keys", f"accepted by {where}{balance}")
+
+
+def _simulated_finding(client: LiblibClient, dev_keys: bool) -> Finding:
+    keys = "not set: the simulator's dev key pair is" if dev_keys else "your key pair is"
+    return Finding(
+        True,
+        "LiblibAI keys",
+        f"{keys} accepted by a LiblibAI SIMULATOR at {client.settings.base_url}: every image would be SIMULATED "
+        "(remove base_url under [liblib] to use LiblibAI)",
+    )
 
 
 # -- the account balance -------------------------------------------------------------------------

@@ -59,6 +59,9 @@ class ScopeConfig(BaseModel):
     server_images_per_day: int | None = Field(None, ge=0)
     server_points_per_day: int | None = Field(None, ge=0)
     server_points_per_month: int | None = Field(None, ge=0)
+    # Spending (server scope): ask the member to confirm a job estimated above this many points; None = never
+    # (an explicit null overrides the bot default), 0 = every job that costs points.
+    confirm_above_points: int | None = Field(None, ge=0)
     # Where and what.
     channel_allowed: bool | None = None  # server scope: the default for channels
     default_mode: str | None = None
@@ -76,6 +79,7 @@ class ScopeConfig(BaseModel):
     strike_block_hours: float | None = Field(None, gt=0)
     audit_display: AuditDisplay | None = None
     flagged_only_nsfw: bool | None = None
+    audit_strikes: bool | None = None  # server scope: a batch the audit blocks entirely is a strike
     timezone: str | None = None
     language: Language | None = None  # server scope: the default language of replies (bot.i18n)
     buttons_open: bool | None = None  # server scope: anyone may Reroll/Vary/Upscale/Remix/Restyle any result
@@ -172,6 +176,8 @@ class Policy:
     flagged_only_nsfw: bool
     timezone: str
     buttons_open: bool = False
+    audit_strikes: bool = True
+    confirm_above_points: int | None = None  # ask before jobs estimated above this many points; None: never
 
     @classmethod
     def defaults(cls, quotas: QuotaSettings, *, max_active: int, max_steps: int) -> Policy:
@@ -203,6 +209,8 @@ class Policy:
             audit_display=quotas.audit_display,
             flagged_only_nsfw=quotas.flagged_only_nsfw,
             timezone=quotas.timezone,
+            audit_strikes=quotas.audit_strikes,
+            confirm_above_points=quotas.confirm_above_points,
         )
 
 

@@ -10,6 +10,7 @@ from bot.settings import POSTGRES_SCHEMES
 from bot.storage.base import (
     EnqueueOutcome,
     EnqueueResult,
+    Fence,
     GuildSettingsStore,
     InvalidTransitionError,
     JobStore,
@@ -27,6 +28,7 @@ from bot.storage.sqlite import SqliteStore, open_sqlite_store
 __all__ = [
     "EnqueueOutcome",
     "EnqueueResult",
+    "Fence",
     "GuildSettingsStore",
     "InvalidTransitionError",
     "JobStore",

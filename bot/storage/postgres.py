@@ -17,7 +17,9 @@ Concurrency, across connections and processes alike (READ COMMITTED, the Postgre
 The schema lives in the first schema of the connection's ``search_path`` (``public`` by default;
 ``?search_path=bot`` in the URL picks another); migrations under ``migrations/postgres`` are recorded in
 ``schema_migrations`` and applied under an advisory lock, so processes starting together apply each once.
-The dispatcher lease is a row of ``leases`` (``PostgresLease``).
+The dispatcher lease is a row of ``leases`` (``PostgresLease``) with an epoch, the fencing token that a
+transition given a ``Fence`` checks (``_FENCE_SQL``). Every wait for a pooled connection is bounded
+(``ACQUIRE_TIMEOUT``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from asyncpg.pool import PoolConnectionProxy
 from bot.storage import _common
 from bot.storage._common import CounterKey
 from bot.storage._migrations import Migration, applied_names, load_migrations, migrate
-from bot.storage._sql import SqlConnection, SqlStore
+from bot.storage._sql import Params, SqlConnection, SqlStore
+from bot.storage.base import Fence
 
 __all__ = [
     "Conn",
@@ -73,6 +76,9 @@ ON CONFLICT (scope, scope_id, "window") DO UPDATE
 SET images = GREATEST(usage.images + $4::integer, 0), points = GREATEST(usage.points + $5::integer, 0)
 """
 _LOCK_SQL: Final = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+# The longest a statement waits for a pooled connection (all busy, or a new one that cannot connect: asyncpg's
+# own connect timeout is 60 s). A dispatcher whose store stalls longer must not act on a belief that old.
+ACQUIRE_TIMEOUT: Final = 10.0
 
 
 # -- URLs -------------------------------------------------------------------------------------------
@@ -179,18 +185,29 @@ async def _check_columns(conn: Conn) -> None:
 
 # -- the dispatcher lease ---------------------------------------------------------------------------
 
-# Take the row when it is ours (renewal) or expired (takeover); otherwise leave it and return nothing.
+# Take the row when it is ours (renewal) or expired (takeover); otherwise leave it and return nothing. The
+# epoch (the fencing token) grows with every acquisition: a takeover, or a holder coming back after its own
+# lease lapsed; a renewal of an unexpired lease keeps it. A released row is kept (expired) for its epoch.
 _ACQUIRE_SQL: Final = """
-INSERT INTO leases AS l (name, holder, expires_at)
-VALUES ($1, $2, COALESCE($4::timestamptz, clock_timestamp()) + make_interval(secs => $3::float8))
-ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+INSERT INTO leases AS l (name, holder, expires_at, epoch)
+VALUES ($1, $2, COALESCE($4::timestamptz, clock_timestamp()) + make_interval(secs => $3::float8), 1)
+ON CONFLICT (name) DO UPDATE SET
+    holder = excluded.holder,
+    expires_at = excluded.expires_at,
+    epoch = CASE
+        WHEN l.holder = excluded.holder AND l.expires_at > COALESCE($4::timestamptz, clock_timestamp())
+        THEN l.epoch ELSE l.epoch + 1
+    END
 WHERE l.holder = excluded.holder OR l.expires_at <= COALESCE($4::timestamptz, clock_timestamp())
-RETURNING holder
+RETURNING holder, epoch
 """
-_RELEASE_SQL: Final = "DELETE FROM leases WHERE name = $1 AND holder = $2"
+_RELEASE_SQL: Final = "UPDATE leases SET expires_at = '-infinity' WHERE name = $1 AND holder = $2"
 _HOLDER_SQL: Final = """
 SELECT holder FROM leases WHERE name = $1 AND expires_at > COALESCE($2::timestamptz, clock_timestamp())
 """
+# Still the current token: the lease row is share-locked, so a concurrent takeover either waits for this
+# transaction (whose move the new holder then finds) or committed first (and this move is refused).
+_FENCE_SQL: Final = " AND EXISTS (SELECT 1 FROM leases WHERE name = {} AND holder = {} AND epoch = {} FOR SHARE)"
 
 
 class PostgresLease:
@@ -220,21 +237,27 @@ class PostgresLease:
     def _now(self) -> datetime | None:
         return self._clock() if self._clock is not None else None
 
-    async def acquire_or_renew(self, holder_id: str) -> bool:
-        holder = await self._pool.fetchval(
-            _ACQUIRE_SQL, self._name, holder_id, self._ttl, self._now(), timeout=self._timeout
-        )
-        return bool(holder == holder_id)
+    async def acquire_or_renew(self, holder_id: str) -> Fence | None:
+        # The pool's wait for a connection is bounded too: a renewal that cannot start in time is a failed one.
+        async with self._pool.acquire(timeout=self._timeout) as conn:
+            row = await conn.fetchrow(
+                _ACQUIRE_SQL, self._name, holder_id, self._ttl, self._now(), timeout=self._timeout
+            )
+        if row is None or row["holder"] != holder_id:
+            return None
+        return Fence(self._name, holder_id, int(row["epoch"]))
 
     async def release(self, holder_id: str) -> None:
         try:
-            await self._pool.execute(_RELEASE_SQL, self._name, holder_id, timeout=self._timeout)
+            async with self._pool.acquire(timeout=self._timeout) as conn:
+                await conn.execute(_RELEASE_SQL, self._name, holder_id, timeout=self._timeout)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             log.warning("lease %s: release failed (%s); it will expire", self._name, type(exc).__name__)
 
     async def holder(self) -> str | None:
         """Who holds the lease now (None: nobody, or expired). For diagnostics and admin views."""
-        value = await self._pool.fetchval(_HOLDER_SQL, self._name, self._now())
+        async with self._pool.acquire(timeout=self._timeout) as conn:
+            value = await conn.fetchval(_HOLDER_SQL, self._name, self._now(), timeout=self._timeout)
         return str(value) if value is not None else None
 
 
@@ -249,16 +272,33 @@ class PostgresStore(SqlStore):
     _ADJUST_SQL = _ADJUST_SQL
     _RESULT_IMAGES_SQL = "jsonb_array_length(j.result -> 'images')"
 
-    def __init__(self, pool: asyncpg.Pool[asyncpg.Record], schema: str, target: str) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool[asyncpg.Record],
+        schema: str,
+        target: str,
+        *,
+        acquire_timeout: float = ACQUIRE_TIMEOUT,
+    ) -> None:
         self._pool: asyncpg.Pool[asyncpg.Record] | None = pool
         self._schema = schema
         self._target = target
+        self._acquire_timeout = acquire_timeout
 
     @classmethod
     async def open(
-        cls, url: str, *, min_size: int = 1, max_size: int = 10, migrations: Traversable | None = None
+        cls,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        migrations: Traversable | None = None,
+        acquire_timeout: float = ACQUIRE_TIMEOUT,
     ) -> Self:
-        """Create the pool and apply pending migrations (the schema itself must exist)."""
+        """Create the pool and apply pending migrations (the schema itself must exist).
+
+        ``acquire_timeout``: the longest any statement waits for a pooled connection (all in use, or a new
+        one that cannot connect) before it fails with ``TimeoutError``."""
         pool = await asyncpg.create_pool(postgres_dsn(url), min_size=min_size, max_size=max_size)
         try:
             async with pool.acquire() as conn:
@@ -270,7 +310,7 @@ class PostgresStore(SqlStore):
             raise
         target = redacted(url)
         log.info("PostgreSQL store open: %s, schema %s (version %d)", target, schema, version)
-        return cls(pool, schema, target)
+        return cls(pool, schema, target, acquire_timeout=acquire_timeout)
 
     @property
     def schema(self) -> str:
@@ -287,7 +327,7 @@ class PostgresStore(SqlStore):
 
     @contextlib.asynccontextmanager
     async def _read(self) -> AsyncIterator[SqlConnection]:
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(timeout=self._acquire_timeout) as conn:
             yield _Connection(conn)
 
     _write = _read  # one statement commits on its own
@@ -295,7 +335,7 @@ class PostgresStore(SqlStore):
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[SqlConnection]:
         """One transaction on a pooled connection: committed on exit, rolled back on any exception."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire(timeout=self._acquire_timeout) as conn, conn.transaction():
             yield _Connection(conn)
 
     def _encode_datetime(self, value: datetime) -> datetime:
@@ -309,6 +349,9 @@ class PostgresStore(SqlStore):
         if name == "percent" and value is not None:
             return float(value)  # a DOUBLE PRECISION column: asyncpg binds floats only
         return super()._encode_field(name, value)
+
+    def _fence_condition(self, params: Params, fence: Fence) -> str:
+        return _FENCE_SQL.format(params.add(fence.lease), params.add(fence.holder), params.add(fence.epoch))
 
     async def _lock_caps(self, conn: SqlConnection, user_id: int, *, queue: bool, user: bool) -> None:
         # Lock order everywhere: queue lock, user lock, then counters sorted by key.
@@ -343,7 +386,8 @@ class PostgresStore(SqlStore):
         if self._pool is None:
             return False
         try:
-            return bool(await self._pool.fetchval("SELECT 1", timeout=5.0) == 1)
+            async with self._pool.acquire(timeout=5.0) as conn:
+                return bool(await conn.fetchval("SELECT 1", timeout=5.0) == 1)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
             return False
 
@@ -355,9 +399,11 @@ class PostgresStore(SqlStore):
             log.info("PostgreSQL store closed: %s", self._target)
 
 
-async def open_postgres_store(url: str, *, min_size: int = 1, max_size: int = 10) -> PostgresStore:
+async def open_postgres_store(
+    url: str, *, min_size: int = 1, max_size: int = 10, acquire_timeout: float = ACQUIRE_TIMEOUT
+) -> PostgresStore:
     """Open a PostgresStore on ``url`` (migrating as needed). The caller closes it."""
-    return await PostgresStore.open(url, min_size=min_size, max_size=max_size)
+    return await PostgresStore.open(url, min_size=min_size, max_size=max_size, acquire_timeout=acquire_timeout)
 
 
 async def probe_postgres(url: str, *, connect_timeout: float = 5.0) -> str:

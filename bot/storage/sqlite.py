@@ -37,7 +37,8 @@ import aiosqlite
 from bot.storage import _common
 from bot.storage._common import CounterKey
 from bot.storage._migrations import Migration, load_migrations, migrate
-from bot.storage._sql import SqlConnection, SqlStore
+from bot.storage._sql import Params, SqlConnection, SqlStore
+from bot.storage.base import Fence
 
 __all__ = ["SingleProcessLease", "SqliteStore", "apply_migrations", "open_sqlite_store", "sqlite_path_from_url"]
 
@@ -268,10 +269,13 @@ def sqlite_path_from_url(url_or_path: str | Path) -> str:
 
 
 class SingleProcessLease:
-    """The lease of a database one process uses: that process always holds it."""
+    """The lease of a database one process uses: that process always holds it (one epoch, never fenced)."""
 
-    async def acquire_or_renew(self, holder_id: str) -> bool:
-        return True
+    def __init__(self, name: str = "dispatcher") -> None:
+        self._name = name
+
+    async def acquire_or_renew(self, holder_id: str) -> Fence:
+        return Fence(self._name, holder_id, 1)
 
     async def release(self, holder_id: str) -> None:
         return None
@@ -371,6 +375,9 @@ class SqliteStore(SqlStore):
     def _decode_datetime(self, raw: Any) -> datetime:
         return _decode_datetime(raw)
 
+    def _fence_condition(self, params: Params, fence: Fence) -> str:
+        return ""  # one process owns the file and always holds its lease: nobody to fence out
+
     async def _lock_caps(self, conn: SqlConnection, user_id: int, *, queue: bool, user: bool) -> None:
         return None  # BEGIN IMMEDIATE: this transaction is the only writer
 
@@ -384,7 +391,7 @@ class SqliteStore(SqlStore):
         return False
 
     def lease(self, name: str, *, ttl_seconds: float) -> SingleProcessLease:
-        return SingleProcessLease()
+        return SingleProcessLease(name)
 
     # -- lifecycle --------------------------------------------------------------------------------
 

@@ -158,3 +158,82 @@ async def test_sigkill_with_jobs_in_every_state_loses_nothing_and_submits_nothin
             assert uuid_prompt[job.generate_uuid or ""] == job.request.prompt
     assert_no_pings(fake)
     assert fake.spec_errors == [], fake.spec_errors
+
+
+async def test_sigkill_while_a_job_waits_for_the_rate_limiter_submits_it_after_the_restart(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """The second job waits for the submit limiter (one submit every 2.5 s) when the bot is SIGKILLed: nothing
+    was sent for it, so after the restart it is submitted and delivered once, not failed as an unknown outcome."""
+    sim_settings = SimulatorSettings(port=0, queued_seconds=0.1, running_seconds=0.5, auditing_seconds=0.1)
+    async with Simulator(sim_settings, submit_per_second=20.0, max_concurrent=5) as sim:
+        url = f"sqlite:///{tmp_path / 'bot.db'}"
+        settings_path = write_settings(
+            tmp_path / "bot.toml",
+            {
+                "discord": {
+                    "token": fake.token,
+                    "dev_guild_id": fake.guild_id,
+                    "api_base_url": fake.api_base,
+                    "gateway_url": fake.gateway_url,
+                },
+                "liblib": {
+                    "base_url": sim.base_url,
+                    "access_key": DEV_ACCESS_KEY,
+                    "secret_key": DEV_SECRET_KEY,
+                    "submit_per_second": 0.4,
+                    "poll_interval_min": 0.05,
+                    "poll_interval_max": 0.2,
+                    "request_timeout": 10.0,
+                    "image_transport": "upload",
+                },
+                "queue": {"max_active_per_user": 5, "progress_edit_interval": 0.3},
+                "storage": {"url": url},
+                # DEBUG: the submitter says when a job starts waiting for its submit slot.
+                "logging": {"level": "DEBUG"},
+            },
+        )
+        user = int(fake.add_member(8100, name="patient")["user"]["id"])
+        log_path = tmp_path / "bot.log"
+        bot = await start(settings_path, log_path=log_path, fake=fake)
+        try:
+            await bot.wait_ready(fake)
+            tokens = {}
+            for prompt in ("first", "second"):
+                tokens[prompt] = (await fake.slash("imagine", {"prompt": prompt}, user_id=user)).token
+            first = await wait_until(
+                url, lambda js: any(j.request.prompt == "first" and j.state is JobState.RUNNING for j in js), 20, bot
+            )
+            [second] = [j for j in first if j.request.prompt == "second"]
+
+            def waiting_for_the_limiter(jobs: list[Job]) -> bool:
+                # Before the fix the job is SUBMITTING by now; after it, the submitter logs that it waits.
+                [job] = [j for j in jobs if j.id == second.id]
+                return (
+                    job.state is JobState.SUBMITTING or f"job {second.id}: waiting for a submit slot" in bot.log_text()
+                )
+
+            at_kill = await wait_until(url, waiting_for_the_limiter, 20, bot)
+            assert await bot.kill(signal.SIGKILL) == -signal.SIGKILL
+        finally:
+            await bot.kill(signal.SIGKILL)
+        assert sim.counters.submits == 1  # the second job's request never left
+        assert {j.request.prompt: j.state for j in at_kill}["second"] is JobState.QUEUED
+
+        bot = await start(settings_path, log_path=log_path, fake=fake)
+        try:
+            await bot.wait_ready(fake)
+            final = await wait_until(url, lambda js: all(j.state.terminal for j in js), 30, bot)
+        finally:
+            assert await bot.kill(signal.SIGTERM) == 0
+        tasks = sim.tasks()
+
+    assert {j.request.prompt: j.state for j in final} == {"first": JobState.SUCCEEDED, "second": JobState.SUCCEEDED}
+    assert sorted(t.params.get("prompt") for t in tasks) == ["first", "second"]  # each submitted once
+    for job in final:
+        token = tokens[job.request.prompt]
+        uploads = {c.response["id"] for c in fake.calls if is_original_edit(c, token) and c.status == 200 and c.files}
+        assert uploads == {str(job.result_message_id)}, job.request.prompt  # delivered once
+        assert not job.refunded
+        assert not any(is_failure_notice(c, token) for c in fake.calls)
+    assert_no_pings(fake)

@@ -102,7 +102,7 @@ async def test_enhance_and_quality_are_refused_where_the_mode_has_none(env: Env)
         assert words in await private_reply(env.fake, inter), options
     image = attachments(env.fake, image=png())
     inter = await env.fake.slash("imagine", {"prompt": "a fox", "mode": "libdream"}, attachments=image)
-    assert "takes no images" in await private_reply(env.fake, inter)
+    assert "does not take an input image" in await private_reply(env.fake, inter)
     await env.fake.handled()
     assert env.sim.counters.submit_requests == 0
 
@@ -140,13 +140,24 @@ async def test_restyle_img1_inpaint_with_a_mask(env: Env) -> None:
     assert job.request.mask_image == task.params["mask"]
 
 
+async def test_img1_inpaint_uploads_a_larger_image_within_its_4_mb(env: Env) -> None:
+    """Smart IMG1 inpaint takes an image and a mask of at most 4 MB each (the simulator refuses more with
+    100030): a 5 MB image is re-encoded to fit before it is uploaded, and the mask follows its size."""
+    source = png(512, 512, (90, 90, 90)) + b"\0" * (5 << 20)  # a picture with 5 MB of trailing bytes
+    inter = await slash_restyle(
+        env.fake, {"prompt": "a red scarf", "mode": "img1-inpaint"}, image=source, mask=png(512, 512, (255,) * 3)
+    )
+    await wait_result(env.fake, inter.token)
+    [task] = env.sim.tasks()
+    assert task.path == ep.IMG1_INPAINT and len(env.sim.counters.source_fetches) == 2
+    assert env.sim.counters.source_digests[0] != sha(source)  # not the 5 MB original
+
+
 async def test_img1_inpaint_refusals_cost_nothing(env: Env) -> None:
     cases: list[tuple[dict[str, object], dict[str, bytes], str]] = [
         ({"prompt": "x", "mode": "img1-inpaint"}, {"image": png()}, "/restyle"),
         ({"prompt": "x", "mode": "img1"}, {"image": png(), "mask": png()}, "img1-inpaint"),
-        ({"prompt": "x", "mode": "libdream"}, {"image": png()}, "takes no images"),
-        # declared over IMG1 inpaint's 4 MB: refused before any download
-        ({"prompt": "x", "mode": "img1-inpaint"}, {"image": png() + b"\0" * (5 << 20), "mask": png()}, "is 5.0 MB"),
+        ({"prompt": "x", "mode": "libdream"}, {"image": png()}, "does not take an input image"),
     ]
     for options, files, words in cases:
         inter = await slash_restyle(env.fake, options, **files)

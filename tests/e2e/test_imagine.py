@@ -8,8 +8,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageChops
 
+from bot.liblib.simulator.images import badge_image, layout
 from bot.models import JobState
 from bot.storage import open_store
 from tests.e2e.conftest import Env, assert_no_pings, make_settings, running_bot
@@ -98,7 +99,9 @@ async def test_audit_rejection_gets_a_distinct_message(env: Env) -> None:
     env.sim.fail_next_tasks("audit_reject")
     inter = await env.fake.slash("imagine", {"prompt": "something the audit dislikes"})
     call = await wait_embed_title(env.fake, inter.token, "filtered by audit")
-    assert "refunded" in call.json["embeds"][0]["footer"]["text"]
+    # LiblibAI bills blocked images: the notice says what was charged (and a strike, by default).
+    assert "8 points charged" in call.json["embeds"][0]["footer"]["text"]
+    assert "Strike 1 of 3" in call.json["embeds"][0]["description"]
 
 
 async def test_generation_failure_gets_a_distinct_message(env: Env) -> None:
@@ -252,6 +255,28 @@ async def test_without_keys_the_builtin_simulator_is_used_and_results_say_so(fak
         inter = await fake.slash("imagine", {"prompt": "offline fox"})
         result = await wait_result(fake, inter.token)
     assert "simulated" in result.json["embeds"][0]["footer"]["text"]
+
+
+async def test_a_simulator_the_bot_did_not_start_still_marks_results_simulated(env: Env) -> None:
+    """Keys configured, ``base_url`` at a running simulator (``liblib-bot simulate``): its tag on every answer
+    makes the result say simulated; each delivered file's painted "k/n" is the k of its name."""
+    assert env.runtime.simulator is None and env.settings.liblib.has_keys
+    inter = await env.fake.slash("imagine", {"prompt": "a fox at the simulator", "count": 3})
+    queued = await env.fake.wait_for_call(
+        lambda c: is_original_edit(c, inter.token) and "Queued" in (c.json or {}).get("content", "")
+    )
+    assert "simulated" in queued.json["content"]  # known from the start (open_liblib asked the simulator)
+    result = await wait_result(env.fake, inter.token)
+    assert "simulated" in result.json["embeds"][0]["footer"]["text"]
+    fields = {f["name"]: f["value"] for f in result.json["embeds"][0]["fields"]}
+    assert "simulated" in fields["Mode"]
+    [job] = await wait_jobs(env.runtime.store, JobState.SUCCEEDED, 1)
+    assert [f.filename for f in result.files] == [f"{job.id}_{k}.png" for k in (1, 2, 3)]
+    for k, file in enumerate(result.files, start=1):
+        with Image.open(io.BytesIO(file.content)) as img:
+            where = layout(*img.size, 3)
+            painted = img.convert("RGB").crop(where.badge)
+        assert ImageChops.difference(painted, badge_image(k, 3, where)).getbbox() is None, file.filename
 
 
 async def test_imagine_with_an_image_sends_that_image_to_liblib(env: Env) -> None:

@@ -2,10 +2,10 @@
 
 Each case runs two jobs for one member, whose quota counter already holds an earlier job: one job hit by
 the injected fault, then one after it.
-It checks that the faulted job ends correctly (delivered, or failed with its distinct message and a
-refund), that the member sees a clear message in their interaction, that the quota counter holds exactly
-what the successful jobs really cost (so a failure was refunded once and a success was kept), that the
-job was never submitted twice, and that the bot goes on serving the next job.
+It checks that the faulted job ends correctly (delivered, or failed with its distinct message), that the
+member sees a clear message in their interaction, that the quota counter holds exactly what LiblibAI billed
+(a failure it billed nothing for was refunded once; a success, or a failure it billed, was charged that
+once), that the job was never submitted twice, and that the bot goes on serving the next job.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class Case:
     delivered: int | None = 1  # images the member gets; None: the job fails
     reason: FailureReason | None = None  # for failures: the distinct reason (and its embed title)
     submitted: int = 1  # tasks the simulator created for the faulted job (never more than one)
+    charged: bool = False  # a failure LiblibAI billed (its task succeeded there): charged, not refunded
 
 
 def ok(id: str, fault: str, route: str, count: int = 1, value: float | None = None, **kw: object) -> Case:
@@ -81,16 +82,16 @@ CASES = [
     # Task outcomes reported by polling, and refusals at submit.
     fails("generation-failed", FailureReason.GENERATION_FAILED, outcome="failed"),
     fails("timeout-status-7", FailureReason.SERVICE_TIMEOUT, outcome="timeout"),
-    fails("audit-rejected", FailureReason.AUDIT_REJECTED, outcome="audit_reject"),
+    fails("audit-rejected", FailureReason.AUDIT_REJECTED, outcome="audit_reject", charged=True),
     Case("audit-partial", outcome="partial_audit", images=2, delivered=1),
     fails("sensitive-prompt", FailureReason.BANNED_PROMPT, outcome="sensitive_prompt", submitted=0),
     fails("out-of-points", FailureReason.OUT_OF_POINTS, fault="100021", submitted=0),
-    # Result image downloads: transient errors are retried; a dead or garbled image fails the job.
+    # Result image downloads: transient errors are retried; a dead or garbled image fails the job (billed).
     ok("image-5xx-burst", "502", "image", count=2),
     ok("image-slow", "slow", "image", value=0.4),
-    fails("image-5xx-persistent", FailureReason.DELIVERY_FAILED, fault="500", route="image", count=3),
-    fails("image-not-an-image", FailureReason.DELIVERY_FAILED, fault="malformed", route="image"),
-    fails("image-truncated", FailureReason.DELIVERY_FAILED, fault="truncated", route="image"),
+    fails("image-5xx-persistent", FailureReason.DELIVERY_FAILED, fault="500", route="image", count=3, charged=True),
+    fails("image-not-an-image", FailureReason.DELIVERY_FAILED, fault="malformed", route="image", charged=True),
+    fails("image-truncated", FailureReason.DELIVERY_FAILED, fault="truncated", route="image", charged=True),
 ]
 
 
@@ -103,10 +104,14 @@ async def deliver_one(fake: FakeDiscord, store: Store, prompt: str) -> Job:
 
 
 def cost(job: Job) -> tuple[int, int]:
-    """What a finished job must leave on the quota counter: its actual images and points, or nothing."""
-    if job.state is not JobState.SUCCEEDED:
+    """What a finished job must leave on the quota counter: what LiblibAI billed (its delivered images, or
+    the images it reserved when it delivered none), or nothing when LiblibAI billed nothing."""
+    if job.refunded:
         return (0, 0)
-    assert job.result is not None and job.points_cost is not None
+    assert job.points_cost
+    if job.state is not JobState.SUCCEEDED:
+        return (job.request.count, job.points_cost)
+    assert job.result is not None
     return (len(job.result.images), job.points_cost)
 
 
@@ -138,12 +143,16 @@ async def test_liblib_fault(
             [embed] = notice.json["embeds"]
             assert embed["description"], "the member is told why"
             assert "Error" not in embed["description"] and "Traceback" not in embed["description"]
-            assert "quota refunded" in footers(notice)[0]
+            if case.charged:
+                assert f"{job_cost(sim, prompt)} points charged" in footers(notice)[0]
+                assert "charged" in embed["description"]
+            else:
+                assert "quota refunded" in footers(notice)[0]
         job = await job_by_prompt(store, prompt)
         if case.delivered is not None:
             assert job.state is JobState.SUCCEEDED and not job.refunded
         else:
-            assert job.state is JobState.FAILED and job.refunded
+            assert job.state is JobState.FAILED and job.refunded is not case.charged
             assert job.failure_reason is case.reason
         if case.fault is not None:
             assert sim.counters.faults_served - served == case.count, "the fault was really served"
@@ -158,6 +167,12 @@ async def test_liblib_fault(
     tasks = [t for t in sim.tasks() if prompt in str(t.params.get("prompt"))]
     assert len(tasks) == case.submitted
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no unexpected errors"
+
+
+def job_cost(sim: Simulator, prompt: str) -> int:
+    """The points the simulator billed for the task of ``prompt``."""
+    [task] = [t for t in sim.tasks() if t.params.get("prompt") == prompt]
+    return task.points
 
 
 async def store_usage(settings: Settings, user_id: int) -> tuple[int, int]:

@@ -8,11 +8,17 @@ row) and submits and polls for everyone; each process delivers the results of it
 - ``test_three_processes_deliver_every_job_once``: 30 jobs from six members over the three guilds are all
   delivered exactly once, by the process that owns the guild, with one submit per job, all from the one
   dispatcher, and no limit violation; a clean stop of the dispatcher hands the lease over at once.
+- ``test_a_dispatcher_stalled_while_its_job_waits_for_the_limiter_submits_nothing_after_it_wakes``: the
+  dispatcher is stopped (SIGSTOP) while its next job waits for the submit limiter; a standby takes over and
+  submits that job; woken (SIGCONT) past its lease, the stalled process sends nothing, and every job is
+  delivered once.
 - ``test_sigkilled_dispatcher_is_replaced_within_the_lease_bound``: the dispatcher is SIGKILLed with jobs
   running and queued; a standby takes over within ``queue.dispatcher_lease_seconds``, resumes the running
   jobs by their generateUuid, fails the job caught mid-submit with a refund, and submits the rest; the killed
   process is restarted (as systemd or Docker would) and delivers its shard's results; every other job is
   delivered exactly once and nothing is submitted twice.
+- ``test_a_cancelled_job_is_settled_once_across_a_dispatcher_takeover``: a job cancelled after LiblibAI accepted
+  it is followed by the new dispatcher to its end and settled once at the billed cost (issue 16).
 """
 
 from __future__ import annotations
@@ -33,12 +39,15 @@ import pytest
 from bot.jobs.leadership import DISPATCHER
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.models import FailureReason, Job, JobState
+from bot.quotas.service import GUILD_SCOPE
 from bot.settings import SimulatorSettings
 from bot.storage import PostgresStore, open_store
 from bot.storage.postgres import PostgresLease
 from tests.e2e.conftest import assert_no_pings
 from tests.e2e.faults import embed_titles, is_original_edit
+from tests.e2e.helpers import ack, custom_ids
 from tests.e2e.process import BotProcess, start, write_settings
+from tests.e2e.test_quotas import today
 from tests.fake_discord import Call, FakeDiscord
 from tests.fake_discord.state import CHANNEL_ID, GUILD_ID
 from tests.sim_thread import SimThread
@@ -157,7 +166,14 @@ class Cluster:
 
 
 @contextlib.asynccontextmanager
-async def cluster(tmp_path: Path, url: str, *, lease_seconds: float) -> AsyncIterator[Cluster]:
+async def cluster(
+    tmp_path: Path,
+    url: str,
+    *,
+    lease_seconds: float,
+    submit_per_second: float = SUBMIT_PER_SECOND,
+    log_level: str = "INFO",
+) -> AsyncIterator[Cluster]:
     async with contextlib.AsyncExitStack() as stack:
         sim = stack.enter_context(
             SimThread(
@@ -191,7 +207,7 @@ async def cluster(tmp_path: Path, url: str, *, lease_seconds: float) -> AsyncIte
                         "base_url": sim.sim.base_url,
                         "access_key": DEV_ACCESS_KEY,
                         "secret_key": DEV_SECRET_KEY,
-                        "submit_per_second": SUBMIT_PER_SECOND,
+                        "submit_per_second": submit_per_second,
                         "max_concurrent_tasks": MAX_CONCURRENT,
                         "poll_interval_min": 0.05,
                         "poll_interval_max": 0.2,
@@ -204,7 +220,7 @@ async def cluster(tmp_path: Path, url: str, *, lease_seconds: float) -> AsyncIte
                         "dispatcher_lease_seconds": lease_seconds,
                     },
                     "storage": {"url": url},
-                    "logging": {"level": "INFO"},
+                    "logging": {"level": log_level},
                 },
             )
             nodes.append(Node(shard, fake, settings_path, tmp_path / f"bot{shard}.log", members))
@@ -367,4 +383,106 @@ async def test_sigkilled_dispatcher_is_replaced_within_the_lease_bound(pg_schema
     # The new dispatcher told the member through the interaction: on the real Discord any process can edit any
     # interaction response; here each fake knows only its own guild's interactions, so look at every fake.
     assert any(is_failure_notice(c, token) for node in nodes for c in node.fake.calls), "member not told"
+    assert_fakes_clean(nodes)
+
+
+async def test_a_cancelled_job_is_settled_once_across_a_dispatcher_takeover(pg_schema_url: str, tmp_path: Path) -> None:
+    """Issue 16: a member cancels a job LiblibAI already accepted, then the dispatcher is SIGKILLed before the
+    task ends. The standby that takes over keeps following the task (the cancel request is in the store), and
+    the job ends CANCELLED, settled once at the points LiblibAI billed; a job running beside it is delivered."""
+    lease_seconds = 3.0
+    async with cluster(tmp_path, pg_schema_url, lease_seconds=lease_seconds) as group:
+        group.sim.call(group.sim.sim.set_durations, 0.1, 2 * lease_seconds + 4.0, 0.1)
+        await group.start()
+        dispatcher, old_holder = await group.dispatcher()
+        node = next(n for n in group.nodes if n is not dispatcher)  # it answers the click, and lives on
+        member = node.members[0]
+        stopped = await node.fake.slash("imagine", {"prompt": "cancel me"}, user_id=member)
+        kept = await node.fake.slash("imagine", {"prompt": "keep me"}, user_id=member)
+        await group.wait_jobs(
+            lambda js: len(js) == 2 and all(j.state is JobState.RUNNING for j in js), 20, "both jobs to run"
+        )
+        progress = node.fake.original_message(stopped)
+        [button] = [c for c in custom_ids(progress) if c.startswith("lb:cancel:")]
+        click = await node.fake.click(int(progress["id"]), button, user_id=member)
+        answer = (await ack(node.fake, click)).json
+        assert answer["type"] == 7, answer
+        assert await dispatcher.process.kill(signal.SIGKILL) == -signal.SIGKILL
+        assert not all(t.terminal for t in group.sim.tasks()), "the tasks ended before the kill"
+        while await group.lease.holder() in (None, old_holder):
+            await asyncio.sleep(0.05)
+        final = await group.wait_jobs(lambda js: all(j.state.terminal for j in js), 40, "both jobs to end")
+        await group.wait_call(
+            lambda c: is_original_edit(c, kept.token) and bool(c.files) and c.status == 200, 20, "the kept result"
+        )
+        await group.stop()
+        tasks = group.sim.tasks()
+        usage = await group.store.get_usage(GUILD_SCOPE, node.fake.guild_id, today())
+
+    by_prompt = {j.request.prompt: j for j in final}
+    cancelled, delivered = by_prompt["cancel me"], by_prompt["keep me"]
+    billed = {t.params["prompt"]: t.points for t in tasks}
+    assert len(tasks) == 2 and all(points > 0 for points in billed.values()), billed
+    assert cancelled.state is JobState.CANCELLED and not cancelled.refunded, cancelled
+    assert cancelled.points_cost == billed["cancel me"]
+    assert delivered.state is JobState.SUCCEEDED and delivered.points_cost == billed["keep me"]
+    assert usage == (2, sum(billed.values())), (usage, billed)
+    assert "still charges this job" in answer["data"]["content"]
+
+
+async def test_a_dispatcher_stalled_while_its_job_waits_for_the_limiter_submits_nothing_after_it_wakes(
+    pg_schema_url: str, tmp_path: Path
+) -> None:
+    lease_seconds = 3.0
+    jobs = 4
+    # One submit every 2 s: the dispatcher spends most of its time waiting for the limiter. DEBUG: the submitter
+    # says when a job starts waiting for its submit slot.
+    async with cluster(
+        tmp_path, pg_schema_url, lease_seconds=lease_seconds, submit_per_second=0.5, log_level="DEBUG"
+    ) as group:
+        await group.start()
+        stalled, old_holder = await group.dispatcher()
+        await group.imagine(jobs)
+        first = await group.wait_jobs(
+            lambda js: len(js) == jobs and sum(j.generate_uuid is not None for j in js) == 1, 20, "the first submit"
+        )
+        [submitted] = [j.id for j in first if j.generate_uuid is not None]
+
+        def in_the_limiter_wait(js: list[Job]) -> bool:
+            if any(j.state is JobState.SUBMITTING for j in js):  # (where the job waited before the fix)
+                return True
+            text = stalled.process.log_text()
+            return any(f"job {j.id}: waiting for a submit slot" in text for j in js if j.id != submitted)
+
+        at_stall = await group.wait_jobs(in_the_limiter_wait, 10, "the next job to wait for the limiter")
+        assert group.sim.counter_snapshot()["submits"] == 1
+        stalled.process.process.send_signal(signal.SIGSTOP)  # a stall: no crash, no release, no renewal
+        try:
+            while await group.lease.holder() in (None, old_holder):  # a standby takes over within the bound
+                await asyncio.sleep(0.05)
+            successor, _holder = await group.dispatcher()
+            assert successor is not stalled
+            await group.wait_jobs(lambda js: sum(j.generate_uuid is not None for j in js) >= 2, 15, "a new submit")
+        finally:
+            stalled.process.process.send_signal(signal.SIGCONT)  # woken, long past its lease
+        final = await group.wait_jobs(
+            lambda js: len(js) == jobs and all(j.state.terminal for j in js), 40, "every job to finish"
+        )
+        await group.stop_cleanly()  # a late submit by the woken process, if any, has happened by now
+        tasks = group.sim.tasks()
+        counters = group.sim.counter_snapshot()
+        stalled_log = stalled.process.log_text()
+        nodes = group.nodes
+
+    assert Counter(j.state for j in final) == {JobState.SUCCEEDED: jobs}, [(j.id, j.failure_reason) for j in final]
+    prompts = Counter(t.params.get("prompt") for t in tasks)
+    assert set(prompts) == {j.request.prompt for j in final} and set(prompts.values()) == {1}, prompts
+    assert counters["submits"] == jobs
+    assert counters["rate_limit_violations"] == 0 and counters["concurrency_violations"] == 0, counters
+    assert stalled_log.count("liblib submitted") == 1  # the first job only: nothing after it woke
+    assert not [j for j in at_stall if j.state is JobState.SUBMITTING]  # it waited in the queue
+    by_prompt = {j.request.prompt: j for j in final}
+    for node in nodes:
+        for prompt in node.tokens:
+            assert set(result_edits(node, prompt)) == {by_prompt[prompt].result_message_id}, (prompt, node.shard)
     assert_fakes_clean(nodes)

@@ -252,6 +252,27 @@ async def test_banned_words_are_refused_before_any_api_call_and_strikes_block(en
     await wait_result(fake, fine.token)
 
 
+@pytest.mark.parametrize(
+    "prompt",
+    ["a n.u.d.e girl", "nud\u0435s on a beach", "a nu\U000e0041\u034fde", "画一个 裸　体 女孩", "n u d e"],
+)
+async def test_disguised_banned_words_are_refused_before_any_api_call(env: Env, prompt: str) -> None:
+    fake, sim = env.fake, env.sim
+    await admin(fake, "settings", "words", {"action": "add", "words": "nude, 裸体"})
+    refused = await fake.slash("imagine", {"prompt": prompt, "mode": "kontext-pro"})
+    assert "does not allow" in await private_reply(fake, refused)
+    assert sim.counters.submit_requests == 0
+
+
+async def test_invisible_characters_never_reach_liblib(env: Env) -> None:
+    fake, sim = env.fake, env.sim
+    typed = "a c\u034fat\U000e0041 in \u3164the snow\ufe0f, 雪\u180e地里的猫"
+    ok = await fake.slash("imagine", {"prompt": typed, "mode": "kontext-pro"})
+    await wait_result(fake, ok.token)
+    [task] = sim.tasks()
+    assert task.params["prompt"] == "a cat in the snow, 雪地里的猫"
+
+
 async def test_channel_restrictions_and_usage_and_prompt_log(env: Env) -> None:
     fake = env.fake
     art = 8_400_000_000_000_001

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import InvalidRequestError
-from bot.generation.builder import RequestBuilder, clean_prompt
+from bot.generation.builder import RequestBuilder
+from bot.generation.prompt_text import clean_prompt
 from bot.settings import ModelsSettings
 
 
@@ -81,7 +82,7 @@ def test_clean_prompt_keeps_cjk_and_newlines() -> None:
         ({"mode": "seedream", "count": 12, "has_image": True, "reference_count": 3}, "count", "at most 11"),
         ({"mode": "seedream", "has_image": True, "reference_count": 10}, "image", "at most 10 reference"),
         ({"mode": "seedream-4.5", "has_image": True, "reference_count": 14}, "image", "at most 14 reference"),
-        ({"mode": "libdream", "has_image": True}, "image", "prompt only"),
+        ({"mode": "libdream", "has_image": True}, "image", "does not take an input image"),
         ({"mode": "libdream", "seed": 2**31}, "seed", "between 0 and 2147483647"),
         ({"mode": "seedream", "seed": 1}, "seed", "does not accept a seed"),
         ({"mode": "img1", "has_image": True, "reference_count": 8}, "image", "at most 8 reference"),
@@ -131,3 +132,17 @@ def test_mode_capabilities_agree_with_the_result_buttons(builder: RequestBuilder
         request = GenerationRequest(mode=mode, prompt="p")
         assert info.supports_vary == supports_vary(request), info.name
         assert info.supports_upscale == supports_upscale(request), info.name
+
+
+def test_in_mode_keeps_the_request_or_says_why_that_mode_cannot_take_it(builder: RequestBuilder) -> None:
+    vary = builder.build("a fox", mode="kontext-max", count=2).with_(source_images=("https://x/a.png",), strength=0.3)
+    pro = builder.in_mode(vary, "kontext-pro")
+    assert (pro.mode, pro.kontext_model, pro.count, pro.source_images) == ("kontext", "pro", 2, vary.source_images)
+    assert builder.in_mode(vary, "star3").source_images == vary.source_images  # every mode takes one image
+    two = vary.with_(source_images=("https://x/a.png", "https://x/b.png"))
+    with pytest.raises(InvalidRequestError, match="reference image"):
+        builder.in_mode(two, "kontext-pro")  # only Kontext max takes several images
+    with pytest.raises(InvalidRequestError, match="English"):
+        builder.in_mode(builder.build("一只狐狸", mode="kontext-pro"), "star3")
+    with pytest.raises(InvalidRequestError, match="seed"):
+        builder.in_mode(builder.build("a fox", mode="dreamtech-xl", seed=7), "kontext-pro")

@@ -13,9 +13,10 @@ from bot.jobs import JobRunner, Progress
 from bot.liblib import LiblibClient
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.media.codec import ImageFile
+from bot.media.workers import open_image_workers
 from bot.models import GenerationRequest, Job, JobResult, UsageDebit
 from bot.ops.metrics import Metrics
-from bot.settings import LiblibSettings, QueueSettings, Settings, SimulatorSettings
+from bot.settings import ImageSettings, LiblibSettings, QueueSettings, Settings, SimulatorSettings
 from bot.storage import Store, open_store
 
 
@@ -47,6 +48,7 @@ def new_job(job_id: str, user: int = 1) -> Job:
         guild_id=9,
         request=GenerationRequest(mode="star3", prompt="fox"),
         debits=(debit,),
+        points_reserved=debit.points,
     )
 
 
@@ -73,7 +75,11 @@ async def open_parts(
             poll_interval_max=0.05,
             **(liblib or {}),
         )
-        async with LiblibClient(liblib_settings) as client, open_store(f"sqlite:///{tmp_path}/t.db") as store:
+        async with (
+            LiblibClient(liblib_settings) as client,
+            open_store(f"sqlite:///{tmp_path}/t.db") as store,
+            open_image_workers(ImageSettings(workers=1)) as images,
+        ):
             sink = RecordingSink()
             queue_settings = QueueSettings(**({"queued_deadline": 60, "delivering_deadline": 60} | (queue or {})))
             runner = JobRunner(
@@ -82,6 +88,7 @@ async def open_parts(
                 sink,
                 make_submit_builder(Settings()),
                 queue_settings,
+                images=images,
                 watchdog_interval=3600,
                 metrics=metrics,
             )

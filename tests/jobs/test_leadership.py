@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.jobs.leadership import LeaderElector, lease_timing, new_holder_id
+from bot.jobs.leadership import DISPATCHER, LeaderElector, lease_timing, new_holder_id
+from bot.storage import Fence
 from bot.storage.sqlite import SingleProcessLease
 
 
@@ -29,14 +30,17 @@ class MemoryLease:
         self.down = False
         self.latency = 0.0
         self.released: list[str] = []
+        self.epoch = 0
 
-    async def acquire_or_renew(self, holder_id: str) -> bool:
+    async def acquire_or_renew(self, holder_id: str) -> Fence | None:
         self.clock.now += self.latency
         if self.down:
             raise ConnectionError("database unreachable")
-        if self.holder in (None, holder_id) or self.expires <= self.clock.now:
-            self.holder, self.expires = holder_id, self.clock.now + self.ttl
-        return self.holder == holder_id
+        if self.holder == holder_id and self.expires > self.clock.now:
+            self.expires = self.clock.now + self.ttl  # a renewal keeps the epoch
+        elif self.holder is None or self.expires <= self.clock.now:
+            self.holder, self.expires, self.epoch = holder_id, self.clock.now + self.ttl, self.epoch + 1
+        return Fence(DISPATCHER, holder_id, self.epoch) if self.holder == holder_id else None
 
     async def release(self, holder_id: str) -> None:
         self.released.append(holder_id)

@@ -11,6 +11,7 @@ from bot.jobs.scheduling import FairQueue
 from bot.models import FailureReason, JobState
 from bot.quotas.service import utc_quota_error
 from bot.settings import Settings
+from bot.storage import Fence
 from tests.jobs.helpers import new_job, wait_for
 
 
@@ -75,8 +76,8 @@ class FlipLease:
         self.held = True
         self.releases = 0
 
-    async def acquire_or_renew(self, holder_id: str) -> bool:
-        return self.held
+    async def acquire_or_renew(self, holder_id: str) -> Fence | None:
+        return Fence("dispatcher", holder_id, 1) if self.held else None
 
     async def release(self, holder_id: str) -> None:
         self.releases += 1
@@ -86,7 +87,14 @@ def led_runner(parts, lease: FlipLease) -> JobRunner:
     _sim, store, sink, runner, queue = parts
     elector = LeaderElector(lease, "me", ttl_seconds=0.3, interval=0.05)
     return JobRunner(
-        store, runner._client, sink, make_submit_builder(Settings()), queue, watchdog_interval=3600, elector=elector
+        store,
+        runner._client,
+        sink,
+        make_submit_builder(Settings()),
+        queue,
+        images=runner._deliverer._images,  # the pool open_parts owns
+        watchdog_interval=3600,
+        elector=elector,
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from bot.errors import (
     CooldownError,
     JobNotCancellableError,
+    JobSubmittingError,
     NotJobOwnerError,
     QueueFullError,
     QuotaExceededError,
@@ -40,6 +41,24 @@ async def test_cancel_refunds_once_and_refuses_strangers(parts) -> None:
     assert await store.get_usage("user", 1, "day:x") == (0, 0)
     with pytest.raises(JobNotCancellableError, match="no longer be cancelled"):
         await service.cancel("c", actor_id=1, is_admin=False)
+
+
+async def test_cancel_after_the_submit_marks_the_job_and_refunds_nothing(parts) -> None:
+    _sim, store, _sink, runner, queue = parts
+    service = JobService(store, queue, FairQueue(), runner.wake, quota_error=utc_quota_error)
+    await store.enqueue(new_job("r"))
+    await store.transition("r", JobState.QUEUED, JobState.SUBMITTING)
+    with pytest.raises(JobSubmittingError, match="in a moment"):  # a moment later it is running (or queued)
+        await service.cancel("r", actor_id=1, is_admin=False)
+    await store.transition("r", JobState.SUBMITTING, JobState.RUNNING, generate_uuid="u")
+    first = await service.cancel("r", actor_id=1, is_admin=False)
+    assert first.state is JobState.RUNNING and first.cancel_requested and not first.refunded
+    again = await service.cancel("r", actor_id=1, is_admin=False)  # a second click changes nothing
+    assert again.cancel_requested_at == first.cancel_requested_at
+    assert await store.get_usage("user", 1, "day:x") == (1, 8)  # LiblibAI bills the task: nothing refunded
+    await store.transition("r", JobState.RUNNING, JobState.CANCELLED, when_cancel_requested=True, points_cost=8)
+    with pytest.raises(JobNotCancellableError, match="cancelled"):
+        await service.cancel("r", actor_id=1, is_admin=False)
 
 
 @pytest.mark.parametrize(
@@ -280,7 +299,10 @@ async def test_precheck_refuses_what_start_would_refuse_and_claims_nothing(store
     quotas, jobs = starting(store, clock)  # a cooldown of 60 s, 2 images a day
     await jobs.precheck(asker(), asked_for())
     assert await cooldown_until(quotas) is None  # passing claimed no cooldown
-    assert await store.get_usage(f"member:{GUILD}", USER, "day:2026-03-02") == (0, 0)  # and reserved nothing
+    assert await store.get_usage(f"member:{GUILD}", USER, quotas.windows(quotas.defaults).day) == (
+        0,
+        0,
+    )  # and reserved nothing
     await jobs.start(asker(), asked())
     claimed = await cooldown_until(quotas)
     assert claimed == T0 + timedelta(seconds=COOLDOWN)  # one claim, by start
@@ -325,3 +347,47 @@ async def test_a_precheck_only_advises_start_still_reserves_atomically(store: St
         await jobs.start(asker(), asked())
     assert await cooldown_until(quotas) is None
     assert len(await store.list_jobs([JobState.QUEUED])) == 2
+
+
+# -- quotes and a cheaper mode ----------------------------------------------------------------------------
+
+
+async def test_the_quote_is_the_price_table_and_the_servers_threshold(store: Store) -> None:
+    settings = Settings(quotas={"confirm_above_points": 20})
+    quotas = QuotaService(store, settings)
+    jobs = JobService(
+        store, settings.queue, FairQueue(), lambda: None, admission=quotas, quota_error=quotas.quota_error
+    )
+    star3 = await jobs.quote(asker(), GenerationRequest(mode="star3", prompt="a fox", count=2))
+    assert (star3.points, star3.confirm_above, star3.needs_confirm) == (16, 20, False)
+    kontext = await jobs.quote(asker(), GenerationRequest(mode="kontext", kontext_model="max", prompt="a fox"))
+    assert (kontext.points, kontext.needs_confirm) == (58, True)
+    open_jobs = JobService(store, settings.queue, FairQueue(), lambda: None, quota_error=utc_quota_error)
+    assert not (await open_jobs.quote(asker(), GenerationRequest(mode="star3", prompt="a fox"))).needs_confirm
+
+
+async def test_the_cheaper_alternative_is_the_cheapest_that_fits_and_claims_nothing(store: Store) -> None:
+    clock = Clock(T0)
+    settings = Settings(quotas={"cooldown_seconds": COOLDOWN, "points_per_day": 30})
+    quotas = QuotaService(store, settings, clock=clock)
+    jobs = JobService(
+        store, settings.queue, FairQueue(), lambda: None, admission=quotas, quota_error=quotas.quota_error
+    )
+    kontext = GenerationRequest(mode="kontext", kontext_model="max", prompt="a fox")
+    pro = kontext.with_(kontext_model="pro")  # 29: fits 30
+    star3 = GenerationRequest(mode="star3", prompt="a fox", count=4)  # 32: cheaper than 58, but over 30
+    custom = GenerationRequest(mode="dreamtech-xl", prompt="a fox", count=3)  # 24: the cheapest that fits
+    found = await jobs.cheaper_alternative(asker(), kontext, [star3, pro, custom, kontext])
+    assert found is not None and found[0] == custom and found[1].points == 24
+    assert await jobs.cheaper_alternative(asker(), kontext, [star3]) is None  # nothing fits
+    assert await jobs.cheaper_alternative(asker(), pro, [kontext]) is None  # never a dearer one
+    assert await cooldown_until(quotas) is None  # the pre-checks claimed no cooldown
+    assert await store.get_usage(f"member:{GUILD}", USER, quotas.windows(quotas.defaults).day) == (0, 0)
+    await quotas_allow_only(store, ["kontext-pro", "kontext-max"])
+    quotas.forget_config(GUILD)
+    found = await jobs.cheaper_alternative(asker(), kontext, [star3, pro, custom])
+    assert found is not None and found[0] == pro  # the custom model is not allowed on this server
+
+
+async def quotas_allow_only(store: Store, models: list[str]) -> None:
+    await store.set_guild_config(GUILD, "server", {"allowed_models": models})

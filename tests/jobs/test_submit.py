@@ -97,3 +97,32 @@ async def test_a_refused_submit_is_queued_again_after_the_servers_hint_or_the_ba
         wait = (job.not_before - job.state_changed_at).total_seconds()
         assert low <= wait <= high, wait  # the server's Retry-After, never under the first step (2 s)
         assert sim.counters.submits == 0
+
+
+async def test_a_job_waiting_to_retry_a_refused_submit_is_back_in_the_queue(tmp_path: Path) -> None:
+    # The client retries a 429 itself (after the server's hint); a crash during that wait must not lose the job,
+    # so it waits QUEUED (with the wait as its not_before), not SUBMITTING, and is submitted once afterwards.
+    async with open_parts(tmp_path, liblib={"max_retries": 2, "retry_backoff_cap": 1.5}) as parts:
+        sim, store, sink, runner, _queue = parts
+        sim.inject("429", route="submit", value=1.5)
+        await store.enqueue(new_job("patient"))
+
+        async def waiting_in_the_queue() -> bool:
+            job = await store.get_job("patient")
+            return sim.counters.faults_served == 1 and job is not None and job.state is JobState.QUEUED
+
+        async def succeeded() -> bool:
+            job = await store.get_job("patient")
+            return job is not None and job.state is JobState.SUCCEEDED
+
+        await runner.start()
+        try:
+            await wait_for(waiting_in_the_queue, "the refused job to wait for its retry in the queue")
+            job = await store.get_job("patient")
+            assert job is not None and job.not_before is not None
+            assert 1.0 <= (job.not_before - job.state_changed_at).total_seconds() <= 1.6
+            await wait_for(succeeded, "the retried job to succeed")
+        finally:
+            await runner.stop()
+        assert sim.counters.submits == 1 and len(sim.tasks()) == 1
+        assert sink.failures == []

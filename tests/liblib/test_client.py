@@ -137,7 +137,7 @@ class Stub:
         return [r for r in self.requests if r.path == path]
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=16 * 1024 * 1024)  # uploads of up to 10 MB
         app.router.add_route("*", "/api/{tail:.*}", self.api)
         app.router.add_post("/oss", self.oss)
         app.router.add_get("/img/{name}", self.image)
@@ -905,6 +905,20 @@ async def test_upload_retries_storage_5xx_but_not_403(stub: Stub, make_client: C
     assert len(stub.uploads) == 3
 
 
+async def test_upload_sends_a_file_at_the_limit_whole_on_every_attempt(
+    stub: Stub, make_client: ClientFactory, sleep: FakeSleep
+) -> None:
+    """A 10 MB upload is streamed (aiohttp warns that a bytes body over 1 MB may block the event loop; this
+    suite turns warnings into errors, as it did for every upload over 1 MB)."""
+    client = await make_client()
+    stub.script(endpoints.UPLOAD_SIGNATURE, envelope(_signature(stub)))
+    stub.oss_script.extend([500, 204])
+    data = b"\xff\xd8\xff" + bytes(range(256)) * (endpoints.MAX_INPUT_IMAGE_BYTES // 256 - 1)
+    assert 1024 * 1024 < len(data) <= endpoints.MAX_INPUT_IMAGE_BYTES
+    await client.upload_image(data, "holiday", "image/jpeg")
+    assert [parts[-1][3] for parts in stub.uploads] == [data, data]
+
+
 @pytest.mark.parametrize(
     ("data", "filename", "content_type", "message"),
     [
@@ -1033,3 +1047,32 @@ async def test_client_must_be_opened(stub: Stub) -> None:
     client = LiblibClient(make_settings(stub.base_url))
     with pytest.raises(RuntimeError, match="async with"):
         await client.get_status(Family.STAR3, "u")
+
+
+async def test_the_simulator_tag_on_an_answer_makes_the_client_simulated(stub: Stub) -> None:
+    """The real API never sends ``X-Liblib-Simulator``; a client that sees it on any answer is simulated."""
+    async with LiblibClient(make_settings(stub.base_url)) as client:
+        stub.statuses["u"] = deque([status_data("u", 2)])
+        await client.get_status(Family.STAR3, "u")
+        assert client.simulated is False  # an untagged answer changes nothing
+        stub.script(endpoints.WEBUI_STATUS, envelope(status_data("u", 2), headers={endpoints.SIMULATOR_HEADER: "1"}))
+        await client.get_status(Family.STAR3, "u")
+        assert client.simulated is True
+        await client.get_status(Family.STAR3, "u")  # untagged again: once seen, it stays
+        assert client.simulated is True
+
+
+async def test_a_tagged_error_answer_also_counts(stub: Stub) -> None:
+    async with LiblibClient(make_settings(stub.base_url)) as client:
+        stub.script(endpoints.WEBUI_STATUS, envelope(code=100051, msg="x", headers={endpoints.SIMULATOR_HEADER: "1"}))
+        with pytest.raises(LiblibTaskNotFoundError):
+            await client.get_status(Family.STAR3, "u")
+        assert client.simulated is True
+
+
+async def test_detect_simulator_asks_base_url_without_signing(stub: Stub) -> None:
+    async with LiblibClient(make_settings(stub.base_url)) as client:
+        assert await client.detect_simulator() is False  # LiblibAI-like: no tag
+        assert stub.requests == []
+    async with LiblibClient(make_settings(f"http://127.0.0.1:{_free_port()}")) as client:
+        assert await client.detect_simulator() is False  # unreachable: unknown, and no error

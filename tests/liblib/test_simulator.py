@@ -589,6 +589,26 @@ async def test_audit_outcomes_omit_blocked_images(sim, http):
     assert [img.audit_status for img in task.images] == [3, 3, 4]
 
 
+async def test_billing_knobs_charge_whatever_the_outcome_and_can_hide_the_cost(sim, http):
+    sim.fail_next_tasks("failed")
+    sim.bill_next_tasks(20)  # a failure that LiblibAI bills anyway
+    sim.bill_next_tasks(report=False)  # a success whose status omits pointsCost (still charged its price)
+    answer = await submit(http, sim, STAR3_T2I, STAR3_PARAMS)
+    final = (await poll(http, sim, answer["data"]["generateUuid"], ep.WEBUI_STATUS))[-1]
+    assert (final["generateStatus"], final["pointsCost"]) == (6, 20)
+    answer = await submit(http, sim, STAR3_T2I, {**STAR3_PARAMS, "imgCount": 2})
+    seen = await poll(http, sim, answer["data"]["generateUuid"], ep.WEBUI_STATUS)
+    assert seen[-1]["generateStatus"] == 5 and all("pointsCost" not in s for s in seen)
+    assert sim.counters.points_spent == 20 + 16
+    assert seen[-1]["accountBalance"] == sim.initial_balance - 36
+    with pytest.raises(ValueError, match="negative"):
+        sim.bill_next_tasks(-1)
+    async with http.post(sim.base_url + "/_sim/billing", json={"cost": 5, "count": 1}) as resp:
+        assert resp.status == 200
+    async with http.post(sim.base_url + "/_sim/billing", json={"count": 0}) as resp:
+        assert resp.status == 400
+
+
 # ---------------------------------------------------------------------------------------------- sources
 
 
@@ -748,3 +768,47 @@ async def test_run_forever_serves_until_cancelled(caplog):
     runner.cancel()
     with pytest.raises(asyncio.CancelledError):
         await runner
+
+
+async def test_run_forever_accepts_the_configured_keys_and_the_dev_pair(http):
+    """``liblib-bot simulate`` with LIBLIB_ACCESS_KEY/LIBLIB_SECRET_KEY set: both pairs sign requests it accepts."""
+    started: asyncio.Future[Simulator] = asyncio.get_running_loop().create_future()
+    runner = asyncio.create_task(
+        run_forever(SimulatorSettings(**FAST), accounts={"owner-key": "owner-secret"}, ready=started.set_result)
+    )
+    try:
+        async with asyncio.timeout(5):
+            sim = await started
+        body = {"generateUuid": "0" * 32}
+        for key, secret in (("owner-key", "owner-secret"), (DEV_ACCESS_KEY, DEV_SECRET_KEY)):
+            _, answer = await call(http, sim, ep.WEBUI_STATUS, body, key=key, secret=secret)
+            assert answer["code"] == 100051, (key, answer)  # signature accepted; the task just does not exist
+        _, answer = await call(http, sim, ep.WEBUI_STATUS, body, key="owner-key", secret="wrong")
+        assert answer["code"] == 401
+        assert sim.counters.status_queries == 2 and sim.counters.auth_failures == 1
+    finally:
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+
+
+async def test_every_answer_carries_the_simulator_tag(sim, http):
+    """The tag the client goes by: API answers (good or refused), result images, 404s, OSS and controls."""
+    answer = await submit(http, sim, STAR3_T2I, STAR3_PARAMS)
+    [done] = [s for s in await poll(http, sim, answer["data"]["generateUuid"], ep.WEBUI_STATUS) if s["images"]]
+    urls = [
+        (sim.base_url + ep.WEBUI_STATUS, "POST"),  # unsigned: refused with 401 in the envelope
+        (done["images"][0]["imageUrl"], "GET"),
+        (sim.base_url + "/images/" + "0" * 64 + ".png", "GET"),
+        (sim.base_url + "/oss/missing.png", "GET"),
+        (sim.base_url + "/_sim/counters", "GET"),
+    ]
+    for url, method in urls:
+        async with http.request(method, url) as resp:
+            assert resp.headers.get(ep.SIMULATOR_HEADER) == "1", url
+    async with http.post(
+        sim.base_url + ep.WEBUI_STATUS,
+        params=signed_query(ep.WEBUI_STATUS, DEV_ACCESS_KEY, DEV_SECRET_KEY),
+        json={"generateUuid": "x"},
+    ) as resp:
+        assert resp.headers.get(ep.SIMULATOR_HEADER) == "1"

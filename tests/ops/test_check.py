@@ -16,7 +16,7 @@ import pytest
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.ops.check import REQUIRED_PERMISSIONS, invite_url, run_checks
 from bot.ops.cli import main as cli_main
-from bot.settings import Settings, SimulatorSettings
+from bot.settings import DEFAULT_BASE_URL, Settings, SimulatorSettings
 from tests.fake_discord import FakeDiscord
 from tests.fake_discord.state import APPLICATION_ID
 
@@ -87,7 +87,9 @@ async def test_good_settings_pass_and_print_the_invite_url(fake: FakeDiscord, si
     code, out = await check(settings_for(fake, sim, tmp_path))
     assert code == 0, out
     assert "ok    Discord token: logged in as fakebot" in out
-    assert f"ok    LiblibAI keys: accepted by LiblibAI at {sim.base_url}" in out
+    # The simulator tags its answers: check says so, even though the keys are configured.
+    assert f"ok    LiblibAI keys: your key pair is accepted by a LiblibAI SIMULATOR at {sim.base_url}" in out
+    assert "every image would be SIMULATED" in out
     assert "ok    storage: SQLite database" in out
     assert INVITE in out
     assert "All checks passed." in out
@@ -122,13 +124,40 @@ async def test_discord_unreachable(fake: FakeDiscord, sim: Simulator, tmp_path: 
 async def test_missing_liblib_keys_say_the_simulator_would_be_used(
     fake: FakeDiscord, sim: Simulator, tmp_path: Path
 ) -> None:
-    code, out = await check(settings_for(fake, sim, tmp_path, liblib={"access_key": None, "secret_key": None}))
+    real_api = {"base_url": DEFAULT_BASE_URL}
+    code, out = await check(
+        settings_for(fake, sim, tmp_path, liblib={"access_key": None, "secret_key": None, **real_api})
+    )
     assert code == 1
     assert "FAIL  LiblibAI keys: LIBLIB_ACCESS_KEY and LIBLIB_SECRET_KEY not set" in out
     assert "built-in simulator" in out
-    code, out = await check(settings_for(fake, sim, tmp_path, liblib={"secret_key": None}))
+    code, out = await check(settings_for(fake, sim, tmp_path, liblib={"secret_key": None, **real_api}))
     assert "FAIL  LiblibAI keys: LIBLIB_SECRET_KEY not set" in out
     assert sim.counters.status_queries == 0
+
+
+async def test_missing_keys_with_base_url_at_a_simulator_use_its_dev_pair(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    """``liblib-bot simulate`` in another terminal and base_url pointing at it: as the bot would, check signs
+    with the dev pair there, and says every image would be simulated."""
+    code, out = await check(settings_for(fake, sim, tmp_path, liblib={"access_key": None, "secret_key": None}))
+    assert code == 0, out
+    assert (
+        "ok    LiblibAI keys: not set: the simulator's dev key pair is accepted by a LiblibAI SIMULATOR at "
+        f"{sim.base_url}: every image would be SIMULATED"
+    ) in out
+    assert sim.counters.status_queries == 1 and sim.counters.auth_failures == 0
+
+
+async def test_missing_keys_with_base_url_elsewhere_say_the_dev_pair_was_refused(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    async with Simulator(SimulatorSettings(port=0), accounts={"owner-key": "owner-secret"}) as other:
+        where = other.base_url
+        code, out = await check(settings_for(fake, other, tmp_path, liblib={"access_key": None, "secret_key": None}))
+    assert code == 1, out
+    assert f"FAIL  LiblibAI keys: not set, and LiblibAI at {where} refused the simulator's dev key pair" in out
 
 
 async def test_rejected_liblib_keys(fake: FakeDiscord, sim: Simulator, tmp_path: Path) -> None:

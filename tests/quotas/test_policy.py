@@ -202,3 +202,31 @@ def test_word_matcher_checks_every_text_and_never_changes_them() -> None:
     assert matcher.find(None, "fine", prompt) == "狐狸"
     assert prompt == "画一只在雪地里的红狐狸"
     assert not WordMatcher(["  ", ""])
+
+
+@pytest.mark.parametrize(
+    ("bot_default", "server", "expected"),
+    [
+        (None, {}, None),  # nobody set it: never ask
+        (-1, {}, None),  # -1 in [quotas] means never, like the budgets' "unlimited"
+        (50, {}, 50),  # the bot-wide default applies
+        (50, {"confirm_above_points": 10}, 10),  # the server's own threshold wins
+        (50, {"confirm_above_points": None}, None),  # an explicit null: this server never asks
+        (None, {"confirm_above_points": 0}, 0),  # 0: every job that costs points asks
+    ],
+)
+def test_the_confirmation_threshold_is_the_servers_else_the_bots(
+    bot_default: int | None, server: dict, expected: int | None
+) -> None:
+    defaults = Policy.defaults(QuotaSettings(confirm_above_points=bot_default), max_active=3, max_steps=60)
+    policy = config(server=server).resolve(defaults, channel_id=1, role_ids=(), user_id=9)
+    assert policy.confirm_above_points == expected
+
+
+def test_only_a_server_sets_the_confirmation_threshold() -> None:
+    assert validate_change("server", {}, {"confirm_above_points": 20}) == {"confirm_above_points": 20}
+    for scope in ("channel:1", "role:2", "member:3"):
+        with pytest.raises(ConfigError, match="cannot be set"):
+            validate_change(scope, {}, {"confirm_above_points": 20})
+    with pytest.raises(ConfigError):
+        validate_change("server", {}, {"confirm_above_points": -5})

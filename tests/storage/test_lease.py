@@ -41,39 +41,57 @@ async def test_one_holder_at_a_time_until_the_lease_expires(pg_store: PostgresSt
     clock = FakeClock()
     lease = PostgresLease(pg_store.pool, ttl_seconds=10, name=DISPATCHER, clock=clock)
     assert await lease.holder() is None
-    assert await lease.acquire_or_renew("a") is True
-    assert await lease.acquire_or_renew("b") is False
+    assert await lease.acquire_or_renew("a") is not None
+    assert await lease.acquire_or_renew("b") is None
     assert await lease.holder() == "a"
 
     for _ in range(3):  # renewals keep it well past the first expiry
         clock.advance(9)
-        assert await lease.acquire_or_renew("b") is False
-        assert await lease.acquire_or_renew("a") is True
+        assert await lease.acquire_or_renew("b") is None
+        assert await lease.acquire_or_renew("a") is not None
 
     clock.advance(9.999)
-    assert await lease.acquire_or_renew("b") is False  # still a's, by a millisecond
+    assert await lease.acquire_or_renew("b") is None  # still a's, by a millisecond
     clock.advance(0.001)
     assert await lease.holder() is None
-    assert await lease.acquire_or_renew("b") is True  # expired: taken over
-    assert await lease.acquire_or_renew("a") is False
+    assert await lease.acquire_or_renew("b") is not None  # expired: taken over
+    assert await lease.acquire_or_renew("a") is None
     assert await lease.holder() == "b"
+
+
+async def test_the_epoch_grows_with_every_acquisition_and_never_with_a_renewal(pg_store: PostgresStore) -> None:
+    clock = FakeClock()
+    lease = PostgresLease(pg_store.pool, ttl_seconds=10, name=DISPATCHER, clock=clock)
+    a1 = await lease.acquire_or_renew("a")
+    assert a1 is not None and (a1.lease, a1.holder) == (DISPATCHER, "a")
+    clock.advance(9)
+    assert await lease.acquire_or_renew("a") == a1  # a renewal: the same token
+    clock.advance(10)  # lapsed; nobody took it, but a's next renewal is a new acquisition all the same
+    a2 = await lease.acquire_or_renew("a")
+    assert a2 is not None and a2.epoch == a1.epoch + 1
+    clock.advance(10)
+    b = await lease.acquire_or_renew("b")  # a takeover
+    assert b is not None and b.epoch == a2.epoch + 1
+    await lease.release("b")  # released, the row (and its epoch) stays
+    a3 = await lease.acquire_or_renew("a")
+    assert a3 is not None and a3.epoch == b.epoch + 1
 
 
 async def test_release_frees_it_at_once_but_only_for_the_holder(pg_store: PostgresStore) -> None:
     lease = PostgresLease(pg_store.pool, ttl_seconds=60, name=DISPATCHER)
-    assert await lease.acquire_or_renew("a") is True
+    assert await lease.acquire_or_renew("a") is not None
     await lease.release("b")  # not b's to release
-    assert await lease.acquire_or_renew("b") is False
+    assert await lease.acquire_or_renew("b") is None
     await lease.release("a")
     assert await lease.holder() is None
-    assert await lease.acquire_or_renew("b") is True
+    assert await lease.acquire_or_renew("b") is not None
 
 
 async def test_leases_by_name_are_independent(pg_store: PostgresStore) -> None:
     dispatcher = PostgresLease(pg_store.pool, ttl_seconds=60, name=DISPATCHER)
     other = PostgresLease(pg_store.pool, ttl_seconds=60, name="janitor")
-    assert await dispatcher.acquire_or_renew("a") is True
-    assert await other.acquire_or_renew("b") is True
+    assert await dispatcher.acquire_or_renew("a") is not None
+    assert await other.acquire_or_renew("b") is not None
     assert await raw_pg_rows(pg_store) == [("dispatcher", "a"), ("janitor", "b")]
 
 
@@ -85,8 +103,8 @@ async def raw_pg_rows(store: PostgresStore) -> list[tuple[str, str]]:
 async def test_database_clock_expiry(pg_store: PostgresStore) -> None:
     lease = PostgresLease(pg_store.pool, ttl_seconds=0.3, name=DISPATCHER)
     asked = time.monotonic()
-    assert await lease.acquire_or_renew("a") is True
-    assert await lease.acquire_or_renew("b") is False
+    assert await lease.acquire_or_renew("a") is not None
+    assert await lease.acquire_or_renew("b") is None
     while not await lease.acquire_or_renew("b"):  # b gets it once the database's clock passes a's expiry
         assert time.monotonic() - asked < 5, "the lease never expired"
         await asyncio.sleep(0.02)
@@ -99,8 +117,8 @@ async def test_concurrent_contenders_from_three_pools_elect_one(pg_store_url: st
         leases = [PostgresLease(s.pool, ttl_seconds=30, name=DISPATCHER) for s in stores]
         holders = [new_holder_id() for _ in range(12)]
         won = await asyncio.gather(*(leases[i % 3].acquire_or_renew(h) for i, h in enumerate(holders)))
-        assert won.count(True) == 1
-        winner = holders[won.index(True)]
+        assert sum(w is not None for w in won) == 1
+        [winner] = [w.holder for w in won if w is not None]
         assert await raw_pg(pg_store_url, "SELECT holder FROM leases") == [(winner,)]
     finally:
         for store in stores:
@@ -158,7 +176,9 @@ async def test_electors_take_over_within_the_bound_when_the_leader_dies(pg_store
             assert changes == [("a", True), ("b", True)]
             await b.resign()
             assert not b.is_leader
-            assert await raw_pg(pg_store_url, "SELECT count(*) FROM leases") == [(0,)]
+            assert await raw_pg(pg_store_url, "SELECT count(*) FROM leases WHERE expires_at > now()") == [
+                (0,)
+            ]  # released
         finally:
             for task in (task_a, task_b):
                 task.cancel()
@@ -177,8 +197,8 @@ async def test_sqlite_store_gets_the_single_process_lease(tmp_path: Path) -> Non
         assert store.multi_process is False
         lease = store.lease(DISPATCHER, ttl_seconds=15)
         assert isinstance(lease, SingleProcessLease)
-        assert await lease.acquire_or_renew("a") is True
-        assert await lease.acquire_or_renew("b") is True  # one process: whoever asks leads
+        assert await lease.acquire_or_renew("a") is not None
+        assert await lease.acquire_or_renew("b") is not None  # one process: whoever asks leads
         await lease.release("a")
 
 
@@ -186,5 +206,5 @@ async def test_postgres_store_gets_the_lease_row(pg_store: PostgresStore) -> Non
     assert pg_store.multi_process is True
     lease = pg_store.lease(DISPATCHER, ttl_seconds=15)
     assert isinstance(lease, PostgresLease)
-    assert await lease.acquire_or_renew("a") is True
-    assert await lease.acquire_or_renew("b") is False
+    assert await lease.acquire_or_renew("a") is not None
+    assert await lease.acquire_or_renew("b") is None

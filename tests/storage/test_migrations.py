@@ -15,6 +15,8 @@ SHIPPED = [
     Migration(2, "job_fingerprint", ""),
     Migration(3, "server_admin", ""),
     Migration(4, "job_retention", ""),
+    Migration(5, "lease_epoch", ""),
+    Migration(6, "cancel_requested", ""),
 ]
 
 

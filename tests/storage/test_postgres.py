@@ -179,3 +179,19 @@ def test_postgres_dsn_refuses_other_schemes_without_echoing_the_password() -> No
 def test_redacted_hides_only_the_password() -> None:
     assert redacted("postgresql://bot:hunter2@db:5432/bot?x=1") == "postgresql://bot:***@db:5432/bot?x=1"
     assert redacted("postgresql://bot@db/bot") == "postgresql://bot@db/bot"
+
+
+async def test_waiting_for_a_pooled_connection_is_bounded(pg_store_url: str) -> None:
+    # Every connection busy (or none that can connect): a statement fails in time instead of waiting
+    # (asyncpg alone would wait for ever, or 60 s for a connect), so nobody acts on a belief that old.
+    async with await PostgresStore.open(pg_store_url, max_size=1, acquire_timeout=0.3) as store:
+        async with store.pool.acquire():
+            began = asyncio.get_running_loop().time()
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(store.get_job("x"), 5.0)
+            assert asyncio.get_running_loop().time() - began < 2.0  # the store's bound, not the guard's
+            lease = store.lease("dispatcher", ttl_seconds=1.5)  # a renewal's wait is bounded by its own timeout
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(lease.acquire_or_renew("a"), 5.0)
+            assert asyncio.get_running_loop().time() - began < 4.0
+        assert await store.get_job("x") is None

@@ -176,6 +176,8 @@ def policy_text(policy: Policy, *, title: str, locale: Locale = None) -> str:
         if policy.strike_limit
         else t("off", locale)
     )
+    if not policy.audit_strikes:
+        strikes += t(" (results the audit blocks are not strikes)", locale)
     lines = [
         f"**{title}**",
         per_member,
@@ -220,6 +222,8 @@ def policy_text(policy: Policy, *, title: str, locale: Locale = None) -> str:
         ),
         t("• Time zone for resets: {timezone}", locale, timezone=policy.timezone),
     ]
+    if policy.confirm_above_points is not None:
+        lines.append(t("• Members confirm jobs above {points} points", locale, points=policy.confirm_above_points))
     return clip("\n".join(lines))
 
 

@@ -35,6 +35,7 @@ from bot.liblib.models._checks import (
     check_sampler,
     check_url,
 )
+from bot.liblib.models.comfy import ComfyParams
 
 Star3AspectRatio = Literal["square", "portrait", "landscape"]
 Star3ControlType = Literal["line", "depth", "pose", "IPAdapter"]
@@ -253,7 +254,8 @@ class KontextImg2ImgParams(KontextText2ImgParams):
         return self
 
 
-GenerateParams = WireParams  # every family's generateParams model derives from it
+# Every family's generateParams model derives from WireParams; a ComfyUI workflow's is its node map.
+GenerateParams = WireParams | ComfyParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +265,7 @@ class SubmitRequest:
     family: Family
     path: str
     template_uuid: str
-    params: WireParams
+    params: GenerateParams
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):

@@ -3,6 +3,7 @@ status, upload signature and model version (liblib-api.md §4–§9)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -12,8 +13,10 @@ from typing import Any
 import aiohttp
 
 from bot.liblib import endpoints as ep
+from bot.liblib.simulator import comfy
 from bot.liblib.simulator.auth import DEV_ACCESS_KEY
-from bot.liblib.simulator.images import probe_image
+from bot.liblib.simulator.comfy import SimWorkflow
+from bot.liblib.simulator.images import SourcePicture, read_source
 from bot.liblib.simulator.oss import EXTENSIONS, OssStore
 from bot.liblib.simulator.replies import (
     MSG_BAD_IMAGE,
@@ -25,7 +28,7 @@ from bot.liblib.simulator.replies import (
     Reply,
     invalid_reply,
 )
-from bot.liblib.simulator.tasks import SimCounters, TaskBook
+from bot.liblib.simulator.tasks import Billing, SimCounters, TaskBook
 from bot.liblib.simulator.validate import MSG_INCOMPLETE, Rejection, SubmitKind, classify, small_sources, source_urls
 from bot.liblib.simulator.validate import validate as validate_params
 from bot.settings import SimulatorSettings
@@ -73,7 +76,9 @@ class ApiRoutes:
     _submit_gate: RateGate
     _status_gate: RateGate | None
     _outcomes: deque[str]
+    _billings: deque[Billing]
     _oss: OssStore
+    _workflows: dict[str, SimWorkflow]
     _http: aiohttp.ClientSession | None
     _base_url: str
 
@@ -98,22 +103,36 @@ class ApiRoutes:
             return Reply(429, MSG_RATE, headers=retry)
         if not isinstance(body, dict):
             return invalid_reply("body")
-        kind = classify(path, body.get("templateUuid"))
-        if isinstance(kind, Rejection):
-            return Reply(kind.code, kind.msg)
-        params = body.get("generateParams")
-        if not isinstance(params, dict) or not params:
-            return Reply(100050, MSG_INCOMPLETE)
-        rejection = validate_params(kind, params, body["templateUuid"])
-        if rejection is not None:
-            return Reply(rejection.code, rejection.msg)
-        if any(SENSITIVE_WORD in str(params.get(name, "")) for name in ("prompt", "negativePrompt")):
+        workflow: SimWorkflow | None = None
+        if path == ep.COMFY_APP:  # its own checks, in the order the real service makes them
+            rejection = comfy.check_submit(body, self._comfy_templates())
+            if rejection is not None:
+                return Reply(rejection.code, rejection.msg)
+            kind, params = SubmitKind.COMFY, body["generateParams"]
+            workflow = self._workflow(params[comfy.WORKFLOW_KEY])
+            texts = comfy.texts(params)
+        else:
+            classified = classify(path, body.get("templateUuid"))
+            if isinstance(classified, Rejection):
+                return Reply(classified.code, classified.msg)
+            kind, params = classified, body.get("generateParams")
+            if not isinstance(params, dict) or not params:
+                return Reply(100050, MSG_INCOMPLETE)
+            rejection = validate_params(kind, params, body["templateUuid"])
+            if rejection is not None:
+                return Reply(rejection.code, rejection.msg)
+            texts = [str(params.get(name, "")) for name in ("prompt", "negativePrompt")]
+        if any(SENSITIVE_WORD in text for text in texts):
             return Reply(100052, MSG_SENSITIVE)
         if self._book.active_count(access_key) >= self.max_concurrent:
             self.counters.concurrency_violations += 1
             return Reply(100054, MSG_CONCURRENCY)
         points_key = self._points_key(kind, params)
         cost = self.points_per_image[points_key] * int(params.get("imgCount", 1))
+        if workflow is not None:  # priced per output; the outputs follow the node map
+            per_output = workflow.points_per_output
+            outputs = len(comfy.plan(params, workflow, []).outputs)
+            cost = (self.points_per_image[points_key] if per_output is None else per_output) * outputs
         if self.balance(access_key) < cost:
             return Reply(100021, MSG_POINTS)
         if self._outcomes and self._outcomes[0] == "sensitive_prompt":
@@ -122,14 +141,15 @@ class ApiRoutes:
         # Hold a slot while fetching so concurrent submits cannot overshoot the cap.
         self._book.hold(access_key, +1)
         try:
-            sizes: list[tuple[int, int]] = []
-            small = small_sources(kind, params)
-            for url in source_urls(kind, params):
+            sources: list[SourcePicture] = []
+            urls = comfy.source_urls(params) if workflow is not None else source_urls(kind, params)
+            small = small_sources(kind, params) if workflow is None else frozenset()
+            for url in urls:
                 limit = ep.IMG1_INPAINT_MAX_BYTES if url in small else ep.MAX_INPUT_IMAGE_BYTES
                 fetched = await self._fetch_source(url, limit=limit)
                 if isinstance(fetched, Reply):
                     return fetched
-                sizes.append(fetched)
+                sources.append(fetched)
         finally:
             self._book.hold(access_key, -1)
         task = self._book.create(
@@ -139,9 +159,12 @@ class ApiRoutes:
             access_key=access_key,
             points_key=points_key,
             cost=cost,
-            sources=sizes,
+            sources=sources,
             outcome=self._outcomes.popleft() if self._outcomes else None,
             base_url=self.base_url,
+            plan=comfy.plan(params, workflow, [(p.width, p.height) for p in sources]) if workflow is not None else None,
+            durations=workflow.durations if workflow is not None else None,
+            billing=self._billings.popleft() if self._billings else None,
         )
         return Reply(0, "", {"generateUuid": task.uuid})
 
@@ -154,9 +177,35 @@ class ApiRoutes:
             return f"img1-{params.get('quality', 'normal')}"
         return kind.family.value
 
-    async def _fetch_source(self, url: str, *, limit: int = ep.MAX_INPUT_IMAGE_BYTES) -> tuple[int, int] | Reply:
-        """Download an input image like the real service: (width, height), or the 100030/100031 reply (an image
-        over ``limit`` bytes: 100030)."""
+    # ------------------------------------------------------------------ ComfyUI workflows
+
+    def register_workflow(
+        self,
+        workflow_uuid: str,
+        *,
+        points_per_output: int | None = None,
+        video: bool = False,
+        video_in_images: bool = False,
+        video_bytes: int = comfy.DEFAULT_VIDEO_BYTES,
+        durations: tuple[float, float, float] | None = None,
+        template_uuid: str = ep.TEMPLATE_COMFY,
+    ) -> None:
+        """How the workflow ``workflow_uuid`` runs from now on: its price per output, a video output (listed under
+        ``videos``, or among the ``images`` with ``video_in_images``) of ``video_bytes``, its timing, its template.
+        Unregistered workflows run too, with the defaults."""
+        self._workflows[workflow_uuid] = SimWorkflow(
+            workflow_uuid, points_per_output, video, video_in_images, video_bytes, durations, template_uuid
+        )
+
+    def _workflow(self, workflow_uuid: str) -> SimWorkflow:
+        return self._workflows.get(workflow_uuid) or SimWorkflow(workflow_uuid)
+
+    def _comfy_templates(self) -> frozenset[str]:
+        return frozenset({ep.TEMPLATE_COMFY, *(w.template_uuid for w in self._workflows.values())})
+
+    async def _fetch_source(self, url: str, *, limit: int = ep.MAX_INPUT_IMAGE_BYTES) -> SourcePicture | Reply:
+        """Download an input image like the real service: the picture, or the 100030/100031 reply (an image over
+        ``limit`` bytes: 100030)."""
         self.counters.source_fetches.append(url)
         if self._http is None:
             raise RuntimeError("the simulator is not started")
@@ -174,10 +223,11 @@ class ApiRoutes:
             log.info("source fetch failed: %s", type(exc).__name__)
             return Reply(100030, MSG_UNREACHABLE)
         self.counters.source_digests.append(hashlib.sha256(data).hexdigest())
-        size = probe_image(bytes(data))
-        if size is None:
+        # Off the loop: when the simulator runs inside the bot (no keys), decoding a 10 MB image would stall it.
+        picture = await asyncio.to_thread(read_source, bytes(data))  # decodes a thumbnail: CPU work
+        if picture is None:
             return Reply(100031, MSG_BAD_IMAGE)
-        return size
+        return picture
 
     # ------------------------------------------------------------------ status, upload, model
 
@@ -205,11 +255,40 @@ class ApiRoutes:
             "generateMsg": task.generate_msg,
             "pointsCost": task.points,
             "accountBalance": self.balance(access_key),
-            "images": [{"imageUrl": img.url, "seed": img.seed, "auditStatus": img.audit_status} for img in images],
+            "images": [
+                {"imageUrl": img.url, "seed": img.seed, "auditStatus": img.audit_status}
+                for img in images
+                if not img.video
+            ],
         }
         if SubmitKind(task.kind).family is ep.Family.IMG1:  # IMG1 reports no progress and no seeds (§5.8)
             del data["percentCompleted"]
             data["images"] = [{k: v for k, v in image.items() if k != "seed"} for image in data["images"]]
+        if task.kind == SubmitKind.COMFY:  # ComfyUI: outputs name their node; videos have a list of their own
+            data["images"] = [
+                {
+                    "imageUrl": img.url,
+                    "nodeId": img.node_id,
+                    "outputName": img.output_name,
+                    "seed": img.seed,
+                    "auditStatus": img.audit_status,
+                }
+                for img in images
+                if not img.video or img.in_images
+            ]
+            data["videos"] = [
+                {
+                    "videoUrl": img.url,
+                    "coverPath": img.cover_url,
+                    "nodeId": img.node_id,
+                    "outputName": img.output_name,
+                    "auditStatus": img.audit_status,
+                }
+                for img in images
+                if img.video and not img.in_images
+            ]
+        if not task.billing.report:
+            del data["pointsCost"]
         return Reply(0, "", data)
 
     def _upload(self, body: dict[str, Any]) -> Reply:

@@ -51,6 +51,7 @@ class SubmitKind(StrEnum):
     LIBDREAM = "libdream-text2img"
     IMG1_GENERATE = "img1-generate"
     IMG1_INPAINT = "img1-inpaint"
+    COMFY = "comfy-app"  # a ComfyUI workflow (bot/liblib/simulator/comfy.py validates it)
 
     @property
     def family(self) -> ep.Family:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.models import GenerationRequest, Job, JobState, UsageDebit, new_job_id
-from bot.storage import EnqueueOutcome, Lease, Store
+from bot.storage import EnqueueOutcome, Fence, Lease, Store
 
 DAY = "day:2026-11-23"
 T0 = datetime(2020, 6, 1, 12, 0, tzinfo=UTC)
@@ -78,10 +78,10 @@ class ObservedLease:
         self._lease = lease
         self._on_attempt = on_attempt
 
-    async def acquire_or_renew(self, holder_id: str) -> bool:
-        held = await self._lease.acquire_or_renew(holder_id)
-        self._on_attempt(held)
-        return held
+    async def acquire_or_renew(self, holder_id: str) -> Fence | None:
+        fence = await self._lease.acquire_or_renew(holder_id)
+        self._on_attempt(fence is not None)
+        return fence
 
     async def release(self, holder_id: str) -> None:
         await self._lease.release(holder_id)

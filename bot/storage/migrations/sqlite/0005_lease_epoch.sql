@@ -1,0 +1,2 @@
+-- 0005: the dispatcher lease's epoch (PostgreSQL). Nothing here: one process owns a SQLite file and always
+-- holds its lease (SingleProcessLease), so there is no lease row and nobody to fence out.
