@@ -241,3 +241,15 @@ async def test_a_lost_second_part_is_posted_again_once(env: Env) -> None:
     assert len(firsts) == 2 and all(len(c.files) == 10 for c in firsts)
     assert len(inter.followup_ids) == 1  # one second message, not two
     assert str(job.result_message_id) == env.fake.original_message(inter)["id"]
+
+
+async def test_a_points_refusal_can_offer_seedream_for_four_images(env: Env) -> None:
+    """Kontext max (58 points) over a 30-point budget with four images: Seedream takes them, for 20."""
+    from tests.e2e.test_quotes import refusal_with_offer
+
+    await admin(env.fake, "quota", "set", {"points_per_day": 30})
+    files = attachments(env.fake, image=png(), image2=png(), image3=png(), image4=png())
+    inter = await env.fake.slash("imagine", {"prompt": "blend them", "mode": "kontext-max"}, attachments=files)
+    call = await refusal_with_offer(env.fake, inter)
+    assert "**seedream**, about 20 points" in call.json["content"]
+    assert await env.runtime.store.list_jobs(list(JobState)) == []
