@@ -83,7 +83,7 @@ def new_job_id() -> str:
 class GenerationRequest:
     """What a member asked for, after validation; enough to rebuild the LiblibAI submit."""
 
-    mode: str  # "star3", "kontext", a configured custom model name, or "comfy:<workflow name>"
+    mode: str  # "star3", "kontext", a newer family's ("seedream", "img1", ...), a custom model's name, "comfy:<name>"
     prompt: str
     negative_prompt: str | None = None
     aspect_ratio: str | None = None
@@ -103,6 +103,8 @@ class GenerationRequest:
     height: int | None = None
     hires: bool = False  # upscale: render through the mode's high-resolution option
     simulated: bool = False
+    enhance: bool = False  # let LiblibAI rewrite the prompt first (Seedream promptMagic, libDream usePreLlm)
+    quality: str | None = None  # Smart IMG1: "turbo" | "normal" | "masterpiece" (None: normal)
 
     @property
     def is_img2img(self) -> bool:

@@ -236,5 +236,12 @@ class ButtonsCog(commands.Cog):
         parent = await self._parent(interaction, job_id)
         request = parent.request
         mode = self.builder.resolve_mode(mode_name(request))  # "kontext" without a model: the configured default
-        checked = self.builder.build(prompt, mode=mode)  # same prompt rules as /imagine (no I/O)
+        images = len(request.source_images)  # the parent's images are checked again with the new prompt
+        checked = self.builder.build(  # same prompt rules as /imagine (no I/O)
+            prompt,
+            mode=mode,
+            has_image=images > 0,
+            reference_count=max(0, images - 1),
+            has_mask=request.mask_image is not None,
+        )
         await self._new_job(interaction, action, job_id, index, prompt=checked.prompt)

@@ -4,7 +4,8 @@ Reroll: the same request with a new seed. Vary: image-to-image from one result i
 Upscale: a larger render of one image through the mode's high-resolution option, up to the API's size
 limit (Star-3: ``imageSize`` up to 2048; custom checkpoints: hires fix at 2x, up to 2048, on the image's
 own seed so the picture stays the same; image-to-image results: an img2img pass at 2x and a low strength).
-F.1 Kontext has no size option, so it offers no Upscale.
+F.1 Kontext and the newer families (Seedream, libDream, IMG1) have no such option, so they offer no Upscale;
+libDream takes no image and IMG1 inpaint needs a mask, so those two offer no Vary.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.generation.comfy import workflow_name
+from bot.generation.families import family_of
+from bot.liblib.endpoints import Family
 from bot.models import (
     GenerationRequest,
     Job,
@@ -43,17 +46,20 @@ def may_act(action: Action, *, actor_id: int, owner_id: int, is_admin: bool, ope
 
 
 def supports_vary(request: GenerationRequest) -> bool:
-    """Every built-in mode takes a source image (Star-3, Kontext and custom checkpoints all have img2img); a
-    ComfyUI workflow has no strength to vary at, so it offers no Vary (Reroll and Restyle remain)."""
-    return workflow_name(request.mode) is None
+    """Modes that take a source image: Star-3, Kontext and custom checkpoints (img2img), Seedream and IMG1
+    (a reference image). Not libDream (the prompt only), nor IMG1 inpaint (it needs a mask); a ComfyUI
+    workflow has no strength to vary at, so it offers no Vary either (Reroll and Restyle remain)."""
+    return workflow_name(request.mode) is None and request.mode not in ("libdream", "img1-inpaint")
 
 
 def supports_upscale(request: GenerationRequest) -> bool:
-    if request.hires or workflow_name(request.mode) is not None:  # a workflow has no high-resolution option
+    """Star-3 and custom checkpoints: Kontext, the newer families and workflows have no high-resolution option."""
+    if request.hires:
         return False  # already rendered at the high-resolution size
-    if request.mode == "star3":
+    family = family_of(request.mode)
+    if family is Family.STAR3:
         return not request.is_img2img  # Star-3 img2img has no size option: it follows the source
-    return request.mode != "kontext"
+    return family is Family.CUSTOM
 
 
 def reroll_request(job: Job) -> GenerationRequest:

@@ -1,12 +1,12 @@
 """Map a GenerationRequest onto a LiblibAI SubmitRequest (route, template, generateParams).
 
 Mode defaults (sampler, CFG, LoRA, hires fix, ControlNet presets) come from the settings; the member's
-options override them within the caps the request builder already enforced.
+options override them within the caps the request builder already enforced. The built-in modes and the
+family each belongs to are listed here (``BUILTIN_MODES``); any other mode name is a custom checkpoint.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -14,7 +14,9 @@ from pydantic import ValidationError
 
 from bot.errors import InvalidRequestError
 from bot.generation.comfy import comfy_submit, workflow_name
+from bot.generation.sizes import IMG1_SIZES, img1_aspect, libdream_size, seedream_size, size_for_ratio
 from bot.i18n import N_
+from bot.liblib import endpoints as ep
 from bot.liblib import models as lm
 from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest
@@ -24,6 +26,21 @@ SubmitBuilder = Callable[[GenerationRequest], lm.SubmitRequest]
 
 _STAR3_NAMED = {"1:1": "square", "3:4": "portrait", "16:9": "landscape"}
 STAR3_MAX_SIDE = 2048
+
+# Every built-in mode name (as members type it and admins allow it) and its family. "kontext" alone stands
+# for the configured default Kontext model.
+BUILTIN_MODES: dict[str, Family] = {
+    "star3": Family.STAR3,
+    "kontext": Family.KONTEXT,
+    "kontext-pro": Family.KONTEXT,
+    "kontext-max": Family.KONTEXT,
+    "seedream": Family.SEEDREAM,
+    "seedream-4.5": Family.SEEDREAM,
+    "libdream": Family.LIBDREAM,
+    "img1": Family.IMG1,
+    "img1-inpaint": Family.IMG1,
+}
+SEEDREAM_MODELS = {"seedream": ep.SEEDREAM_40_MODEL, "seedream-4.5": ep.SEEDREAM_45_MODEL}
 
 
 def kontext_mode(model: str) -> str:
@@ -49,23 +66,36 @@ def mode_name(request: GenerationRequest, kontext_default: str | None = None) ->
 def family_of(mode: str) -> Family:
     if workflow_name(mode) is not None:
         return Family.COMFY
-    if mode == "star3":
-        return Family.STAR3
-    if mode.startswith("kontext"):
-        return Family.KONTEXT
-    return Family.CUSTOM
+    family = BUILTIN_MODES.get(mode)
+    if family is not None:
+        return family
+    return Family.KONTEXT if mode.startswith("kontext") else Family.CUSTOM
 
 
-def size_for_ratio(ratio: str | None, area: int, *, lo: int, hi: int, step: int = 64) -> tuple[int, int]:
-    """Width and height near ``area`` pixels for ``ratio`` ("W:H"), multiples of ``step`` within [lo, hi]."""
-    rw, rh = (int(x) for x in (ratio or "1:1").split(":"))
-    height = math.sqrt(area * rh / rw)
-    width = height * rw / rh
+def price_name(request: GenerationRequest, kontext_default: str | None = None) -> str:
+    """The [liblib.prices] entry a request is charged at: its mode's name, except Smart IMG1, priced by quality
+    ("img1-turbo", "img1-normal", "img1-masterpiece") for generate and inpaint alike."""
+    if family_of(request.mode) is Family.IMG1:
+        return f"img1-{request.quality or 'normal'}"
+    return mode_name(request, kontext_default)
 
-    def fit(v: float) -> int:
-        return max(lo, min(hi, round(v / step) * step))
 
-    return fit(width), fit(height)
+def keeps_source_shape(mode: str) -> bool:
+    """Whether a restyle in ``mode`` should take the source image's aspect ratio when the member names none:
+    Star-3 img2img follows the source by itself, and IMG1's "auto" follows its images."""
+    return family_of(mode) not in (Family.STAR3, Family.IMG1)
+
+
+def planned_long_side(request: GenerationRequest) -> int | None:
+    """The longest side of the output of a newer family, as its submit will ask for it (None: not known here)."""
+    family = family_of(request.mode)
+    if family is Family.SEEDREAM:
+        return max(seedream_size(SEEDREAM_MODELS.get(request.mode, ep.SEEDREAM_40_MODEL), request.aspect_ratio))
+    if family is Family.LIBDREAM:
+        return max(libdream_size(request.aspect_ratio))
+    if family is Family.IMG1:
+        return max(IMG1_SIZES.get(img1_aspect(request.aspect_ratio), IMG1_SIZES["portrait"]))
+    return None
 
 
 def make_submit_builder(settings: Settings) -> SubmitBuilder:
@@ -84,6 +114,13 @@ def make_submit_builder(settings: Settings) -> SubmitBuilder:
                 return _star3(request, ultra=ultra)
             if request.mode == "kontext":
                 return _kontext(request, default_model=settings.models.kontext_default_model)
+            family = BUILTIN_MODES.get(request.mode)
+            if family is Family.SEEDREAM:
+                return _seedream(request)
+            if family is Family.LIBDREAM:
+                return _libdream(request)
+            if family is Family.IMG1:
+                return _img1(request)
             model = custom.get(request.mode)
             if model is None:
                 raise InvalidRequestError("mode", N_("the model `{mode}` is no longer configured."), mode=request.mode)
@@ -135,6 +172,53 @@ def _kontext(r: GenerationRequest, *, default_model: str) -> lm.SubmitRequest:
         aspect_ratio=ratio,
         img_count=r.count,
         guidance_scale=r.guidance_scale,
+    )
+
+
+def _seedream(r: GenerationRequest) -> lm.SubmitRequest:
+    model = cast(lm.SeedreamModel, SEEDREAM_MODELS[r.mode])
+    width, height = seedream_size(model, r.aspect_ratio)
+    return lm.seedream(
+        r.prompt,
+        model=model,
+        width=width,
+        height=height,
+        img_count=r.count,
+        prompt_magic=r.enhance,
+        reference_images=list(r.source_images),
+    )
+
+
+def _libdream(r: GenerationRequest) -> lm.SubmitRequest:
+    width, height = libdream_size(r.aspect_ratio)
+    return lm.libdream(
+        r.prompt,
+        width=width,
+        height=height,
+        img_count=r.count,
+        use_pre_llm=r.enhance,
+        scale=r.guidance_scale,
+        seed=r.seed,
+    )
+
+
+def _img1(r: GenerationRequest) -> lm.SubmitRequest:
+    quality = cast(lm.Img1Quality, r.quality or "normal")
+    ratio = cast(lm.Img1AspectRatio, img1_aspect(r.aspect_ratio))
+    if r.mode != "img1-inpaint":
+        return lm.img1_generate(
+            r.prompt, aspect_ratio=ratio, img_count=r.count, quality=quality, image_list=list(r.source_images)
+        )
+    if not r.source_images or not r.mask_image:
+        raise InvalidRequestError("mask", N_("img1-inpaint repaints part of an image: give an image and a mask."))
+    return lm.img1_inpaint(
+        r.prompt,
+        r.source_images[0],
+        r.mask_image,
+        aspect_ratio=ratio,
+        img_count=r.count,
+        quality=quality,
+        image_list=list(r.source_images[1:]),
     )
 
 

@@ -13,6 +13,11 @@ NAMES: dict[str, str] = {
     "seed": "种子",
     "steps": "步数",
     "image": "图片",
+    "image2": "图片2",
+    "image3": "图片3",
+    "image4": "图片4",
+    "enhance": "优化提示词",
+    "quality": "质量",
     "control_image": "控制图",
     "control_type": "控制类型",
     "restyle": "重绘",
@@ -95,23 +100,34 @@ NAMES: dict[str, str] = {
 _COMMAND_TEXTS: dict[str, str] = {
     "Generate images from a prompt": "根据提示词生成图片",
     "What to draw (English for Star-3 and custom models)": "要画什么（星流 Star-3 与自定义模型建议用英文）",
-    "Model: star3, kontext-pro, kontext-max or a configured custom model": "模型：star3、kontext-pro、kontext-max 或已配置的自定义模型",
+    "Model: star3, kontext-pro, kontext-max, seedream, seedream-4.5, libdream, img1 or a custom model": (
+        "模型：star3、kontext-pro、kontext-max、seedream、seedream-4.5、libdream、img1 或自定义模型"
+    ),
     "What to avoid (custom models)": "不希望出现的内容（自定义模型）",
     "Aspect ratio": "画面比例",
-    "How many images (1-4)": "生成几张（1-4）",
-    "Seed for reproducible results (custom models)": "随机种子，用于复现结果（自定义模型）",
+    "How many images (1-4; Seedream up to 15)": "生成几张（1-4；Seedream 最多 15）",
+    "Seed for reproducible results (custom models, libDream)": "随机种子，用于复现结果（自定义模型、libDream）",
     "Sampling steps (Star-3 and custom models)": "采样步数（Star-3 与自定义模型）",
-    "An image to start from (image-to-image)": "作为起点的图片（图生图）",
+    "An image to start from, or the first reference image": "作为起点的图片，或第一张参考图",
+    "Another reference image (Kontext max, Seedream, IMG1)": "另一张参考图（Kontext max、Seedream、IMG1）",
+    "Let LiblibAI improve the prompt first (Seedream, libDream)": "先让 LiblibAI 优化提示词（Seedream、libDream）",
+    "turbo": "极速",
+    "normal": "标准",
+    "masterpiece": "精品",
+    "Smart IMG1 quality: turbo, normal or masterpiece": "Smart IMG1 质量：turbo（极速）、normal（标准）或 masterpiece（精品）",
     "A structure reference (line, depth, pose, ...)": "结构参考图（线稿、深度、姿势等）",
     "How the control image guides the result": "控制图如何引导结果",
     "Restyle or edit an image with an instruction": "按指令重绘或编辑一张图片",
     "The image to restyle (PNG, JPEG, WebP or GIF, up to 10 MB)": "要重绘的图片（PNG、JPEG、WebP 或 GIF，最大 10 MB）",
     "What to change, e.g. 'make it cyberpunk, keep the pose'": "要改什么，例如“改成赛博朋克风格，保持姿势”",
-    "Model: kontext-pro (default), kontext-max, star3 or a configured custom model": "模型：kontext-pro（默认）、kontext-max、star3 或已配置的自定义模型",
+    "Model: kontext-pro (default), kontext-max, star3, seedream, img1, img1-inpaint or a custom model": (
+        "模型：kontext-pro（默认）、kontext-max、star3、seedream、img1、img1-inpaint 或自定义模型"
+    ),
     "How far to move from the image, 0-1 (custom models only)": "偏离原图的程度，0-1（仅自定义模型）",
-    "Inpainting mask: white where to repaint, same size as the image (custom models)": "局部重绘蒙版：白色处重绘，尺寸须与原图相同（自定义模型）",
-    "An extra reference image (Kontext max)": "额外的参考图（Kontext max）",
-    "Another reference image (Kontext max)": "另一张参考图（Kontext max）",
+    "Inpainting mask: white where to repaint, same size as the image (custom models, img1-inpaint)": (
+        "局部重绘蒙版：白色处重绘，尺寸须与原图相同（自定义模型、img1-inpaint）"
+    ),
+    "An extra reference image (Kontext max, Seedream, IMG1)": "额外的参考图（Kontext max、Seedream、IMG1）",
     "Render again even if the same seeded request was rendered recently (re-posted otherwise)": (
         "即使最近用同一种子生成过相同请求也重新生成（否则直接重发已有结果）"
     ),
@@ -171,7 +187,7 @@ _COMMAND_TEXTS: dict[str, str] = {
     "Only in this channel": "仅限这个频道",
     "Only for this role": "仅限这个身份组",
     "Per-request caps: image count, steps, output size": "单次请求上限：图片张数、步数、输出尺寸",
-    "Images per request (1-4)": "每次请求的图片数（1-4）",
+    "Images per request (1-15; each mode's own limit applies too)": "每次请求的图片数（1-15；各模式自身的上限同样适用）",
     "Sampling steps": "采样步数",
     "Longest output side in pixels": "输出图片最长边（像素）",
     "Turn features on or off": "开启或关闭功能",
@@ -325,7 +341,6 @@ _MESSAGES: dict[str, str] = {
     "{label} takes at most {max_references} reference image(s).": "{label} 最多支持 {max_references} 张参考图。",
     "{label} does not support structure control.": "{label} 不支持结构控制。",
     "give both a control image and a control type.": "请同时提供控制图和控制类型。",
-    "masks (inpainting) work with custom models and a source image only.": "蒙版（局部重绘）只能与自定义模型和原图一起使用。",
     "unknown mode `{name}`. Available: {known}.": "未知模式 `{name}`。可用模式：{known}。",
     "{label} has no strength setting.": "{label} 没有强度设置。",
     "{label} has no strength setting. Try a custom model ({models}).": "{label} 没有强度设置。试试自定义模型（{models}）。",
@@ -527,6 +542,9 @@ _MESSAGES: dict[str, str] = {
     "structure control": "结构控制",
     "{count} reference images": "{count} 张参考图",
     "{count} reference image": "{count} 张参考图",
+    "prompt only": "仅提示词",
+    "prompt enhancement": "提示词优化",
+    "inpainting with a mask (/restyle)": "蒙版局部重绘（/restyle）",
     "English prompts": "英文提示词",
     "Chinese or English prompts": "中文或英文提示词",
     " — **default**": " — **默认**",
@@ -611,11 +629,25 @@ _MESSAGES: dict[str, str] = {
     "For members whose Discord language is neither English nor Simplified Chinese, and for mentions": "当成员的 Discord 语言既不是英文也不是简体中文时使用，也用于回复提及",
     "English": "English（英文）",
     "Bot default": "机器人默认",
-    "Generate pictures with LiblibAI, right here.\n\n**/imagine** `prompt` — draw something. Options: `mode`, `aspect`, `count`, `seed`, `steps`, `negative`, `image` (start from a picture), `control_image` + `control_type`, `fresh`.\nFlags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `--count N`, `--steps N`, `--mode <mode>` (options win over flags).\n\n**Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image) · 🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits (refunded) or runs (LiblibAI still charges a job it accepted).\n\n**/show** `job` — post a past result again, with buttons · **/queue** — what this server is waiting for · **/jobs** — your recent jobs · **/models** — what each mode can do.\n": "在这里用 LiblibAI 生成图片。\n\n**/绘图** `提示词` — 画点什么。选项：`模式`、`画幅`、`数量`、`种子`、`步数`、`反向提示词`、`图片`（以图片为起点）、`控制图` + `控制类型`、`重新生成`。\n提示词里也可以写参数：`--ar 16:9`、`--no <反向提示词>`、`--seed N`、`--count N`、`--steps N`、`--mode <模式>`（选项优先于参数）。\n\n**结果下方的按钮** — 🔁 重新生成（新种子）· 🎲 变体（每张图）· 🔍 放大（每张图）· 🎛️ 改提示词（修改提示词后重新生成或生成变体）· 🗑️ 删除。排队时按 ✖️ 取消会退还额度；生成中取消时，LiblibAI 仍会对已接受的任务扣费。\n\n**/查看** `任务` — 重新发送历史结果（附带按钮）· **/队列** — 本服务器的排队情况 · **/我的任务** — 你最近的任务 · **/模型** — 各模式支持的功能。\n",
+    "Generate pictures with LiblibAI, right here.\n\n**/imagine** `prompt` — draw something. Options: `mode`, `aspect`, `count`, `seed`, `steps`, `negative`, `image` (start from a picture; `image2`–`image4`: more references), `enhance` (improve the prompt first), `quality` (Smart IMG1), `control_image` + `control_type`, `fresh`.\nFlags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `--count N`, `--steps N`, `--mode <mode>` (options win over flags).\n\n**Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image) · 🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits (refunded) or runs (LiblibAI still charges a job it accepted).\n\n**/show** `job` — post a past result again, with buttons · **/queue** — what this server is waiting for · **/jobs** — your recent jobs · **/models** — what each mode can do.\n": "在这里用 LiblibAI 生成图片。\n\n**/绘图** `提示词` — 画点什么。选项：`模式`、`画幅`、`数量`、`种子`、`步数`、`反向提示词`、`图片`（以图片为起点；`图片2`–`图片4`：更多参考图）、`优化提示词`（先优化提示词）、`质量`（Smart IMG1）、`控制图` + `控制类型`、`重新生成`。\n提示词里也可以写参数：`--ar 16:9`、`--no <反向提示词>`、`--seed N`、`--count N`、`--steps N`、`--mode <模式>`（选项优先于参数）。\n\n**结果下方的按钮** — 🔁 重新生成（新种子）· 🎲 变体（每张图）· 🔍 放大（每张图）· 🎛️ 改提示词（修改提示词后重新生成或生成变体）· 🗑️ 删除。排队时按 ✖️ 取消会退还额度；生成中取消时，LiblibAI 仍会对已接受的任务扣费。\n\n**/查看** `任务` — 重新发送历史结果（附带按钮）· **/队列** — 本服务器的排队情况 · **/我的任务** — 你最近的任务 · **/模型** — 各模式支持的功能。\n",
     "`/imagine prompt: a red fox in the snow, cinematic light --ar 16:9`\n`/imagine prompt: 一只在雪地里的红狐狸 mode: kontext-pro`\n`/imagine prompt: a lighthouse at dusk --count 4 --mode dreamtech-xl --seed 42`\n`/imagine prompt: make it autumn image: <attach a photo>`\n": "`/绘图 提示词: 一只在雪地里的红狐狸，电影感光线 --ar 16:9`\n`/绘图 提示词: 一只在雪地里的红狐狸 模式: kontext-pro`\n`/绘图 提示词: a lighthouse at dusk --count 4 --mode dreamtech-xl --seed 42`\n`/绘图 提示词: 改成秋天 图片: <附上一张照片>`\n",
     "The content audit filtered part of this batch, so this server shows the rest only in age-restricted channels. Use `/show` there to see them.": "内容审核过滤了这批图片中的一部分，因此本服务器只在年龄限制频道中显示其余图片。请在那里使用 `/show` 查看。",
     "✅ Any member may now use result buttons (Delete and Cancel stay with the requester).": "✅ 现在所有成员都可以使用任意结果下方的按钮（删除和取消仍只限发起人）。",
     "✅ Only the requester (and admins) may now use the buttons under a result.": "✅ 现在只有发起人（和管理员）可以使用结果下方的按钮。",
+    "img1-inpaint repaints part of an image: give an image and a mask.": "img1-inpaint 用于局部重绘：请提供图片和蒙版。",
+    "masks (inpainting) work with a source image in custom models and `img1-inpaint` only.": (
+        "蒙版（局部重绘）只能在自定义模型和 `img1-inpaint` 中配合原图使用。"
+    ),
+    "{label} cannot enhance prompts. Modes that can: {modes}.": "{label} 不能优化提示词。可以优化的模式：{modes}。",
+    "{label} has no quality setting. Modes that have: {modes}.": "{label} 没有质量设置。有质量设置的模式：{modes}。",
+    "{label} repaints part of an image: use `/restyle` with the image and a mask (white where to paint).": (
+        "{label} 用于局部重绘：请使用 `/restyle` 并附上图片和蒙版（白色处为重绘区域）。"
+    ),
+    "{label} takes at most {total} images in all, references and results together: with {references} reference "
+    "image(s), ask for at most {limit}.": (
+        "{label} 的参考图与生成结果合计最多 {total} 张：已有 {references} 张参考图时，最多还能生成 {limit} 张。"
+    ),
+    "🖼️ Images {first}–{last} of {total} · job `{job_id}`": "🖼️ 第 {first}–{last} 张，共 {total} 张 · 任务 `{job_id}`",
     # ComfyUI workflows ([[models.comfyui]])
     "ComfyUI workflow": "ComfyUI 工作流",
     "makes a video": "生成视频",

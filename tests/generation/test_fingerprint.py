@@ -30,6 +30,8 @@ def test_equal_requests_share_a_fingerprint_and_it_is_a_sha256() -> None:
         {"hires": True},
         {"strength": 0.4},
         {"simulated": True},
+        {"enhance": True},
+        {"quality": "masterpiece"},
     ],
 )
 def test_anything_that_changes_the_picture_changes_the_fingerprint(change: dict) -> None:
@@ -39,3 +41,20 @@ def test_anything_that_changes_the_picture_changes_the_fingerprint(change: dict)
 def test_only_seeded_requests_are_reproducible() -> None:
     assert is_reproducible(BASE)
     assert not is_reproducible(BASE.with_(seed=None))
+
+
+def test_fields_added_later_keep_earlier_fingerprints() -> None:
+    """``enhance`` and ``quality`` came after request-v1: at their defaults a request hashes as it always did, so
+    recent identical seeded requests stored before the upgrade are still found (and not paid for again)."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    data = asdict(BASE)
+    for name in ("enhance", "quality"):
+        del data[name]
+    data["source_images"] = []
+    canonical = json.dumps(
+        {"schema": "request-v1", "request": data}, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
+    assert request_fingerprint(BASE) == hashlib.sha256(canonical.encode()).hexdigest()

@@ -248,6 +248,18 @@ def result_embed(
     return embed
 
 
+def more_images_text(job: Job, first: int, last: int, total: int, locale: Locale = None) -> str:
+    """The text of a result's further message when its images take more than one (Discord shows 10 a message)."""
+    return t(
+        "🖼️ Images {first}–{last} of {total} · job `{job_id}`",
+        locale or job.locale,
+        first=first,
+        last=last,
+        total=total,
+        job_id=job.id,
+    )
+
+
 def video_note(result: JobResult, attached: int, locale: Locale) -> str:
     """What a ComfyUI workflow's video result is, said plainly: attached, or too large and linked."""
     links = " · ".join(

@@ -34,6 +34,24 @@ log = logging.getLogger(__name__)
 
 Durations = tuple[float, float, float]  # seconds in status 1, in 2, and in 3+4
 
+# Smart IMG1's output sizes by ``aspectRatio`` (liblib-api.md §5.8).
+IMG1_SIZES: dict[str, tuple[int, int]] = {"square": (1024, 1024), "portrait": (1024, 1536), "landscape": (1536, 1024)}
+# How much longer than the configured running time each family renders: a Seedream group takes a little longer per
+# image, IMG1 by quality. A rough likeness of the real service, so progress and waits differ by family in the bot.
+_IMG1_RUNNING = {"turbo": 0.5, "normal": 1.0, "masterpiece": 2.0}
+
+
+def running_factor(kind: SubmitKind, params: dict[str, Any]) -> float:
+    if kind is SubmitKind.SEEDREAM:
+        return 1.0 + 0.1 * (int(params.get("imgCount", 1)) - 1)
+    if kind.family is ep.Family.IMG1:
+        return _IMG1_RUNNING.get(str(params.get("quality", "normal")), 1.0)
+    return 1.0
+
+
+def _scaled(durations: Durations, running: float) -> Durations:
+    return (durations[0], durations[1] * running, durations[2])
+
 
 @dataclass(frozen=True, slots=True)
 class Billing:
@@ -149,6 +167,18 @@ def output_size(kind: SubmitKind, params: dict[str, Any], sources: list[tuple[in
         if "aspectRatio" in params or not sources:
             return kontext_size(params.get("aspectRatio", "1:1"))
         return megapixel_size(*sources[0])
+    if kind is SubmitKind.SEEDREAM:
+        return (int(params.get("width", 2048)), int(params.get("height", 2048)))
+    if kind is SubmitKind.LIBDREAM:
+        side = ep.LIBDREAM_DEFAULT_SIDE
+        return (int(params.get("width", side)), int(params.get("height", side)))
+    if kind.family is ep.Family.IMG1:
+        ratio = params.get("aspectRatio", "auto")
+        if ratio in IMG1_SIZES:
+            return IMG1_SIZES[ratio]
+        if sources:  # "auto" (and inpaint) follow the first image: the one repainted, or the first reference
+            return clamp_size(sources[0], 64, 2048)
+        return IMG1_SIZES["square"]
     if sources:  # img2img without an explicit size follows the source picture
         low = 512 if kind.family is ep.Family.STAR3 else 128
         return clamp_size(sources[0], low, 2048)
@@ -229,7 +259,7 @@ class TaskBook:
             cost=cost,
             outcome=outcome,
             billing=billing or Billing(),
-            durations=durations or self.durations,
+            durations=durations or _scaled(self.durations, running_factor(kind, params)),
         )
         self.tasks[task.uuid] = task
         active = self._active.setdefault(access_key, set())
@@ -252,7 +282,8 @@ class TaskBook:
     ) -> list[SimImage]:
         count = int(params.get("imgCount", 1))
         width, height = output_size(kind, params, [(s.width, s.height) for s in sources])
-        base_seed = int(params.get("seed", -1)) if kind.family is ep.Family.CUSTOM else -1
+        seeded = kind.family in (ep.Family.CUSTOM, ep.Family.LIBDREAM)
+        base_seed = int(params.get("seed", -1)) if seeded else -1
         prompt = str(params["prompt"])
         # Image-to-image results are painted from the main source (the first fetched).
         source = sources[0] if kind.img2img and sources else None
