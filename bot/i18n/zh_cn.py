@@ -485,6 +485,8 @@ _MESSAGES: dict[str, str] = {
     "⏳ Accepted by LiblibAI, waiting for a worker…": "⏳ LiblibAI 已接收，等待处理…",
     "🎨 Generating{percent}": "🎨 生成中{percent}",
     " · {duration} elapsed": " · 已用时 {duration}",
+    " · about {duration} left": " · 约剩 {duration}",
+    " · almost done": " · 即将完成",
     "🔍 Content audit…": "🔍 内容审核中…",
     "📥 Delivering…": "📥 正在发送…",
     " · {kind} of `{job_id}`": " · {kind}自 `{job_id}`",

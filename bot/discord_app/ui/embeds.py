@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 
@@ -18,6 +19,7 @@ COLOR_PROGRESS = 0x5865F2
 COLOR_DONE = 0x57F287
 COLOR_FAILED = 0xED4245
 PROMPT_PREVIEW = 900
+BAR_CELLS = 10
 
 FAILURE_TITLES: dict[FailureReason, str] = {
     FailureReason.INVALID_PARAMETER: N_("Invalid parameter"),
@@ -129,16 +131,32 @@ def _stage_text(progress: Progress, locale: Locale) -> str:
     if stage is Stage.SUBMITTING:
         return t("📤 Submitting to LiblibAI…", locale)
     if stage is Stage.WAITING:
-        return t("⏳ Accepted by LiblibAI, waiting for a worker…", locale)
+        return t("⏳ Accepted by LiblibAI, waiting for a worker…", locale) + _gauge(progress, locale)
     if stage is Stage.GENERATING:
-        pct = f" {progress.percent * 100:.0f}%" if progress.percent else ""
-        text = t("🎨 Generating{percent}", locale, percent=pct)
+        text = t("🎨 Generating{percent}", locale, percent=_gauge(progress, locale))
         if progress.elapsed is not None:
             text += t(" · {duration} elapsed", locale, duration=_duration(progress.elapsed))
         return text
     if stage is Stage.AUDITING:
-        return t("🔍 Content audit…", locale)
+        return t("🔍 Content audit…", locale) + _gauge(progress, locale)
     return t("📥 Delivering…", locale)
+
+
+def progress_bar(fraction: float, cells: int = BAR_CELLS) -> str:
+    """``█████░░░░░``: whole cells only, so a bar below 100 % is never drawn full."""
+    filled = max(0, min(cells, int(fraction * cells)))
+    return "█" * filled + "░" * (cells - filled)
+
+
+def _gauge(progress: Progress, locale: Locale) -> str:
+    """The bar, the percent (rounded down: never "100%" before the result) and the time left, while LiblibAI
+    has the job (``bot.jobs.progress`` decides the figures); nothing without a percent."""
+    if progress.percent is None:
+        return ""
+    text = f" `{progress_bar(progress.percent)}` {int(progress.percent * 100)}%"
+    if progress.eta is None:
+        return text + t(" · almost done", locale)
+    return text + t(" · about {duration} left", locale, duration=_duration(math.ceil(progress.eta)))
 
 
 def progress_text(job: Job, progress: Progress) -> str:

@@ -251,7 +251,7 @@ class ApiRoutes:
         data: dict[str, Any] = {
             "generateUuid": task.uuid,
             "generateStatus": task.status,
-            "percentCompleted": task.percent,
+            "percentCompleted": task.reported_percent,
             "generateMsg": task.generate_msg,
             "pointsCost": task.points,
             "accountBalance": self.balance(access_key),

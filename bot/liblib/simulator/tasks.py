@@ -1,9 +1,10 @@
 """Task records and the task life cycle of the LiblibAI simulator (liblib-api.md §6, §9).
 
 A task's status follows real time from its creation: 1 for ``queued`` seconds, 2 for ``running``
-(``percentCompleted`` rising 0→1), then 3 and 4 for half of ``auditing`` each, then 5. Injected outcomes
-end it as 6 or 7 after the running phase instead. A loop timer makes each task terminal on time even when
-nobody polls, so the concurrency count and the points charged never depend on the client polling.
+(``percentCompleted`` rising 0→1, except on the webui routes, where LiblibAI answers 0 throughout), then 3
+and 4 for half of ``auditing`` each, then 5. Injected outcomes end it as 6 or 7 after the running phase
+instead. A loop timer makes each task terminal on time even when nobody polls, so the concurrency count and
+the points charged never depend on the client polling.
 """
 
 from __future__ import annotations
@@ -142,6 +143,12 @@ class SimTask:
     @property
     def status_path(self) -> str:
         return ep.DEFAULT_STATUS_PATH[SubmitKind(self.kind).family]
+
+    @property
+    def reported_percent(self) -> float:
+        """``percentCompleted`` as LiblibAI answers it: "not implemented" on the webui routes (Star-3, custom
+        checkpoints), where it stays 0 even on success (DOC's example); rising 0→1 elsewhere."""
+        return 0.0 if self.status_path == ep.WEBUI_STATUS else self.percent
 
     @property
     def end_offset(self) -> float:
