@@ -102,6 +102,7 @@ class GenerationRequest:
     width: int | None = None
     height: int | None = None
     hires: bool = False  # upscale: render through the mode's high-resolution option
+    variation: str | None = None  # a Vary: "subtle" | "strong", mapped per family (bot.generation.variation)
     simulated: bool = False
     enhance: bool = False  # let LiblibAI rewrite the prompt first (Seedream promptMagic, libDream usePreLlm)
     quality: str | None = None  # Smart IMG1: "turbo" | "normal" | "masterpiece" (None: normal)

@@ -338,7 +338,9 @@ class ActionsSettings(_Section):
     # Re-post the stored result of an identical seeded request made in the same server within this
     # many seconds instead of paying for it again; 0 disables. `/imagine fresh:true` always renders.
     dedupe_window_seconds: float = Field(86400.0, ge=0)
-    vary_strength: float = Field(0.45, gt=0, le=1)  # img2img denoising for Vary (custom models)
+    # img2img denoising of Vary (Subtle) and Vary (Strong) on custom models (bot/generation/variation.py)
+    vary_strength: float = Field(0.35, gt=0, le=1)
+    vary_strong_strength: float = Field(0.75, gt=0, le=1)
     upscale_strength: float = Field(0.3, gt=0, le=1)  # img2img denoising for Upscale of img2img results
 
 

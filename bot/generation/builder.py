@@ -341,7 +341,10 @@ class RequestBuilder:
             quality=request.quality,
         )
         return rebuilt.with_(
-            source_images=request.source_images, mask_image=request.mask_image, control_image=request.control_image
+            source_images=request.source_images,
+            mask_image=request.mask_image,
+            control_image=request.control_image,
+            variation=request.variation,  # a Vary stays as strong in the other mode's own terms
         )
 
     def _check_count(self, info: ModeInfo, count: int, images: int, max_count: int) -> None:

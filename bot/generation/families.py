@@ -2,7 +2,8 @@
 
 Mode defaults (sampler, CFG, LoRA, hires fix, ControlNet presets) come from the settings; the member's
 options override them within the caps the request builder already enforced. The built-in modes and the
-family each belongs to are listed here (``BUILTIN_MODES``); any other mode name is a custom checkpoint.
+family each belongs to are listed here (``BUILTIN_MODES``); any other mode name is a custom checkpoint. A Vary's
+strength becomes each family's own lever here (``bot.generation.variation``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from pydantic import ValidationError
 from bot.errors import InvalidRequestError
 from bot.generation.comfy import comfy_submit, workflow_name
 from bot.generation.sizes import IMG1_SIZES, img1_aspect, libdream_size, seedream_size, size_for_ratio
+from bot.generation.variation import Variation, instructed_prompt, variation_of
 from bot.i18n import N_
 from bot.liblib import endpoints as ep
 from bot.liblib import models as lm
 from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest
-from bot.settings import CustomModel, Settings
+from bot.settings import ActionsSettings, CustomModel, Settings
 
 SubmitBuilder = Callable[[GenerationRequest], lm.SubmitRequest]
 
@@ -124,7 +126,7 @@ def make_submit_builder(settings: Settings) -> SubmitBuilder:
             model = custom.get(request.mode)
             if model is None:
                 raise InvalidRequestError("mode", N_("the model `{mode}` is no longer configured."), mode=request.mode)
-            return _custom(request, model)
+            return _custom(request, model, denoising=_denoising(request, settings.actions))
         except ValidationError as exc:
             raise InvalidRequestError("options", lm.explain(exc)) from exc
 
@@ -132,6 +134,9 @@ def make_submit_builder(settings: Settings) -> SubmitBuilder:
 
 
 def _star3(r: GenerationRequest, *, ultra: bool) -> lm.SubmitRequest:
+    if r.is_img2img and variation_of(r.variation) is Variation.STRONG:
+        # Star-3's img2img takes no strength: a strong variation draws anew, the image as an IPAdapter reference.
+        r = r.with_(source_images=(), control_type="IPAdapter", control_image=r.source_images[0])
     control: dict[str, Any] = {}
     if r.control_type and r.control_image:
         control = {"control_type": r.control_type, "control_image": r.control_image}
@@ -158,8 +163,9 @@ def _kontext(r: GenerationRequest, *, default_model: str) -> lm.SubmitRequest:
     model = cast(lm.KontextModel, r.kontext_model or default_model)
     ratio = cast(lm.KontextAspectRatio, r.aspect_ratio or "1:1")
     if r.is_img2img:
+        variation = variation_of(r.variation)  # Kontext follows instructions: a Vary says how far to go
         return lm.kontext_img2img(
-            r.prompt,
+            instructed_prompt(r.prompt, variation) if variation else r.prompt,
             list(r.source_images),
             model=model,
             aspect_ratio=ratio,
@@ -222,7 +228,19 @@ def _img1(r: GenerationRequest) -> lm.SubmitRequest:
     )
 
 
-def _custom(r: GenerationRequest, m: CustomModel) -> lm.SubmitRequest:
+def _denoising(r: GenerationRequest, actions: ActionsSettings) -> float:
+    """A custom model's img2img strength: the member's (a restyle), else the Vary's configured one, else 0.75."""
+    if r.strength is not None:
+        return r.strength
+    variation = variation_of(r.variation)
+    if variation is Variation.SUBTLE:
+        return actions.vary_strength
+    if variation is Variation.STRONG:
+        return actions.vary_strong_strength
+    return 0.75
+
+
+def _custom(r: GenerationRequest, m: CustomModel, *, denoising: float) -> lm.SubmitRequest:
     width, height = (m.width, m.height)
     if r.aspect_ratio:
         width, height = size_for_ratio(r.aspect_ratio, m.width * m.height, lo=128, hi=1536)
@@ -268,7 +286,7 @@ def _custom(r: GenerationRequest, m: CustomModel) -> lm.SubmitRequest:
                 "source_image": r.source_images[0],
                 "resized_width": width,
                 "resized_height": height,
-                "denoising_strength": r.strength if r.strength is not None else 0.75,
+                "denoising_strength": denoising,
                 "mode": 4 if r.mask_image else 0,
                 "inpaint_param": {"mask_image": r.mask_image} if r.mask_image else None,
             }

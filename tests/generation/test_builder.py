@@ -139,6 +139,8 @@ def test_in_mode_keeps_the_request_or_says_why_that_mode_cannot_take_it(builder:
     pro = builder.in_mode(vary, "kontext-pro")
     assert (pro.mode, pro.kontext_model, pro.count, pro.source_images) == ("kontext", "pro", 2, vary.source_images)
     assert builder.in_mode(vary, "star3").source_images == vary.source_images  # every mode takes one image
+    strong = vary.with_(variation="strong", strength=None)
+    assert builder.in_mode(strong, "dreamtech-xl").variation == "strong"  # as strong in the other mode's terms
     two = vary.with_(source_images=("https://x/a.png", "https://x/b.png"))
     with pytest.raises(InvalidRequestError, match="reference image"):
         builder.in_mode(two, "kontext-pro")  # only Kontext max takes several images

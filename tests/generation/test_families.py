@@ -16,6 +16,7 @@ from bot.generation.families import (
     size_for_ratio,
 )
 from bot.liblib import endpoints as ep
+from bot.generation.variation import INSTRUCTIONS, Variation
 from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest
 from bot.settings import ModelsSettings, Settings
@@ -91,6 +92,50 @@ def test_custom_upscale_uses_hires_fix_and_img2img_strength(build) -> None:
         GenerationRequest(mode="dreamtech-xl", prompt="fox", source_images=("http://x/a.png",), strength=0.3)
     ).to_body()["generateParams"]
     assert img["denoisingStrength"] == 0.3 and img["mode"] == 0
+
+
+SOURCE = ("http://x/a.png",)
+
+
+def test_vary_strengths_of_custom_models_come_from_the_settings(build) -> None:
+    def strength(build, **changes) -> float:
+        request = GenerationRequest(mode="dreamtech-xl", prompt="fox", source_images=SOURCE, **changes)
+        return build(request).to_body()["generateParams"]["denoisingStrength"]
+
+    assert strength(build, variation="subtle") == 0.35  # [actions] vary_strength
+    assert strength(build, variation="strong") == 0.75  # [actions] vary_strong_strength
+    assert strength(build) == 0.75  # no Vary, no strength: LiblibAI's default
+    assert strength(build, variation="strong", strength=0.2) == 0.2  # a member's own strength wins
+    tuned = make_submit_builder(Settings(actions={"vary_strength": 0.2, "vary_strong_strength": 0.9}))
+    assert (strength(tuned, variation="subtle"), strength(tuned, variation="strong")) == (0.2, 0.9)
+
+
+def test_kontext_varies_by_instruction(build) -> None:
+    def prompt(variation: str | None, text: str = "a red fox") -> str:
+        request = GenerationRequest(
+            mode="kontext", kontext_model="pro", prompt=text, source_images=SOURCE, variation=variation
+        )
+        return build(request).to_body()["generateParams"]["prompt"]
+
+    subtle, strong = prompt("subtle"), prompt("strong")
+    assert subtle == INSTRUCTIONS[Variation.SUBTLE] + " Original prompt: a red fox"
+    assert strong == INSTRUCTIONS[Variation.STRONG] + " Original prompt: a red fox"
+    assert "small details" in subtle and "significantly different" in strong
+    assert prompt(None) == "a red fox"  # an ordinary image-to-image request is not reworded
+    long = prompt("strong", "x" * 2000)
+    assert len(long) == 2000 and long.startswith(INSTRUCTIONS[Variation.STRONG]) and long.endswith("x…")
+
+
+def test_star3_varies_by_img2img_or_an_ipadapter_reference(build) -> None:
+    base = GenerationRequest(mode="star3", prompt="fox", aspect_ratio="3:4", source_images=SOURCE)
+    subtle = build(base.with_(variation="subtle"))
+    assert subtle.path == "/api/generate/webui/img2img/ultra"  # no strength there (liblib-api.md §5.2)
+    assert subtle.to_body()["generateParams"]["sourceImage"] == SOURCE[0]
+    strong = build(base.with_(variation="strong"))
+    assert strong.path == "/api/generate/webui/text2img/ultra"
+    params = strong.to_body()["generateParams"]
+    assert params["controlnet"] == {"controlType": "IPAdapter", "controlImage": SOURCE[0]}
+    assert params["aspectRatio"] == "portrait" and "sourceImage" not in params
 
 
 def test_unknown_custom_model_is_a_friendly_error(build) -> None:

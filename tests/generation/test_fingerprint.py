@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import asdict
+
 import pytest
 
 from bot.generation.fingerprint import is_reproducible, request_fingerprint
@@ -32,6 +36,8 @@ def test_equal_requests_share_a_fingerprint_and_it_is_a_sha256() -> None:
         {"simulated": True},
         {"enhance": True},
         {"quality": "masterpiece"},
+        {"variation": "subtle"},
+        {"variation": "strong"},
     ],
 )
 def test_anything_that_changes_the_picture_changes_the_fingerprint(change: dict) -> None:
@@ -44,14 +50,11 @@ def test_only_seeded_requests_are_reproducible() -> None:
 
 
 def test_fields_added_later_keep_earlier_fingerprints() -> None:
-    """``enhance`` and ``quality`` came after request-v1: at their defaults a request hashes as it always did, so
-    recent identical seeded requests stored before the upgrade are still found (and not paid for again)."""
-    import hashlib
-    import json
-    from dataclasses import asdict
-
+    """``enhance``, ``quality`` and ``variation`` came after request-v1: at their defaults a request hashes as it
+    always did, so recent identical seeded requests stored before the upgrade are still found (and not paid for
+    again)."""
     data = asdict(BASE)
-    for name in ("enhance", "quality"):
+    for name in ("enhance", "quality", "variation"):
         del data[name]
     data["source_images"] = []
     canonical = json.dumps(

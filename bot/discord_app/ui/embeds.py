@@ -49,6 +49,9 @@ ORIGIN_LABELS: dict[JobKind, str] = {
     JobKind.RESTYLE: N_("🎨 Restyle"),
     JobKind.IMAGINE: N_("Remake"),
 }
+# A Vary's credit says how strong it was (jobs from before there were two strengths say "Variation").
+VARIATION_LABELS: dict[str, str] = {"subtle": N_("🎲 Subtle variation"), "strong": N_("🌀 Strong variation")}
+VARIATION_NAMES: dict[str, str] = {"subtle": N_("vary (subtle)"), "strong": N_("vary (strong)")}
 
 
 def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
@@ -81,6 +84,13 @@ def kind_name(kind: object, locale: Locale) -> str:
     return t(KIND_NAMES.get(str(kind), str(kind)), locale)
 
 
+def job_kind_name(job: Job, locale: Locale) -> str:
+    """The job's kind as members read it; a Vary says how strong ("vary (strong)")."""
+    if job.kind is JobKind.VARY and job.request.variation in VARIATION_NAMES:
+        return t(VARIATION_NAMES[job.request.variation], locale)
+    return kind_name(job.kind, locale)
+
+
 def state_name(state: object, locale: Locale) -> str:
     return t(STATE_NAMES.get(str(state), str(state)), locale)
 
@@ -90,7 +100,11 @@ def origin_text(job: Job, locale: Locale = None) -> str | None:
     if not job.parent_job_id:
         return None
     locale = locale or job.locale
-    label = t(ORIGIN_LABELS[job.kind], locale) if job.kind in ORIGIN_LABELS else str(job.kind).capitalize()
+    variation = job.request.variation if job.kind is JobKind.VARY else None
+    if variation in VARIATION_LABELS:
+        label = t(VARIATION_LABELS[variation], locale)
+    else:
+        label = t(ORIGIN_LABELS[job.kind], locale) if job.kind in ORIGIN_LABELS else str(job.kind).capitalize()
     target = t("job `{job_id}`", locale, job_id=job.parent_job_id)
     if job.parent_message_id:
         target = f"[{target}]({message_link(job.guild_id, job.channel_id, job.parent_message_id)})"
@@ -168,7 +182,7 @@ def progress_text(job: Job, progress: Progress) -> str:
         text += t(" · ≈ {points} points", locale, points=job.points_reserved)
     origin = ""
     if job.parent_job_id:
-        origin = t(" · {kind} of `{job_id}`", locale, kind=kind_name(job.kind, locale), job_id=job.parent_job_id)
+        origin = t(" · {kind} of `{job_id}`", locale, kind=job_kind_name(job, locale), job_id=job.parent_job_id)
     return f"{text}\n> {escape_prompt(job.request.prompt, 200)}\n`{job.id}` · {describe_mode(job, locale)}{origin}"
 
 
@@ -259,7 +273,7 @@ def result_embed(
         embed.add_field(name=t("Note", locale), value=note, inline=False)
     footer = t("job {job_id}", locale, job_id=job.id)
     if job.parent_job_id:
-        footer += t(" · {kind} of {job_id}", locale, kind=kind_name(job.kind, locale), job_id=job.parent_job_id)
+        footer += t(" · {kind} of {job_id}", locale, kind=job_kind_name(job, locale), job_id=job.parent_job_id)
     if is_simulated(job):
         footer += t(" · simulated (LiblibAI simulator, no real generation)", locale)
     embed.set_footer(text=footer)
