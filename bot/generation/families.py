@@ -126,7 +126,7 @@ def make_submit_builder(settings: Settings) -> SubmitBuilder:
             model = custom.get(request.mode)
             if model is None:
                 raise InvalidRequestError("mode", N_("the model `{mode}` is no longer configured."), mode=request.mode)
-            return _custom(request, model, denoising=_denoising(request, settings.actions))
+            return _custom(request, model, settings.actions)
         except ValidationError as exc:
             raise InvalidRequestError("options", lm.explain(exc)) from exc
 
@@ -240,7 +240,7 @@ def _denoising(r: GenerationRequest, actions: ActionsSettings) -> float:
     return 0.75
 
 
-def _custom(r: GenerationRequest, m: CustomModel, *, denoising: float) -> lm.SubmitRequest:
+def _custom(r: GenerationRequest, m: CustomModel, actions: ActionsSettings) -> lm.SubmitRequest:
     width, height = (m.width, m.height)
     if r.aspect_ratio:
         width, height = size_for_ratio(r.aspect_ratio, m.width * m.height, lo=128, hi=1536)
@@ -286,7 +286,7 @@ def _custom(r: GenerationRequest, m: CustomModel, *, denoising: float) -> lm.Sub
                 "source_image": r.source_images[0],
                 "resized_width": width,
                 "resized_height": height,
-                "denoising_strength": denoising,
+                "denoising_strength": _denoising(r, actions),
                 "mode": 4 if r.mask_image else 0,
                 "inpaint_param": {"mask_image": r.mask_image} if r.mask_image else None,
             }

@@ -84,11 +84,16 @@ def kind_name(kind: object, locale: Locale) -> str:
     return t(KIND_NAMES.get(str(kind), str(kind)), locale)
 
 
+def _vary_strength(job: Job) -> str | None:
+    """The strength a Vary recorded ("subtle" or "strong"); None for other jobs and older Varys."""
+    variation = job.request.variation
+    return variation if job.kind is JobKind.VARY and variation in VARIATION_NAMES else None
+
+
 def job_kind_name(job: Job, locale: Locale) -> str:
     """The job's kind as members read it; a Vary says how strong ("vary (strong)")."""
-    if job.kind is JobKind.VARY and job.request.variation in VARIATION_NAMES:
-        return t(VARIATION_NAMES[job.request.variation], locale)
-    return kind_name(job.kind, locale)
+    strength = _vary_strength(job)
+    return t(VARIATION_NAMES[strength], locale) if strength else kind_name(job.kind, locale)
 
 
 def state_name(state: object, locale: Locale) -> str:
@@ -100,9 +105,9 @@ def origin_text(job: Job, locale: Locale = None) -> str | None:
     if not job.parent_job_id:
         return None
     locale = locale or job.locale
-    variation = job.request.variation if job.kind is JobKind.VARY else None
-    if variation in VARIATION_LABELS:
-        label = t(VARIATION_LABELS[variation], locale)
+    strength = _vary_strength(job)
+    if strength:
+        label = t(VARIATION_LABELS[strength], locale)
     else:
         label = t(ORIGIN_LABELS[job.kind], locale) if job.kind in ORIGIN_LABELS else str(job.kind).capitalize()
     target = t("job `{job_id}`", locale, job_id=job.parent_job_id)
