@@ -15,8 +15,8 @@ from enum import StrEnum
 
 from bot.generation.comfy import workflow_name
 from bot.generation.families import family_of
-from bot.liblib.endpoints import Family
 from bot.generation.variation import Variation
+from bot.liblib.endpoints import Family
 from bot.models import (
     GenerationRequest,
     Job,

@@ -159,13 +159,19 @@ def _star3(r: GenerationRequest, *, ultra: bool) -> lm.SubmitRequest:
     )
 
 
+def _instructed(r: GenerationRequest) -> str:
+    """The prompt of a family that follows instructions and takes no strength (Kontext, Seedream, IMG1); a Vary's
+    comes after the instruction that says how far to stray from the image."""
+    variation = variation_of(r.variation)
+    return instructed_prompt(r.prompt, variation) if variation and r.is_img2img else r.prompt
+
+
 def _kontext(r: GenerationRequest, *, default_model: str) -> lm.SubmitRequest:
     model = cast(lm.KontextModel, r.kontext_model or default_model)
     ratio = cast(lm.KontextAspectRatio, r.aspect_ratio or "1:1")
     if r.is_img2img:
-        variation = variation_of(r.variation)  # Kontext follows instructions: a Vary says how far to go
         return lm.kontext_img2img(
-            instructed_prompt(r.prompt, variation) if variation else r.prompt,
+            _instructed(r),
             list(r.source_images),
             model=model,
             aspect_ratio=ratio,
@@ -185,7 +191,7 @@ def _seedream(r: GenerationRequest) -> lm.SubmitRequest:
     model = cast(lm.SeedreamModel, SEEDREAM_MODELS[r.mode])
     width, height = seedream_size(model, r.aspect_ratio)
     return lm.seedream(
-        r.prompt,
+        _instructed(r),
         model=model,
         width=width,
         height=height,
@@ -213,7 +219,7 @@ def _img1(r: GenerationRequest) -> lm.SubmitRequest:
     ratio = cast(lm.Img1AspectRatio, img1_aspect(r.aspect_ratio))
     if r.mode != "img1-inpaint":
         return lm.img1_generate(
-            r.prompt, aspect_ratio=ratio, img_count=r.count, quality=quality, image_list=list(r.source_images)
+            _instructed(r), aspect_ratio=ratio, img_count=r.count, quality=quality, image_list=list(r.source_images)
         )
     if not r.source_images or not r.mask_image:
         raise InvalidRequestError("mask", N_("img1-inpaint repaints part of an image: give an image and a mask."))

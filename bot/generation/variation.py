@@ -4,7 +4,8 @@ mapping in ``bot.generation.families`` turns it into the family's own lever at s
 
 * custom checkpoints (img2img ``denoisingStrength``): ``[actions] vary_strength`` (subtle, 0.35) or
   ``vary_strong_strength`` (strong, 0.75); a strength the member chose (a restyle) always wins;
-* F.1 Kontext (an instruction-following editor, no strength): the instruction below, before the prompt;
+* F.1 Kontext, Seedream and IMG1 (they follow instructions and take no strength; the image is their reference):
+  the instruction below, before the prompt;
 * Star-3 Alpha (its img2img route takes no strength, liblib-api.md §5.2): subtle is its img2img from the image;
   strong draws anew from the prompt with the image as an ``IPAdapter`` reference (its content and style, not
   its layout).

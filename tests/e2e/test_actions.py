@@ -90,10 +90,12 @@ def subtle_and_strong_differ(mode: str, subtle, strong, strong_source: str) -> N
     if mode == "dreamtech-xl":  # a custom checkpoint's img2img denoising: [actions] vary_strength, vary_strong_strength
         assert (subtle.params["denoisingStrength"], strong.params["denoisingStrength"]) == (0.35, 0.75)
         assert subtle.path == strong.path == "/api/generate/webui/img2img"
-    elif mode == "kontext-pro":  # Kontext takes no strength: the instruction says how far to go
+    elif mode in ("kontext-pro", "seedream", "img1"):  # no strength there: the instruction says how far to go
         assert subtle.params["prompt"].startswith("Make a subtle variation of this image")
         assert strong.params["prompt"].startswith("Make a significantly different variation of this image")
-        assert subtle.params["prompt"].endswith("Original prompt: two foxes") and strong.params["image_list"]
+        assert subtle.params["prompt"].endswith("Original prompt: two foxes")
+        images = "referenceImages" if mode == "seedream" else "image_list"
+        assert strong.params[images] == [strong_source]
     else:  # Star-3's img2img takes no strength: strong draws anew with the image as an IPAdapter reference
         assert subtle.path == "/api/generate/webui/img2img/ultra" and "controlnet" not in subtle.params
         assert strong.path == "/api/generate/webui/text2img/ultra" and "sourceImage" not in strong.params
@@ -101,7 +103,7 @@ def subtle_and_strong_differ(mode: str, subtle, strong, strong_source: str) -> N
         assert strong.params["controlnet"]["controlImage"] == strong_source  # the result image, as published
 
 
-@pytest.mark.parametrize("mode", ["dreamtech-xl", "kontext-pro", "star3"])
+@pytest.mark.parametrize("mode", ["dreamtech-xl", "kontext-pro", "star3", "seedream", "img1"])
 async def test_vary_subtle_and_strong_send_different_strengths_and_both_deliver(env: Env, mode: str) -> None:
     _, parent, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "two foxes", "mode": mode})
     assert {"🎲 Vary (Subtle)", "🌀 Vary (Strong)"} <= set(labels(message))

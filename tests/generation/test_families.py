@@ -15,8 +15,8 @@ from bot.generation.families import (
     price_name,
     size_for_ratio,
 )
-from bot.liblib import endpoints as ep
 from bot.generation.variation import INSTRUCTIONS, Variation
+from bot.liblib import endpoints as ep
 from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest
 from bot.settings import ModelsSettings, Settings
@@ -124,6 +124,18 @@ def test_kontext_varies_by_instruction(build) -> None:
     assert prompt(None) == "a red fox"  # an ordinary image-to-image request is not reworded
     long = prompt("strong", "x" * 2000)
     assert len(long) == 2000 and long.startswith(INSTRUCTIONS[Variation.STRONG]) and long.endswith("x…")
+
+
+@pytest.mark.parametrize(("mode", "images"), [("seedream", "referenceImages"), ("img1", "image_list")])
+def test_seedream_and_img1_vary_by_instruction_with_the_image_as_reference(build, mode: str, images: str) -> None:
+    base = GenerationRequest(mode=mode, prompt="a red fox", source_images=SOURCE)
+    for variation in Variation:
+        params = build(base.with_(variation=str(variation))).to_body()["generateParams"]
+        assert params["prompt"] == INSTRUCTIONS[variation] + " Original prompt: a red fox"
+        assert params[images] == list(SOURCE)
+    assert build(base).to_body()["generateParams"]["prompt"] == "a red fox"  # no Vary: not reworded
+    text2img = build(GenerationRequest(mode=mode, prompt="a red fox", variation="strong")).to_body()
+    assert text2img["generateParams"]["prompt"] == "a red fox"  # no image to vary: nothing to say
 
 
 def test_star3_varies_by_img2img_or_an_ipadapter_reference(build) -> None:
