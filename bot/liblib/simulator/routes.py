@@ -99,12 +99,14 @@ class ApiRoutes:
             return Reply(429, MSG_RATE, headers=retry)
         if not isinstance(body, dict):
             return invalid_reply("body")
-        kind = classify(path, body.get("templateUuid"))
-        if isinstance(kind, Rejection):
-            return Reply(kind.code, kind.msg)
+        # PROBE's real order: empty or missing generateParams (an empty body: ``check``'s probe) is 100050, before
+        # the template is looked at. A validation refusal: nothing created, nothing charged.
         params = body.get("generateParams")
         if not isinstance(params, dict) or not params:
             return Reply(100050, MSG_INCOMPLETE)
+        kind = classify(path, body.get("templateUuid"))
+        if isinstance(kind, Rejection):
+            return Reply(kind.code, kind.msg)
         rejection = validate_params(kind, params, body["templateUuid"])
         if rejection is not None:
             return Reply(rejection.code, rejection.msg)
