@@ -5,12 +5,12 @@ Every refusal is an InvalidRequestError with a friendly message naming the optio
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.errors import InvalidRequestError
 from bot.generation.families import kontext_mode
+from bot.generation.language import request_language
 from bot.generation.prompt_text import clean_prompt
 from bot.i18n import N_
 from bot.liblib.endpoints import (
@@ -24,7 +24,6 @@ from bot.models import GenerationRequest
 from bot.settings import CustomModel, ModelsSettings
 
 ASPECT_RATIOS = KONTEXT_ASPECT_RATIOS
-_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +129,7 @@ class RequestBuilder:
             raise InvalidRequestError(
                 "negative", N_("{label} does not take a negative prompt; try a custom model."), label=info.label
             )
-        if info.english_only and (_CJK.search(text) or (negative and _CJK.search(negative))):
+        if info.english_only and not request_language(text, negative).is_english:
             raise InvalidRequestError(
                 "prompt",
                 N_("{label} understands English prompts only. Use `kontext-pro` for Chinese prompts."),
