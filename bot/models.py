@@ -68,6 +68,7 @@ class FailureReason(StrEnum):
     DEADLINE = "deadline"
     DELIVERY_FAILED = "delivery_failed"
     CANCELLED = "cancelled"
+    MODE_UNAVAILABLE = "mode_unavailable"  # LiblibAI does not serve the mode's route on this account
 
 
 def utcnow() -> datetime:
@@ -103,6 +104,10 @@ class GenerationRequest:
     height: int | None = None
     hires: bool = False  # upscale: render through the mode's high-resolution option
     simulated: bool = False
+    # Set when the member named no mode and the bot chose another than their default (bot.generation.routing):
+    # the default it would have used, and the prompt's language when that was the reason (bot.generation.language).
+    routed_from: str | None = None
+    routed_language: str | None = None
 
     @property
     def is_img2img(self) -> bool:

@@ -18,10 +18,14 @@ from bot.models import GenerationRequest, Job, utcnow
 from bot.storage import JobStore
 
 _SCHEMA = "request-v1"
+# Notes on how the mode was chosen, not part of the picture: left out (earlier requests keep their fingerprints).
+_NOT_THE_PICTURE = ("routed_from", "routed_language")
 
 
 def request_fingerprint(request: GenerationRequest) -> str:
     data = asdict(request)
+    for name in _NOT_THE_PICTURE:
+        del data[name]
     data["source_images"] = list(request.source_images)
     data["prompt"] = request.prompt.strip()
     if data.get("negative_prompt") is not None:
