@@ -32,13 +32,16 @@ def route(builder: RequestBuilder, prompt: str, default: str = "star3", **kw: ob
     return route_request(builder, build, prompt=prompt, negative=None, default=default, price=price, **kw)  # type: ignore[arg-type]
 
 
-def the_cheapest_chinese_capable(builder: RequestBuilder) -> str:
-    """What the rule picks by itself: the cheapest mode that is not English-only (ties: the listed order)."""
-    able = [
-        (price(builder.build("猫", mode=m.name)), n, m.name)
-        for n, m in enumerate(builder.modes())
-        if not m.english_only
-    ]
+def cheapest(builder: RequestBuilder, prompt: str, *, but: tuple[str, ...] = ("star3",)) -> str:
+    """What the rule picks by itself: the cheapest mode that takes the prompt (ties: the listed order)."""
+    able = []
+    for n, info in enumerate(builder.modes()):
+        try:
+            request = builder.build(prompt, mode=info.name)
+        except InvalidRequestError:
+            continue
+        if info.name not in but:
+            able.append((price(request), n, info.name))
     return min(able)[2]
 
 
@@ -46,7 +49,7 @@ def test_a_chinese_prompt_leaves_an_english_only_default_for_the_cheapest_mode_t
     builder: RequestBuilder,
 ) -> None:
     request = route(builder, "一只猫在月光下")
-    assert mode_name(request) == the_cheapest_chinese_capable(builder) == "kontext-pro"
+    assert mode_name(request) == cheapest(builder, "一只猫在月光下")
     assert (request.routed_from, request.routed_language) == ("star3", "zh")
     assert not builder.mode_info(mode_name(request)).english_only
 
@@ -62,7 +65,7 @@ def test_the_language_defaults_come_first_and_must_take_the_language(builder: Re
     assert mode_name(route(builder, "猫", preferred=("kontext-max", None))) == "kontext-max"
     assert mode_name(route(builder, "猫", preferred=(None, "kontext-max"))) == "kontext-max"
     # An English-only or unknown language default is skipped, not obeyed.
-    assert mode_name(route(builder, "猫", preferred=("dreamtech-xl", "nonsense"))) == "kontext-pro"
+    assert mode_name(route(builder, "猫", preferred=("dreamtech-xl", "nonsense"))) == cheapest(builder, "猫")
 
 
 def test_only_allowed_modes_are_candidates(builder: RequestBuilder) -> None:
@@ -83,11 +86,14 @@ def test_an_unavailable_default_falls_back_to_the_next_allowed_mode(builder: Req
         return lambda mode: mode not in modes
 
     request = route(builder, "a red fox", available=down("star3"))
-    assert (mode_name(request), request.routed_from, request.routed_language) == ("dreamtech-xl", "star3", None)
+    assert mode_name(request) == cheapest(builder, "a red fox")
+    assert (request.routed_from, request.routed_language) == ("star3", None)
+    request = route(builder, "a red fox", available=down("star3"), allowed=("star3", "dreamtech-xl", "kontext"))
+    assert mode_name(request) == "dreamtech-xl"  # 8 points, before Kontext
     request = route(builder, "a red fox", available=down("star3"), allowed=("star3", "kontext-max"))
     assert mode_name(request) == "kontext-max"
     # Chinese and unavailable: the language decides the candidates.
-    request = route(builder, "一只猫", available=down("star3", "kontext-pro"))
+    request = route(builder, "一只猫", available=down("star3", "kontext-pro"), allowed=("star3", "kontext"))
     assert (mode_name(request), request.routed_language) == ("kontext-max", "zh")
     # Nothing else: the request stays in its default (the admission refuses it as unavailable).
     assert route(builder, "a fox", available=down("star3"), allowed=("star3",)).mode == "star3"
