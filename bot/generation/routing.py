@@ -5,7 +5,8 @@ A request whose member named no mode takes their default (personal, server or bo
 
 - **its language:** a prompt that is not English (``bot.generation.language``) whose default takes English only
   (Star-3, custom checkpoints) goes to the language default instead: the server's ``non_english_default``, then
-  the bot's ``[models] non_english_default``, else the cheapest allowed mode that takes the language;
+  the bot's ``[models] non_english_default``, else the cheapest allowed mode that takes the language (never an
+  owner's ComfyUI workflow unless named so: a workflow does whatever it was built for);
 - **an unavailable default:** when LiblibAI no longer serves the default (``bot.liblib.availability``), the
   request goes to the cheapest other allowed mode that is served and can take it.
 
@@ -89,8 +90,9 @@ def _candidates(
     available: Callable[[str], bool],
     price: Callable[[GenerationRequest], int],
 ) -> Iterator[GenerationRequest]:
-    """The requests the member could be routed to, best first: ``preferred`` in order, then every mode by price
-    (ties in the modes' listed order). Each is allowed, served, and takes the request (its language included)."""
+    """The requests the member could be routed to, best first: ``preferred`` in order, then every built-in mode and
+    custom model by price (ties in the modes' listed order). Each is allowed, served, and takes the request (its
+    language included)."""
     seen = {default}
 
     def fit(mode: str) -> GenerationRequest | None:
@@ -108,7 +110,9 @@ def _candidates(
     for mode in preferred:
         if mode and (request := fit(builder.resolve_mode(mode))) is not None:
             yield request
-    others = [(price(r), n, r) for n, info in enumerate(builder.modes()) if (r := fit(info.name)) is not None]
+    # An owner's ComfyUI workflow does whatever it was built for: it is a language default only when named one.
+    modes = [info for info in builder.modes() if not info.workflow]
+    others = [(price(r), n, r) for n, info in enumerate(modes) if (r := fit(info.name)) is not None]
     for _price, _n, request in sorted(others, key=lambda o: (o[0], o[1])):
         yield request
 

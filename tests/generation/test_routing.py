@@ -122,3 +122,26 @@ def test_family_submit_routes_follow_the_configured_families() -> None:
     moved = Settings(liblib={"star3_use_ultra_routes": False})
     routes = family_submit_routes(RequestBuilder(moved.models), make_submit_builder(moved))
     assert routes[str(family_of("star3"))] == (ep.WEBUI_TEXT2IMG, ep.WEBUI_IMG2IMG)
+
+
+def test_an_owner_workflow_is_a_language_default_only_when_named_one() -> None:
+    from bot.settings import ComfyWorkflow
+    from tests.comfy_workflows import text_workflow
+
+    models = ModelsSettings(comfyui=[ComfyWorkflow.model_validate(text_workflow())])
+    builder = RequestBuilder(models)
+    name = models.comfyui[0].name
+    assert not builder.mode_info(name).english_only
+
+    def cheap_workflow(request: GenerationRequest) -> int:
+        return 1 if mode_name(request) == name else price(request)
+
+    def build(mode: str) -> GenerationRequest:
+        return builder.build("一只猫", mode=mode)
+
+    routed = route_request(builder, build, prompt="一只猫", negative=None, default="star3", price=cheap_workflow)
+    assert mode_name(routed) != name and not builder.mode_info(mode_name(routed)).english_only
+    chosen = route_request(
+        builder, build, prompt="一只猫", negative=None, default="star3", preferred=(name,), price=cheap_workflow
+    )
+    assert mode_name(chosen) == name and chosen.routed_language == "zh"
