@@ -239,8 +239,8 @@ def result_embed(
     origin = origin_text(job, locale)
     if origin:
         embed.add_field(name=t("From", locale), value=origin, inline=False)
-    note = route_note(r, locale)
-    embed.add_field(name=t("Mode", locale), value=describe_mode(job, locale) + (f"\n{note}" if note else ""))
+    routed = route_note(r, locale)
+    embed.add_field(name=t("Mode", locale), value=describe_mode(job, locale) + (f"\n{routed}" if routed else ""))
     seeds = ", ".join(str(i.seed) for i in result.images if i.seed is not None) or t("random", locale)
     if result.images or not result.videos:
         embed.add_field(name=t("Seed", locale) if len(result.images) == 1 else t("Seeds", locale), value=seeds)
