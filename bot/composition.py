@@ -32,8 +32,10 @@ from bot.jobs import JobRunner, JobService
 from bot.jobs.admission import Admission
 from bot.jobs.leadership import elector_for
 from bot.jobs.retention import JobRetention
+from bot.jobs.routing import ModeRouter
 from bot.jobs.scheduling import FairQueue
 from bot.liblib import LiblibClient
+from bot.liblib.availability import ModeAvailability
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.media.sources import HostPolicy, SourceImageFetcher, open_fetch_session
 from bot.media.transport import ImageTransport
@@ -74,6 +76,7 @@ class Services:
     locales: LocaleResolver  # which language to answer in
     acks: AckPriority  # answered commands let unanswered ones go first
     balance: BalanceBook  # the LiblibAI account balance and its forecast (/usage top)
+    router: ModeRouter  # the mode of a request whose member named none (language, unavailable modes)
 
 
 @dataclass(slots=True)
@@ -102,6 +105,7 @@ def cog_loader(services: Services) -> CogLoader:
             GenerateCog(
                 starter=s.starter,
                 admission=s.jobs.admission,
+                router=s.router,
                 builder=s.builder,
                 transport=s.transport,
                 sources=s.sources,
@@ -247,6 +251,8 @@ async def open_runtime(
         options.setdefault("http_trace", metrics.discord_trace())
         options.update(shard_options(settings.discord))
         quotas = QuotaService(store, settings)
+        availability = ModeAvailability(settings.liblib.unavailable_cooloff_seconds)  # routes LiblibAI does not serve
+        metrics.watch_modes(availability.states)
         locales = LocaleResolver(settings.discord.default_locale, quotas.server_language)
         acks = AckPriority()
         bot = LiblibBot(settings, store, locales=locales, acks=acks, **options)
@@ -275,6 +281,7 @@ async def open_runtime(
             owns=shard_owner(settings.discord),
             audit_blocked=quotas.audit_blocked,
             retention=JobRetention(store, retention_days=settings.storage.job_retention_days),
+            availability=availability,
         )
         admission = admission or quotas
         jobs = JobService(
@@ -286,6 +293,7 @@ async def open_runtime(
             metrics=metrics,
             estimate_wait=client.estimated_wait,
             quota_error=quotas.quota_error,
+            availability=availability,
         )
         builder = RequestBuilder(settings.models, simulated=lambda: client.simulated)
         questions = Questions(locales, timeout=settings.quotas.confirm_timeout_seconds)
@@ -313,6 +321,14 @@ async def open_runtime(
             locales=locales,
             acks=acks,
             balance=balance_book(settings, store, bot, metrics),
+            router=ModeRouter(
+                admission,
+                builder,
+                default_mode=settings.models.default_mode,
+                non_english_default=settings.models.non_english_default,
+                availability=availability,
+                price=quotas.price_per_image,
+            ),
         )
         bot.runner = runner
         bot.load_cogs = cog_loader(services)

@@ -169,3 +169,17 @@ class NotJobOwnerError(BotError):
 class ServiceUnavailableError(BotError):
     def __init__(self, detail: str = "", /, **params: object) -> None:
         super().__init__(detail or N_("The image service is unavailable right now. Please try again later."), **params)
+
+
+class ModeUnavailableError(BotError):
+    """LiblibAI does not serve this mode on the bot's account right now (``bot.liblib.availability``)."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(
+            N_(
+                "The model `{mode}` is not available on this account right now (LiblibAI does not serve it). "
+                "Try another mode; nothing was charged."
+            ),
+            mode=mode,
+        )
+        self.mode = mode

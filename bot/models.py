@@ -68,6 +68,7 @@ class FailureReason(StrEnum):
     DEADLINE = "deadline"
     DELIVERY_FAILED = "delivery_failed"
     CANCELLED = "cancelled"
+    MODE_UNAVAILABLE = "mode_unavailable"  # LiblibAI does not serve the mode's route on this account
 
 
 def utcnow() -> datetime:
@@ -106,6 +107,10 @@ class GenerationRequest:
     simulated: bool = False
     enhance: bool = False  # let LiblibAI rewrite the prompt first (Seedream promptMagic, libDream usePreLlm)
     quality: str | None = None  # Smart IMG1: "turbo" | "normal" | "masterpiece" (None: normal)
+    # Set when the member named no mode and the bot chose another than their default (bot.generation.routing):
+    # the default it would have used, and the prompt's language when that was the reason (bot.generation.language).
+    routed_from: str | None = None
+    routed_language: str | None = None
 
     @property
     def is_img2img(self) -> bool:

@@ -122,6 +122,9 @@ class LiblibSettings(_Section):
     comfy_status_path: str = "/api/generate/comfy/status"  # ComfyUI workflows ([[models.comfyui]])
     # Whether Star-3 uses the documented /ultra routes (§11.2: one app says they moved to /webui/*).
     star3_use_ultra_routes: bool = True
+    # A mode whose route LiblibAI answers "No static resource" (or HTTP 404) is refused for this many seconds
+    # (members without a mode of their own get another one), then tried again.
+    unavailable_cooloff_seconds: float = Field(1800.0, gt=0)
     # Points per image, by mode or model name ([liblib.prices]): what a job reserves from points budgets before
     # LiblibAI reports its real cost (then settled at that). "custom" is the default of every custom model;
     # a custom model's own name overrides it. ``estimated_points_per_image`` is the key's old name.
@@ -302,6 +305,10 @@ class ModelsSettings(_Section):
     kontext_default_model: Literal["pro", "max"] = "pro"
     # The mode /restyle, replies and the "Restyle image" menu use when the member names none.
     restyle_default_mode: str = "kontext-pro"
+    # Where a prompt that is not in English goes when the member named no mode and their default takes English
+    # only (Star-3, custom models); servers override it (/settings models non_english). Unset: the cheapest
+    # allowed mode that takes the language ([liblib.prices]).
+    non_english_default: str | None = None
     # A newcomer gets one SDXL checkpoint out of the box; replace it with your own in config.toml.
     custom: list[CustomModel] = Field(
         default_factory=lambda: [

@@ -311,6 +311,7 @@ class AdminCog(commands.Cog):
     @app_commands.describe(
         allowed="Comma-separated model names, or 'all'",
         default="The default model here",
+        non_english="Where prompts not in English go when the default takes English only ('auto': the cheapest)",
         channel="Only in this channel",
         role="Only for this role",
     )
@@ -319,16 +320,23 @@ class AdminCog(commands.Cog):
         interaction: discord.Interaction,
         allowed: app_commands.Range[str, 1, 500] | None = None,
         default: app_commands.Range[str, 1, 40] | None = None,
+        non_english: app_commands.Range[str, 1, 40] | None = None,
         channel: discord.TextChannel | None = None,
         role: discord.Role | None = None,
     ) -> None:
         changes: dict[str, Any] = {}
+        unset: list[str] = []
         if allowed is not None:
             names = sorted({n.strip().lower() for n in allowed.split(",") if n.strip()})
             changes["allowed_models"] = None if names in ([], ["all"]) else names
         if default is not None:
             changes["default_mode"] = default.strip().lower()
-        await self._apply(interaction, target_scope(channel, role), changes)
+        if non_english is not None and non_english.strip().lower() == "auto":
+            unset.append("non_english_default")  # the wider scope's, the bot's, else the cheapest
+        elif non_english is not None:
+            changes["non_english_default"] = non_english.strip().lower()
+        done = saved({**changes, **dict.fromkeys(unset, "auto")})
+        await self._apply(interaction, target_scope(channel, role), changes, unset=unset, done=done)
 
     @settings.command(name="caps", description="Per-request caps: image count, steps, output size")
     @app_commands.describe(

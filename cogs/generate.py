@@ -20,6 +20,7 @@ from bot.generation.prompt_flags import parse_flags
 from bot.generation.restyle import SourcePublisher
 from bot.i18n import LocaleResolver, t
 from bot.jobs.admission import Admission
+from bot.jobs.routing import ModeRouter
 from bot.liblib.endpoints import IMG1_QUALITIES, MAX_IMAGES_ANY_FAMILY, SEED_MAX
 from bot.media.sources import SourceImageFetcher
 from bot.media.transport import ImageTransport
@@ -36,6 +37,7 @@ class GenerateCog(commands.Cog):
         *,
         starter: JobStarter,
         admission: Admission,
+        router: ModeRouter,
         builder: RequestBuilder,
         transport: ImageTransport,
         sources: SourceImageFetcher,
@@ -46,7 +48,8 @@ class GenerateCog(commands.Cog):
         default_mode: str,
     ) -> None:
         self.starter = starter
-        self.admission = admission  # the server's default mode; the rules re-posts follow
+        self.admission = admission  # the rules re-posts follow
+        self.router = router  # the mode, when the member names none (their default, or routed)
         self.builder = builder
         self.transport = transport
         self.sources = sources  # member images by URL, allowlisted hosts only
@@ -99,8 +102,7 @@ class GenerateCog(commands.Cog):
         control_type: str | None = None,
         fresh: bool = False,
     ) -> None:
-        flags = parse_flags(prompt)  # options win over flags typed in the prompt; both over the server default
-        server_mode = await self.admission.default_mode(requester_from_interaction(interaction))
+        flags = parse_flags(prompt)  # options win over flags typed in the prompt; both over the member's default
         attached = [
             (a, field)
             for a, field in ((image, "image"), (image2, "image2"), (image3, "image3"), (image4, "image4"))
@@ -124,7 +126,13 @@ class GenerateCog(commands.Cog):
                 quality=quality,
             )
 
-        request = in_mode(mode or flags.mode or server_mode)
+        request = await self.router.request(
+            requester_from_interaction(interaction),
+            in_mode,
+            prompt=flags.prompt,
+            negative=negative or flags.negative_prompt,
+            chosen=mode or flags.mode,
+        )
         sources = [checked_ref(a, field) for a, field in attached]
         images = [ref for ref in sources if ref is not None]
         control = checked_ref(control_image, "control_image")

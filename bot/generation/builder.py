@@ -5,13 +5,13 @@ Every refusal is an InvalidRequestError with a friendly message naming the optio
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bot.errors import InvalidRequestError
 from bot.generation.comfy import comfy_mode
 from bot.generation.families import kontext_mode
+from bot.generation.language import request_language
 from bot.generation.prompt_text import clean_prompt
 from bot.i18n import N_
 from bot.liblib import endpoints as ep
@@ -26,7 +26,6 @@ from bot.models import GenerationRequest
 from bot.settings import ComfyWorkflow, CustomModel, ModelsSettings
 
 ASPECT_RATIOS = KONTEXT_ASPECT_RATIOS
-_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +256,7 @@ class RequestBuilder:
             raise InvalidRequestError(
                 "negative", N_("{label} does not take a negative prompt; try a custom model."), label=info.label
             )
-        if info.english_only and (_CJK.search(text) or (negative and _CJK.search(negative))):
+        if info.english_only and not request_language(text, negative).is_english:
             raise InvalidRequestError(
                 "prompt",
                 N_("{label} understands English prompts only. Use `kontext-pro` for Chinese prompts."),

@@ -20,10 +20,14 @@ from bot.storage import JobStore
 _SCHEMA = "request-v1"
 # Fields added after request-v1, left out at their defaults so earlier requests keep their fingerprints.
 _LATER_DEFAULTS = {"enhance": False, "quality": None, "variation": None}
+# Notes on how the mode was chosen, not part of the picture: left out (earlier requests keep their fingerprints).
+_NOT_THE_PICTURE = ("routed_from", "routed_language")
 
 
 def request_fingerprint(request: GenerationRequest) -> str:
     data = asdict(request)
+    for name in _NOT_THE_PICTURE:
+        del data[name]
     data["source_images"] = list(request.source_images)
     data["prompt"] = request.prompt.strip()
     if data.get("negative_prompt") is not None:

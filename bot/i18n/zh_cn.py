@@ -55,6 +55,7 @@ NAMES: dict[str, str] = {
     "access": "权限",
     "allowed": "允许的模型",
     "default": "默认模型",
+    "non_english": "非英文默认模型",
     "caps": "上限",
     "max_count": "最多张数",
     "max_steps": "最多步数",
@@ -184,6 +185,9 @@ _COMMAND_TEXTS: dict[str, str] = {
     "Allowed models and the default model": "允许使用的模型与默认模型",
     "Comma-separated model names, or 'all'": "模型名称，用逗号分隔，或填 all 表示全部",
     "The default model here": "此处的默认模型",
+    "Where prompts not in English go when the default takes English only ('auto': the cheapest)": (
+        "默认模型只接受英文时，非英文提示词改用的模型（auto：最便宜的可用模型）"
+    ),
     "Only in this channel": "仅限这个频道",
     "Only for this role": "仅限这个身份组",
     "Per-request caps: image count, steps, output size": "单次请求上限：图片张数、步数、输出尺寸",
@@ -639,6 +643,19 @@ _MESSAGES: dict[str, str] = {
     "The language the bot answers in on this server": "机器人在本服务器使用的语言",
     "For members whose Discord language is neither English nor Simplified Chinese, and for mentions": "当成员的 Discord 语言既不是英文也不是简体中文时使用，也用于回复提及",
     "English": "English（英文）",
+    "Chinese": "中文",
+    "Japanese": "日文",
+    "Korean": "韩文",
+    "Non-English": "非英文",
+    "🌐 {language} prompt → {mode}": "🌐 {language}提示词 → {mode}",
+    "↪️ {default} is not available on this account → {mode}": "↪️ {default} 在此账户不可用 → {mode}",
+    "Model not available": "模型不可用",
+    "This model is not available on this account: LiblibAI does not serve it. Nothing was charged; try another mode.": (
+        "此账户无法使用该模型：LiblibAI 不提供该服务。未扣除任何积分，请换一个模式。"
+    ),
+    "The model `{mode}` is not available on this account right now (LiblibAI does not serve it). "
+    "Try another mode; nothing was charged.": "模型 `{mode}` 目前在此账户不可用（LiblibAI 不提供该服务）。请换一个模式；未扣除任何费用。",
+    "• Prompts not in English (default English-only): {mode}": "• 非英文提示词（默认模型只接受英文时）：{mode}",
     "Bot default": "机器人默认",
     "Generate pictures with LiblibAI, right here.\n\n**/imagine** `prompt` — draw something. Options: `mode`, `aspect`, `count`, `seed`, `steps`, `negative`, `image` (start from a picture; `image2`–`image4`: more references), `enhance` (improve the prompt first), `quality` (Smart IMG1), `control_image` + `control_type`, `fresh`.\nFlags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `--count N`, `--steps N`, `--mode <mode>` (options win over flags).\n\n**Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image) · 🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits (refunded) or runs (LiblibAI still charges a job it accepted).\n\n**/show** `job` — post a past result again, with buttons · **/queue** — what this server is waiting for · **/jobs** — your recent jobs · **/models** — what each mode can do.\n": "在这里用 LiblibAI 生成图片。\n\n**/绘图** `提示词` — 画点什么。选项：`模式`、`画幅`、`数量`、`种子`、`步数`、`反向提示词`、`图片`（以图片为起点；`图片2`–`图片4`：更多参考图）、`优化提示词`（先优化提示词）、`质量`（Smart IMG1）、`控制图` + `控制类型`、`重新生成`。\n提示词里也可以写参数：`--ar 16:9`、`--no <反向提示词>`、`--seed N`、`--count N`、`--steps N`、`--mode <模式>`（选项优先于参数）。\n\n**结果下方的按钮** — 🔁 重新生成（新种子）· 🎲 变体（每张图）· 🔍 放大（每张图）· 🎛️ 改提示词（修改提示词后重新生成或生成变体）· 🗑️ 删除。排队时按 ✖️ 取消会退还额度；生成中取消时，LiblibAI 仍会对已接受的任务扣费。\n\n**/查看** `任务` — 重新发送历史结果（附带按钮）· **/队列** — 本服务器的排队情况 · **/我的任务** — 你最近的任务 · **/模型** — 各模式支持的功能。\n",
     "`/imagine prompt: a red fox in the snow, cinematic light --ar 16:9`\n`/imagine prompt: 一只在雪地里的红狐狸 mode: kontext-pro`\n`/imagine prompt: a lighthouse at dusk --count 4 --mode dreamtech-xl --seed 42`\n`/imagine prompt: make it autumn image: <attach a photo>`\n": "`/绘图 提示词: 一只在雪地里的红狐狸，电影感光线 --ar 16:9`\n`/绘图 提示词: 一只在雪地里的红狐狸 模式: kontext-pro`\n`/绘图 提示词: a lighthouse at dusk --count 4 --mode dreamtech-xl --seed 42`\n`/绘图 提示词: 改成秋天 图片: <附上一张照片>`\n",

@@ -7,9 +7,9 @@ or ``refused`` when the store refused it. A job with expensive work before it (f
 member or result images) is first ``precheck``ed, so a refused member costs no download, upload or
 decoding; the pre-check only advises and ``admit`` still decides. Re-posting a stored result (``/show``, an
 identical request) asks ``admit_repost``: the same rules, minus what spends. ``quote`` tells what a request
-is estimated to cost and whether the member must confirm that first. ``OpenAdmission`` admits everything
-for free. ``AuditBlocked`` is the quotas' say once a job has run: what an audit-blocked batch costs its
-member beyond its points (a strike).
+is estimated to cost and whether the member must confirm that first; ``mode_rules`` what decides the mode of a
+request whose member named none. ``OpenAdmission`` admits everything for free. ``AuditBlocked`` is the quotas'
+say once a job has run: what an audit-blocked batch costs its member beyond its points (a strike).
 """
 
 from __future__ import annotations
@@ -47,6 +47,16 @@ class Quote:
         return self.confirm_above is not None and self.points > self.confirm_above
 
 
+@dataclass(frozen=True, slots=True)
+class ModeRules:
+    """What decides the mode of a request whose member named none (``bot.generation.routing``), for one member
+    in one place: their default, where prompts not in English go, and the models allowed there."""
+
+    default_mode: str | None = None  # None: the bot's default
+    non_english_default: str | None = None  # None: the bot's, else the cheapest allowed mode that takes it
+    allowed_models: tuple[str, ...] | None = None  # None: every configured model
+
+
 class Admission(Protocol):
     async def precheck(self, requester: Requester, request: GenerationRequest) -> None:
         """Before a job's expensive work: raise the BotError that ``admit`` (or the store's reservation of the
@@ -68,6 +78,9 @@ class Admission(Protocol):
 
     async def default_mode(self, requester: Requester) -> str | None:
         """The mode to use when the member names none (a server's default), or None for the bot's."""
+
+    async def mode_rules(self, requester: Requester) -> ModeRules:
+        """The member's default mode, language default and allowed models where they ask (the server's settings)."""
 
     async def active_cap(self, requester: Requester) -> int | None:
         """A server's cap on the member's queued + running jobs when lower than the bot-wide one, else None.
@@ -105,6 +118,9 @@ class OpenAdmission:
 
     async def default_mode(self, requester: Requester) -> str | None:
         return None
+
+    async def mode_rules(self, requester: Requester) -> ModeRules:
+        return ModeRules()
 
     async def active_cap(self, requester: Requester) -> int | None:
         return None

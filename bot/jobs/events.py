@@ -56,6 +56,8 @@ def failure_for(error: BaseException) -> tuple[FailureReason, Text]:
             return FailureReason.GENERATION_FAILED, Text(error.human)
         case liblib.LiblibSensitivePromptError():
             return FailureReason.BANNED_PROMPT, Text(error.human)
+        case liblib.LiblibRouteNotServedError():
+            return FailureReason.MODE_UNAVAILABLE, Text(error.human)
         case liblib.LiblibImageUnreachableError():
             return FailureReason.IMAGE_UNREACHABLE, Text(error.human)
         case liblib.LiblibInvalidParameterError():

@@ -34,6 +34,7 @@ from bot.jobs.retention import JobRetention
 from bot.jobs.scheduling import FairQueue
 from bot.jobs.sink import ResultSink
 from bot.jobs.submit import Submitter
+from bot.liblib.availability import ModeAvailability
 from bot.media.workers import ImageWorkers
 from bot.models import FailureReason, Job, JobState
 from bot.ops.metrics import NULL_METRICS, JobMetrics
@@ -65,6 +66,7 @@ class JobRunner:
         delivery_retry_delay: float = 15.0,
         audit_blocked: AuditBlocked | None = None,
         retention: JobRetention | None = None,
+        availability: ModeAvailability | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -97,6 +99,7 @@ class JobRunner:
             on_lost=self._poller.follow_lost,
             estimated_wait=client.estimated_wait,
             accepting=self.accepting,
+            availability=availability,
         )
         self._watchdog = DeadlineWatchdog(
             store,

@@ -1,6 +1,7 @@
 """JobService: what the Discord side calls to start, find, list and cancel jobs.
 
-Starting a job is one use case with one owner (``start``): admit (the Admission port), enqueue with the caps
+Starting a job is one use case with one owner (``start``): refuse a mode LiblibAI does not serve right now
+(``bot.liblib.availability``), admit (the Admission port), enqueue with the caps
 enforced atomically in the store, then tell the admission the job is stored, or that it was refused (so what
 admission claimed, a cooldown, is given back). A job with expensive work to do first (fetching and publishing
 images), or one its member must confirm, is ``precheck``ed before it: the same refusals as things stand, claiming
@@ -23,14 +24,17 @@ from bot.errors import (
     JobNotCancellableError,
     JobNotFoundError,
     JobSubmittingError,
+    ModeUnavailableError,
     NotJobOwnerError,
     QueueFullError,
     TooManyActiveJobsError,
 )
+from bot.generation.families import mode_name
 from bot.i18n import N_, Text
 from bot.jobs.admission import Admission, OpenAdmission, Quote, Requester
 from bot.jobs.events import log_job_event
 from bot.jobs.scheduling import FairQueue
+from bot.liblib.availability import ModeAvailability
 from bot.models import ACTIVE_STATES, FailureReason, GenerationRequest, Job, JobState
 from bot.ops.metrics import NULL_METRICS, JobMetrics
 from bot.settings import QueueSettings
@@ -83,8 +87,10 @@ class JobService:
         metrics: JobMetrics | None = None,
         estimate_wait: Callable[[int], float] | None = None,
         quota_error: QuotaErrorMapper,
+        availability: ModeAvailability | None = None,
     ) -> None:
         self._store = store
+        self._availability = availability  # modes LiblibAI does not serve right now: refused before admission
         self._settings = settings
         self._fair = fair
         self._wake = wake
@@ -107,6 +113,7 @@ class JobService:
         cap on jobs at once), so a refused member costs no download or upload.
 
         Advisory and claims nothing: ``start`` admits and reserves atomically at enqueue all the same."""
+        self._check_served(request)
         await self.admission.precheck(requester, request)
         cap = self._active_cap(await self.admission.active_cap(requester))
         if await self._store.count_active(requester.user_id) >= cap:  # the enqueue's test, read-only
@@ -137,6 +144,7 @@ class JobService:
 
         Raises the admission's or the store's refusal (a BotError). The runner is not woken: the caller wakes
         it once the member has seen the position (a burst's acknowledgements come first)."""
+        self._check_served(job.request)
         admission = self.admission
         job = await admission.admit(requester, job)
         try:
@@ -160,6 +168,12 @@ class JobService:
             log.exception("job %s: could not list the queue for its position", job.id)
             position = result.queue_position
         return job, position
+
+    def _check_served(self, request: GenerationRequest) -> None:
+        """Refuse a request in a mode LiblibAI does not serve now (its cool-off runs): it would fail at submit."""
+        mode = mode_name(request)
+        if self._availability is not None and not self._availability.is_available(mode):
+            raise ModeUnavailableError(mode)
 
     async def _give_back(self, requester: Requester, job: Job) -> None:
         """Hand back what admitting ``job`` claimed; never hides the refusal the member must read."""

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from bot import liblib
 from bot.backoff import retry_delay
-from bot.generation.families import SubmitBuilder
+from bot.generation.families import SubmitBuilder, mode_name
 from bot.i18n import N_, Text
 from bot.jobs._parts import RunnerPart, RunnerParts
 from bot.jobs._tasks import TaskSet
@@ -25,6 +25,7 @@ from bot.jobs.events import failure_for, log_job_event, unknown_bill
 from bot.jobs.leadership import LeaderElector
 from bot.jobs.scheduling import FairQueue
 from bot.jobs.sink import Progress, Stage
+from bot.liblib.availability import ModeAvailability
 from bot.models import FailureReason, Job, JobState, utcnow
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,10 @@ class Submitter(RunnerPart):
         on_lost: Callable[[Job, str], None],
         estimated_wait: Callable[[int], float],
         accepting: Callable[[], bool],
+        availability: ModeAvailability | None = None,
     ) -> None:
         super().__init__(parts)
+        self._availability = availability  # modes LiblibAI does not serve: marked here, their jobs not sent
         self._build_submit = build_submit
         self._fair = fair
         self._tasks = tasks
@@ -126,6 +129,11 @@ class Submitter(RunnerPart):
 
     async def submit(self, job: Job) -> None:
         """Submit ``job`` (QUEUED); it enters SUBMITTING only once it holds its slot, right before the request."""
+        mode = mode_name(job.request)
+        if self._availability is not None and not self._availability.is_available(mode):
+            # Queued before its mode was found not served: it would fail the same way. Nothing is sent.
+            await self._failer.fail(job, (JobState.QUEUED,), *failure_for(liblib.LiblibRouteNotServedError()))
+            return
         try:
             request = self._build_submit(job.request)
         except Exception:
@@ -168,6 +176,9 @@ class Submitter(RunnerPart):
             return
         except liblib.LiblibError as exc:
             self._metrics.liblib_error(exc)
+            if isinstance(exc, liblib.LiblibRouteNotServedError) and self._availability is not None:
+                # Not served on this account (nothing was created or charged): refuse the mode for a while.
+                self._availability.mark_unavailable(mode_name(gate.job.request), route=exc.path)
             await self._fail(gate.job, *failure_for(exc))
             return
         except Exception:

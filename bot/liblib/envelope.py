@@ -15,6 +15,7 @@ from bot.liblib.errors import (
     LiblibConnectionError,
     LiblibRateLimitError,
     LiblibResponseValidationError,
+    LiblibRouteNotServedError,
     LiblibServerError,
     LiblibStatusError,
     LiblibTimeoutError,
@@ -49,13 +50,16 @@ def decode_envelope(path: str, status: int, raw: bytes, retry_after: float | Non
 
     if not 200 <= status < 300:
         code, msg = status, f"HTTP {status}"
+        said = ""
         if isinstance(payload, dict):
             env_code = _as_int(payload.get("code"))
             if env_code:
                 code = env_code
-            msg = str(payload.get("msg") or payload.get("message") or msg)
+            said = str(payload.get("msg") or payload.get("message") or "")
         log.warning("liblib %s: HTTP %d code=%s", path, status, code)
-        raise _status_error(code, msg, status=status, path=path, retry_after=retry_after)
+        if status == 404 and not said:  # no route here (a bare 404 with a message is the model route's "unknown")
+            raise LiblibRouteNotServedError(f"HTTP 404 for {path}", status=status, code=code, path=path)
+        raise _status_error(code, said or msg, status=status, path=path, retry_after=retry_after)
 
     if not isinstance(payload, dict):
         kind = "not JSON" if payload is None else "not a JSON object"

@@ -92,6 +92,16 @@ class LiblibModelNotFoundError(LiblibInvalidParameterError):
     human = N_("LiblibAI does not know that model version, or does not offer it through the API.")
 
 
+class LiblibRouteNotServedError(LiblibStatusError):
+    """The route is not served for this account: the "No static resource <path>." envelope (code 100000) or a bare
+    HTTP 404 (liblib-api.md §1, §10). The request was never validated, so nothing was created or charged."""
+
+    human = N_(
+        "This model is not available on this account: LiblibAI does not serve it. "
+        "Nothing was charged; try another mode."
+    )
+
+
 class LiblibSensitivePromptError(LiblibStatusError):
     human = N_("The image service refused the prompt because it contains sensitive content.")
 
@@ -184,6 +194,7 @@ _BY_CODE: dict[int, type[LiblibStatusError]] = {
 }
 
 SIGNATURE_FAILED_MSG = "签名验证失败"
+NOT_SERVED_MSG = "No static resource"  # Spring's answer for a route it does not serve (under code 100000)
 
 
 def error_for_code(code: int, msg: str, *, status: int = 200, path: str = "") -> LiblibStatusError:
@@ -193,4 +204,6 @@ def error_for_code(code: int, msg: str, *, status: int = 200, path: str = "") ->
         cls = LiblibServerError if code >= 500 and code < 600 else LiblibStatusError
     if SIGNATURE_FAILED_MSG in msg:  # PROBE saw the auth failure carried under code 100000
         cls = LiblibAuthError
+    elif msg.startswith(NOT_SERVED_MSG):
+        cls = LiblibRouteNotServedError
     return cls(msg or cls.human, status=status, code=code, path=path)

@@ -1,9 +1,10 @@
 """``liblib-bot check``: validate the settings, the Discord token and the LiblibAI keys; print the invite URL.
 
 Each problem gets one precise line and the exit status is non-zero when there is any. The calls made are
-free and change nothing: ``GET /users/@me`` (+ ``/oauth2/applications/@me``) on Discord, and one signed
+free and change nothing: ``GET /users/@me`` (+ ``/oauth2/applications/@me``) on Discord, one signed
 status query for a task that does not exist on LiblibAI (answered 100051 "task not found" when the keys
-are good, an auth error when they are not).
+are good, an auth error when they are not), and an empty body to each configured family's submit routes
+(refused by validation on a served route before any charge, "No static resource" on one the account lacks).
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ from bot import liblib
 from bot.billing import BalanceBook
 from bot.composition import uses_other_service, with_dev_keys
 from bot.config_sources import Provenance
+from bot.generation.builder import RequestBuilder
+from bot.generation.families import make_submit_builder
+from bot.generation.routing import family_submit_routes
 from bot.liblib import Family, LiblibClient
+from bot.liblib.availability import probe_routes
 from bot.log import setup_logging
 from bot.settings import POSTGRES_SCHEMES, Settings, SettingsError, load_settings_with_sources
 from bot.storage import open_store
@@ -211,6 +216,40 @@ def _simulated_finding(client: LiblibClient, dev_keys: bool) -> Finding:
     )
 
 
+async def check_routes(settings: Settings) -> list[Finding]:
+    """One line per configured family: whether LiblibAI serves its submit routes for this account. Each route
+    gets an empty body, which a served route refuses by validation before any charge (100050) and an unserved
+    one answers "No static resource" (or HTTP 404): no points are spent. Run once the keys are known good."""
+    s = settings.liblib if settings.liblib.has_keys else with_dev_keys(settings.liblib)
+    quick = s.model_copy(update={"max_retries": 2, "request_timeout": min(s.request_timeout, 15.0)})
+    routes = family_submit_routes(RequestBuilder(settings.models), make_submit_builder(settings))
+    try:
+        async with LiblibClient(quick) as client:
+            served = await probe_routes(client, [path for paths in routes.values() for path in paths])
+    except liblib.LiblibError as exc:
+        reason = exc.message if isinstance(exc, liblib.LiblibStatusError) else str(exc)
+        return [Finding(True, "LiblibAI routes", f"not checked ({reason})", warn=True)]
+    return [_route_finding(family, paths, served, settings) for family, paths in routes.items()]
+
+
+def _route_finding(family: str, paths: tuple[str, ...], served: dict[str, bool], settings: Settings) -> Finding:
+    subject = f"LiblibAI {family} routes"
+    missing = [path for path in paths if not served[path]]
+    if not missing:
+        return Finding(True, subject, "served")
+    detail = f"NOT served by this account ({', '.join(missing)}): jobs in these modes are refused"
+    detail += "; members without a mode of their own get another one"
+    if family == str(Family.STAR3) and settings.liblib.star3_use_ultra_routes:
+        detail += "; try `star3_use_ultra_routes = false` under [liblib] (Star-3 may have moved to /webui/*)"
+    return Finding(True, subject, detail, warn=True)
+
+
+async def check_liblib_and_routes(settings: Settings) -> list[Finding]:
+    """The keys, then (when they work) each family's routes."""
+    keys = await check_liblib(settings)
+    return [keys, *(await check_routes(settings) if keys.ok else [])]
+
+
 # -- the account balance -------------------------------------------------------------------------
 
 
@@ -278,12 +317,12 @@ async def run_checks(settings: Settings, out: TextIO, sources: Provenance | None
     saved = root.handlers[:]
     root.handlers = [collected]
     try:
-        storage, (discord_finding, app_id), liblib_finding, balance = await asyncio.gather(
-            check_storage(settings), check_discord(settings), check_liblib(settings), check_balance(settings)
+        storage, (discord_finding, app_id), liblib_findings, balance = await asyncio.gather(
+            check_storage(settings), check_discord(settings), check_liblib_and_routes(settings), check_balance(settings)
         )
     finally:
         root.handlers = saved
-    findings = [*settings_findings(sources), storage, discord_finding, liblib_finding, balance]
+    findings = [*settings_findings(sources), storage, discord_finding, *liblib_findings, balance]
     for finding in findings:
         print(finding.line(), file=out)
     for line in collected.lines:

@@ -332,14 +332,18 @@ _STATUS_NAMES = {1: "queued", 2: "generating", 3: "generated", 4: "auditing", 5:
 
 
 async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.billing.prices import price_per_image
     from bot.composition import open_liblib
     from bot.errors import BotError
     from bot.generation.builder import RequestBuilder
-    from bot.generation.families import family_of, kontext_mode, make_submit_builder
+    from bot.generation.families import family_of, kontext_mode, make_submit_builder, mode_name
+    from bot.generation.language import Language
     from bot.generation.restyle import shaped_like_source
+    from bot.generation.routing import route_request
     from bot.liblib import LiblibError, TaskStatus
     from bot.media.codec import as_png_or_jpeg, sniff_input
     from bot.media.videos import video_extension
+    from bot.models import GenerationRequest
     from bot.ops.terminal import ProgressLine, plain
 
     out_dir = Path(args.out)
@@ -356,10 +360,11 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
                 return 2
             mode = settings.models.custom[0].name
         progress = ProgressLine(sys.stderr)
-        try:
-            request = builder.build(
+
+        def build(name: str | None) -> GenerationRequest:
+            return builder.build(
                 args.prompt,
-                mode=mode,
+                mode=name,
                 negative_prompt=args.negative,
                 aspect_ratio=args.aspect,
                 count=args.count,
@@ -368,6 +373,23 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
                 has_image=bool(args.image[:1]),
                 reference_count=max(0, len(args.image) - 1),
             )
+
+        try:
+            if mode is None:  # the default, unless the prompt's language sends it elsewhere (as on Discord)
+                request = route_request(
+                    builder,
+                    build,
+                    prompt=args.prompt,
+                    negative=args.negative,
+                    default=settings.models.default_mode,
+                    preferred=(settings.models.non_english_default,),
+                    price=lambda r: price_per_image(settings.liblib.prices, mode_name(r)),
+                )
+                if request.routed_language is not None:
+                    language = Language(request.routed_language).label
+                    print(f"{language} prompt -> {mode_name(request)}", file=sys.stderr)
+            else:
+                request = build(mode)
             sources: list[str] = []
             for index, ref in enumerate(args.image):
                 image = sniff_input(await _read_image(ref), field=f"--image {ref}")

@@ -8,12 +8,15 @@ is its default, so the runner works without any of this.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Protocol
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from bot import liblib
 from bot.models import Job, JobState
@@ -116,6 +119,11 @@ class Metrics:
         self.liblib_last_error = "" if error is None else error_label(error)
         self.liblib_last_at = time.monotonic()
 
+    def watch_modes(self, states: Callable[[], Mapping[str, bool]]) -> None:
+        """Export ``liblib_bot_mode_unavailable{mode}``: 1 while LiblibAI does not serve the mode (its cool-off
+        runs), 0 once it may be tried again; read from ``states`` (mode -> unavailable) at each scrape."""
+        self.registry.register(_ModeGauge(states))
+
     def balance_seen(self, points: int, at: datetime) -> None:
         self.account_balance.set(points)
         self.account_balance_time.set(at.timestamp())
@@ -149,3 +157,20 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _ModeGauge(Collector):
+    """``liblib_bot_mode_unavailable{mode}``, read when scraped (a cool-off ends without any event to report)."""
+
+    def __init__(self, states: Callable[[], Mapping[str, bool]]) -> None:
+        self._states = states
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "liblib_bot_mode_unavailable",
+            "1 while LiblibAI does not serve the mode on this account (jobs in it are refused), else 0",
+            labels=["mode"],
+        )
+        for mode, unavailable in self._states().items():
+            gauge.add_metric([mode], 1.0 if unavailable else 0.0)
+        yield gauge

@@ -65,6 +65,7 @@ class ScopeConfig(BaseModel):
     # Where and what.
     channel_allowed: bool | None = None  # server scope: the default for channels
     default_mode: str | None = None
+    non_english_default: str | None = None  # where prompts not in English go when the default takes English only
     allowed_models: list[str] | None = None  # None = every configured model
     max_count: int | None = Field(None, ge=1, le=MAX_IMAGES_ANY_FAMILY)  # each mode's own limit applies too
     max_steps: int | None = Field(None, ge=1, le=60)
@@ -112,7 +113,17 @@ _MEMBER_KEYS = frozenset(
     }
 )
 _ACCESS_KEYS = frozenset(
-    {"default_mode", "allowed_models", "max_count", "max_steps", "max_side", "img2img", "custom_models", "multi_image"}
+    {
+        "default_mode",
+        "non_english_default",
+        "allowed_models",
+        "max_count",
+        "max_steps",
+        "max_side",
+        "img2img",
+        "custom_models",
+        "multi_image",
+    }
 )
 SCOPE_KEYS: dict[str, frozenset[str]] = {
     "server": frozenset(ScopeConfig.model_fields) - {"blocked", "exempt"},
@@ -178,6 +189,7 @@ class Policy:
     buttons_open: bool = False
     audit_strikes: bool = True
     confirm_above_points: int | None = None  # ask before jobs estimated above this many points; None: never
+    non_english_default: str | None = None  # None: the bot's [models] non_english_default, else the cheapest
 
     @classmethod
     def defaults(cls, quotas: QuotaSettings, *, max_active: int, max_steps: int) -> Policy:
@@ -239,6 +251,7 @@ _GENEROUS: dict[str, Callable[[Any, Any], Any]] = {
     "multi_image": lambda a, b: a or b,
     "allowed_models": lambda a, b: None if a is None or b is None else sorted(set(a) | set(b)),
     "default_mode": lambda a, b: a,  # the first role (lowest id) that sets one
+    "non_english_default": lambda a, b: a,
 }
 
 

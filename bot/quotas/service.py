@@ -32,8 +32,9 @@ from bot.errors import (
     discord_time,
 )
 from bot.generation.families import family_of, mode_name, planned_long_side, price_name
+from bot.generation.routing import mode_allowed
 from bot.i18n import N_, Text
-from bot.jobs.admission import Quote, Requester
+from bot.jobs.admission import ModeRules, Quote, Requester
 from bot.jobs.sink import Presentation
 from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest, Job, UsageDebit, utcnow
@@ -76,14 +77,12 @@ def estimated_long_side(request: GenerationRequest) -> int:
 def check_request(policy: Policy, request: GenerationRequest, kontext_default: str) -> None:
     """The per-option caps and feature switches; raises a BotError naming the option."""
     name = mode_name(request, kontext_default)
-    if policy.allowed_models is not None:
-        allowed = set(policy.allowed_models)
-        if name not in allowed and request.mode not in allowed:
-            raise NotAllowedError(
-                N_("The model `{name}` is not allowed here. Allowed: {allowed}."),
-                name=name,
-                allowed=", ".join(sorted(allowed)),
-            )
+    if policy.allowed_models is not None and not mode_allowed(policy.allowed_models, request, kontext_default):
+        raise NotAllowedError(
+            N_("The model `{name}` is not allowed here. Allowed: {allowed}."),
+            name=name,
+            allowed=", ".join(sorted(set(policy.allowed_models))),
+        )
     if family_of(request.mode) in (Family.CUSTOM, Family.COMFY) and not policy.custom_models:  # owner-configured
         raise NotAllowedError(N_("Custom models are disabled on this server. Try `star3` or `kontext-pro`."))
     if request.is_img2img and not policy.img2img:
@@ -298,6 +297,10 @@ class QuotaService:
 
     async def default_mode(self, requester: Requester) -> str | None:
         return (await self._requester_policy(requester)).default_mode
+
+    async def mode_rules(self, requester: Requester) -> ModeRules:
+        policy = await self._requester_policy(requester)
+        return ModeRules(policy.default_mode, policy.non_english_default, policy.allowed_models)
 
     async def active_cap(self, requester: Requester) -> int | None:
         policy = await self._requester_policy(requester)

@@ -78,3 +78,23 @@ def test_the_bar_is_never_drawn_full_below_100_percent() -> None:
     assert progress_bar(0.0) == "░" * 10
     assert progress_bar(0.999) == "█" * 9 + "░"
     assert progress_bar(1.0) == "█" * 10
+
+
+def test_a_routed_result_keeps_its_re_post_note_and_says_where_it_went() -> None:
+    from bot.discord_app.ui.embeds import result_embed
+    from bot.models import GenerationRequest, Job, JobResult, ResultImage
+
+    request = GenerationRequest(
+        mode="kontext", prompt="一只猫", kontext_model="pro", routed_from="star3", routed_language="zh"
+    )
+    job = Job(id="j1", user_id=1, channel_id=2, guild_id=3, request=request)
+    embed = result_embed(job, JobResult((ResultImage("u", seed=1),)), elapsed=3, note="re-posted", locale="en-US")
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Note"] == "re-posted"
+    assert fields["Mode"].endswith("🌐 Chinese prompt → kontext-pro")
+    zh = {f.name: f.value for f in result_embed(job, JobResult(()), elapsed=3, locale="zh-CN").fields}
+    assert zh["模式"].endswith("🌐 中文提示词 → kontext-pro")
+    moved = request.with_(routed_language=None)
+    job.request = moved
+    fields = {f.name: f.value for f in result_embed(job, JobResult(()), elapsed=3).fields}
+    assert fields["Mode"].endswith("↪️ star3 is not available on this account → kontext-pro")

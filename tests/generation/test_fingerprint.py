@@ -54,7 +54,7 @@ def test_fields_added_later_keep_earlier_fingerprints() -> None:
     always did, so recent identical seeded requests stored before the upgrade are still found (and not paid for
     again)."""
     data = asdict(BASE)
-    for name in ("enhance", "quality", "variation"):
+    for name in ("enhance", "quality", "variation", "routed_from", "routed_language"):
         del data[name]
     data["source_images"] = []
     canonical = json.dumps(

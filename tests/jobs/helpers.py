@@ -62,6 +62,7 @@ async def open_parts(
     liblib: dict[str, Any] | None = None,
     queue: dict[str, Any] | None = None,
     metrics: Metrics | None = None,
+    **runner_options: Any,
 ) -> AsyncIterator[Parts]:
     """The simulator, a SQLite store, a recording sink and a (not started) runner wired to them."""
     sim_settings = SimulatorSettings(port=0, queued_seconds=0.02, running_seconds=0.05, auditing_seconds=0.02)
@@ -91,6 +92,7 @@ async def open_parts(
                 images=images,
                 watchdog_interval=3600,
                 metrics=metrics,
+                **runner_options,
             )
             yield sim, store, sink, runner, queue_settings
 

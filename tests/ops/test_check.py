@@ -13,6 +13,7 @@ from typing import Any
 import discord
 import pytest
 
+from bot.liblib import endpoints as ep
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.ops.check import REQUIRED_PERMISSIONS, invite_url, run_checks
 from bot.ops.cli import main as cli_main
@@ -26,9 +27,13 @@ INVITE = (
 )
 
 
+# The route probes pass the submit rate limiter: the tests' account takes 50 a second.
+FAST_SUBMITS = 50.0
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(SimulatorSettings(port=0)) as simulator:
+    async with Simulator(SimulatorSettings(port=0), submit_per_second=FAST_SUBMITS) as simulator:
         yield simulator
 
 
@@ -53,7 +58,12 @@ def closed_port() -> int:
 def settings_for(fake: FakeDiscord, sim: Simulator, tmp_path: Path, **sections: dict[str, Any]) -> Settings:
     data: dict[str, Any] = {
         "discord": {"token": fake.token, "api_base_url": fake.api_base},
-        "liblib": {"base_url": sim.base_url, "access_key": DEV_ACCESS_KEY, "secret_key": DEV_SECRET_KEY},
+        "liblib": {
+            "base_url": sim.base_url,
+            "access_key": DEV_ACCESS_KEY,
+            "secret_key": DEV_SECRET_KEY,
+            "submit_per_second": FAST_SUBMITS,
+        },
         "storage": {"url": f"sqlite:///{tmp_path / 'data' / 'bot.db'}"},
     }
     for name, values in sections.items():
@@ -168,6 +178,37 @@ async def test_rejected_liblib_keys(fake: FakeDiscord, sim: Simulator, tmp_path:
     assert sim.counters.auth_failures == 1
 
 
+async def test_each_family_s_routes_are_reported_served_without_spending(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    code, out = await check(settings_for(fake, sim, tmp_path))
+    assert code == 0, out
+    for family in ("star3", "kontext", "custom"):
+        assert f"ok    LiblibAI {family} routes: served" in out
+    assert (sim.counters.submits, sim.balance()) == (0, sim.initial_balance)
+
+
+async def test_a_family_liblib_does_not_serve_is_named(fake: FakeDiscord, sim: Simulator, tmp_path: Path) -> None:
+    sim.stop_serving(ep.STAR3_TEXT2IMG, ep.STAR3_IMG2IMG)
+    code, out = await check(settings_for(fake, sim, tmp_path))
+    assert code == 0, out  # the bot still works: its members get other modes
+    [line] = [line for line in out.splitlines() if "LiblibAI star3 routes" in line]
+    assert line.startswith("WARN  LiblibAI star3 routes: NOT served by this account")
+    assert ep.STAR3_TEXT2IMG in line and ep.STAR3_IMG2IMG in line and "star3_use_ultra_routes = false" in line
+    assert "ok    LiblibAI kontext routes: served" in out and "ok    LiblibAI custom routes: served" in out
+    sim.stop_serving(ep.KONTEXT_IMG2IMG, http_404=True)  # one route of a family, as a bare 404
+    _code, out = await check(settings_for(fake, sim, tmp_path))
+    assert f"WARN  LiblibAI kontext routes: NOT served by this account ({ep.KONTEXT_IMG2IMG})" in out
+    assert sim.counters.submits == 0
+
+
+async def test_routes_are_not_probed_with_keys_that_do_not_work(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    _code, out = await check(settings_for(fake, sim, tmp_path, liblib={"secret_key": "wrong-secret"}))
+    assert " routes: " not in out and sim.counters.submit_requests == 0
+
+
 async def test_liblib_access_denied_and_out_of_points(fake: FakeDiscord, sim: Simulator, tmp_path: Path) -> None:
     settings = settings_for(fake, sim, tmp_path)
     sim.inject("403", route="status")
@@ -221,7 +262,7 @@ async def test_cli_check_reads_the_settings_file(
     config = tmp_path / "config.toml"
     config.write_text(
         f'[discord]\napi_base_url = "{fake.api_base}"\n'
-        f'[liblib]\nbase_url = "{sim.base_url}"\naccess_key = "{DEV_ACCESS_KEY}"\n'
+        f'[liblib]\nbase_url = "{sim.base_url}"\naccess_key = "{DEV_ACCESS_KEY}"\nsubmit_per_second = {FAST_SUBMITS}\n'
         f'[storage]\nurl = "sqlite:///{tmp_path / "bot.db"}"\n'
     )
     monkeypatch.setenv("DISCORD_TOKEN", fake.token)

@@ -51,6 +51,14 @@ def test_imagine_writes_pngs_via_the_simulator(tmp_path: Path, capsys: pytest.Ca
     assert "simulator" in captured.err
 
 
+def test_imagine_without_a_mode_routes_a_chinese_prompt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["imagine", "一只猫在月光下", "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "Chinese prompt -> " in err and "-> star3" not in err
+    assert main(["imagine", "一只猫在月光下", "--mode", "star3", "--out", str(tmp_path / "out")]) == 2
+    assert "English prompts only" in capsys.readouterr().err
+
+
 def test_imagine_with_a_local_image_uploads_it(tmp_path: Path) -> None:
     src = tmp_path / "src.png"
     Image.new("RGB", (300, 200), "red").save(src)

@@ -10,6 +10,7 @@ import discord
 
 from bot.errors import discord_time
 from bot.generation.families import mode_name
+from bot.generation.language import Language
 from bot.i18n import N_, Locale, t
 from bot.jobs.admission import Quote
 from bot.jobs.sink import Progress, Stage
@@ -35,6 +36,7 @@ FAILURE_TITLES: dict[FailureReason, str] = {
     FailureReason.DEADLINE: N_("Took too long"),
     FailureReason.DELIVERY_FAILED: N_("Could not deliver the result"),
     FailureReason.CANCELLED: N_("Cancelled"),
+    FailureReason.MODE_UNAVAILABLE: N_("Model not available"),
 }
 
 
@@ -140,6 +142,21 @@ def describe_mode(job: Job, locale: Locale = None) -> str:
     return f"{mode}{img2img}{simulated}"
 
 
+def route_note(request: GenerationRequest, locale: Locale = None) -> str | None:
+    """Why the request is in another mode than the member's default ("Chinese prompt → kontext-pro"), or None
+    when it was not routed (``bot.generation.routing``)."""
+    if request.routed_from is None:
+        return None
+    mode = mode_name(request)
+    if request.routed_language is not None:
+        try:
+            language = t(Language(request.routed_language).label, locale)
+        except ValueError:
+            language = request.routed_language
+        return t("🌐 {language} prompt → {mode}", locale, language=language, mode=mode)
+    return t("↪️ {default} is not available on this account → {mode}", locale, default=request.routed_from, mode=mode)
+
+
 def _stage_text(progress: Progress, locale: Locale) -> str:
     stage = progress.stage
     if stage is Stage.QUEUED:
@@ -188,7 +205,10 @@ def progress_text(job: Job, progress: Progress) -> str:
     origin = ""
     if job.parent_job_id:
         origin = t(" · {kind} of `{job_id}`", locale, kind=job_kind_name(job, locale), job_id=job.parent_job_id)
-    return f"{text}\n> {escape_prompt(job.request.prompt, 200)}\n`{job.id}` · {describe_mode(job, locale)}{origin}"
+    note = route_note(job.request, locale)
+    routed = f"\n{note}" if note else ""
+    prompt = escape_prompt(job.request.prompt, 200)
+    return f"{text}\n> {prompt}\n`{job.id}` · {describe_mode(job, locale)}{origin}{routed}"
 
 
 def quote_question(request: GenerationRequest, quote: Quote, *, expires_at: datetime, locale: Locale) -> str:
@@ -203,7 +223,8 @@ def quote_question(request: GenerationRequest, quote: Quote, *, expires_at: date
         threshold=quote.confirm_above or 0,
         when=discord_time(expires_at),
     )
-    return f"{text}\n> {escape_prompt(request.prompt, 200)}"
+    note = route_note(request, locale)
+    return f"{text}\n> {escape_prompt(request.prompt, 200)}" + (f"\n{note}" if note else "")
 
 
 def cheaper_offer(request: GenerationRequest, quote: Quote, locale: Locale) -> tuple[str, str]:
@@ -255,7 +276,8 @@ def result_embed(
     origin = origin_text(job, locale)
     if origin:
         embed.add_field(name=t("From", locale), value=origin, inline=False)
-    embed.add_field(name=t("Mode", locale), value=describe_mode(job, locale))
+    routed = route_note(r, locale)
+    embed.add_field(name=t("Mode", locale), value=describe_mode(job, locale) + (f"\n{routed}" if routed else ""))
     seeds = ", ".join(str(i.seed) for i in result.images if i.seed is not None) or t("random", locale)
     if result.images or not result.videos:
         embed.add_field(name=t("Seed", locale) if len(result.images) == 1 else t("Seeds", locale), value=seeds)

@@ -224,6 +224,10 @@ def policy_text(policy: Policy, *, title: str, locale: Locale = None) -> str:
     ]
     if policy.confirm_above_points is not None:
         lines.append(t("• Members confirm jobs above {points} points", locale, points=policy.confirm_above_points))
+    if policy.non_english_default is not None:
+        lines.append(
+            t("• Prompts not in English (default English-only): {mode}", locale, mode=policy.non_english_default)
+        )
     return clip("\n".join(lines))
 
 

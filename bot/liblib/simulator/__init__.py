@@ -19,6 +19,10 @@ Choices where the real service is unknown, kept deliberately:
   its parameters: the gateway counts requests, not tasks.
 * Injected "timeout" and "truncated" faults on a submit still create the task (the request was
   processed, the answer was lost or cut); "malformed", "429", "5xx" and the code faults do not.
+* A route switched off (``stop_serving``, or ``POST /_sim/routes``) answers like an unknown one, before the
+  signature is checked: ``{"code":100000,"msg":"No static resource <path>."}`` (HTTP 200), or a bare HTTP 404.
+  A served submit route refuses an empty body (no ``generateParams``) with 100050 before anything else, so
+  ``liblib-bot check`` can tell the two apart without spending points.
 
 Modules: ``server`` (the app, its lifecycle and test controls), ``routes`` (the API routes), ``auth``,
 ``faults``, ``replies``, ``tasks`` (task life cycle), ``validate``, ``images``, ``oss``, ``comfy`` (ComfyUI

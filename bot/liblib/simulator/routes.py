@@ -112,12 +112,15 @@ class ApiRoutes:
             workflow = self._workflow(params[comfy.WORKFLOW_KEY])
             texts = comfy.texts(params)
         else:
+            # PROBE's real order: empty or missing generateParams (an empty body: ``check``'s probe) is 100050,
+            # before the template is looked at. A validation refusal: nothing created, nothing charged.
+            params = body.get("generateParams")
+            if not isinstance(params, dict) or not params:
+                return Reply(100050, MSG_INCOMPLETE)
             classified = classify(path, body.get("templateUuid"))
             if isinstance(classified, Rejection):
                 return Reply(classified.code, classified.msg)
-            kind, params = classified, body.get("generateParams")
-            if not isinstance(params, dict) or not params:
-                return Reply(100050, MSG_INCOMPLETE)
+            kind = classified
             rejection = validate_params(kind, params, body["templateUuid"])
             if rejection is not None:
                 return Reply(rejection.code, rejection.msg)

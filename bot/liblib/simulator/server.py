@@ -73,6 +73,7 @@ class Simulator(ApiRoutes):
         self._faults = FaultQueue(self.counters)
         self._outcomes: deque[str] = deque()
         self._billings: deque[Billing] = deque()
+        self._unserved: dict[str, bool] = {}  # routes answered as not served -> as a bare HTTP 404
         self._oss = OssStore(on_upload=self._count_upload)
         self._workflows = {}
         self._runner: web.AppRunner | None = None
@@ -157,6 +158,18 @@ class Simulator(ApiRoutes):
             raise ValueError("count must be at least 1")
         self._billings.extend([Billing(cost, report)] * count)
 
+    def stop_serving(self, *paths: str, http_404: bool = False) -> None:
+        """Answer ``paths`` as LiblibAI answers a route it does not serve on an account (the Star-3 ``/ultra``
+        routes, liblib-api.md §11.2): ``{"code":100000,"msg":"No static resource <path>."}``, or with ``http_404``
+        a bare HTTP 404 (Spring's error body, no envelope). Nothing behind it runs: no validation, no task."""
+        for path in paths:
+            self._unserved[path] = http_404
+
+    def serve(self, *paths: str) -> None:
+        """Serve ``paths`` again (undo ``stop_serving``)."""
+        for path in paths:
+            self._unserved.pop(path, None)
+
     def set_durations(self, queued: float, running: float, auditing: float) -> None:
         """Seconds spent in status 1, 2 and 3+4 by tasks created from now on."""
         if min(queued, running, auditing) < 0:
@@ -197,6 +210,7 @@ class Simulator(ApiRoutes):
         app.router.add_post("/_sim/outcomes", self._admin_outcomes)
         app.router.add_post("/_sim/billing", self._admin_billing)
         app.router.add_post("/_sim/reset", self._admin_reset)
+        app.router.add_post("/_sim/routes", self._admin_routes)
         app.router.add_post("/_sim/workflows", self._admin_workflows)
         app.router.add_route("*", "/{tail:.*}", self._handle_api)
         return app
@@ -216,8 +230,8 @@ class Simulator(ApiRoutes):
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         kind = self._route_kind(path)
-        if kind is None:
-            return self._respond(Reply(100000, f"No static resource {path.lstrip('/')}."))
+        if kind is None or path in self._unserved:
+            return self._not_served(path)
         if request.method != "POST":
             return self._respond(Reply(100000, f"Request method '{request.method}' is not supported"))
         auth_error = self._auth_error(request)
@@ -260,6 +274,13 @@ class Simulator(ApiRoutes):
         if kind == "upload":
             return self._upload(body)
         return self._model_version(body)
+
+    def _not_served(self, path: str) -> web.Response:
+        """A route the server does not serve (unknown, or switched off by ``stop_serving``), before any auth."""
+        if self._unserved.get(path):
+            body = {"timestamp": "1970-01-01T00:00:00.000+00:00", "status": 404, "error": "Not Found", "path": path}
+            return web.json_response(body, status=404)
+        return self._respond(Reply(100000, f"No static resource {path.lstrip('/')}."))
 
     def _respond(self, reply: Reply) -> web.Response:
         return respond(reply, http_error_statuses=self.settings.http_error_statuses)
@@ -323,6 +344,19 @@ class Simulator(ApiRoutes):
         try:
             body = await request.json()
             self.fail_next_tasks(str(body["outcome"]), int(body.get("count", 1)))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return web.json_response({"ok": False, "error": str(exc)}, status=400)
+        return web.json_response({"ok": True})
+
+    async def _admin_routes(self, request: web.Request) -> web.Response:
+        """``{"path": ..., "served": false, "http_404": false}``: switch a route off (or on again)."""
+        try:
+            body = await request.json()
+            path = str(body["path"])
+            if body.get("served", False):
+                self.serve(path)
+            else:
+                self.stop_serving(path, http_404=bool(body.get("http_404", False)))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
         return web.json_response({"ok": True})

@@ -1,0 +1,55 @@
+"""ModeRouter: the mode of a member's request, from what they named or else from their default and the server's
+rules (``bot.generation.routing`` decides; this gathers what it needs: the admission's mode rules, the modes
+LiblibAI serves now, the prices)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.generation.builder import RequestBuilder
+from bot.generation.routing import Build, route_request
+from bot.jobs.admission import Admission, Requester
+from bot.liblib.availability import ModeAvailability
+from bot.models import GenerationRequest
+
+
+class ModeRouter:
+    def __init__(
+        self,
+        admission: Admission,
+        builder: RequestBuilder,
+        *,
+        default_mode: str,
+        non_english_default: str | None = None,
+        availability: ModeAvailability | None = None,
+        price: Callable[[GenerationRequest], int] = lambda _request: 0,
+    ) -> None:
+        self._admission = admission
+        self._builder = builder
+        self._default_mode = default_mode  # [models] default_mode
+        self._non_english_default = non_english_default  # [models] non_english_default
+        self._availability = availability
+        self._price = price  # points per image (the admission's price table)
+
+    async def request(
+        self, requester: Requester, build: Build, *, prompt: str, negative: str | None, chosen: str | None
+    ) -> GenerationRequest:
+        """The member's request (``build``: in a mode, no I/O) in the mode they ``chosen`` (a mode option or a
+        ``--mode`` flag), which is never overridden; else in their default or where the routing sends it."""
+        if chosen:
+            return build(chosen)
+        rules = await self._admission.mode_rules(requester)
+        return route_request(
+            self._builder,
+            build,
+            prompt=prompt,
+            negative=negative,
+            default=rules.default_mode or self._default_mode,
+            preferred=(rules.non_english_default, self._non_english_default),
+            allowed=rules.allowed_models,
+            available=self._available,
+            price=self._price,
+        )
+
+    def _available(self, mode: str) -> bool:
+        return self._availability is None or self._availability.is_available(mode)
