@@ -18,6 +18,8 @@ from bot.models import GenerationRequest, Job, utcnow
 from bot.storage import JobStore
 
 _SCHEMA = "request-v1"
+# Fields added after request-v1, left out at their defaults so earlier requests keep their fingerprints.
+_LATER_DEFAULTS: dict[str, object] = {"loras": None}
 
 
 def request_fingerprint(request: GenerationRequest) -> str:
@@ -26,6 +28,9 @@ def request_fingerprint(request: GenerationRequest) -> str:
     data["prompt"] = request.prompt.strip()
     if data.get("negative_prompt") is not None:
         data["negative_prompt"] = data["negative_prompt"].strip()
+    for name, default in _LATER_DEFAULTS.items():
+        if data.get(name) == default:
+            del data[name]
     canonical = json.dumps(
         {"schema": _SCHEMA, "request": data}, ensure_ascii=False, sort_keys=True, separators=(",", ":")
     )

@@ -16,6 +16,7 @@ SHIPPED = [
     Migration(3, "server_admin", ""),
     Migration(4, "job_retention", ""),
     Migration(5, "lease_epoch", ""),
+    Migration(6, "styles_and_preferences", ""),
 ]
 
 
