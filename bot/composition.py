@@ -16,7 +16,7 @@ import discord
 import yarl
 from pydantic import SecretStr
 
-from bot.billing import BalanceBook, BalanceReading
+from bot.billing import BalanceBook, BalanceReading, price_per_image
 from bot.discord_app.ack_priority import AckPriority
 from bot.discord_app.alerts import low_balance_alert
 from bot.discord_app.client import CogLoader, LiblibBot
@@ -225,6 +225,13 @@ async def open_liblib(settings: Settings) -> AsyncIterator[tuple[LiblibClient, S
                 submit_per_second=settings.liblib.submit_per_second,
                 max_concurrent=settings.liblib.max_concurrent_tasks,
             )
+            for workflow in settings.models.comfyui:  # the owner's workflows, priced and shaped as configured
+                simulator.register_workflow(
+                    workflow.workflow_uuid,
+                    points_per_output=price_per_image(settings.liblib.prices, workflow.name),
+                    video=workflow.video,
+                    template_uuid=workflow.template_uuid,
+                )
             await simulator.start(settings.simulator.host, settings.simulator.port)
             stack.push_async_callback(simulator.stop)
             liblib_settings = with_dev_keys(liblib_settings, simulator.base_url)
@@ -285,6 +292,7 @@ async def open_runtime(
                 else None
             ),
             owns=shard_owner(settings.discord),
+            audit_blocked=quotas.audit_blocked,
             retention=JobRetention(store, retention_days=settings.storage.job_retention_days),
         )
         admission = admission or quotas

@@ -116,8 +116,8 @@ class MemberBlockedError(BotError):
     def __init__(self, until: datetime) -> None:
         super().__init__(
             N_(
-                "You are blocked from generating here until {until} ({relative}) after repeated banned words. "
-                "A server admin can lift this."
+                "You are blocked from generating here until {until} ({relative}) after repeated strikes "
+                "(banned words, or results the content audit blocked). A server admin can lift this."
             ),
             until=discord_time(until, "f"),
             relative=discord_time(until),
@@ -154,6 +154,11 @@ class JobNotCancellableError(BotError):
     def __init__(self, state: str) -> None:
         super().__init__(N_("This job can no longer be cancelled (it is {state})."), state=Text(state))
         self.state = state
+
+
+class JobSubmittingError(BotError):
+    def __init__(self) -> None:
+        super().__init__(N_("This job is being sent to the image service right now. Press Cancel again in a moment."))
 
 
 class NotJobOwnerError(BotError):

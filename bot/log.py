@@ -59,6 +59,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+class OneLineReconnects(logging.Filter):
+    """discord.py logs every failed gateway (re)connect with a full traceback; below DEBUG, one line naming the
+    error is enough (the attempt is retried, and a lasting failure is reported by the command line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if (
+            error is not None
+            and str(record.msg).startswith("Attempting a reconnect")
+            and not logging.getLogger("discord").isEnabledFor(logging.DEBUG)
+        ):
+            record.msg, record.args = f"{record.getMessage()} ({type(error).__name__}: {error})", None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_ONE_LINE_RECONNECTS = OneLineReconnects()
+
+
 def setup_logging(
     level: str = "INFO", *, json_format: bool = False, discord_level: str = "WARNING", secrets: Iterable[str] = ()
 ) -> RedactingFilter:
@@ -75,6 +94,7 @@ def setup_logging(
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("discord").setLevel(discord_level.upper())
+    logging.getLogger("discord.client").addFilter(_ONE_LINE_RECONNECTS)  # added once: the same instance
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # aiosqlite's DEBUG lines echo SQL parameters, interaction tokens included: never below INFO.
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))

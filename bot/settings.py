@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 import zoneinfo
 from pathlib import Path
@@ -41,6 +42,9 @@ class DiscordSettings(_Section):
     token: SecretStr | None = None
     api_base_url: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg/"
+    # Seconds `run` and `sync-commands` wait for Discord to log in (and `run` for the gateway's READY) before
+    # giving up with a clear message; a Discord that accepts the connection but never answers would hang forever.
+    login_timeout: float = Field(30.0, gt=0)
     dev_guild_id: int | None = None
     # "auto": sync only when the command set changed since the last sync; "always"; "never".
     sync_policy: Literal["auto", "always", "never"] = "auto"
@@ -102,6 +106,7 @@ class LiblibSettings(_Section):
     star3_status_path: str = "/api/generate/webui/status"
     custom_status_path: str = "/api/generate/webui/status"
     kontext_status_path: str = "/api/generate/status"
+    comfy_status_path: str = "/api/generate/comfy/status"  # ComfyUI workflows ([[models.comfyui]])
     # Whether Star-3 uses the documented /ultra routes (§11.2: one app says they moved to /webui/*).
     star3_use_ultra_routes: bool = True
     # Points per image, by mode or model name ([liblib.prices]): what a job reserves from points budgets before
@@ -141,6 +146,12 @@ class LiblibSettings(_Section):
         )
 
 
+MODE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+# Mode names of the built-in families, and "comfy" (the family of every ComfyUI workflow): no configured model
+# or workflow may take one.
+BUILTIN_MODE_NAMES = frozenset({"star3", "kontext", "kontext-pro", "kontext-max", "custom", "comfy"})
+
+
 class LoraPreset(_Section):
     model_id: str
     weight: float = Field(0.8, ge=-4, le=4)
@@ -164,7 +175,7 @@ class ControlNetPreset(_Section):
 class CustomModel(_Section):
     """An admin-configured checkpoint (liblib-api.md §5.3) offered as a mode."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    name: str = Field(pattern=MODE_NAME_PATTERN)
     label: str = ""
     checkpoint_id: str
     template_uuid: str = "e10adc3949ba59abbe56e057f20f883e"
@@ -197,6 +208,85 @@ class CustomModel(_Section):
         return next((p for p in self.lora_presets if p.name == name), None)
 
 
+COMFY_DEFAULT_TEMPLATE = "4df2efa0f18d46dc9758803e478eb51c"  # liblib-api.md §3
+_NODE_REF = re.compile(r"^[^.\s]+\.[^\s]+$")  # "node_id.input_name"
+
+
+class ComfyNode(_Section):
+    """One node of a ComfyUI workflow as LiblibAI takes it (liblib-api.md §5.8): passed on as configured."""
+
+    class_type: str = Field(min_length=1)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class ComfyWorkflow(_Section):
+    """A ComfyUI workflow the owner registered on LiblibAI, offered as a mode (``[[models.comfyui]]``).
+
+    ``*_input`` name the node inputs that receive what the member gives, each as ``"node_id.input_name"``;
+    every other node input is sent as configured in ``params``."""
+
+    name: str = Field(pattern=MODE_NAME_PATTERN)  # the mode name members pick
+    label: str = ""
+    description: str = ""
+    workflow_uuid: str = Field(pattern=r"^[0-9A-Za-z_-]{1,64}$")
+    template_uuid: str = Field(COMFY_DEFAULT_TEMPLATE, pattern=r"^[0-9A-Za-z_-]{1,64}$")
+    prompt_input: str
+    negative_prompt_input: str | None = None
+    seed_input: str | None = None
+    width_input: str | None = None
+    height_input: str | None = None
+    image_input: str | None = None  # set: the workflow takes an input image (restyle, /imagine image:)
+    image_required: bool = True  # with image_input: whether a request without an image is refused
+    count_input: str | None = None  # e.g. a batch size; unset: one image per request
+    video: bool = False  # the workflow makes a video: members are told so when they pick it
+    english_only: bool = False
+    params: dict[str, ComfyNode] = Field(min_length=1)
+
+    def input_refs(self) -> dict[str, str]:
+        """Each configured ``*_input`` (its key without the suffix) and its "node_id.input_name"."""
+        refs = {
+            "prompt": self.prompt_input,
+            "negative_prompt": self.negative_prompt_input,
+            "seed": self.seed_input,
+            "width": self.width_input,
+            "height": self.height_input,
+            "image": self.image_input,
+            "count": self.count_input,
+        }
+        return {key: ref for key, ref in refs.items() if ref is not None}
+
+    @model_validator(mode="after")
+    def _refs_point_into_params(self) -> Self:
+        if "workflowUuid" in self.params:
+            raise ValueError("params: `workflowUuid` is not a node id (the bot adds it from workflow_uuid)")
+        if (self.width_input is None) != (self.height_input is None):
+            raise ValueError("give both width_input and height_input, or neither")
+        seen: dict[str, str] = {}
+        for key, ref in self.input_refs().items():
+            if not _NODE_REF.match(ref):
+                raise ValueError(f'{key}_input: {ref!r} is not "node_id.input_name" (e.g. "6.text")')
+            node_id, _, input_name = ref.partition(".")
+            node = self.params.get(node_id)
+            if node is None:
+                raise ValueError(f"{key}_input: node {node_id!r} is not in params (nodes: {', '.join(self.params)})")
+            if isinstance(node.inputs.get(input_name), list):
+                raise ValueError(
+                    f"{key}_input: {ref} is a link to another node's output; name the input that takes the value"
+                )
+            if ref in seen:
+                raise ValueError(f"{key}_input and {seen[ref]}_input both name {ref}")
+            seen[ref] = key
+        for key in ("width", "height"):
+            size_ref = self.input_refs().get(key)
+            if size_ref is None:
+                continue
+            node_id, _, input_name = size_ref.partition(".")
+            value = self.params[node_id].inputs.get(input_name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+                raise ValueError(f"{key}_input: {size_ref} is configured as {value!r}; it must be a size in pixels")
+        return self
+
+
 class ModelsSettings(_Section):
     default_mode: str = "star3"
     kontext_default_model: Literal["pro", "max"] = "pro"
@@ -208,6 +298,8 @@ class ModelsSettings(_Section):
             CustomModel(name="dreamtech-xl", label="Dream Tech XL v6", checkpoint_id="0ea388c7eb854be3ba3c6f65aac6bfd3")
         ]
     )
+    # ComfyUI workflows registered on the LiblibAI account, offered as modes (priced in [liblib.prices]).
+    comfyui: list[ComfyWorkflow] = Field(default_factory=list)
     # Caps a member may not exceed when overriding a model's defaults.
     max_steps: int = Field(60, ge=1, le=60)
     max_cfg_scale: float = Field(15.0, ge=1, le=15)
@@ -338,6 +430,7 @@ class QuotaSettings(_Section):
     strike_block_hours: float = Field(24.0, gt=0)
     audit_display: Literal["notice", "silent"] = "notice"  # tell members when the audit filtered images
     flagged_only_nsfw: bool = False  # a batch the audit partly filtered: the rest only in age-restricted channels
+    audit_strikes: bool = True  # a batch the audit blocks entirely is a strike, like a banned word
 
     _limits_accept_minus_one = field_validator(
         "images_per_day",
@@ -448,6 +541,25 @@ class Settings(BaseSettings):
             raise ValueError("custom model names must be unique and not star3/kontext*")
         return value
 
+    @model_validator(mode="after")
+    def _comfy_workflows_are_distinct_and_priced(self) -> Self:
+        """A workflow's name is a mode of its own (no built-in mode's, no custom model's, no other workflow's),
+        and [liblib.prices] names its price: ComfyUI workflows cost what they cost, so the bot never guesses."""
+        taken = set(BUILTIN_MODE_NAMES) | {m.name for m in self.models.custom}
+        for workflow in self.models.comfyui:
+            if workflow.name in taken:
+                raise ValueError(
+                    f"models.comfyui: the name {workflow.name!r} is taken (by a built-in mode, a custom model or "
+                    "another workflow); each workflow needs a mode name of its own"
+                )
+            taken.add(workflow.name)
+            if workflow.name not in self.liblib.prices:
+                raise ValueError(
+                    f"models.comfyui {workflow.name!r}: set its price in points per image under [liblib.prices] "
+                    f'("{workflow.name}" = N)'
+                )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -537,7 +649,8 @@ def _problem(error: Any) -> str:
     if not location:  # a check across sections names its keys itself
         return str(error["msg"])
     if error["type"] != "extra_forbidden":
-        return f"{location}: {error['msg']}"
+        # A rule across sections (a Settings validator) has no location: its message names the keys.
+        return f"{location}: {error['msg']}" if location else str(error["msg"]).removeprefix("Value error, ")
     *section, key = [str(part) for part in error["loc"]]
     model: type[BaseModel] = Settings
     for name in section:

@@ -428,14 +428,18 @@ class AdminCog(commands.Cog):
     @app_commands.describe(
         audit_display="notice: tell members how many images the audit filtered; silent: say nothing",
         flagged_only_nsfw="Results the audit flagged only in age-restricted channels",
+        audit_strikes="Count each batch the audit blocks entirely as a strike (LiblibAI still charges it)",
     )
     async def settings_moderation(
         self,
         interaction: discord.Interaction,
         audit_display: Literal["notice", "silent"] | None = None,
         flagged_only_nsfw: bool | None = None,
+        audit_strikes: bool | None = None,
     ) -> None:
-        changes = _present(audit_display=audit_display, flagged_only_nsfw=flagged_only_nsfw)
+        changes = _present(
+            audit_display=audit_display, flagged_only_nsfw=flagged_only_nsfw, audit_strikes=audit_strikes
+        )
         await self._apply(interaction, SERVER, changes)
 
     @settings.command(name="timezone", description="The time zone whose midnight resets daily and monthly limits")

@@ -28,6 +28,7 @@ from bot.generation.actions import (
     may_act,
     reroll_request,
     supports_upscale,
+    supports_vary,
     upscale_request,
     vary_request,
 )
@@ -68,7 +69,7 @@ class RemixModal(discord.ui.Modal):
         )
         self.add_item(discord.ui.Label(text=t("Prompt", locale), component=self.prompt))
         options = [discord.SelectOption(label=t("Reroll (new seed)", locale), value="reroll", default=True)]
-        count = result_image_count(job)
+        count = result_image_count(job) if supports_vary(job.request) else 0
         options += [
             discord.SelectOption(
                 label=t("Vary image {number}", locale, number=n + 1) if count > 1 else t("Vary the image", locale),
@@ -222,6 +223,8 @@ class ButtonsCog(commands.Cog):
             return reroll_request(parent)
         source = result_image(parent, index).url
         if action is Action.VARY:
+            if not supports_vary(parent.request):
+                raise InvalidRequestError("vary", N_("this result cannot be varied with its mode."))
             return vary_request(parent, source, strength=settings.vary_strength)
         if not supports_upscale(parent.request):
             raise InvalidRequestError("upscale", N_("this result cannot be rendered larger with its mode."))

@@ -104,7 +104,10 @@ class GenerateCog(commands.Cog):
         def in_mode(name: str | None) -> GenerationRequest:  # the member's request in a mode (no I/O)
             info = self.builder.mode_info(self.builder.resolve_mode(name))
             fitted = resolution.fitted(
-                takes_negative=info.supports_negative, takes_strength=info.supports_strength and image is not None
+                takes_negative=info.supports_negative,
+                takes_strength=info.supports_strength and image is not None,
+                takes_aspect=info.supports_aspect,
+                max_count=info.max_count,
             )
             request = self.builder.build(
                 styled_prompt(flags.prompt, in_style),

@@ -105,7 +105,7 @@ class RestyleCog(commands.Cog):
 
     @restyle.autocomplete("mode")
     async def mode_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return mode_choices(self.restyler.builder, current)
+        return mode_choices(self.restyler.builder, current, with_image=True)
 
     # -- reply + mention ------------------------------------------------------------------------------
 

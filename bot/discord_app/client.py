@@ -40,6 +40,8 @@ class LiblibBot(commands.Bot):
         acks: AckPriority | None = None,
         **options: Any,
     ) -> None:
+        # No voice: discord.py's start-up warnings about its voice libraries (PyNaCl, davey) mean nothing here.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
         # Mentions deliver their own content without the privileged intent; other members' messages need it.
         intents.message_content = settings.discord.message_content_intent
@@ -66,6 +68,7 @@ class LiblibBot(commands.Bot):
         self.sync_only = False  # `liblib-bot sync-commands`: sync and do nothing else
         self.closing = False  # set by close(): new commands are refused (BotTree.interaction_check)
         self.before_close: list[Callable[[], None]] = []  # called first thing in close() (open questions end)
+        self.logged_in = asyncio.Event()  # Discord accepted the token; login() goes on with setup_hook
 
     def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
         if event_name == "interaction":
@@ -76,6 +79,7 @@ class LiblibBot(commands.Bot):
         """Slash-only bot: no prefix commands. Cog listeners still receive every message."""
 
     async def setup_hook(self) -> None:
+        self.logged_in.set()
         if self.load_cogs is None or self.runner is None:
             raise RuntimeError("wire the cogs and the runner before login")
         await self.tree.set_translator(CatalogTranslator())

@@ -31,6 +31,7 @@ from bot.discord_app.ui import embeds
 from bot.i18n import N_
 from bot.jobs.sink import DeliveryError, Presentation, PresentationLookup, Progress, ResultSink, Stage
 from bot.media.codec import ImageFile
+from bot.media.videos import is_video_file
 from bot.models import Job, JobResult, ResultImage, utcnow
 
 log = logging.getLogger(__name__)
@@ -176,15 +177,18 @@ class DiscordResultSink(ResultSink):
             ),
             points_cost=result.points_cost,
             blocked_count=result.blocked_count,
+            videos=result.videos,
         )
         look = await self._presentation(job) if self._presentation else Presentation()
         note = None
         if await look.withholds(result, lambda: self._age_restricted(job)):
             images = []
             note = embeds.withheld_note(job.locale)
+            shown = dataclasses.replace(shown, videos=())  # their links too
         if not look.audit_notice:
             shown = dataclasses.replace(shown, blocked_count=0)
-        embed = embeds.result_embed(job, shown, elapsed=elapsed, note=note)
+        attached_videos = sum(1 for f in images if is_video_file(f.filename))
+        embed = embeds.result_embed(job, shown, elapsed=elapsed, note=note, attached_videos=attached_videos)
         view = self._view_factory(job) if self._view_factory else None
         self._last_edit.pop(job.id, None)
         if self.token_alive(job):

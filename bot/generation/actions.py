@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from bot.generation.comfy import workflow_name
 from bot.models import (
     GenerationRequest,
     Job,
@@ -42,12 +43,13 @@ def may_act(action: Action, *, actor_id: int, owner_id: int, is_admin: bool, ope
 
 
 def supports_vary(request: GenerationRequest) -> bool:
-    """Every mode takes a source image (Star-3, Kontext and custom checkpoints all have img2img)."""
-    return True
+    """Every built-in mode takes a source image (Star-3, Kontext and custom checkpoints all have img2img); a
+    ComfyUI workflow has no strength to vary at, so it offers no Vary (Reroll and Restyle remain)."""
+    return workflow_name(request.mode) is None
 
 
 def supports_upscale(request: GenerationRequest) -> bool:
-    if request.hires:
+    if request.hires or workflow_name(request.mode) is not None:  # a workflow has no high-resolution option
         return False  # already rendered at the high-resolution size
     if request.mode == "star3":
         return not request.is_img2img  # Star-3 img2img has no size option: it follows the source

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.errors import InvalidRequestError
+from bot.generation.comfy import comfy_mode
 from bot.generation.families import kontext_mode
 from bot.generation.prompt_text import clean_prompt
 from bot.i18n import N_
@@ -21,7 +22,7 @@ from bot.liblib.endpoints import (
     STAR3_CONTROL_TYPES,
 )
 from bot.models import GenerationRequest
-from bot.settings import CustomModel, ModelsSettings
+from bot.settings import ComfyWorkflow, CustomModel, ModelsSettings
 
 ASPECT_RATIOS = KONTEXT_ASPECT_RATIOS
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -38,6 +39,34 @@ class ModeInfo:
     english_only: bool
     max_references: int
     supports_strength: bool = False  # img2img denoising strength and inpaint masks (custom models)
+    description: str = ""  # shown by /models and the mode autocomplete
+    takes_image: bool = True  # a source image (image-to-image, restyle)
+    needs_image: bool = False  # refused without one
+    max_count: int = MAX_IMAGE_COUNT  # images per request
+    workflow: bool = False  # an owner-registered ComfyUI workflow
+    video: bool = False  # makes a video rather than pictures
+    supports_aspect: bool = True
+
+
+def workflow_mode(w: ComfyWorkflow) -> ModeInfo:
+    """What a ComfyUI workflow offers: the options its configured node inputs take, nothing more."""
+    return ModeInfo(
+        w.name,
+        w.label or w.name,
+        supports_negative=w.negative_prompt_input is not None,
+        supports_steps=False,
+        supports_seed=w.seed_input is not None,
+        supports_control=False,
+        english_only=w.english_only,
+        max_references=1 if w.image_input is not None else 0,
+        description=w.description,
+        takes_image=w.image_input is not None,
+        needs_image=w.image_input is not None and w.image_required,
+        max_count=MAX_IMAGE_COUNT if w.count_input is not None else 1,
+        workflow=True,
+        video=w.video,
+        supports_aspect=w.width_input is not None,
+    )
 
 
 class RequestBuilder:
@@ -46,6 +75,7 @@ class RequestBuilder:
         learns it from the simulator's answers)."""
         self._models = models
         self._custom = {m.name: m for m in models.custom}
+        self._workflows = {w.name: w for w in models.comfyui}
         self._simulated = simulated
 
     @property
@@ -64,6 +94,7 @@ class RequestBuilder:
             out.append(
                 ModeInfo(m.name, m.label or m.name, True, True, True, bool(m.controlnets), m.english_only, 1, True)
             )
+        out.extend(workflow_mode(w) for w in self._models.comfyui)
         return out
 
     def mode_info(self, name: str) -> ModeInfo:
@@ -138,10 +169,14 @@ class RequestBuilder:
             )
         if aspect_ratio is not None and aspect_ratio not in ASPECT_RATIOS:
             raise InvalidRequestError("aspect", N_("choose one of {choices}."), choices=", ".join(ASPECT_RATIOS))
+        if aspect_ratio is not None and not info.supports_aspect:
+            raise InvalidRequestError("aspect", N_("{label} makes pictures of one size only."), label=info.label)
         n = 1 if count is None else count
-        if not 1 <= n <= min(max_count, MAX_IMAGE_COUNT):
+        if n > 1 and info.max_count == 1:
+            raise InvalidRequestError("count", N_("{label} makes one image per request."), label=info.label)
+        if not 1 <= n <= min(max_count, info.max_count):
             raise InvalidRequestError(
-                "count", N_("the image count must be between 1 and {limit}."), limit=min(max_count, MAX_IMAGE_COUNT)
+                "count", N_("the image count must be between 1 and {limit}."), limit=min(max_count, info.max_count)
             )
         if seed is not None and not 0 <= seed <= SEED_MAX:
             raise InvalidRequestError("seed", N_("the seed must be between 0 and {limit}."), limit=SEED_MAX)
@@ -157,6 +192,12 @@ class RequestBuilder:
                 raise InvalidRequestError("steps", N_("{label} does not take a step count."), label=info.label)
             if not 1 <= steps <= step_cap:
                 raise InvalidRequestError("steps", N_("steps must be between 1 and {step_cap}."), step_cap=step_cap)
+        if has_image and not info.takes_image:
+            raise InvalidRequestError("image", N_("{label} does not take an input image."), label=info.label)
+        if info.needs_image and not has_image:
+            raise InvalidRequestError(
+                "image", N_("{label} needs an input image: attach one with `image:` or use /restyle."), label=info.label
+            )
         if reference_count + (1 if has_image else 0) > max(1, info.max_references):
             raise InvalidRequestError(
                 "image",
@@ -182,7 +223,7 @@ class RequestBuilder:
         base, _, variant = mode_name.partition("-")
         is_kontext = base == "kontext"
         return GenerationRequest(
-            mode="kontext" if is_kontext else mode_name,
+            mode=comfy_mode(mode_name) if info.workflow else "kontext" if is_kontext else mode_name,
             prompt=text,
             negative_prompt=negative,
             aspect_ratio=aspect_ratio,

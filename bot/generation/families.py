@@ -13,6 +13,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 
 from bot.errors import InvalidRequestError
+from bot.generation.comfy import comfy_submit, workflow_name
 from bot.i18n import N_
 from bot.liblib import models as lm
 from bot.liblib.endpoints import Family
@@ -36,6 +37,9 @@ def mode_name(request: GenerationRequest, kontext_default: str | None = None) ->
     The builder always names the Kontext model; a request without one (hand-made, or stored long ago) takes
     ``kontext_default`` (the configured default, as its submit does) or, without it, reads "kontext", the
     name members type for that default."""
+    workflow = workflow_name(request.mode)
+    if workflow is not None:
+        return workflow
     if request.mode != "kontext":
         return request.mode
     model = request.kontext_model or kontext_default
@@ -43,6 +47,8 @@ def mode_name(request: GenerationRequest, kontext_default: str | None = None) ->
 
 
 def family_of(mode: str) -> Family:
+    if workflow_name(mode) is not None:
+        return Family.COMFY
     if mode == "star3":
         return Family.STAR3
     if mode.startswith("kontext"):
@@ -64,10 +70,16 @@ def size_for_ratio(ratio: str | None, area: int, *, lo: int, hi: int, step: int 
 
 def make_submit_builder(settings: Settings) -> SubmitBuilder:
     custom = {m.name: m for m in settings.models.custom}
+    workflows = {w.name: w for w in settings.models.comfyui}
     ultra = settings.liblib.star3_use_ultra_routes
 
     def build(request: GenerationRequest) -> lm.SubmitRequest:
         try:
+            workflow = workflow_name(request.mode)
+            if workflow is not None:
+                if workflow not in workflows:
+                    raise InvalidRequestError("mode", N_("the model `{mode}` is no longer configured."), mode=workflow)
+                return comfy_submit(request, workflows[workflow])
             if request.mode == "star3":
                 return _star3(request, ultra=ultra)
             if request.mode == "kontext":

@@ -13,9 +13,9 @@ A level that says nothing is skipped; a value nobody sets stays None (the mode's
 The style itself is chosen the same way: option > flag > personal default. Each ``Resolved`` value carries its
 ``Source``, so a caller can tell what the member chose (``explicit``: an option or a flag) from a default.
 
-A default never causes a refusal: a value that did not come from the member (a style's negative prompt or
-strength) is left out when the mode cannot take it (``fitted``); an explicit one is kept, so the request
-builder refuses it with its usual message.
+A default never causes a refusal by the mode: a value that did not come from the member (a style's negative prompt,
+strength or aspect ratio, a preferred count) is left out, or lowered to the mode's limit, when the mode cannot take
+it (``fitted``); an explicit one is kept, so the request builder refuses it with its usual message.
 """
 
 from __future__ import annotations
@@ -100,13 +100,21 @@ class Resolution:
         """``{"mode": Source.FLAG, ...}``: where each value came from (logs, tests)."""
         return {f.name: getattr(self, f.name).source for f in fields(self)}
 
-    def fitted(self, *, takes_negative: bool, takes_strength: bool) -> Resolution:
-        """Without the defaults the mode cannot take (its negative prompt, its strength); explicit values stay."""
+    def fitted(
+        self, *, takes_negative: bool, takes_strength: bool, takes_aspect: bool = True, max_count: int | None = None
+    ) -> Resolution:
+        """Without the defaults the mode cannot take (its negative prompt, its strength, its aspect ratio) and with
+        a default count above the mode's ``max_count`` lowered to it; explicit values stay as they are."""
         out = self
         if not takes_negative and self.negative.value is not None and not self.negative.explicit:
             out = replace(out, negative=Resolved())
         if not takes_strength and self.strength.value is not None and not self.strength.explicit:
             out = replace(out, strength=Resolved())
+        if not takes_aspect and self.aspect.value is not None and not self.aspect.explicit:
+            out = replace(out, aspect=Resolved())
+        count = self.count
+        if max_count is not None and count.value is not None and count.value > max_count and not count.explicit:
+            out = replace(out, count=Resolved(max_count, count.source))
         return out
 
 

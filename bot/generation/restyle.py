@@ -36,6 +36,15 @@ def nearest_aspect_ratio(width: int, height: int) -> str:
     return min(ASPECT_RATIOS, key=distance)
 
 
+def shaped_like_source(request: GenerationRequest, width: int, height: int) -> GenerationRequest:
+    """An image-to-image request keeps its source's shape (``width`` x ``height``): modes that take an aspect
+    ratio (Kontext, custom models) get the nearest supported one unless one was asked for (Star-3 image-to-image
+    takes no aspect ratio)."""
+    if request.mode != "star3" and request.aspect_ratio is None:
+        return request.with_(aspect_ratio=nearest_aspect_ratio(width, height))
+    return request
+
+
 def restyle_mode(builder: RequestBuilder, default_mode: str, requested: str | None, image_count: int) -> str:
     """The mode to use: the member's, else the restyle default (Kontext max when several images are given,
     since Kontext pro takes a single reference)."""
@@ -162,6 +171,4 @@ class SourcePublisher:
         changes: dict[str, object] = {"source_images": tuple(urls)}
         if mask_image is not None:
             changes["mask_image"] = await self._transport.publish(mask_image, source_url=None, stem=f"{job_id}-mask")
-        if request.mode != "star3" and request.aspect_ratio is None:
-            changes["aspect_ratio"] = nearest_aspect_ratio(main.width, main.height)
-        return request.with_(**changes)
+        return shaped_like_source(request.with_(**changes), main.width, main.height)

@@ -94,7 +94,13 @@ def check_style(style: Style, builder: RequestBuilder) -> Style:
         if style.strength is not None and not info.supports_strength:
             raise InvalidRequestError("strength", N_("{label} has no strength setting."), label=info.label)
         # The style's own text must suit its mode too (e.g. English only): a trial build with a stand-in prompt.
-        builder.build(" ".join(p for p in (prefix, "x", suffix) if p), mode=mode, negative_prompt=negative)
+        builder.build(
+            " ".join(p for p in (prefix, "x", suffix) if p),
+            mode=mode,
+            negative_prompt=negative,
+            aspect_ratio=aspect,
+            has_image=info.needs_image,
+        )
     if lora is not None:
         model = builder.custom_model(mode) if mode else None
         if model is None:

@@ -8,14 +8,17 @@ member or result images) is first ``precheck``ed, so a refused member costs no d
 decoding; the pre-check only advises and ``admit`` still decides. Re-posting a stored result (``/show``, an
 identical request) asks ``admit_repost``: the same rules, minus what spends. ``quote`` tells what a request
 is estimated to cost and whether the member must confirm that first. ``OpenAdmission`` admits everything
-for free.
+for free. ``AuditBlocked`` is the quotas' say once a job has run: what an audit-blocked batch costs its
+member beyond its points (a strike).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.i18n import Text
 from bot.jobs.sink import Presentation
 from bot.models import GenerationRequest, Job
 
@@ -75,6 +78,11 @@ class Admission(Protocol):
         Raise a BotError to refuse, by the rules of ``admit`` about where and who; with ``request`` (a new
         request answered by the re-post) also by its rules about what is asked, banned words included. Else
         return how results are shown there."""
+
+
+# A job's whole batch was blocked by LiblibAI's content audit (and billed): the quotas' consequence for its
+# member (a strike, when the server counts them). Returns what to tell the member about it, or None.
+AuditBlocked = Callable[[Job], Awaitable[Text | None]]
 
 
 class OpenAdmission:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.i18n import N_, Text
-from bot.jobs.events import JobFailer
+from bot.jobs.events import JobFailer, unknown_bill
 from bot.jobs.poll import Poller
 from bot.models import FailureReason, Job, JobState, utcnow
 from bot.settings import QueueSettings
@@ -34,7 +34,9 @@ _OUTCOMES: dict[JobState, tuple[FailureReason, Text, bool]] = {
     ),
     JobState.SUBMITTING: (
         FailureReason.SUBMIT_UNKNOWN,
-        Text(N_("Submitting this job did not finish in time. Your quota was refunded.")),
+        Text(
+            N_("Submitting this job did not finish in time. It may have been charged, so it counts against your quota.")
+        ),
         False,
     ),
     JobState.DELIVERING: (FailureReason.DELIVERY_FAILED, Text(N_("The result could not be delivered in time.")), False),
@@ -90,7 +92,9 @@ class DeadlineWatchdog:
             if not self._leading():  # deposed while this pass ran (a slow store): the new dispatcher decides
                 return
             reason, detail, expired = _OUTCOMES[job.state]
-            await self._failer.fail(job, (job.state,), reason, detail, expired=expired)
+            # A submit of unknown outcome settles at the estimate (LiblibAI may have billed it).
+            bill = unknown_bill(job) if job.state is JobState.SUBMITTING else None
+            await self._failer.fail(job, (job.state,), reason, detail, expired=expired, points_cost=bill)
         # A RUNNING job with no poll task (it should always have one) is resumed here.
         for job in await self._store.list_jobs([JobState.RUNNING]):
             if not self._poller.is_polling(job.id) and job.generate_uuid and self._accepting() and self._leading():

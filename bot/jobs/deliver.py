@@ -20,6 +20,7 @@ from bot.jobs.events import log_job_event
 from bot.jobs.sink import DeliveryError, Progress, Stage
 from bot.media.codec import ImageFile
 from bot.media.results import download_result_files
+from bot.media.videos import attachable_videos
 from bot.media.workers import ImageWorkers
 from bot.models import FailureReason, Job, JobResult, JobState, utcnow
 from bot.storage import Settlement
@@ -71,6 +72,10 @@ class Deliverer(RunnerPart):
             files = await download_result_files(
                 self._client, job, max_file_bytes=self._max_image_bytes, workers=self._images
             )
+            delivered = len(files) + len(job.result.videos)  # a video too large to attach is delivered as a link
+            files += await attachable_videos(
+                self._client, job, max_file_bytes=self._max_image_bytes, already=sum(len(f.data) for f in files)
+            )
             message_id = await self._post(job, job.result, files)
         except asyncio.CancelledError:
             raise
@@ -97,11 +102,11 @@ class Deliverer(RunnerPart):
             job.id,
             JobState.DELIVERING,
             JobState.SUCCEEDED,
-            settlement=Settlement(images=len(files), points=job.result.points_cost),
+            settlement=Settlement(images=delivered, points=job.result.points_cost),
             result_message_id=message_id,
         )
         if done is not None:
-            log_job_event(done, "delivered", images=len(files))
+            log_job_event(done, "delivered", images=delivered)
             self._metrics.job_entered(done)
 
     async def _post(self, job: Job, result: JobResult, files: list[ImageFile]) -> int | None:

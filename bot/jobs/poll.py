@@ -1,11 +1,13 @@
 """Polling: one task per RUNNING job, following its LiblibAI task by generateUuid until it has a result.
 
-A poll reports progress, enforces ``running_deadline`` (the job then expires with a refund, but only after
-the task was asked ``LEAST_STATUS_QUERIES`` times: a task resumed after a long downtime gets a few tries
-through a status hiccup), and moves a finished job to DELIVERING. Losing the dispatcher lease cancels the
-polls and frees their task slots; the next dispatcher adopts the tasks by their stored generateUuid. A task
-whose job left SUBMITTING while its submit was in flight is followed too, only to hold its slot until it ends
-(``follow_lost``).
+A poll reports progress, enforces ``running_deadline`` (the job then expires, charged the estimate: its task
+exists and may still be billed; but only after the task was asked ``LEAST_STATUS_QUERIES`` times: a task
+resumed after a long downtime gets a few tries through a status hiccup), and moves a finished job to
+DELIVERING with LiblibAI's bill. A job its member cancelled is followed all the same (its task holds a slot
+and is billed until it ends there), silently, and then ends CANCELLED with that bill. Losing the dispatcher
+lease cancels the polls and frees their task slots; the next dispatcher adopts the tasks by their stored
+generateUuid. A task whose job left SUBMITTING while its submit was in flight is followed too, only to hold
+its slot until it ends (``follow_lost``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from bot.generation.families import family_of
 from bot.i18n import N_, Text
 from bot.jobs._parts import RunnerPart, RunnerParts
 from bot.jobs._tasks import cancel_all
-from bot.jobs.events import failure_for, log_job_event
+from bot.jobs.events import bill_after, billed, failure_for, log_job_event
 from bot.jobs.sink import Progress, Stage
-from bot.models import FailureReason, Job, JobResult, JobState, ResultImage, utcnow
+from bot.models import FailureReason, Job, JobResult, JobState, ResultImage, ResultVideo, utcnow
 from bot.settings import QueueSettings
 
 log = logging.getLogger(__name__)
@@ -112,7 +114,7 @@ class Poller(RunnerPart):
 
         async def on_progress(status: liblib.TaskStatus) -> None:
             current = await self._store.get_job(job.id)
-            if current is None or current.state is not JobState.RUNNING:
+            if current is None or current.state is not JobState.RUNNING or current.cancel_requested:
                 return  # cancelled: the task runs on at LiblibAI (no cancel API), but the member saw "Cancelled"
             stage = _STAGES.get(status.generate_status, Stage.GENERATING)
             elapsed = (utcnow() - started).total_seconds()
@@ -133,33 +135,45 @@ class Poller(RunnerPart):
             # A status outage that lasted to the deadline is chained as the cause: count it (/healthz, metrics).
             self._metrics.liblib_error(exc.__cause__ if isinstance(exc.__cause__, liblib.LiblibError) else exc)
             self._client.release(job.generate_uuid)
+            # The task exists and its bill is unknown: it is charged the estimate, never nothing.
             await self._failer.fail(
                 job,
                 (JobState.RUNNING,),
                 FailureReason.DEADLINE,
-                Text(N_("The image service took too long, so the job was stopped. Your quota was refunded.")),
+                Text(N_("The image service took too long, so the bot stopped waiting for it.")),
                 expired=True,
+                points_cost=billed(job, None),
             )
             return
         except liblib.LiblibError as exc:
             self._metrics.liblib_error(exc)
             self._client.release(job.generate_uuid)
             reason, detail = failure_for(exc)
-            await self._failer.fail(job, (JobState.RUNNING,), reason, detail)
+            await self._failer.fail(job, (JobState.RUNNING,), reason, detail, points_cost=bill_after(job, exc))
             return
         self._metrics.generation_finished((utcnow() - started).total_seconds())
+        cost = billed(job, task.points_cost)
         result = JobResult(
             images=tuple(ResultImage(url=i.image_url, seed=i.seed) for i in task.images),
-            points_cost=task.points_cost or 0,
+            points_cost=cost,
             # LiblibAI leaves blocked images out of the answer: count what is missing from the batch.
-            blocked_count=max(task.blocked_count, job.request.count - len(task.images)),
+            blocked_count=max(task.blocked_count, job.request.count - len(task.images) - len(task.videos)),
             account_balance=task.account_balance,
             simulated=self._client.simulated or job.request.simulated,
+            videos=tuple(ResultVideo(url=v.video_url, cover_url=v.cover_path) for v in task.videos),
         )
         delivering = await self._store.transition(
-            job.id, JobState.RUNNING, JobState.DELIVERING, result=result, points_cost=task.points_cost or 0, percent=1.0
+            job.id,
+            JobState.RUNNING,
+            JobState.DELIVERING,
+            when_cancel_requested=False,
+            result=result,
+            points_cost=cost,
+            percent=1.0,
         )
         if delivering is None:
-            log_job_event(job, "result_discarded", reason="job no longer running (cancelled)")
+            # Cancelled by its member (else moved on elsewhere): charged, and the result stays hidden.
+            if await self._failer.finish_cancelled(job, points_cost=cost, result=result) is None:
+                log_job_event(job, "result_discarded", reason="job no longer running")
             return
         self._on_result(delivering)

@@ -3,7 +3,8 @@
 Its invariants:
 - a job is submitted at most once (bot/jobs/submit.py);
 - a job found in SUBMITTING at start-up has an unknown outcome: it is failed and refunded, never resubmitted;
-- RUNNING jobs resume polling by generateUuid; DELIVERING jobs are delivered again (the sink is idempotent).
+- RUNNING jobs resume polling by generateUuid (cancelled ones too: they are billed, and settled when their task
+  ends); DELIVERING jobs are delivered again (the sink is idempotent).
 
 With several processes on one database, one elected dispatcher submits and polls (and sweeps finished jobs:
 bot/jobs/retention.py), and each process delivers the jobs of its own Discord shards (its delivery scan finds
@@ -23,9 +24,10 @@ from bot.generation.families import SubmitBuilder
 from bot.i18n import N_, Text
 from bot.jobs._parts import RunnerParts
 from bot.jobs._tasks import TaskSet, cancel_all
+from bot.jobs.admission import AuditBlocked
 from bot.jobs.deadlines import DeadlineWatchdog
 from bot.jobs.deliver import Deliverer
-from bot.jobs.events import JobFailer
+from bot.jobs.events import JobFailer, unknown_bill
 from bot.jobs.leadership import LeaderElector
 from bot.jobs.poll import Poller
 from bot.jobs.retention import JobRetention
@@ -61,6 +63,7 @@ class JobRunner:
         owns: Callable[[Job], bool] | None = None,
         delivery_scan_interval: float = 0.5,
         delivery_retry_delay: float = 15.0,
+        audit_blocked: AuditBlocked | None = None,
         retention: JobRetention | None = None,
     ) -> None:
         self._store = store
@@ -74,7 +77,7 @@ class JobRunner:
         self._owns = owns or (lambda _job: True)
         self._delivery_scan_interval = delivery_scan_interval
         self._accepting = True
-        self._failer = JobFailer(store, sink, metrics)
+        self._failer = JobFailer(store, sink, metrics, audit_blocked=audit_blocked)
         parts = RunnerParts(store, client, sink, self._failer, metrics)
         self._deliverer = Deliverer(
             parts,
@@ -190,17 +193,18 @@ class JobRunner:
     async def _resume(self) -> None:
         for job in await self._store.list_jobs([JobState.SUBMITTING]):
             # Crash between the submit request and storing its uuid: the task may exist and be billed.
-            # Never resubmit blindly; tell the member and refund.
+            # Never resubmit blindly; tell the member and settle at the estimate.
             await self._failer.fail(
                 job,
                 (JobState.SUBMITTING,),
                 FailureReason.SUBMIT_UNKNOWN,
                 Text(
                     N_(
-                        "The bot restarted while submitting this job, so its outcome is unknown. "
-                        "Your quota was refunded; please try again."
+                        "The bot restarted while submitting this job, so its outcome is unknown. It may have been "
+                        "charged, so it counts against your quota; please try again."
                     )
                 ),
+                points_cost=unknown_bill(job),
             )
         for job in await self._store.list_jobs([JobState.RUNNING]):
             if job.generate_uuid:

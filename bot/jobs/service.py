@@ -22,6 +22,7 @@ from bot.errors import (
     BotError,
     JobNotCancellableError,
     JobNotFoundError,
+    JobSubmittingError,
     NotJobOwnerError,
     QueueFullError,
     TooManyActiveJobsError,
@@ -266,18 +267,28 @@ class JobService:
         return job
 
     async def cancel(self, job_id: str, *, actor_id: int, is_admin: bool) -> Job:
+        """Cancel for the requester (or an admin). A queued job ends CANCELLED at once, refunded. A job LiblibAI
+        already accepted cannot be stopped there (no cancel call) and is billed: it stays RUNNING, marked
+        cancelled, until its task ends, and is then settled at the billed cost (``Job.cancel_requested``)."""
         job = await self.get(job_id)
         if job.user_id != actor_id and not is_admin:
             raise NotJobOwnerError()
         moved = await self._store.transition(
             job_id,
-            (JobState.QUEUED, JobState.RUNNING),
+            JobState.QUEUED,
             JobState.CANCELLED,
             failure_reason=FailureReason.CANCELLED,
             failure_detail=Text(N_("Cancelled.")),
         )
-        if moved is None:
-            raise JobNotCancellableError(str((await self.get(job_id)).state))
-        log_job_event(moved, "cancelled", by=actor_id)
-        self._metrics.job_entered(moved)
-        return moved
+        if moved is not None:
+            log_job_event(moved, "cancelled", by=actor_id)
+            self._metrics.job_entered(moved)
+            return moved
+        requested = await self._store.request_cancel(job_id, JobState.RUNNING)
+        if requested is not None:
+            log_job_event(requested, "cancel_requested", by=actor_id)
+            return requested
+        state = (await self.get(job_id)).state
+        if state is JobState.SUBMITTING:  # a moment later it is RUNNING (cancel then) or back in the queue
+            raise JobSubmittingError()
+        raise JobNotCancellableError(str(state))

@@ -21,7 +21,7 @@ from bot.generation.families import SubmitBuilder
 from bot.i18n import N_, Text
 from bot.jobs._parts import RunnerPart, RunnerParts
 from bot.jobs._tasks import TaskSet
-from bot.jobs.events import failure_for, log_job_event
+from bot.jobs.events import failure_for, log_job_event, unknown_bill
 from bot.jobs.leadership import LeaderElector
 from bot.jobs.scheduling import FairQueue
 from bot.jobs.sink import Progress, Stage
@@ -159,16 +159,12 @@ class Submitter(RunnerPart):
             if not exc.reached_server:
                 await self._requeue(gate.job, None)
                 return
-            await self._fail(
-                gate.job,
-                FailureReason.SUBMIT_UNKNOWN,
-                Text(
-                    N_(
-                        "The image service did not confirm the job in time, so it was not retried "
-                        "(that could charge twice). Your quota was refunded; please try again."
-                    )
-                ),
-            )
+            await self._fail_unknown(gate.job)
+            return
+        except liblib.LiblibResponseValidationError as exc:
+            # A 2xx answer that cannot be read: the request reached LiblibAI, a task may exist and be billed.
+            self._metrics.liblib_error(exc)
+            await self._fail_unknown(gate.job)
             return
         except liblib.LiblibError as exc:
             self._metrics.liblib_error(exc)
@@ -218,6 +214,25 @@ class Submitter(RunnerPart):
 
     async def _fail(self, job: Job, reason: FailureReason, detail: Text) -> None:
         await self._failer.fail(job, (JobState.SUBMITTING,), reason, detail)
+
+    async def _fail_unknown(self, job: Job) -> None:
+        """The request reached LiblibAI but its answer was lost: never retried (that could charge twice), and
+        settled at the estimate, as LiblibAI may have billed a task we cannot see (never refunded on a hope)."""
+        await self._failer.fail(
+            job,
+            (JobState.SUBMITTING,),
+            FailureReason.SUBMIT_UNKNOWN,
+            UNKNOWN_SUBMIT,
+            points_cost=unknown_bill(job),
+        )
+
+
+UNKNOWN_SUBMIT = Text(
+    N_(
+        "The image service did not confirm the job, so it was not retried (that could charge twice). It may "
+        "have been charged, so it counts against your quota; please try again."
+    )
+)
 
 
 class _NotSubmittedError(Exception):

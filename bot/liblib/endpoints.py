@@ -11,6 +11,7 @@ class Family(StrEnum):
     STAR3 = "star3"
     CUSTOM = "custom"
     KONTEXT = "kontext"
+    COMFY = "comfy"  # ComfyUI workflows registered on the account (§5.8)
 
 
 STAR3_TEXT2IMG = "/api/generate/webui/text2img/ultra"
@@ -19,6 +20,7 @@ WEBUI_TEXT2IMG = "/api/generate/webui/text2img"
 WEBUI_IMG2IMG = "/api/generate/webui/img2img"
 KONTEXT_TEXT2IMG = "/api/generate/kontext/text2img"
 KONTEXT_IMG2IMG = "/api/generate/kontext/img2img"
+COMFY_APP = "/api/generate/comfyui/app"
 WEBUI_STATUS = "/api/generate/webui/status"
 GENERIC_STATUS = "/api/generate/status"
 COMFY_STATUS = "/api/generate/comfy/status"
@@ -26,7 +28,7 @@ UPLOAD_SIGNATURE = "/api/generate/upload/signature"
 MODEL_VERSION = "/api/model/version/get"
 
 SUBMIT_PATHS = frozenset(
-    {STAR3_TEXT2IMG, STAR3_IMG2IMG, WEBUI_TEXT2IMG, WEBUI_IMG2IMG, KONTEXT_TEXT2IMG, KONTEXT_IMG2IMG}
+    {STAR3_TEXT2IMG, STAR3_IMG2IMG, WEBUI_TEXT2IMG, WEBUI_IMG2IMG, KONTEXT_TEXT2IMG, KONTEXT_IMG2IMG} | {COMFY_APP}
 )
 STATUS_PATHS = frozenset({WEBUI_STATUS, GENERIC_STATUS, COMFY_STATUS})
 
@@ -41,12 +43,14 @@ TEMPLATE_CUSTOM_TEXT2IMG = "e10adc3949ba59abbe56e057f20f883e"
 TEMPLATE_CUSTOM_IMG2IMG = "9c7d531dc75f476aa833b3d452b8f7ad"
 TEMPLATE_KONTEXT_TEXT2IMG = "fe9928fde1b4491c9b360dd24aa2b115"
 TEMPLATE_KONTEXT_IMG2IMG = "1c0a9712b3d84e1b8a9f49514a46d88c"
+TEMPLATE_COMFY = "4df2efa0f18d46dc9758803e478eb51c"  # the default; an account's workflow may name another
 
 # Default status route per family (§6.1). Configurable because the sources disagree for some routes.
 DEFAULT_STATUS_PATH: dict[Family, str] = {
     Family.STAR3: WEBUI_STATUS,
     Family.CUSTOM: WEBUI_STATUS,
     Family.KONTEXT: GENERIC_STATUS,
+    Family.COMFY: COMFY_STATUS,
 }
 
 
@@ -85,3 +89,6 @@ KONTEXT_ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "9:16", "16:9", "9:2
 STAR3_ASPECT_RATIOS = ("square", "portrait", "landscape")
 STAR3_CONTROL_TYPES = ("line", "depth", "pose", "IPAdapter")
 VALID_SAMPLERS = frozenset(set(range(22)) | {24, 25, 27, 28, 29, 30})
+
+# Result URLs that are videos, whichever list the status put them in (ComfyUI: ``videos``, §6.2).
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".m4v", ".mkv", ".avi")

@@ -123,14 +123,27 @@ class LiblibPayloadTooLargeError(LiblibError):
 
 
 class GenerationFailedError(LiblibError):
-    """The task ended without usable images (status 6, or every image blocked)."""
+    """The task ended without usable images (status 6, or every image blocked).
+
+    ``points_cost`` is what LiblibAI reported the task cost (None: not reported, or no terminal status seen).
+    """
 
     human = N_("The image generation failed.")
 
-    def __init__(self, message: str = "", *, generate_uuid: str = "", status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        generate_uuid: str = "",
+        status: int | None = None,
+        points_cost: int | None = None,
+        account_balance: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.generate_uuid = generate_uuid
         self.status = status
+        self.points_cost = points_cost
+        self.account_balance = account_balance
 
 
 class AuditRejectedError(GenerationFailedError):

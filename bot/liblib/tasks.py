@@ -163,6 +163,7 @@ class TasksMixin(BaseClient):
             Family.STAR3: self._settings.star3_status_path,
             Family.CUSTOM: self._settings.custom_status_path,
             Family.KONTEXT: self._settings.kontext_status_path,
+            Family.COMFY: self._settings.comfy_status_path,
         }[family]
 
     async def get_status(self, family: Family, generate_uuid: str) -> TaskStatus:
@@ -198,7 +199,8 @@ class TasksMixin(BaseClient):
 
         ``on_progress`` is awaited with every non-terminal status (errors in it are logged, not raised).
         Raises ``GenerationFailedError`` (status 6), ``GenerationTimedOutError`` (status 7),
-        ``AuditRejectedError`` (status 5 with no usable image) and ``GenerationWaitTimeoutError`` when
+        ``AuditRejectedError`` (status 5 with no usable image), each with the task's reported ``points_cost``,
+        and ``GenerationWaitTimeoutError`` when
         ``timeout`` (default ``settings.task_timeout``) passes first; its slot is then released.
         A status query that fails transiently (429, 5xx, transport, a garbled answer) even after the retry
         policy is tried again until the deadline: the task keeps running, and is billed, at LiblibAI while its
@@ -250,12 +252,16 @@ class TasksMixin(BaseClient):
                     status.generate_msg or "the image service reported a failure",
                     generate_uuid=generate_uuid,
                     status=code,
+                    points_cost=status.points_cost,
+                    account_balance=status.account_balance,
                 )
             if code == GenerateStatus.TIMED_OUT:
                 raise GenerationTimedOutError(
                     status.generate_msg or "the image service timed out the task",
                     generate_uuid=generate_uuid,
                     status=code,
+                    points_cost=status.points_cost,
+                    account_balance=status.account_balance,
                 )
             failures = 0
             if on_progress is not None:
@@ -303,12 +309,14 @@ class TasksMixin(BaseClient):
 
     def _result(self, generate_uuid: str, status: TaskStatus) -> TaskResult:
         result = TaskResult.from_status(status)
-        if not result.images:
+        if not result.images and not result.videos:
             blocked = status.blocked_count
             detail = f"{blocked} image(s) blocked" if blocked else "no image passed"
             raise AuditRejectedError(
                 status.generate_msg or f"the content audit rejected the result ({detail})",
                 generate_uuid=generate_uuid,
                 status=status.generate_status,
+                points_cost=status.points_cost,
+                account_balance=status.account_balance,
             )
         return result

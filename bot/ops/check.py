@@ -21,6 +21,7 @@ import aiohttp
 import asyncpg
 import discord
 
+import bot.ops.problems as problems
 from bot import liblib
 from bot.billing import BalanceBook
 from bot.composition import uses_other_service, with_dev_keys
@@ -109,44 +110,32 @@ def _check_sqlite(url: str) -> Finding:
 # -- Discord --------------------------------------------------------------------------------------
 
 
+def _failed(problem: problems.Problem) -> Finding:
+    """A failed check worded as ``bot.ops.problems`` words it for every command."""
+    return Finding(False, problem.subject, problem.detail)
+
+
 async def check_discord(settings: Settings) -> tuple[Finding, int | None]:
     """The token's identity (and the application id for the invite URL), or the precise problem."""
     token = settings.discord.token.get_secret_value() if settings.discord.token else ""
     if not token:
-        return (
-            Finding(
-                False,
-                "Discord token",
-                "not set. Create an application at https://discord.com/developers/applications, open Bot -> "
-                "Reset Token, and set DISCORD_TOKEN (or token under [discord])",
-            ),
-            None,
-        )
+        return _failed(problems.token_missing()), None
     api = settings.discord.api_base_url.rstrip("/")
     headers = {"Authorization": f"Bot {token}", "User-Agent": "liblib-bot check"}
     try:
         async with aiohttp.ClientSession(timeout=_DISCORD_TIMEOUT, headers=headers) as http:
             status, me = await _get_json(http, f"{api}/users/@me")
             if status == 401:
-                return (
-                    Finding(
-                        False,
-                        "Discord token",
-                        "rejected by Discord (401 Unauthorized): it is wrong or was reset. Copy a new one from "
-                        "the Developer Portal (Bot -> Reset Token)",
-                    ),
-                    None,
-                )
+                return _failed(problems.token_rejected()), None
             if status != 200 or not isinstance(me, dict):
-                return Finding(False, "Discord token", f"Discord answered HTTP {status} to GET /users/@me"), None
+                return _failed(problems.discord_http_error(status)), None
             app_status, app = await _get_json(http, f"{api}/oauth2/applications/@me")
     except (aiohttp.ClientError, TimeoutError) as exc:
-        reason = str(exc) or type(exc).__name__
-        return Finding(False, "Discord", f"cannot reach Discord at {api}: {reason}"), None
+        return _failed(problems.discord_unreachable(api, str(exc) or type(exc).__name__)), None
     # Applications made since 2016 share the bot user's id; ask anyway for older ones.
     app_id = int(app["id"]) if app_status == 200 and isinstance(app, dict) and "id" in app else int(me["id"])
     if not me.get("bot", False):
-        return Finding(False, "Discord token", "this is not a bot token (the account is not a bot user)"), None
+        return _failed(problems.not_a_bot_token()), None
     return Finding(True, "Discord token", f"logged in as {me.get('username')} (id {me['id']})"), app_id
 
 
@@ -196,36 +185,16 @@ async def check_liblib(settings: Settings) -> Finding:
         if client.simulated or dev_keys:
             return _simulated_finding(client, dev_keys)
         return Finding(True, "LiblibAI keys", f"accepted by {where} (the points balance is shown with each task)")
-    except liblib.LiblibAccessDeniedError as exc:
-        return Finding(
-            False,
-            "LiblibAI keys",
-            f"{where} denied access (HTTP/code {exc.code}): the account has no API entitlement or no API points",
-        )
-    except liblib.LiblibAuthError as exc:
-        if dev_keys:
+    except liblib.LiblibError as exc:
+        if dev_keys and isinstance(exc, liblib.LiblibAuthError) and not isinstance(exc, liblib.LiblibAccessDeniedError):
             return Finding(
                 False,
                 "LiblibAI keys",
                 f"not set, and {where} refused the simulator's dev key pair ({exc.message}): set "
                 "LIBLIB_ACCESS_KEY and LIBLIB_SECRET_KEY, or point [liblib] base_url at `liblib-bot simulate`",
             )
-        return Finding(
-            False,
-            "LiblibAI keys",
-            f"rejected by {where} ({exc.message}): check LIBLIB_ACCESS_KEY and LIBLIB_SECRET_KEY "
-            "(copy both again from the API page of your LiblibAI account) and that the clock is right",
-        )
-    except liblib.LiblibInsufficientPointsError:
-        return Finding(False, "LiblibAI points", f"the account at {where} is out of points: top it up")
-    except liblib.LiblibConnectionError as exc:
-        return Finding(False, "LiblibAI", f"cannot reach {where}: {exc.message}")
-    except liblib.LiblibRateLimitError:
-        return Finding(False, "LiblibAI", f"{where} is rate limiting this key (429): try again in a minute")
-    except liblib.LiblibResponseValidationError:
-        return Finding(False, "LiblibAI", f"{where} did not answer like the LiblibAI API: check [liblib] base_url")
-    except liblib.LiblibError as exc:
-        return Finding(False, "LiblibAI", f"{where} answered with an error: {exc}")
+        problem = problems.liblib_problem(exc, where)
+        return _failed(problem) if problem else Finding(False, "LiblibAI", f"{where} answered with an error: {exc}")
     if client.simulated or dev_keys:
         return _simulated_finding(client, dev_keys)
     balance = f"; balance {status.account_balance} points" if status.account_balance is not None else ""

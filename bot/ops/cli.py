@@ -9,22 +9,21 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yarl
 
 from bot import __version__
 from bot.log import setup_logging
-from bot.settings import Settings, SettingsError, SimulatorSettings, load_settings_with_sources
+from bot.ops import problems
+from bot.settings import DiscordSettings, Settings, SettingsError, SimulatorSettings, load_settings_with_sources
+
+if TYPE_CHECKING:
+    from bot.discord_app.client import LiblibBot
 
 log = logging.getLogger(__name__)
-
-TOKEN_HELP = (
-    "No Discord bot token configured.\n"
-    "Create an application at https://discord.com/developers/applications, open Bot -> Reset Token,\n"
-    'then set DISCORD_TOKEN=<token> in the environment (or token = "..." under [discord] in config.toml).'
-)
-
 
 DEFAULT_SIMULATOR_PORT = 8765
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -80,18 +79,33 @@ def main(argv: list[str] | None = None) -> int:
         from bot.ops.check import main as check
 
         return check(args.config)
+    if args.command != "run":
+        return _command(args)
+    # A stop while starting up, before the event loop takes the signals over, is a clean stop too.
+    previous = {sig: signal.signal(sig, _stop_now) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return _command(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         settings, sources = load_settings_with_sources(args.config)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return problems.EXIT_SETTINGS
     secrets = [
         s.get_secret_value()
         for s in (settings.liblib.access_key, settings.liblib.secret_key, settings.discord.token)
         if s is not None
     ]
+    level = settings.logging.level
+    if args.command == "imagine" and level.upper() != "DEBUG":
+        level = "WARNING"  # its own output tells the story; the log adds only what needs attention
     setup_logging(
-        settings.logging.level,
+        level,
         json_format=settings.logging.json_format,
         discord_level=settings.logging.discord_level,
         secrets=secrets,
@@ -114,53 +128,156 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _require_token(settings: Settings) -> str | None:
+def _stop_now(signum: int, frame: object) -> None:
+    raise SystemExit(problems.EXIT_STOPPED)
+
+
+def _report(problem: problems.Problem, exc: BaseException | None = None) -> int:
+    """The one line an owner needs (the traceback only at DEBUG); returns the exit status."""
+    log.error("%s", problem.line())
+    if exc is not None:
+        log.debug("details of the failure above", exc_info=exc)
+    return problem.exit_status
+
+
+def _token(settings: Settings) -> str:
     token = settings.discord.token.get_secret_value() if settings.discord.token else ""
     if not token:
-        print(TOKEN_HELP, file=sys.stderr)
-        return None
+        raise problems.ProblemError(problems.token_missing())
     return token
 
 
-async def _run(settings: Settings) -> int:
+@contextlib.contextmanager
+def _owner_problems(settings: DiscordSettings, during: str) -> Iterator[None]:
+    """Turn a Discord failure the owner can fix into ``ProblemError`` (the rest passes unchanged)."""
+    try:
+        yield
+    except Exception as exc:
+        problem = problems.discord_failure(exc, settings, during=during)
+        if problem is None:
+            raise
+        raise problems.ProblemError(problem) from exc
+
+
+async def _log_in(bot: LiblibBot, token: str, settings: DiscordSettings) -> None:
+    """Log in: Discord must accept the token (``GET /users/@me``) within ``login_timeout``; then the bot's
+    own setup (cogs, command sync, the runner) runs to its end."""
+    login = asyncio.create_task(bot.login(token), name="discord-login")
+    accepted = asyncio.create_task(bot.logged_in.wait())
+    try:
+        with _owner_problems(settings, "log in"):
+            await asyncio.wait({login, accepted}, timeout=settings.login_timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not bot.logged_in.is_set():
+                if not login.done():
+                    raise TimeoutError
+                await login  # raises why Discord did not accept it
+        with _owner_problems(settings, "set up"):
+            await login
+    except BaseException:
+        login.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await login
+        raise
+    finally:
+        accepted.cancel()
+
+
+async def _connect(bot: LiblibBot, settings: DiscordSettings) -> asyncio.Task[None]:
+    """Open the gateway; returns its task once Discord's READY arrived within ``login_timeout``. Until then a
+    failure, or silence, raises ``ProblemError``; later ones are discord.py's to retry."""
+    ready = asyncio.ensure_future(bot.wait_for("connect"))  # dispatched on READY; listening before connecting
+    gateway = asyncio.create_task(bot.connect(), name="discord-gateway")
+    try:
+        with _owner_problems(settings, "connect"):
+            await asyncio.wait({ready, gateway}, timeout=settings.login_timeout, return_when=asyncio.FIRST_COMPLETED)
+            if gateway.done():
+                gateway.result()  # raises what ended it before READY
+            elif not ready.done():
+                raise TimeoutError
+        return gateway
+    except BaseException:
+        gateway.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await gateway
+        raise
+    finally:
+        ready.cancel()
+
+
+async def _serve(settings: Settings, token: str, stop: asyncio.Event, connected: asyncio.Event) -> None:
+    """Start everything, log in, connect, and run until ``stop``; sets ``connected`` at the gateway's READY."""
     from bot.composition import open_runtime
 
-    token = _require_token(settings)
-    if token is None:
-        return 2
     async with open_runtime(settings) as runtime:
         bot = runtime.bot
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        runner = asyncio.create_task(bot.start(token))
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if stopper in done:
-            log.info("stop signal received: taking no new jobs; running jobs resume on the next start")
-        # SIGTERM: stop taking jobs, let polls persist their state, close sessions; the next start resumes.
-        await bot.close()
-        stopper.cancel()
-        if runner in done and runner.exception() is not None:
-            raise runner.exception()  # type: ignore[misc]
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
-    return 0
+        await _log_in(bot, token, settings.discord)
+        gateway = await _connect(bot, settings.discord)
+        connected.set()
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({gateway, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if stop.is_set():
+            # Stop taking jobs, let polls persist their state, close the sessions; the next start resumes.
+            await bot.close()
+        with _owner_problems(settings.discord, "connect"):
+            await gateway  # returns once closed; raises what ended it otherwise
+
+
+async def _run(settings: Settings) -> int:
+    """``liblib-bot run``: one line and a distinct exit status for each failure the owner can fix (see
+    ``bot.ops.problems``), 0 for a stop by SIGTERM or Ctrl-C at any moment."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        token = _token(settings)
+    except problems.ProblemError as exc:
+        return _report(exc.problem)
+    connected = asyncio.Event()
+    serving = asyncio.create_task(_serve(settings, token, stop, connected), name="liblib-bot")
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if stop.is_set():
+        log.info("stop signal received: taking no new jobs; running jobs resume on the next start")
+        if not connected.is_set():
+            serving.cancel()  # still starting, or waiting for Discord: unwinding closes whatever was opened
+    try:
+        await serving
+    except asyncio.CancelledError:
+        if not stop.is_set():
+            raise
+    except problems.ProblemError as exc:
+        if not stop.is_set():
+            return _report(exc.problem, exc.__cause__)
+        log.debug("while stopping: %s", exc.problem.line(), exc_info=exc.__cause__)
+    except Exception as exc:
+        if not stop.is_set():
+            # Not a failure the owner can fix: a bug. Its traceback is what a report needs.
+            log.critical("the bot stopped on an unexpected error: %s: %s", type(exc).__name__, exc, exc_info=exc)
+            return problems.EXIT_UNEXPECTED
+        log.debug("while stopping", exc_info=exc)
+    return problems.EXIT_STOPPED
 
 
 async def _sync(settings: Settings) -> int:
     from bot.composition import open_runtime
 
-    token = _require_token(settings)
-    if token is None:
-        return 2
-    async with open_runtime(settings) as runtime:
-        runtime.bot.sync_only = True
-        await runtime.bot.login(token)
-        print(f"synced: {runtime.bot.synced}")
-        await runtime.bot.close()
+    try:
+        token = _token(settings)
+        async with open_runtime(settings) as runtime:
+            runtime.bot.sync_only = True
+            await _log_in(runtime.bot, token, settings.discord)
+            print(f"synced: {runtime.bot.synced}")
+            await runtime.bot.close()
+    except problems.ProblemError as exc:
+        return _report(exc.problem, exc.__cause__)
     return 0
 
 
@@ -211,28 +328,24 @@ def simulator_address(settings: Settings, host: str | None, port: int | None) ->
     return sim.model_copy(update=address)
 
 
+_STATUS_NAMES = {1: "queued", 2: "generating", 3: "generated", 4: "auditing", 5: "done", 6: "failed", 7: "timeout"}
+
+
 async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
     from bot.composition import open_liblib
     from bot.errors import BotError
     from bot.generation.builder import RequestBuilder
     from bot.generation.families import family_of, kontext_mode, make_submit_builder
+    from bot.generation.restyle import shaped_like_source
     from bot.liblib import LiblibError, TaskStatus
     from bot.media.codec import as_png_or_jpeg, sniff_input
+    from bot.media.videos import video_extension
+    from bot.ops.terminal import ProgressLine, plain
 
     out_dir = Path(args.out)
-    async with open_liblib(settings) as (client, simulator):
-        if simulator is not None:
-            print(
-                f"No LiblibAI keys configured: using the built-in simulator at {simulator.base_url} "
-                "(images are simulated).",
-                file=sys.stderr,
-            )
-        elif client.simulated:
-            print(
-                f"No LiblibAI keys configured: using the simulator's dev key pair at {client.settings.base_url} "
-                "(images are simulated).",
-                file=sys.stderr,
-            )
+    # Without keys, open_liblib says once (in the log) which simulator answers.
+    async with open_liblib(settings) as (client, _simulator):
+        where = f"LiblibAI at {client.settings.base_url}"
         builder = RequestBuilder(settings.models, simulated=lambda: client.simulated)
         mode = args.mode
         if mode == "kontext" and args.kontext_model:
@@ -242,6 +355,7 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
                 print("error: no custom models are configured ([[models.custom]] in the settings).", file=sys.stderr)
                 return 2
             mode = settings.models.custom[0].name
+        progress = ProgressLine(sys.stderr)
         try:
             request = builder.build(
                 args.prompt,
@@ -256,44 +370,51 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
             )
             sources: list[str] = []
             for index, ref in enumerate(args.image):
-                if ref.startswith(("http://", "https://")):
-                    sources.append(ref)
-                    continue
-                path = Path(ref)
-                image = sniff_input(path.read_bytes(), field=f"--image {ref}")
+                image = sniff_input(await _read_image(ref), field=f"--image {ref}")
+                if index == 0:  # the result keeps the first image's shape, as a restyle on Discord does
+                    request = shaped_like_source(request, image.width, image.height)
                 upload = as_png_or_jpeg(image)
                 sources.append(
                     await client.upload_image(upload.data, f"cli-{index}.{upload.extension}", upload.content_type)
                 )
             request = request.with_(source_images=tuple(sources))
             submit = make_submit_builder(settings)(request)
-        except BotError as exc:
-            print(f"error: {exc.message}", file=sys.stderr)
-            return 2
-        except OSError as exc:
-            print(f"error: cannot read input image: {exc}", file=sys.stderr)
-            return 2
-        started = time.monotonic()
+            started = time.monotonic()
 
-        async def show(status: TaskStatus) -> None:
-            pct = f" {status.percent_completed * 100:.0f}%" if status.percent_completed else ""
-            names = {1: "queued", 2: "generating", 3: "generated", 4: "auditing", 5: "done", 6: "failed", 7: "timeout"}
-            print(
-                f"  [{time.monotonic() - started:5.1f}s] {names.get(status.generate_status, '…')}{pct}", file=sys.stderr
-            )
+            async def show(status: TaskStatus) -> None:
+                name = _STATUS_NAMES.get(status.generate_status, "…")
+                pct = f" {status.percent_completed * 100:.0f}%" if status.percent_completed else ""
+                progress.show(f"  [{time.monotonic() - started:5.1f}s] {name}{pct}", key=f"{name}{pct}")
 
-        try:
             generate_uuid = await client.submit(submit)
             print(f"submitted task {generate_uuid}", file=sys.stderr)
             result = await client.wait_for(family_of(request.mode), generate_uuid, on_progress=show)
+            progress.done()
             out_dir.mkdir(parents=True, exist_ok=True)
             for index, output in enumerate(result.images, start=1):
                 data = await client.download(output.image_url, max_bytes=50 * 1024 * 1024)
                 path = out_dir / f"{generate_uuid[:12]}_{index}.png"
                 path.write_bytes(data)
                 print(f"{path}\tseed={output.seed}" + ("\tsimulated" if client.simulated else ""))
+            for index, video in enumerate(result.videos, start=1):  # a ComfyUI workflow that makes videos
+                path = out_dir / f"{generate_uuid[:12]}_video{index}{video_extension(video.video_url)}"
+                path.write_bytes(await client.download(video.video_url, max_bytes=500 * 1024 * 1024))
+                print(f"{path}\tvideo")
+        except BotError as exc:
+            progress.done()
+            print(f"error: {plain(exc.message)}", file=sys.stderr)
+            return 2
+        except _InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         except LiblibError as exc:
-            print(f"error: {exc.human} ({exc.message})", file=sys.stderr)
+            progress.done()
+            problem = problems.liblib_problem(exc, where)
+            if problem is not None:
+                print(f"error: {problem.line()}", file=sys.stderr)
+            else:
+                detail = f" ({plain(exc.message)})" if exc.message != exc.human else ""
+                print(f"error: {plain(exc.human)}{detail}", file=sys.stderr)
             return 1
         if result.blocked_count:
             print(f"{result.blocked_count} image(s) were blocked by the content audit.", file=sys.stderr)
@@ -301,6 +422,39 @@ async def _imagine(settings: Settings, args: argparse.Namespace) -> int:
             print(f"SIMULATED: answered by the LiblibAI simulator at {client.settings.base_url}", file=sys.stderr)
         print(f"points spent: {result.points_cost or 0}" + (" (simulated)" if client.simulated else ""))
     return 0
+
+
+class _InputError(Exception):
+    """An ``--image`` that cannot be read (the message says which and why)."""
+
+
+async def _read_image(ref: str) -> bytes:
+    """The bytes of an ``--image``: a local file, or a URL (downloaded here, so its shape is known). Past the
+    size limit a download stops: ``sniff_input`` refuses what is over."""
+    if not ref.startswith(("http://", "https://")):
+        try:
+            return await asyncio.to_thread(Path(ref).read_bytes)
+        except OSError as exc:
+            raise _InputError(f"cannot read --image {ref}: {exc.strerror or exc}") from exc
+    import aiohttp
+
+    from bot.liblib.endpoints import MAX_INPUT_IMAGE_BYTES
+
+    data = bytearray()
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, sock_connect=15)) as http,
+            http.get(ref) as resp,
+        ):
+            if resp.status != 200:
+                raise _InputError(f"cannot download --image {ref}: HTTP {resp.status}")
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                data += chunk
+                if len(data) > MAX_INPUT_IMAGE_BYTES:
+                    break
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise _InputError(f"cannot download --image {ref}: {str(exc) or type(exc).__name__}") from exc
+    return bytes(data)
 
 
 if __name__ == "__main__":  # pragma: no cover

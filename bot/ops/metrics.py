@@ -75,7 +75,9 @@ class Metrics:
             "liblib_bot_generation_seconds", "From submit to the finished task", buckets=_GENERATION_BUCKETS, registry=r
         )
         self.liblib_errors = Counter("liblib_bot_liblib_errors", "LiblibAI errors by API code", ["code"], registry=r)
-        self.points_spent = Counter("liblib_bot_points_spent", "LiblibAI points spent on delivered jobs", registry=r)
+        self.points_spent = Counter(
+            "liblib_bot_points_spent", "LiblibAI points charged for finished jobs (as LiblibAI billed them)", registry=r
+        )
         self.discord_errors = Counter(
             "liblib_bot_discord_api_errors", "Discord API error responses by HTTP status", ["status"], registry=r
         )
@@ -98,7 +100,7 @@ class Metrics:
             self._liblib_outcome(None)
             if job.submitted_at is not None:
                 self.time_in_queue.observe(max(0.0, (job.submitted_at - job.created_at).total_seconds()))
-        elif job.state is JobState.SUCCEEDED and job.points_cost:
+        elif job.state.terminal and job.points_cost and not job.refunded:  # delivered, or billed without a result
             self.points_spent.inc(job.points_cost)
 
     def generation_finished(self, seconds: float) -> None:

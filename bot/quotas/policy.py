@@ -78,6 +78,7 @@ class ScopeConfig(BaseModel):
     strike_block_hours: float | None = Field(None, gt=0)
     audit_display: AuditDisplay | None = None
     flagged_only_nsfw: bool | None = None
+    audit_strikes: bool | None = None  # server scope: a batch the audit blocks entirely is a strike
     timezone: str | None = None
     language: Language | None = None  # server scope: the default language of replies (bot.i18n)
     buttons_open: bool | None = None  # server scope: anyone may Reroll/Vary/Upscale/Remix/Restyle any result
@@ -174,6 +175,7 @@ class Policy:
     flagged_only_nsfw: bool
     timezone: str
     buttons_open: bool = False
+    audit_strikes: bool = True
     confirm_above_points: int | None = None  # ask before jobs estimated above this many points; None: never
 
     @classmethod
@@ -206,6 +208,7 @@ class Policy:
             audit_display=quotas.audit_display,
             flagged_only_nsfw=quotas.flagged_only_nsfw,
             timezone=quotas.timezone,
+            audit_strikes=quotas.audit_strikes,
             confirm_above_points=quotas.confirm_above_points,
         )
 

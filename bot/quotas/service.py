@@ -2,7 +2,9 @@
 
 ``admit`` runs every rule that needs no money (where, who, what, banned words, cooldown) and then
 returns the job with its debits; the store reserves all of them with the job insert in one
-transaction, so concurrent requests cannot overspend, and refunds them exactly once on failure.
+transaction, so concurrent requests cannot overspend, and settles them exactly once when the job ends, at
+what LiblibAI billed (refunded when it billed nothing). ``audit_blocked`` makes a batch the content audit
+blocked entirely a strike, like a banned word.
 Counters, timers, strikes and settings all live in the store: a restart forgets nothing.
 """
 
@@ -27,9 +29,10 @@ from bot.errors import (
     NotAllowedError,
     QueueFullError,
     QuotaExceededError,
+    discord_time,
 )
 from bot.generation.families import family_of, mode_name
-from bot.i18n import N_
+from bot.i18n import N_, Text
 from bot.jobs.admission import Quote, Requester
 from bot.jobs.sink import Presentation
 from bot.liblib.endpoints import Family
@@ -77,7 +80,7 @@ def check_request(policy: Policy, request: GenerationRequest, kontext_default: s
                 name=name,
                 allowed=", ".join(sorted(allowed)),
             )
-    if family_of(request.mode) is Family.CUSTOM and not policy.custom_models:
+    if family_of(request.mode) in (Family.CUSTOM, Family.COMFY) and not policy.custom_models:  # owner-configured
         raise NotAllowedError(N_("Custom models are disabled on this server. Try `star3` or `kontext-pro`."))
     if request.is_img2img and not policy.img2img:
         raise NotAllowedError(N_("Image-to-image (starting from an image) is disabled here."))
@@ -330,15 +333,36 @@ class QuotaService:
         if word is None:
             return
         guild = requester.guild_id if requester.guild_id is not None else DM_GUILD
+        strikes, blocked_until = await self._strike(guild, requester.user_id, policy, now)
+        log.info("banned word refused: guild=%s user=%s strikes=%d", guild, requester.user_id, strikes)
+        raise BannedWordError(word, strikes=strikes, strike_limit=policy.strike_limit, blocked_until=blocked_until)
+
+    async def _strike(self, guild: int, user_id: int, policy: Policy, now: datetime) -> tuple[int, datetime | None]:
+        """Record a strike: (the member's strikes within the window, the end of the block it started if any)."""
         window = timedelta(hours=policy.strike_window_hours)
-        strikes = await self._store.add_strike(guild, requester.user_id, now, since=now - window)
+        strikes = await self._store.add_strike(guild, user_id, now, since=now - window)
         blocked_until = None
         if policy.strike_limit and strikes >= policy.strike_limit:
             blocked_until = now + timedelta(hours=policy.strike_block_hours)
-            await self._store.set_timer(guild, requester.user_id, BLOCKED, blocked_until)
-            await self._store.clear_strikes(guild, requester.user_id)
-        log.info("banned word refused: guild=%s user=%s strikes=%d", guild, requester.user_id, strikes)
-        raise BannedWordError(word, strikes=strikes, strike_limit=policy.strike_limit, blocked_until=blocked_until)
+            await self._store.set_timer(guild, user_id, BLOCKED, blocked_until)
+            await self._store.clear_strikes(guild, user_id)
+        return strikes, blocked_until
+
+    async def audit_blocked(self, job: Job) -> Text | None:
+        """The ``AuditBlocked`` port: LiblibAI's audit blocked ``job``'s whole batch (and billed it). A strike for
+        its member, unless the server turned ``audit_strikes`` off; returns what the member is told, or None."""
+        policy = await self.policy_for(job.guild_id, user_id=job.user_id, channel_id=job.channel_id)
+        if not policy.audit_strikes:
+            return None
+        guild = job.guild_id if job.guild_id is not None else DM_GUILD
+        strikes, blocked_until = await self._strike(guild, job.user_id, policy, self.now())
+        log.info("audit block strike: job=%s guild=%s user=%s strikes=%d", job.id, guild, job.user_id, strikes)
+        if blocked_until is not None:
+            until = discord_time(blocked_until, "f")
+            return Text(N_("You have been blocked from generating until {until}."), {"until": until})
+        if policy.strike_limit:
+            return Text(N_("Strike {strikes} of {limit}."), {"strikes": strikes, "limit": policy.strike_limit})
+        return None
 
     def price_per_image(self, request: GenerationRequest) -> int:
         name = mode_name(request, self._settings.models.kontext_default_model)

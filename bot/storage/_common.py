@@ -40,11 +40,18 @@ from bot.storage.base import (
 
 JOB_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Job))
 DATETIME_FIELDS: Final = frozenset(
-    {"created_at", "state_changed_at", "submitted_at", "finished_at", "interaction_expires_at", "not_before"}
+    {
+        "created_at",
+        "state_changed_at",
+        "submitted_at",
+        "finished_at",
+        "interaction_expires_at",
+        "not_before",
+        "cancel_requested_at",
+    }
 )
-# Owned by the store: set only through enqueue/transition, never through **fields.
-PROTECTED_FIELDS: Final = frozenset({"id", "state", "debits", "refunded"})
-REFUNDING_STATES: Final = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED})
+# Owned by the store: set only through enqueue/transition/request_cancel, never through **fields.
+PROTECTED_FIELDS: Final = frozenset({"id", "state", "debits", "refunded", "cancel_requested_at"})
 
 # A counter adjustment: (the debit whose counter moves, images delta, points delta).
 Delta = tuple[UsageDebit, int, int]
@@ -177,7 +184,7 @@ def transition_updates(
     updates.setdefault("state_changed_at", now)
     if new.terminal:
         updates.setdefault("finished_at", now)
-    if settlement is not None:
+    if settlement is not None and settlement.points is not None:
         updates["points_cost"] = settlement.points
     updates["state"] = str(new)
     return updates
@@ -195,13 +202,38 @@ def refund_deltas(debits: Iterable[UsageDebit]) -> list[Delta]:
     return [(d, -d.images, -d.points) for d in debits]
 
 
+def final_charge(job: Job, new: JobState, settlement: Settlement | None) -> Settlement | None:
+    """What ``job``, entering the terminal state ``new``, is charged; None: nothing, refund every debit.
+
+    LiblibAI's bill decides, never the way the job ended: an explicit settlement (a delivered job's images
+    and points); else the job's ``points_cost`` when LiblibAI billed it (each debit keeps its images: they
+    were rendered, delivered or not); else nothing, unless the job succeeded (its reservation stands).
+    """
+    if settlement is not None:
+        return settlement
+    if job.points_cost:
+        return Settlement(images=None, points=job.points_cost)
+    if new is JobState.SUCCEEDED:
+        return Settlement(images=None, points=None)
+    return None
+
+
 def settlement_deltas(debits: Iterable[UsageDebit], settlement: Settlement) -> list[Delta]:
     """Move every debit from what was reserved to what the job really cost."""
-    return [(d, settlement.images - d.images, settlement.points - d.points) for d in debits]
+    reserved = tuple(debits)
+    settled = settled_debits(reserved, settlement)
+    return [(d, s.images - d.images, s.points - d.points) for d, s in zip(reserved, settled, strict=True)]
 
 
 def settled_debits(debits: Iterable[UsageDebit], settlement: Settlement) -> list[UsageDebit]:
-    return [dataclasses.replace(d, images=settlement.images, points=settlement.points) for d in debits]
+    """Each debit at the settlement's images and points (None: as the debit reserved)."""
+    images, points = settlement.images, settlement.points
+    return [
+        dataclasses.replace(
+            d, images=d.images if images is None else images, points=d.points if points is None else points
+        )
+        for d in debits
+    ]
 
 
 async def with_usage_totals(
@@ -230,15 +262,15 @@ def audit_entry(row: Row, *, decode_datetime: Callable[[Any], datetime]) -> Audi
 
 
 def prompt_log_entry(row: Row, *, decode_datetime: Callable[[Any], datetime]) -> PromptLogEntry:
-    """A prompt_log row joined with its job's ``job_state``, ``points_cost``, ``points_reserved`` and
-    ``result_images`` (how many images the job's result holds; None: no result)."""
+    """A prompt_log row joined with its job's ``job_state``, ``points_cost``, ``points_reserved``, ``refunded``
+    and ``result_images`` (how many images the job's result holds; None: no result)."""
     state = row["job_state"]
     points: int | None = None
     images: int | None = None
     if state is not None:
         points = int(row["points_cost"]) if row["points_cost"] is not None else int(row["points_reserved"])
         images = int(row["result_images"]) if row["result_images"] is not None else None
-        if images is None and state in {str(s) for s in REFUNDING_STATES}:
+        if row["refunded"]:
             images, points = 0, 0
     return PromptLogEntry(
         guild_id=row["guild_id"],

@@ -2,8 +2,8 @@
 
 Shared here: every query the two dialects spell alike, written with ``$1``-style parameters (the SQLite
 adapter rewrites them to its numbered ``?1``), and all the orchestration: the enqueue's caps, debits and
-insert; guarded transitions with their exactly-once refund or settlement; the job filters; the
-server-administration tables.
+insert; guarded transitions with their exactly-once refund or settlement (by LiblibAI's bill); the cancel
+request; the job filters; the server-administration tables.
 
 An adapter supplies (the abstract members below):
 - connections: ``_read()`` for reads, ``_write()`` for one statement that writes, ``_transaction()``
@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Final, Protocol, Self
 
 from bot.models import ACTIVE_STATES, Job, JobState, Preferences, Style, utcnow
 from bot.storage import _common
-from bot.storage._common import JOB_FIELDS, REFUNDING_STATES, CounterKey, Rollback, Row, counter_key
+from bot.storage._common import JOB_FIELDS, CounterKey, Rollback, Row, counter_key
 from bot.storage.base import (
     AuditEntry,
     EnqueueOutcome,
@@ -244,12 +244,14 @@ class SqlStore(abc.ABC):
         new: JobState,
         *,
         settlement: Settlement | None = None,
+        when_cancel_requested: bool | None = None,
         fence: Fence | None = None,
         **fields: Any,
     ) -> Job | None:
         """See ``JobStore.transition``: one transaction, guarded by the row's state (and by ``fence``).
 
-        The checks and defaults are ``_common.transition_sources`` and ``_common.transition_updates``.
+        The checks and defaults are ``_common.transition_sources`` and ``_common.transition_updates``; what a
+        terminal move charges is ``_common.final_charge``.
         """
         sources = _common.transition_sources(expected, new, settlement)
         now = self._encode_datetime(utcnow())
@@ -260,19 +262,31 @@ class SqlStore(abc.ABC):
             f"UPDATE jobs SET {_assignments(updates)} WHERE id = {params.add(job_id)} "  # noqa: S608
             f"AND state IN ({params.add_all(sorted(str(s) for s in sources))})"
         )
+        if when_cancel_requested is not None:
+            sql += f" AND cancel_requested_at IS {'NOT NULL' if when_cancel_requested else 'NULL'}"
         if fence is not None:
             sql += self._fence_condition(params, fence)
-        sql += " RETURNING *"
         async with self._transaction() as conn:
-            row = await conn.fetchrow(sql, *params.values)
+            row = await conn.fetchrow(sql + " RETURNING *", *params.values)
             if row is None:
                 return None
             job = self._job(row)
-            if new in REFUNDING_STATES:
-                job = await self._refund_in_tx(conn, job)
-            elif settlement is not None:
-                job = await self._settle_in_tx(conn, job, settlement)
+            if new.terminal:
+                charge = _common.final_charge(job, new, settlement)
+                job = await (self._refund_in_tx(conn, job) if charge is None else self._settle_in_tx(conn, job, charge))
         return job
+
+    async def request_cancel(self, job_id: str, expected: JobState | Iterable[JobState]) -> Job | None:
+        """See ``JobStore.request_cancel``: a guarded update that leaves the state alone."""
+        states = sorted(str(s) for s in ({expected} if isinstance(expected, JobState) else set(expected)))
+        params = Params(self._encode_datetime(utcnow()), job_id)
+        sql = (
+            "UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, $1) "  # noqa: S608 - placeholders
+            f"WHERE id = $2 AND state IN ({params.add_all(states)}) RETURNING *"
+        )
+        async with self._write() as conn:
+            row = await conn.fetchrow(sql, *params.values)
+        return self._job(row) if row is not None else None
 
     async def _refund_in_tx(self, conn: SqlConnection, job: Job) -> Job:
         row = await conn.fetchrow("UPDATE jobs SET refunded = TRUE WHERE id = $1 AND NOT refunded RETURNING *", job.id)
@@ -284,7 +298,10 @@ class SqlStore(abc.ABC):
     async def _settle_in_tx(self, conn: SqlConnection, job: Job, settlement: Settlement) -> Job:
         if job.refunded or not job.debits:
             return job
-        await self._adjust(conn, _common.settlement_deltas(job.debits, settlement))
+        deltas = [d for d in _common.settlement_deltas(job.debits, settlement) if d[1] or d[2]]
+        if not deltas:  # charged what was reserved
+            return job
+        await self._adjust(conn, deltas)
         settled = _common.encode_debits(_common.settled_debits(job.debits, settlement))
         row = await conn.fetchrow("UPDATE jobs SET debits = $1 WHERE id = $2 RETURNING *", settled, job.id)
         return self._job(row) if row is not None else job
@@ -483,7 +500,7 @@ class SqlStore(abc.ABC):
         """Newest first, with each job's state, images and points joined."""
         params = Params(guild_id)
         sql = (
-            "SELECT p.*, j.state AS job_state, j.points_cost, j.points_reserved, "  # noqa: S608 - dialect SQL
+            "SELECT p.*, j.state AS job_state, j.points_cost, j.points_reserved, j.refunded, "  # noqa: S608 - dialect
             f"{self._RESULT_IMAGES_SQL} AS result_images "
             "FROM prompt_log AS p LEFT JOIN jobs AS j ON j.id = p.job_id WHERE p.guild_id = $1"
         )

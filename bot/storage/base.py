@@ -42,10 +42,14 @@ class EnqueueResult:
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """On success: what the job really cost. Debits are adjusted from reserved to actual, unchecked."""
+    """What a finished job really cost. Debits are adjusted from reserved to actual, unchecked.
 
-    images: int
-    points: int
+    ``images`` (``points``) None keeps each debit's reserved images (points): a billed job that delivered no
+    image still used the images it reserved.
+    """
+
+    images: int | None
+    points: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +139,26 @@ class JobStore(Protocol):
         new: JobState,
         *,
         settlement: Settlement | None = None,
+        when_cancel_requested: bool | None = None,
         fence: Fence | None = None,
         **fields: Any,
     ) -> Job | None:
         """Move the job from one of ``expected`` to ``new`` and set ``fields`` (Job attribute names),
-        in one guarded transaction. Returns the updated job, or None when its state was not expected,
-        or when ``fence`` is given and is no longer its lease's current token (the holder was deposed;
-        a store one process owns has no one to fence out, so there every token holds).
-        Entering FAILED, CANCELLED or EXPIRED refunds ``job.debits`` exactly once (sets ``refunded``).
-        Entering SUCCEEDED with a settlement adjusts the debits to the actual images and points."""
+        in one guarded transaction. Returns the updated job, or None when its state was not expected; with
+        ``when_cancel_requested``, when a cancel was not requested (True) or was (False); or when ``fence``
+        is given and is no longer its lease's current token (the holder was deposed; a store one process
+        owns has no one to fence out, so there every token holds).
+
+        A move into a terminal state settles ``job.debits`` in the same transaction (so exactly once), by
+        LiblibAI's bill: with ``settlement`` (SUCCEEDED only) at those images and points; else at the job's
+        ``points_cost`` (as stored or set by this move), each debit keeping its images. A job LiblibAI billed
+        nothing (``points_cost`` None or 0) is refunded (``refunded`` set) when it fails, is cancelled or
+        expires, and keeps its reservation when it succeeds."""
+
+    async def request_cancel(self, job_id: str, expected: JobState | Iterable[JobState]) -> Job | None:
+        """Record (once; later calls keep the first time) that the job was cancelled while in one of
+        ``expected``, without moving it: a job LiblibAI accepted is followed to its end and then moved to
+        CANCELLED with its bill. Returns the job, or None when it is in none of ``expected``."""
 
     async def update_job(self, job_id: str, **fields: Any) -> None:
         """Set non-state fields (progress message id, percent, ...)."""

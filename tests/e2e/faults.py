@@ -24,7 +24,7 @@ class DebitAdmission(OpenAdmission):
         debit = UsageDebit(
             "user", requester.user_id, WINDOW, images=count, points=POINTS_PER_IMAGE * count, max_images=100
         )
-        return dataclasses.replace(job, debits=(debit,))
+        return dataclasses.replace(job, debits=(debit,), points_reserved=debit.points)
 
     async def enqueued(self, requester: Requester, job: Job) -> None:
         return None

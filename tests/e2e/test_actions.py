@@ -292,7 +292,7 @@ async def test_cancel_while_queued_refunds_and_never_submits(fake: FakeDiscord, 
     assert_no_pings(fake)
 
 
-async def test_cancel_while_running_refunds_and_drops_the_result(
+async def test_cancel_while_running_hides_the_result_and_still_charges_what_liblib_billed(
     fake: FakeDiscord, sim, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.jobs")
@@ -306,13 +306,14 @@ async def test_cancel_while_running_refunds_and_drops_the_result(
         refused = await fake.click(int(progress["id"]), custom_ids(progress)[0], user_id=STRANGER)
         assert (await ack(fake, refused)).json["data"]["flags"] & 64
         click = await fake.click(int(progress["id"]), custom_ids(progress)[0])
-        await ack(fake, click)
-        # The task finishes at LiblibAI meanwhile; the poll sees its result and drops it.
-        await logged(caplog, f"job {job.id} result_discarded")
+        answer = (await ack(fake, click)).json["data"]["content"]
+        assert "Cancelled" in answer and "still charges this job" in answer, answer
+        # LiblibAI has no cancel call: the task finishes there, is billed, and the job is settled at that.
+        await logged(caplog, f"job {job.id} cancelled")
         final = await runtime.store.get_job(job.id)
-        assert final.state is JobState.CANCELLED and final.refunded
-        assert await runtime.store.get_usage("user", fake.user_id, "day:test") == (0, 0)
-        assert not [c for c in fake.calls if c.files and inter.token in c.path]
+        assert final.state is JobState.CANCELLED and not final.refunded and final.points_cost == 8
+        assert await runtime.store.get_usage("user", fake.user_id, "day:test") == (1, 8)
+        assert not [c for c in fake.calls if c.files and inter.token in c.path]  # the result stays hidden
         assert "Cancelled" in fake.original_message(inter)["content"]
 
 

@@ -1,10 +1,11 @@
 """Discord fault matrix through the whole bot (fake Discord + simulator + SQLite).
 
 Nothing paid for is lost: a result lands where the member can see it (the interaction response, or a reply
-in the channel that pings only them), or the job fails with the reason shown and its quota refunded.
-When nothing can be posted at all (channel deleted, or no Send Messages once the interaction token has
-expired) the job is failed, refunded and logged: a DM is deliberately not attempted (members often close
-DMs, and an unasked DM from a bot surprises more than it helps).
+in the channel that pings only them), or the job fails with the reason shown. A result Discord will not take
+was still billed by LiblibAI, so it is charged what LiblibAI billed (issue 16: the ledger follows the bill);
+only a job LiblibAI billed nothing for is refunded. When nothing can be posted at all (channel deleted, or no
+Send Messages once the interaction token has expired) the job is failed, charged and logged: a DM is
+deliberately not attempted (members often close DMs, and an unasked DM from a bot surprises more than it helps).
 """
 
 from __future__ import annotations
@@ -76,10 +77,17 @@ def kept(job: Job) -> tuple[int, int]:
     return (len(job.result.images), job.points_cost)
 
 
-def refunded(job: Job, reason: FailureReason = FailureReason.DELIVERY_FAILED) -> tuple[int, int]:
+def refunded(job: Job, reason: FailureReason) -> tuple[int, int]:
     assert job.state is JobState.FAILED and job.refunded
     assert job.failure_reason is reason
     return (0, 0)
+
+
+def charged(job: Job) -> tuple[int, int]:
+    """A result LiblibAI billed that could not be delivered: charged the images asked for and the bill."""
+    assert job.state is JobState.FAILED and not job.refunded
+    assert job.failure_reason is FailureReason.DELIVERY_FAILED and job.points_cost
+    return (job.request.count, job.points_cost)
 
 
 async def logged(caplog: pytest.LogCaptureFixture, text: str, timeout: float = 5.0) -> None:
@@ -231,7 +239,7 @@ async def test_a_channel_post_is_tried_again_through_every_transient_failure(
     assert await usage(runtime.settings, fake.user_id) == plus(SEED, kept(job))
 
 
-async def test_delivery_stops_retrying_before_its_deadline_and_refunds(
+async def test_delivery_stops_retrying_before_its_deadline_and_charges_what_liblib_billed(
     fake: FakeDiscord, sim: Simulator, tmp_path: Path
 ) -> None:
     path = f"/channels/{fake.channel_id}/messages"
@@ -247,7 +255,7 @@ async def test_delivery_stops_retrying_before_its_deadline_and_refunds(
     # Failed by the deliverer with the last error, before the watchdog's deadline (whose text differs).
     assert "Discord did not answer" in str(job.failure_detail)
     assert any("Could not deliver the result" in t for t in embed_titles(notice))
-    assert await usage(runtime.settings, fake.user_id) == plus(SEED, refunded(job))
+    assert await usage(runtime.settings, fake.user_id) == plus(SEED, charged(job))
 
 
 @pytest.mark.parametrize("path", ["@original", "/channels/"], ids=["interaction-edit", "channel-post"])
@@ -268,7 +276,7 @@ async def test_5xx_on_upload_is_retried_and_posted_once(
     assert await usage(runtime.settings, fake.user_id) == plus(SEED, kept(job))
 
 
-async def test_413_oversized_result_fails_with_the_reason_and_a_refund(
+async def test_413_oversized_result_fails_with_the_reason_charged_what_liblib_billed(
     fake: FakeDiscord, sim: Simulator, tmp_path: Path
 ) -> None:
     async with bot(fake, sim, tmp_path) as runtime:
@@ -282,8 +290,8 @@ async def test_413_oversized_result_fails_with_the_reason_and_a_refund(
         second = await job_by_prompt(runtime.store, "after the oversized one")
     assert any(c.status == 413 and c.code == 40005 for c in fake.calls)
     assert "too large" in notice.json["embeds"][0]["description"]
-    assert "quota refunded" in notice.json["embeds"][0]["footer"]["text"]
-    assert await usage(runtime.settings, fake.user_id) == plus(SEED, refunded(job), kept(second))
+    assert "8 points charged" in notice.json["embeds"][0]["footer"]["text"]
+    assert await usage(runtime.settings, fake.user_id) == plus(SEED, charged(job), kept(second))
 
 
 async def test_expired_token_sends_the_failure_notice_to_the_channel(
@@ -315,7 +323,7 @@ async def test_deleted_response_message_moves_the_result_to_the_channel(
     assert await usage(runtime.settings, fake.user_id) == plus(SEED, kept(job))
 
 
-async def test_deleted_channel_fails_the_job_with_a_refund_and_the_bot_serves_others(
+async def test_deleted_channel_fails_the_job_charged_and_the_bot_serves_others(
     fake: FakeDiscord, sim: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     other = fake.add_channel(1_300_000_000_000_000_077, "art")
@@ -330,7 +338,7 @@ async def test_deleted_channel_fails_the_job_with_a_refund_and_the_bot_serves_ot
     assert "no longer exists" in str(job.failure_detail or "")
     [upload] = [c for c in fake.calls if c.files and c.status == 200]
     assert inter.token in upload.path  # only the job in the other channel got its images
-    assert await usage(runtime.settings, fake.user_id) == plus(SEED, refunded(job), kept(second))
+    assert await usage(runtime.settings, fake.user_id) == plus(SEED, charged(job), kept(second))
 
 
 async def test_missing_permissions_do_not_matter_while_the_token_lives(
@@ -344,7 +352,7 @@ async def test_missing_permissions_do_not_matter_while_the_token_lives(
     assert await usage(runtime.settings, fake.user_id) == plus(SEED, kept(job))
 
 
-async def test_missing_send_messages_after_the_token_expired_fails_refunds_and_logs(
+async def test_missing_send_messages_after_the_token_expired_fails_charges_and_logs(
     fake: FakeDiscord, sim: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
@@ -357,7 +365,7 @@ async def test_missing_send_messages_after_the_token_expired_fails_refunds_and_l
     assert any(c.status == 403 and c.code == 50013 for c in fake.calls)
     assert channel_posts(fake) == []
     assert "Send Messages" in str(job.failure_detail or "")
-    assert await usage(runtime.settings, fake.user_id) == plus(SEED, refunded(job))
+    assert await usage(runtime.settings, fake.user_id) == plus(SEED, charged(job))
 
 
 async def test_missing_attach_files_after_the_token_expired_tells_the_member_in_the_channel(
@@ -373,7 +381,7 @@ async def test_missing_attach_files_after_the_token_expired_tells_the_member_in_
     assert any("Could not deliver the result" in t for t in embed_titles(notice))
     assert "Attach Files" in notice.json["embeds"][0]["description"]
     assert notice.json["content"] == f"<@{fake.user_id}>"
-    assert await usage(runtime.settings, fake.user_id) == plus(SEED, refunded(job))
+    assert await usage(runtime.settings, fake.user_id) == plus(SEED, charged(job))
 
 
 async def test_gateway_disconnect_and_resume_lose_nothing(fake: FakeDiscord, sim: Simulator, tmp_path: Path) -> None:

@@ -99,7 +99,9 @@ async def test_audit_rejection_gets_a_distinct_message(env: Env) -> None:
     env.sim.fail_next_tasks("audit_reject")
     inter = await env.fake.slash("imagine", {"prompt": "something the audit dislikes"})
     call = await wait_embed_title(env.fake, inter.token, "filtered by audit")
-    assert "refunded" in call.json["embeds"][0]["footer"]["text"]
+    # LiblibAI bills blocked images: the notice says what was charged (and a strike, by default).
+    assert "8 points charged" in call.json["embeds"][0]["footer"]["text"]
+    assert "Strike 1 of 3" in call.json["embeds"][0]["description"]
 
 
 async def test_generation_failure_gets_a_distinct_message(env: Env) -> None:

@@ -17,6 +17,8 @@ row) and submits and polls for everyone; each process delivers the results of it
   jobs by their generateUuid, fails the job caught mid-submit with a refund, and submits the rest; the killed
   process is restarted (as systemd or Docker would) and delivers its shard's results; every other job is
   delivered exactly once and nothing is submitted twice.
+- ``test_a_cancelled_job_is_settled_once_across_a_dispatcher_takeover``: a job cancelled after LiblibAI accepted
+  it is followed by the new dispatcher to its end and settled once at the billed cost (issue 16).
 """
 
 from __future__ import annotations
@@ -37,12 +39,15 @@ import pytest
 from bot.jobs.leadership import DISPATCHER
 from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.models import FailureReason, Job, JobState
+from bot.quotas.service import GUILD_SCOPE
 from bot.settings import SimulatorSettings
 from bot.storage import PostgresStore, open_store
 from bot.storage.postgres import PostgresLease
 from tests.e2e.conftest import assert_no_pings
 from tests.e2e.faults import embed_titles, is_original_edit
+from tests.e2e.helpers import ack, custom_ids
 from tests.e2e.process import BotProcess, start, write_settings
+from tests.e2e.test_quotas import today
 from tests.fake_discord import Call, FakeDiscord
 from tests.fake_discord.state import CHANNEL_ID, GUILD_ID
 from tests.sim_thread import SimThread
@@ -359,10 +364,10 @@ async def test_sigkilled_dispatcher_is_replaced_within_the_lease_bound(pg_schema
         # Resumed by its generateUuid, not resubmitted.
         assert by_id[job_id].state is JobState.SUCCEEDED, by_id[job_id]
         assert by_id[job_id].generate_uuid == generate_uuid
-    # The job caught mid-submit has an unknown outcome: failed and refunded, never submitted again.
+    # The job caught mid-submit has an unknown outcome: failed, never submitted again, settled at the estimate.
     [unknown] = [by_id[job_id] for job_id in submitting_at_kill]
     assert unknown.state is JobState.FAILED and unknown.failure_reason is FailureReason.SUBMIT_UNKNOWN, unknown
-    assert unknown.refunded and unknown.generate_uuid is None
+    assert not unknown.refunded and unknown.points_cost == unknown.points_reserved and unknown.generate_uuid is None
     assert prompts.get(unknown.request.prompt, 0) <= 1
     assert [j for j in final if j.state is not JobState.SUCCEEDED] == [unknown]
     by_prompt = {j.request.prompt: j for j in final}
@@ -379,6 +384,50 @@ async def test_sigkilled_dispatcher_is_replaced_within_the_lease_bound(pg_schema
     # interaction response; here each fake knows only its own guild's interactions, so look at every fake.
     assert any(is_failure_notice(c, token) for node in nodes for c in node.fake.calls), "member not told"
     assert_fakes_clean(nodes)
+
+
+async def test_a_cancelled_job_is_settled_once_across_a_dispatcher_takeover(pg_schema_url: str, tmp_path: Path) -> None:
+    """Issue 16: a member cancels a job LiblibAI already accepted, then the dispatcher is SIGKILLed before the
+    task ends. The standby that takes over keeps following the task (the cancel request is in the store), and
+    the job ends CANCELLED, settled once at the points LiblibAI billed; a job running beside it is delivered."""
+    lease_seconds = 3.0
+    async with cluster(tmp_path, pg_schema_url, lease_seconds=lease_seconds) as group:
+        group.sim.call(group.sim.sim.set_durations, 0.1, 2 * lease_seconds + 4.0, 0.1)
+        await group.start()
+        dispatcher, old_holder = await group.dispatcher()
+        node = next(n for n in group.nodes if n is not dispatcher)  # it answers the click, and lives on
+        member = node.members[0]
+        stopped = await node.fake.slash("imagine", {"prompt": "cancel me"}, user_id=member)
+        kept = await node.fake.slash("imagine", {"prompt": "keep me"}, user_id=member)
+        await group.wait_jobs(
+            lambda js: len(js) == 2 and all(j.state is JobState.RUNNING for j in js), 20, "both jobs to run"
+        )
+        progress = node.fake.original_message(stopped)
+        [button] = [c for c in custom_ids(progress) if c.startswith("lb:cancel:")]
+        click = await node.fake.click(int(progress["id"]), button, user_id=member)
+        answer = (await ack(node.fake, click)).json
+        assert answer["type"] == 7, answer
+        assert await dispatcher.process.kill(signal.SIGKILL) == -signal.SIGKILL
+        assert not all(t.terminal for t in group.sim.tasks()), "the tasks ended before the kill"
+        while await group.lease.holder() in (None, old_holder):
+            await asyncio.sleep(0.05)
+        final = await group.wait_jobs(lambda js: all(j.state.terminal for j in js), 40, "both jobs to end")
+        await group.wait_call(
+            lambda c: is_original_edit(c, kept.token) and bool(c.files) and c.status == 200, 20, "the kept result"
+        )
+        await group.stop()
+        tasks = group.sim.tasks()
+        usage = await group.store.get_usage(GUILD_SCOPE, node.fake.guild_id, today())
+
+    by_prompt = {j.request.prompt: j for j in final}
+    cancelled, delivered = by_prompt["cancel me"], by_prompt["keep me"]
+    billed = {t.params["prompt"]: t.points for t in tasks}
+    assert len(tasks) == 2 and all(points > 0 for points in billed.values()), billed
+    assert cancelled.state is JobState.CANCELLED and not cancelled.refunded, cancelled
+    assert cancelled.points_cost == billed["cancel me"]
+    assert delivered.state is JobState.SUCCEEDED and delivered.points_cost == billed["keep me"]
+    assert usage == (2, sum(billed.values())), (usage, billed)
+    assert "still charges this job" in answer["data"]["content"]
 
 
 async def test_a_dispatcher_stalled_while_its_job_waits_for_the_limiter_submits_nothing_after_it_wakes(

@@ -22,6 +22,7 @@ OP_DISPATCH, OP_HEARTBEAT, OP_IDENTIFY, OP_RESUME = 0, 1, 2, 6
 OP_RECONNECT, OP_REQUEST_MEMBERS, OP_INVALID_SESSION, OP_HELLO, OP_HEARTBEAT_ACK = 7, 8, 9, 10, 11
 _REPLAY_LIMIT = 1000
 _NOT_RESUMABLE = frozenset({1000, 4004, 4010, 4011, 4012, 4013, 4014})
+_PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # server members, presences, message content
 
 
 class GatewayState(Protocol):
@@ -72,6 +73,9 @@ class Gateway:
         self.heartbeat_count = 0
         self.intents = 0
         self.shard: list[int] | None = None
+        # False: the application has no privileged intent enabled in the Developer Portal; asking for one at
+        # IDENTIFY closes the connection with 4014, as Discord does.
+        self.privileged_intents_enabled = True
         self.received: list[dict[str, Any]] = []  # every client frame, tokens redacted
 
     @property
@@ -134,6 +138,9 @@ class Gateway:
     async def _identify(self, conn: _Connection, data: dict[str, Any]) -> None:
         if data.get("token") != self._state.token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        if not self.privileged_intents_enabled and int(data.get("intents") or 0) & _PRIVILEGED_INTENTS:
+            await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
         self.identify_count += 1
         self.intents = int(data.get("intents") or 0)

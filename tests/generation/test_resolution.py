@@ -156,3 +156,12 @@ def test_fitted_drops_defaults_the_mode_cannot_take_and_keeps_explicit_values() 
 def test_a_whole_number_strength_is_a_float() -> None:
     strength = resolve(option=Choices(strength=1)).strength  # type: ignore[arg-type]
     assert strength.value == 1.0 and isinstance(strength.value, float)
+
+
+def test_fitted_keeps_default_aspects_and_counts_within_the_mode() -> None:
+    defaults = resolve(preference=Choices(aspect="16:9", count=4))
+    fitted = defaults.fitted(takes_negative=True, takes_strength=True, takes_aspect=False, max_count=1)
+    assert fitted.aspect == Resolved() and fitted.count == Resolved(1, Source.PREFERENCE)
+    assert defaults.fitted(takes_negative=True, takes_strength=True, max_count=4) == defaults
+    typed = resolve(flag=Choices(aspect="16:9", count=4))
+    assert typed.fitted(takes_negative=True, takes_strength=True, takes_aspect=False, max_count=1) == typed

@@ -48,6 +48,7 @@ def new_job(job_id: str, user: int = 1) -> Job:
         guild_id=9,
         request=GenerationRequest(mode="star3", prompt="fox"),
         debits=(debit,),
+        points_reserved=debit.points,
     )
 
 

@@ -15,14 +15,18 @@ from bot.storage import Fence
 from tests.jobs.helpers import new_job, wait_for
 
 
-async def test_job_left_submitting_by_a_crash_is_failed_and_refunded_not_resubmitted(parts) -> None:
+async def test_job_left_submitting_by_a_crash_is_failed_charged_the_estimate_not_resubmitted(parts) -> None:
+    """Its request may have reached LiblibAI (SUBMITTING is entered right before it): never resubmitted, and
+    settled at the estimate, since a bill we cannot see is never taken as 0."""
     sim, store, sink, runner, _queue = parts
     await store.enqueue(new_job("crashed"))
     await store.transition("crashed", JobState.QUEUED, JobState.SUBMITTING)
     await runner.start()
     await runner.stop()
     job = await store.get_job("crashed")
-    assert job is not None and job.state is JobState.FAILED and job.refunded
+    assert job is not None and job.state is JobState.FAILED and not job.refunded
+    assert job.points_cost == job.points_reserved == 8
+    assert await store.get_usage("user", 1, "day:x") == (1, 8)
     assert job.failure_reason is FailureReason.SUBMIT_UNKNOWN
     assert sink.failures and "outcome is unknown" in str(sink.failures[0].failure_detail or "")
     assert sim.counters.submit_requests == 0

@@ -12,6 +12,7 @@ import pytest
 from bot.errors import (
     CooldownError,
     JobNotCancellableError,
+    JobSubmittingError,
     NotJobOwnerError,
     QueueFullError,
     QuotaExceededError,
@@ -40,6 +41,24 @@ async def test_cancel_refunds_once_and_refuses_strangers(parts) -> None:
     assert await store.get_usage("user", 1, "day:x") == (0, 0)
     with pytest.raises(JobNotCancellableError, match="no longer be cancelled"):
         await service.cancel("c", actor_id=1, is_admin=False)
+
+
+async def test_cancel_after_the_submit_marks_the_job_and_refunds_nothing(parts) -> None:
+    _sim, store, _sink, runner, queue = parts
+    service = JobService(store, queue, FairQueue(), runner.wake, quota_error=utc_quota_error)
+    await store.enqueue(new_job("r"))
+    await store.transition("r", JobState.QUEUED, JobState.SUBMITTING)
+    with pytest.raises(JobSubmittingError, match="in a moment"):  # a moment later it is running (or queued)
+        await service.cancel("r", actor_id=1, is_admin=False)
+    await store.transition("r", JobState.SUBMITTING, JobState.RUNNING, generate_uuid="u")
+    first = await service.cancel("r", actor_id=1, is_admin=False)
+    assert first.state is JobState.RUNNING and first.cancel_requested and not first.refunded
+    again = await service.cancel("r", actor_id=1, is_admin=False)  # a second click changes nothing
+    assert again.cancel_requested_at == first.cancel_requested_at
+    assert await store.get_usage("user", 1, "day:x") == (1, 8)  # LiblibAI bills the task: nothing refunded
+    await store.transition("r", JobState.RUNNING, JobState.CANCELLED, when_cancel_requested=True, points_cost=8)
+    with pytest.raises(JobNotCancellableError, match="cancelled"):
+        await service.cancel("r", actor_id=1, is_admin=False)
 
 
 @pytest.mark.parametrize(

@@ -589,6 +589,26 @@ async def test_audit_outcomes_omit_blocked_images(sim, http):
     assert [img.audit_status for img in task.images] == [3, 3, 4]
 
 
+async def test_billing_knobs_charge_whatever_the_outcome_and_can_hide_the_cost(sim, http):
+    sim.fail_next_tasks("failed")
+    sim.bill_next_tasks(20)  # a failure that LiblibAI bills anyway
+    sim.bill_next_tasks(report=False)  # a success whose status omits pointsCost (still charged its price)
+    answer = await submit(http, sim, STAR3_T2I, STAR3_PARAMS)
+    final = (await poll(http, sim, answer["data"]["generateUuid"], ep.WEBUI_STATUS))[-1]
+    assert (final["generateStatus"], final["pointsCost"]) == (6, 20)
+    answer = await submit(http, sim, STAR3_T2I, {**STAR3_PARAMS, "imgCount": 2})
+    seen = await poll(http, sim, answer["data"]["generateUuid"], ep.WEBUI_STATUS)
+    assert seen[-1]["generateStatus"] == 5 and all("pointsCost" not in s for s in seen)
+    assert sim.counters.points_spent == 20 + 16
+    assert seen[-1]["accountBalance"] == sim.initial_balance - 36
+    with pytest.raises(ValueError, match="negative"):
+        sim.bill_next_tasks(-1)
+    async with http.post(sim.base_url + "/_sim/billing", json={"cost": 5, "count": 1}) as resp:
+        assert resp.status == 200
+    async with http.post(sim.base_url + "/_sim/billing", json={"count": 0}) as resp:
+        assert resp.status == 400
+
+
 # ---------------------------------------------------------------------------------------------- sources
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pty
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
 from bot.liblib.simulator.images import badge_image, layout
 from bot.ops.cli import COMMANDS, _parser, main, simulator_address, with_default_command
 from bot.settings import Settings, SimulatorSettings
+from tests.e2e.process import child_env
 from tests.sim_thread import SimThread
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +64,108 @@ def test_imagine_refuses_bad_input_clearly(capsys: pytest.CaptureFixture[str]) -
 
 def test_run_without_a_token_explains_how_to_get_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run"]) == 2
-    assert "discord.com/developers/applications" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if "Discord token: not set" in line] == err.splitlines(), err
+    assert "discord.com/developers/applications" in err and "DISCORD_TOKEN" in err
+
+
+# -- the terminal: member-facing texts, the no-keys notice, owner wording, progress ----------------
+
+
+def test_imagine_prints_no_discord_markdown(capsys: pytest.CaptureFixture[str]) -> None:
+    """The builder's texts are written for Discord (**option**, `code`); the terminal gets them plain."""
+    assert main(["imagine", "a fox", "--mode", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "error: mode: unknown mode 'nope'. Available: star3, kontext-pro" in err
+    assert "**" not in err and "`" not in err
+
+
+def test_imagine_says_once_that_there_are_no_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["imagine", "a red fox", "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("No LiblibAI keys") == 1, captured.err
+    assert "simulator" in captured.err and "(simulated)" in captured.out
+    assert "**" not in captured.out + captured.err and "`" not in captured.out + captured.err
+
+
+def test_imagine_words_a_key_problem_for_the_owner(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The one running the command line is the owner: no "ask the server owner", but what to fix."""
+    with SimThread(Simulator(SimulatorSettings(port=0))).running() as sim:
+        base_url = sim.sim.base_url
+        monkeypatch.setenv("LIBBOT_LIBLIB__BASE_URL", base_url)
+        monkeypatch.setenv("LIBLIB_ACCESS_KEY", DEV_ACCESS_KEY)
+        monkeypatch.setenv("LIBLIB_SECRET_KEY", "wrong-secret")
+        assert main(["imagine", "a red fox", "--out", str(tmp_path / "out")]) == 1
+        assert sim.counter_snapshot()["auth_failures"] >= 1
+    err = capsys.readouterr().err
+    assert f"error: LiblibAI keys: rejected by LiblibAI at {base_url}" in err, err
+    assert "LIBLIB_SECRET_KEY" in err and "owner" not in err.lower() and "wrong-secret" not in err
+
+
+def test_imagine_kontext_keeps_the_input_images_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """As a restyle on Discord: a 16:9 input gives a 16:9 result, not Kontext's default square."""
+    src = tmp_path / "wide.png"
+    Image.new("RGB", (1600, 900), "red").save(src)
+    out = tmp_path / "out"
+    assert main(["imagine", "make it blue", "--mode", "kontext", "--image", str(src), "--out", str(out)]) == 0
+    [result] = sorted(out.glob("*.png"))
+    with Image.open(result) as img:
+        width, height = img.size
+    assert abs(width / height - 16 / 9) < 0.03, (width, height)
+
+
+def test_imagine_progress_off_a_terminal_is_one_plain_line_per_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["imagine", "a red fox", "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    progress = [line for line in err.splitlines() if line.startswith("  [")]
+    statuses = [line.split("] ", 1)[1] for line in progress]
+    assert statuses and len(statuses) == len(set(statuses)), err  # a line when the status changes, not per poll
+
+
+def test_imagine_progress_on_a_terminal_rewrites_one_line(tmp_path: Path) -> None:
+    """The real command on a pseudo-terminal: the progress is one line rewritten with carriage returns."""
+    env = child_env(
+        {
+            "LIBBOT_SIMULATOR__RUNNING_SECONDS": "0.8",
+            "LIBBOT_LIBLIB__POLL_INTERVAL_MIN": "0.05",
+            "LIBBOT_LIBLIB__POLL_INTERVAL_MAX": "0.1",
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+    )
+    controller, terminal = pty.openpty()
+    chunks: list[bytes] = []
+    try:
+        with subprocess.Popen(
+            [sys.executable, "-m", "bot", "imagine", "a red fox", "--out", str(tmp_path / "out")],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+        ) as child:
+            os.close(terminal)
+            while True:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            out, _ = child.communicate(timeout=60)
+        assert child.returncode == 0 and b"points spent" in out
+    finally:
+        os.close(controller)
+    err = b"".join(chunks).decode().replace("\r\n", "\n")  # the terminal turns each newline into CR LF
+    [line] = [line for line in err.split("\n") if "[" in line and "s] " in line]  # one progress line
+    shown = [part.strip() for part in line.split("\r") if part.strip()]
+    assert len(shown) >= 2, line  # rewritten at least once: queued, then generating ...
+    assert "queued" in shown[0] and any("generating" in part for part in shown[1:]), shown
 
 
 @pytest.mark.parametrize(

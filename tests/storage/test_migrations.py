@@ -16,7 +16,8 @@ SHIPPED = [
     Migration(3, "server_admin", ""),
     Migration(4, "job_retention", ""),
     Migration(5, "lease_epoch", ""),
-    Migration(6, "styles_and_preferences", ""),
+    Migration(6, "cancel_requested", ""),
+    Migration(7, "styles_and_preferences", ""),
 ]
 
 

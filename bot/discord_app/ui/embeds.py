@@ -182,17 +182,36 @@ def cheaper_offer(request: GenerationRequest, quote: Quote, locale: Locale) -> t
 
 
 def cancelled_text(job: Job, actor_id: int) -> str:
+    """The progress message once cancelled: refunded while it waited; still charged once LiblibAI accepted it."""
     locale = job.locale
     text = t("🚫 Cancelled by <@{user_id}>.", locale, user_id=actor_id)
-    if job.debits:
+    if job.cancel_requested:
+        text += " " + t(
+            "LiblibAI had already accepted it and cannot stop it: the image service still charges this job, "
+            "so it counts toward the quota.",
+            locale,
+        )
+    elif job.debits:
         text += " " + t("Your quota was refunded.", locale)
     return f"{text}\n> {escape_prompt(job.request.prompt, 200)}\n`{job.id}` · {describe_mode(job, locale)}"
 
 
+def charged_points(job: Job) -> int | None:
+    """The points a job that ended was charged although it delivered nothing (LiblibAI billed it), else None."""
+    return job.points_cost if job.points_cost and not job.refunded else None
+
+
 def result_embed(
-    job: Job, result: JobResult, *, elapsed: float, note: str | None = None, locale: Locale = None
+    job: Job,
+    result: JobResult,
+    *,
+    elapsed: float,
+    note: str | None = None,
+    locale: Locale = None,
+    attached_videos: int = 0,
 ) -> discord.Embed:
-    """The result, in ``locale`` (a re-post: the asker's language) or the job's language."""
+    """The result, in ``locale`` (a re-post: the asker's language) or the job's language. ``attached_videos``:
+    how many of the result's videos the message carries (the rest were too large: the links say so)."""
     locale = locale or job.locale
     r = job.request
     embed = discord.Embed(description=escape_prompt(r.prompt), color=COLOR_DONE)
@@ -201,7 +220,8 @@ def result_embed(
         embed.add_field(name=t("From", locale), value=origin, inline=False)
     embed.add_field(name=t("Mode", locale), value=describe_mode(job, locale))
     seeds = ", ".join(str(i.seed) for i in result.images if i.seed is not None) or t("random", locale)
-    embed.add_field(name=t("Seed", locale) if len(result.images) == 1 else t("Seeds", locale), value=seeds)
+    if result.images or not result.videos:
+        embed.add_field(name=t("Seed", locale) if len(result.images) == 1 else t("Seeds", locale), value=seeds)
     size = next(((i.width, i.height) for i in result.images if i.width), None)
     if size:
         embed.add_field(name=t("Size", locale), value=f"{size[0]}×{size[1]}")
@@ -215,6 +235,8 @@ def result_embed(
             value=t("{count} image(s) were filtered by the content audit.", locale, count=result.blocked_count),
             inline=False,
         )
+    if result.videos:
+        embed.add_field(name=t("Video", locale), value=video_note(result, attached_videos, locale), inline=False)
     if note:
         embed.add_field(name=t("Note", locale), value=note, inline=False)
     footer = t("job {job_id}", locale, job_id=job.id)
@@ -224,6 +246,27 @@ def result_embed(
         footer += t(" · simulated (LiblibAI simulator, no real generation)", locale)
     embed.set_footer(text=footer)
     return embed
+
+
+def video_note(result: JobResult, attached: int, locale: Locale) -> str:
+    """What a ComfyUI workflow's video result is, said plainly: attached, or too large and linked."""
+    links = " · ".join(
+        f"[{t('video {number}', locale, number=n)}]({v.url})" for n, v in enumerate(result.videos, start=1)
+    )
+    if attached >= len(result.videos):
+        text = t(
+            "🎬 This workflow made a video, not a picture: it is attached. Link (valid for 7 days): {links}",
+            locale,
+            links=links,
+        )
+    else:
+        text = t(
+            "🎬 This workflow made a video, not a picture, and it is too large to attach here. "
+            "Open it with the link (valid for 7 days): {links}",
+            locale,
+            links=links,
+        )
+    return text[:1024]
 
 
 def withheld_note(locale: Locale) -> str:
@@ -238,14 +281,19 @@ def withheld_note(locale: Locale) -> str:
 def failure_embed(job: Job) -> discord.Embed:
     locale = job.locale
     reason = job.failure_reason or FailureReason.SERVICE_ERROR
-    embed = discord.Embed(
-        title=f"❌ {t(FAILURE_TITLES[reason], locale)}",
-        description=job.failure_detail.render(locale) if job.failure_detail else "",
-        color=COLOR_FAILED,
-    )
+    description = job.failure_detail.render(locale) if job.failure_detail else ""
+    charged = charged_points(job)
+    if charged is not None:
+        note = t(
+            "LiblibAI charged {points} points for this job, so it counts toward the quota.", locale, points=charged
+        )
+        description = f"{description}\n{note}".strip()
+    embed = discord.Embed(title=f"❌ {t(FAILURE_TITLES[reason], locale)}", description=description, color=COLOR_FAILED)
     embed.add_field(name=t("Prompt", locale), value=escape_prompt(job.request.prompt, 300) or "—", inline=False)
     footer = t("job {job_id}", locale, job_id=job.id)
     if job.refunded:
         footer += t(" · quota refunded", locale)
+    elif charged is not None:
+        footer += t(" · {points} points charged", locale, points=charged)
     embed.set_footer(text=footer)
     return embed

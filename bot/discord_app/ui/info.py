@@ -35,7 +35,8 @@ Flags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `-
 `--mode <mode>` (options win over flags).
 
 **Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image) · \
-🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits or runs (refunded).
+🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits (refunded) or runs \
+(LiblibAI still charges a job it accepted).
 
 **/show** `job` — post a past result again, with buttons · **/queue** — what this server is waiting for \
 · **/jobs** — your recent jobs · **/models** — what each mode can do.
@@ -72,7 +73,33 @@ def help_embed(locale: Locale = None) -> discord.Embed:
     return embed
 
 
+def _workflow_line(mode: ModeInfo, *, default: bool, price: int, locale: Locale) -> str:
+    """A ComfyUI workflow: its description, then what it takes and makes."""
+    facts = [t("{points} points/image", locale, points=price), t("ComfyUI workflow", locale)]
+    if mode.video:
+        facts.append(t("makes a video", locale))
+    if mode.needs_image:
+        facts.append(t("needs an input image", locale))
+    elif mode.takes_image:
+        facts.append(t("takes an input image", locale))
+    if mode.english_only:
+        facts.append(t("English prompts", locale))
+    can = [
+        *([t("negative prompt", locale)] if mode.supports_negative else []),
+        *([t("seed", locale)] if mode.supports_seed else []),
+        *([t("aspect ratio", locale)] if mode.supports_aspect else []),
+        *([t("up to {count} images", locale, count=mode.max_count)] if mode.max_count > 1 else []),
+    ]
+    if can:
+        facts.append(", ".join(can))
+    mark = t(" — **default**", locale) if default else ""
+    about = f"\n{escape_prompt(mode.description, 300)}" if mode.description else ""
+    return f"**{mode.label}** (`{mode.name}`){mark}{about}\n{' · '.join(facts)}"
+
+
 def _mode_line(mode: ModeInfo, *, default: bool, price: int, locale: Locale) -> str:
+    if mode.workflow:
+        return _workflow_line(mode, default=default, price=price, locale=locale)
     can = [t("Vary", locale)]
     if not mode.name.startswith("kontext"):
         can.append(t("Upscale", locale))
@@ -163,6 +190,8 @@ def jobs_embed(jobs: Sequence[Job], *, positions: dict[str, int], locale: Locale
         status = state_name(job.state, locale)
         if job.state is JobState.QUEUED and job.id in positions:
             status += f" #{positions[job.id]}"
+        elif job.state is JobState.RUNNING and job.cancel_requested:
+            status = t("cancelled, still running at LiblibAI", locale)
         elif job.state is JobState.RUNNING and job.percent:
             status += f" {job.percent * 100:.0f}%"
         cost = t("{points} pts", locale, points=job.points_cost) if job.points_cost is not None else "—"

@@ -176,6 +176,8 @@ def policy_text(policy: Policy, *, title: str, locale: Locale = None) -> str:
         if policy.strike_limit
         else t("off", locale)
     )
+    if not policy.audit_strikes:
+        strikes += t(" (results the audit blocks are not strikes)", locale)
     lines = [
         f"**{title}**",
         per_member,

@@ -117,6 +117,8 @@ def result_view(job: Job, *, owner_id: int | None = None, locale: Locale = None)
     count = min(result_image_count(job), MAX_IMAGE_BUTTONS)
     view = discord.ui.View(timeout=None)
     first_row = [Action.REROLL, Action.REMIX, *([Action.RESTYLE] if count == 1 else []), Action.DELETE]
+    if count == 0:  # a workflow that made a video: nothing to reroll from or act on (its link is in the embed)
+        first_row = [Action.DELETE]
     for action in first_row:
         view.add_item(ActionButton(Click(action, job.id, 0, owner), label=_label(action, locale), row=0))
     rows = [

@@ -1,5 +1,6 @@
 """Pydantic wire models for the LiblibAI open API (liblib-api.md §5–§8): strict requests, lenient responses."""
 
+from bot.liblib.models.comfy import ComfyNodeParams, ComfyParams
 from bot.liblib.models.requests import (
     AdditionalNetwork,
     ControlNetUnit,
@@ -27,10 +28,12 @@ from bot.liblib.models.requests import (
     star3_img2img,
     star3_text2img,
 )
-from bot.liblib.models.responses import ModelVersion, TaskImage, TaskResult, TaskStatus, UploadSignature
+from bot.liblib.models.responses import ModelVersion, TaskImage, TaskResult, TaskStatus, TaskVideo, UploadSignature
 
 __all__ = [
     "AdditionalNetwork",
+    "ComfyNodeParams",
+    "ComfyParams",
     "ControlNetUnit",
     "CustomImg2ImgParams",
     "CustomText2ImgParams",
@@ -52,6 +55,7 @@ __all__ = [
     "TaskImage",
     "TaskResult",
     "TaskStatus",
+    "TaskVideo",
     "UploadSignature",
     "custom_img2img",
     "custom_text2img",

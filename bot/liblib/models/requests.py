@@ -35,6 +35,7 @@ from bot.liblib.models._checks import (
     check_sampler,
     check_url,
 )
+from bot.liblib.models.comfy import ComfyParams
 
 Star3AspectRatio = Literal["square", "portrait", "landscape"]
 Star3ControlType = Literal["line", "depth", "pose", "IPAdapter"]
@@ -254,6 +255,7 @@ GenerateParams = (
     | CustomImg2ImgParams
     | KontextText2ImgParams
     | KontextImg2ImgParams
+    | ComfyParams
 )
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from bot.liblib.endpoints import AuditStatus, GenerateStatus
+from bot.liblib.endpoints import VIDEO_EXTENSIONS, AuditStatus, GenerateStatus
 
 
 class _Response(BaseModel):
@@ -61,11 +61,10 @@ def _to_str_or_none(value: Any) -> str | None:
 
 LenientInt = Annotated[int | None, BeforeValidator(_lenient_int)]
 LenientFloat = Annotated[float | None, BeforeValidator(_lenient_float)]
+_StrOrNone = Annotated[str | None, BeforeValidator(_to_str_or_none)]
 
 
-class TaskImage(_Response):
-    image_url: str
-    seed: LenientInt = None
+class _Audited(_Response):
     audit_status: LenientInt = None
 
     @property
@@ -78,6 +77,32 @@ class TaskImage(_Response):
         return self.audit_status in (AuditStatus.BLOCKED, AuditStatus.FAILED)
 
 
+class TaskImage(_Audited):
+    image_url: str
+    seed: LenientInt = None
+    node_id: _StrOrNone = None  # ComfyUI: the output node and its output
+    output_name: _StrOrNone = None
+
+    @property
+    def is_video(self) -> bool:
+        """A video listed among the images (a ComfyUI workflow's video node may land there): by its extension."""
+        return is_video_url(self.image_url)
+
+
+class TaskVideo(_Audited):
+    """One ``videos`` entry (ComfyUI and Kling, §6.2): ``{videoUrl, coverPath, nodeId, outputName, auditStatus}``."""
+
+    video_url: str
+    cover_path: _StrOrNone = None
+    node_id: _StrOrNone = None
+    output_name: _StrOrNone = None
+
+
+def is_video_url(url: str) -> bool:
+    path = url.split("?", 1)[0].split("#", 1)[0].lower()
+    return path.endswith(VIDEO_EXTENSIONS)
+
+
 class TaskStatus(_Response):
     """The ``data`` of a status response (§6.2)."""
 
@@ -88,6 +113,7 @@ class TaskStatus(_Response):
     points_cost: LenientInt = None
     account_balance: LenientInt = None
     images: Annotated[list[TaskImage], _none_to(list)] = Field(default_factory=list)
+    videos: Annotated[list[TaskVideo], _none_to(list)] = Field(default_factory=list)
 
     @property
     def status(self) -> GenerateStatus | None:
@@ -117,8 +143,19 @@ class TaskStatus(_Response):
         return [image for image in self.images if image.passed]
 
     @property
+    def passed_videos(self) -> list[TaskVideo]:
+        """Usable videos: the ``videos`` list, and any video listed among the images (by its extension)."""
+        listed = [video for video in self.videos if video.passed]
+        among_images = [
+            TaskVideo(video_url=i.image_url, node_id=i.node_id, output_name=i.output_name, audit_status=i.audit_status)
+            for i in self.passed_images
+            if i.is_video
+        ]
+        return listed + among_images
+
+    @property
     def blocked_count(self) -> int:
-        return sum(1 for image in self.images if image.blocked)
+        return sum(1 for image in self.images if image.blocked) + sum(1 for video in self.videos if video.blocked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +168,7 @@ class TaskResult:
     account_balance: int | None = None
     blocked_count: int = 0
     status: TaskStatus | None = field(default=None, compare=False, repr=False)
+    videos: tuple[TaskVideo, ...] = ()  # a ComfyUI workflow may make videos instead of (or besides) images
 
     @property
     def seeds(self) -> tuple[int | None, ...]:
@@ -144,11 +182,12 @@ class TaskResult:
     def from_status(cls, status: TaskStatus) -> TaskResult:
         return cls(
             generate_uuid=status.generate_uuid,
-            images=tuple(status.passed_images),
+            images=tuple(image for image in status.passed_images if not image.is_video),
             points_cost=status.points_cost,
             account_balance=status.account_balance,
             blocked_count=status.blocked_count,
             status=status,
+            videos=tuple(status.passed_videos),
         )
 
 
@@ -188,9 +227,6 @@ class UploadSignature(_Response):
             ("x-oss-credential", self.x_oss_credential),
             ("x-oss-signature-version", self.x_oss_signature_version),
         ]
-
-
-_StrOrNone = Annotated[str | None, BeforeValidator(_to_str_or_none)]
 
 
 def _lenient_bool(value: Any) -> bool | None:

@@ -5,20 +5,22 @@ the per-AccessKey submit QPS and concurrent-task cap (§9), validates parameters
 through statuses 1→2→3→4→5 in real time, renders real PNGs (marked SIMULATED; image-to-image ones painted
 from the input), fetches input images like the real service, and stands in for the OSS upload (§7). Every
 answer carries the ``X-Liblib-Simulator: 1`` header (``endpoints.SIMULATOR_HEADER``), which the real API never
-sends: a client that sees it knows its results are simulated. Faults and task outcomes can be injected from
-tests or over HTTP (``/_sim/*``, unauthenticated, simulator only).
+sends: a client that sees it knows its results are simulated. Faults, task outcomes and task billings (a cost
+whatever the outcome, or a status without ``pointsCost``) can be injected from tests or over HTTP
+(``/_sim/*``, unauthenticated, simulator only).
 
 Choices where the real service is unknown, kept deliberately:
 * Each family is only served by its own status route (webui tasks on ``/webui/status``, Kontext on
-  ``/api/generate/status``); any other status route answers 100051, so a client polling the wrong
-  route fails loudly here.
+  ``/api/generate/status``, ComfyUI workflows on ``/api/generate/comfy/status``); any other status route
+  answers 100051, so a client polling the wrong route fails loudly here.
 * The submit QPS token is spent by every submit that passes the rate gate, even one later refused for
   its parameters: the gateway counts requests, not tasks.
 * Injected "timeout" and "truncated" faults on a submit still create the task (the request was
   processed, the answer was lost or cut); "malformed", "429", "5xx" and the code faults do not.
 
 Modules: ``server`` (the app, its lifecycle and test controls), ``routes`` (the API routes), ``auth``,
-``faults``, ``replies``, ``tasks`` (task life cycle), ``validate``, ``images``, ``oss``.
+``faults``, ``replies``, ``tasks`` (task life cycle), ``validate``, ``images``, ``oss``, ``comfy`` (ComfyUI
+workflows: their checks, outputs and videos).
 """
 
 from bot.liblib.simulator.auth import DEV_ACCESS_KEY, DEV_SECRET_KEY

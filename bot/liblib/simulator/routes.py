@@ -13,7 +13,9 @@ from typing import Any
 import aiohttp
 
 from bot.liblib import endpoints as ep
+from bot.liblib.simulator import comfy
 from bot.liblib.simulator.auth import DEV_ACCESS_KEY
+from bot.liblib.simulator.comfy import SimWorkflow
 from bot.liblib.simulator.images import SourcePicture, read_source
 from bot.liblib.simulator.oss import EXTENSIONS, OssStore
 from bot.liblib.simulator.replies import (
@@ -26,7 +28,7 @@ from bot.liblib.simulator.replies import (
     Reply,
     invalid_reply,
 )
-from bot.liblib.simulator.tasks import SimCounters, TaskBook
+from bot.liblib.simulator.tasks import Billing, SimCounters, TaskBook
 from bot.liblib.simulator.validate import MSG_INCOMPLETE, Rejection, SubmitKind, classify, source_urls
 from bot.liblib.simulator.validate import validate as validate_params
 from bot.settings import SimulatorSettings
@@ -74,7 +76,9 @@ class ApiRoutes:
     _submit_gate: RateGate
     _status_gate: RateGate | None
     _outcomes: deque[str]
+    _billings: deque[Billing]
     _oss: OssStore
+    _workflows: dict[str, SimWorkflow]
     _http: aiohttp.ClientSession | None
     _base_url: str
 
@@ -99,22 +103,36 @@ class ApiRoutes:
             return Reply(429, MSG_RATE, headers=retry)
         if not isinstance(body, dict):
             return invalid_reply("body")
-        kind = classify(path, body.get("templateUuid"))
-        if isinstance(kind, Rejection):
-            return Reply(kind.code, kind.msg)
-        params = body.get("generateParams")
-        if not isinstance(params, dict) or not params:
-            return Reply(100050, MSG_INCOMPLETE)
-        rejection = validate_params(kind, params, body["templateUuid"])
-        if rejection is not None:
-            return Reply(rejection.code, rejection.msg)
-        if any(SENSITIVE_WORD in str(params.get(name, "")) for name in ("prompt", "negativePrompt")):
+        workflow: SimWorkflow | None = None
+        if path == ep.COMFY_APP:  # its own checks, in the order the real service makes them
+            rejection = comfy.check_submit(body, self._comfy_templates())
+            if rejection is not None:
+                return Reply(rejection.code, rejection.msg)
+            kind, params = SubmitKind.COMFY, body["generateParams"]
+            workflow = self._workflow(params[comfy.WORKFLOW_KEY])
+            texts = comfy.texts(params)
+        else:
+            classified = classify(path, body.get("templateUuid"))
+            if isinstance(classified, Rejection):
+                return Reply(classified.code, classified.msg)
+            kind, params = classified, body.get("generateParams")
+            if not isinstance(params, dict) or not params:
+                return Reply(100050, MSG_INCOMPLETE)
+            rejection = validate_params(kind, params, body["templateUuid"])
+            if rejection is not None:
+                return Reply(rejection.code, rejection.msg)
+            texts = [str(params.get(name, "")) for name in ("prompt", "negativePrompt")]
+        if any(SENSITIVE_WORD in text for text in texts):
             return Reply(100052, MSG_SENSITIVE)
         if self._book.active_count(access_key) >= self.max_concurrent:
             self.counters.concurrency_violations += 1
             return Reply(100054, MSG_CONCURRENCY)
         points_key = self._points_key(kind, params)
         cost = self.points_per_image[points_key] * int(params.get("imgCount", 1))
+        if workflow is not None:  # priced per output; the outputs follow the node map
+            per_output = workflow.points_per_output
+            outputs = len(comfy.plan(params, workflow, []).outputs)
+            cost = (self.points_per_image[points_key] if per_output is None else per_output) * outputs
         if self.balance(access_key) < cost:
             return Reply(100021, MSG_POINTS)
         if self._outcomes and self._outcomes[0] == "sensitive_prompt":
@@ -124,7 +142,8 @@ class ApiRoutes:
         self._book.hold(access_key, +1)
         try:
             sources: list[SourcePicture] = []
-            for url in source_urls(kind, params):
+            urls = comfy.source_urls(params) if workflow is not None else source_urls(kind, params)
+            for url in urls:
                 fetched = await self._fetch_source(url)
                 if isinstance(fetched, Reply):
                     return fetched
@@ -141,6 +160,9 @@ class ApiRoutes:
             sources=sources,
             outcome=self._outcomes.popleft() if self._outcomes else None,
             base_url=self.base_url,
+            plan=comfy.plan(params, workflow, [(p.width, p.height) for p in sources]) if workflow is not None else None,
+            durations=workflow.durations if workflow is not None else None,
+            billing=self._billings.popleft() if self._billings else None,
         )
         return Reply(0, "", {"generateUuid": task.uuid})
 
@@ -148,6 +170,32 @@ class ApiRoutes:
         if kind.family is ep.Family.KONTEXT:
             return f"kontext-{params.get('model', 'max')}"
         return kind.family.value
+
+    # ------------------------------------------------------------------ ComfyUI workflows
+
+    def register_workflow(
+        self,
+        workflow_uuid: str,
+        *,
+        points_per_output: int | None = None,
+        video: bool = False,
+        video_in_images: bool = False,
+        video_bytes: int = comfy.DEFAULT_VIDEO_BYTES,
+        durations: tuple[float, float, float] | None = None,
+        template_uuid: str = ep.TEMPLATE_COMFY,
+    ) -> None:
+        """How the workflow ``workflow_uuid`` runs from now on: its price per output, a video output (listed under
+        ``videos``, or among the ``images`` with ``video_in_images``) of ``video_bytes``, its timing, its template.
+        Unregistered workflows run too, with the defaults."""
+        self._workflows[workflow_uuid] = SimWorkflow(
+            workflow_uuid, points_per_output, video, video_in_images, video_bytes, durations, template_uuid
+        )
+
+    def _workflow(self, workflow_uuid: str) -> SimWorkflow:
+        return self._workflows.get(workflow_uuid) or SimWorkflow(workflow_uuid)
+
+    def _comfy_templates(self) -> frozenset[str]:
+        return frozenset({ep.TEMPLATE_COMFY, *(w.template_uuid for w in self._workflows.values())})
 
     async def _fetch_source(self, url: str) -> SourcePicture | Reply:
         """Download an input image like the real service: the picture, or the 100030/100031 reply."""
@@ -194,15 +242,44 @@ class ApiRoutes:
             task.terminal_reported = True
         passed = [img for img in task.images if img.audit_status == ep.AuditStatus.PASSED]
         images = passed if task.status == ep.GenerateStatus.SUCCEEDED else []
-        data = {
+        data: dict[str, Any] = {
             "generateUuid": task.uuid,
             "generateStatus": task.status,
             "percentCompleted": task.percent,
             "generateMsg": task.generate_msg,
             "pointsCost": task.points,
             "accountBalance": self.balance(access_key),
-            "images": [{"imageUrl": img.url, "seed": img.seed, "auditStatus": img.audit_status} for img in images],
+            "images": [
+                {"imageUrl": img.url, "seed": img.seed, "auditStatus": img.audit_status}
+                for img in images
+                if not img.video
+            ],
         }
+        if task.kind == SubmitKind.COMFY:  # ComfyUI: outputs name their node; videos have a list of their own
+            data["images"] = [
+                {
+                    "imageUrl": img.url,
+                    "nodeId": img.node_id,
+                    "outputName": img.output_name,
+                    "seed": img.seed,
+                    "auditStatus": img.audit_status,
+                }
+                for img in images
+                if not img.video or img.in_images
+            ]
+            data["videos"] = [
+                {
+                    "videoUrl": img.url,
+                    "coverPath": img.cover_url,
+                    "nodeId": img.node_id,
+                    "outputName": img.output_name,
+                    "auditStatus": img.audit_status,
+                }
+                for img in images
+                if img.video and not img.in_images
+            ]
+        if not task.billing.report:
+            del data["pointsCost"]
         return Reply(0, "", data)
 
     def _upload(self, body: dict[str, Any]) -> Reply:

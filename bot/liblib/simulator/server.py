@@ -16,12 +16,13 @@ from aiohttp import web
 
 from bot.liblib import endpoints as ep
 from bot.liblib.simulator.auth import DEV_ACCESS_KEY, DEV_SECRET_KEY, Authenticator
+from bot.liblib.simulator.comfy import DEFAULT_VIDEO_BYTES, fake_mp4
 from bot.liblib.simulator.faults import FaultQueue, fault_response
 from bot.liblib.simulator.images import render_png
 from bot.liblib.simulator.oss import OssStore
 from bot.liblib.simulator.replies import MSG_AUTH, Reply, dumps, invalid_reply, respond
 from bot.liblib.simulator.routes import ApiRoutes, RateGate
-from bot.liblib.simulator.tasks import SimCounters, SimTask, TaskBook
+from bot.liblib.simulator.tasks import Billing, SimCounters, SimTask, TaskBook
 from bot.settings import SimulatorSettings
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 OUTCOMES = frozenset({"failed", "audit_reject", "timeout", "partial_audit", "sensitive_prompt"})
 
 _FETCH_TIMEOUT = 10.0
-_DEFAULT_POINTS = {"star3": 8, "custom": 8, "kontext-pro": 29, "kontext-max": 58}
+_DEFAULT_POINTS = {"star3": 8, "custom": 8, "kontext-pro": 29, "kontext-max": 58, "comfy": 10}
 
 
 class Simulator(ApiRoutes):
@@ -58,7 +59,9 @@ class Simulator(ApiRoutes):
         self._book = TaskBook(self.counters, initial_balance, durations)
         self._faults = FaultQueue(self.counters)
         self._outcomes: deque[str] = deque()
+        self._billings: deque[Billing] = deque()
         self._oss = OssStore(on_upload=self._count_upload)
+        self._workflows = {}
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         self._stopping = asyncio.Event()
@@ -132,6 +135,15 @@ class Simulator(ApiRoutes):
             raise ValueError("count must be at least 1")
         self._outcomes.extend([outcome] * count)
 
+    def bill_next_tasks(self, cost: int | None = None, *, report: bool = True, count: int = 1) -> None:
+        """Bill the next ``count`` created tasks ``cost`` points whatever their outcome (None: their usual price
+        on success, nothing on failure), and with ``report=False`` leave ``pointsCost`` out of their status."""
+        if cost is not None and cost < 0:
+            raise ValueError("cost must not be negative")
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        self._billings.extend([Billing(cost, report)] * count)
+
     def set_durations(self, queued: float, running: float, auditing: float) -> None:
         """Seconds spent in status 1, 2 and 3+4 by tasks created from now on."""
         if min(queued, running, auditing) < 0:
@@ -153,9 +165,10 @@ class Simulator(ApiRoutes):
         self.counters.reset()
 
     def clear_injections(self) -> None:
-        """Drop pending faults and outcomes."""
+        """Drop pending faults, outcomes and billings."""
         self._faults.clear()
         self._outcomes.clear()
+        self._billings.clear()
 
     # ------------------------------------------------------------------ app and dispatch
 
@@ -163,12 +176,15 @@ class Simulator(ApiRoutes):
         app = web.Application(client_max_size=12 * 1024 * 1024)
         app.on_response_prepare.append(_tag_response)
         app.router.add_get("/images/{name:[0-9a-f]+}.png", self._handle_image)
+        app.router.add_get("/videos/{name:[0-9a-f]+}.mp4", self._handle_video)
         app.router.add_post("/oss", self._oss.handle_post)
         app.router.add_get("/oss/{key:.+}", self._oss.handle_get)
         app.router.add_get("/_sim/counters", self._admin_counters)
         app.router.add_post("/_sim/faults", self._admin_faults)
         app.router.add_post("/_sim/outcomes", self._admin_outcomes)
+        app.router.add_post("/_sim/billing", self._admin_billing)
         app.router.add_post("/_sim/reset", self._admin_reset)
+        app.router.add_post("/_sim/workflows", self._admin_workflows)
         app.router.add_route("*", "/{tail:.*}", self._handle_api)
         return app
 
@@ -264,6 +280,15 @@ class Simulator(ApiRoutes):
             png = png[: len(png) // 2]
         return web.Response(body=png, content_type="image/png")
 
+    async def _handle_video(self, request: web.Request) -> web.Response:
+        """A ComfyUI workflow's video (simulated: an MP4 container of the configured size, not playable)."""
+        entry = self._book.videos.get(request.match_info["name"])
+        if entry is None:
+            raise web.HTTPNotFound()
+        self.counters.image_downloads += 1
+        cover, size = entry
+        return web.Response(body=fake_mp4(cover, size), content_type="video/mp4")
+
     async def _admin_counters(self, request: web.Request) -> web.Response:
         return web.json_response(self.counters.snapshot())
 
@@ -289,8 +314,38 @@ class Simulator(ApiRoutes):
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
         return web.json_response({"ok": True})
 
+    async def _admin_workflows(self, request: web.Request) -> web.Response:
+        """``register_workflow`` over HTTP: ``{"workflow_uuid": ..., "points_per_output": 20, "video": true, ...}``."""
+        try:
+            body = await request.json()
+            durations = body.get("durations")
+            price = body.get("points_per_output")
+            self.register_workflow(
+                str(body["workflow_uuid"]),
+                points_per_output=None if price is None else int(price),
+                video=bool(body.get("video", False)),
+                video_in_images=bool(body.get("video_in_images", False)),
+                video_bytes=int(body.get("video_bytes", DEFAULT_VIDEO_BYTES)),
+                durations=None
+                if durations is None
+                else (float(durations[0]), float(durations[1]), float(durations[2])),
+                template_uuid=str(body.get("template_uuid", ep.TEMPLATE_COMFY)),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            return web.json_response({"ok": False, "error": str(exc)}, status=400)
+        return web.json_response({"ok": True})
+
+    async def _admin_billing(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            cost = None if body.get("cost") is None else int(body["cost"])
+            self.bill_next_tasks(cost, report=bool(body.get("report", True)), count=int(body.get("count", 1)))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return web.json_response({"ok": False, "error": str(exc)}, status=400)
+        return web.json_response({"ok": True})
+
     async def _admin_reset(self, request: web.Request) -> web.Response:
-        """Zero the counters and drop pending faults and outcomes; tasks and limits are untouched."""
+        """Zero the counters and drop pending faults, outcomes and billings; tasks and limits are untouched."""
         self.reset_counters()
         self.clear_injections()
         return web.json_response({"ok": True})

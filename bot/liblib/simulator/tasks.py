@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.liblib import endpoints as ep
+from bot.liblib.simulator.comfy import ComfyPlan
 from bot.liblib.simulator.images import (
     STAR3_SIZES,
     RenderSpec,
@@ -32,6 +33,18 @@ from bot.liblib.simulator.validate import SubmitKind
 log = logging.getLogger(__name__)
 
 Durations = tuple[float, float, float]  # seconds in status 1, in 2, and in 3+4
+
+
+@dataclass(frozen=True, slots=True)
+class Billing:
+    """How one task is billed, instead of the usual (its price on success, nothing on a failure or timeout).
+
+    ``cost``: the points it is charged when it ends, whatever its outcome (None: the usual). ``report``: False
+    leaves ``pointsCost`` out of its status answers (it is charged all the same).
+    """
+
+    cost: int | None = None
+    report: bool = True
 
 
 @dataclass
@@ -73,6 +86,11 @@ class SimImage:
     audit_status: int  # an ep.AuditStatus value; only PASSED images are reported
     width: int
     height: int
+    node_id: str = ""  # ComfyUI: the output node, and its output ("images" or "videos")
+    output_name: str = ""
+    video: bool = False  # a ComfyUI video output (``url`` is the video, ``cover_url`` a frame)
+    cover_url: str = ""
+    in_images: bool = False  # a video listed among the images rather than under ``videos``
 
 
 @dataclass(slots=True)
@@ -85,12 +103,13 @@ class SimTask:
     status: int
     created_at: float  # time.monotonic()
     images: list[SimImage]  # every image planned, blocked ones included
-    points: int  # points charged (0 until it succeeds)
+    points: int  # points charged (0 until it ends; then its price on success, or as ``billing`` says)
     access_key: str
     kind: str = ""  # a SubmitKind value
     points_key: str = ""  # "star3", "custom", "kontext-pro" or "kontext-max"
     cost: int = 0  # points it will be charged on success
     outcome: str | None = None  # an injected outcome, None for success
+    billing: Billing = field(default_factory=Billing)
     durations: Durations = (0.0, 0.0, 0.0)
     percent: float = 0.0
     generate_msg: str = ""
@@ -136,6 +155,12 @@ def output_size(kind: SubmitKind, params: dict[str, Any], sources: list[tuple[in
     return (1024, 1024)
 
 
+def _audit(outcome: str | None, index: int, count: int) -> int:
+    """The audit status of image ``index`` of ``count``: injected outcomes block all, or the last."""
+    blocked = outcome == "audit_reject" or (outcome == "partial_audit" and index == count - 1)
+    return int(ep.AuditStatus.BLOCKED if blocked else ep.AuditStatus.PASSED)
+
+
 class TaskBook:
     """Every task, the per-key active sets and balances, and the image registry."""
 
@@ -145,6 +170,7 @@ class TaskBook:
         self.durations = durations
         self.tasks: dict[str, SimTask] = {}
         self.images: dict[str, RenderSpec] = {}  # file name -> what render_png paints
+        self.videos: dict[str, tuple[str, int]] = {}  # file name -> (its cover image URL, its size in bytes)
         self._active: dict[str, set[str]] = {}
         self._pending: dict[str, int] = {}  # submits past the cap check, still fetching their sources
         self._balances: dict[str, int] = {}
@@ -181,25 +207,14 @@ class TaskBook:
         sources: list[SourcePicture],
         outcome: str | None,
         base_url: str,
+        plan: ComfyPlan | None = None,
+        durations: Durations | None = None,
+        billing: Billing | None = None,
     ) -> SimTask:
-        count = int(params.get("imgCount", 1))
-        width, height = output_size(kind, params, [(s.width, s.height) for s in sources])
-        base_seed = int(params.get("seed", -1)) if kind.family is ep.Family.CUSTOM else -1
-        prompt = str(params["prompt"])
-        # Image-to-image results are painted from the main source (the first fetched).
-        source = sources[0] if kind.img2img and sources else None
-        images: list[SimImage] = []
-        for index in range(count):
-            seed = base_seed + index if base_seed >= 0 else self._rng.randint(0, ep.SEED_MAX)
-            # LiblibAI reports only the images that passed the audit; a partial batch loses its last one, so the
-            # survivors keep their positions (the painted "2/4" stays the second image reported).
-            blocked = outcome == "audit_reject" or (outcome == "partial_audit" and index == count - 1)
-            audit = ep.AuditStatus.BLOCKED if blocked else ep.AuditStatus.PASSED
-            spec = RenderSpec(prompt, seed, index + 1, count, width, height, source)
-            key = f"{prompt}\x00{seed}\x00{index}\x00{count}\x00{width}x{height}\x00{source.digest if source else ''}"
-            name = hashlib.sha256(key.encode()).hexdigest()
-            self.images[name] = spec
-            images.append(SimImage(f"{base_url}/images/{name}.png", seed, int(audit), width, height))
+        if plan is not None:
+            images = self._comfy_images(plan, outcome, base_url)
+        else:
+            images = self._images(kind, params, sources, outcome, base_url)
         task = SimTask(
             uuid=uuid.uuid4().hex,
             path=path,
@@ -213,7 +228,8 @@ class TaskBook:
             points_key=points_key,
             cost=cost,
             outcome=outcome,
-            durations=self.durations,
+            billing=billing or Billing(),
+            durations=durations or self.durations,
         )
         self.tasks[task.uuid] = task
         active = self._active.setdefault(access_key, set())
@@ -225,6 +241,53 @@ class TaskBook:
         self._timers[task.uuid] = asyncio.get_running_loop().call_later(task.end_offset, self.finish, task)
         log.info("task %s created on %s (%s, outcome %s)", task.uuid, path, kind.value, outcome or "success")
         return task
+
+    def _images(
+        self,
+        kind: SubmitKind,
+        params: dict[str, Any],
+        sources: list[SourcePicture],
+        outcome: str | None,
+        base_url: str,
+    ) -> list[SimImage]:
+        count = int(params.get("imgCount", 1))
+        width, height = output_size(kind, params, [(s.width, s.height) for s in sources])
+        base_seed = int(params.get("seed", -1)) if kind.family is ep.Family.CUSTOM else -1
+        prompt = str(params["prompt"])
+        # Image-to-image results are painted from the main source (the first fetched).
+        source = sources[0] if kind.img2img and sources else None
+        images: list[SimImage] = []
+        for index in range(count):
+            seed = base_seed + index if base_seed >= 0 else self._rng.randint(0, ep.SEED_MAX)
+            url = self._register_image(RenderSpec(prompt, seed, index + 1, count, width, height, source), base_url)
+            images.append(SimImage(url, seed, _audit(outcome, index, count), width, height))
+        return images
+
+    def _comfy_images(self, plan: ComfyPlan, outcome: str | None, base_url: str) -> list[SimImage]:
+        """One per planned output of a ComfyUI workflow (videos get a file and a cover frame)."""
+        images: list[SimImage] = []
+        count = len(plan.outputs)
+        for index, output in enumerate(plan.outputs):
+            seed = plan.seed + index if plan.seed >= 0 else self._rng.randint(0, ep.SEED_MAX)
+            spec = RenderSpec(plan.prompt, seed, index + 1, count, plan.width, plan.height)
+            url = self._register_image(spec, base_url)
+            image = SimImage(
+                url, seed, _audit(outcome, index, count), plan.width, plan.height, output.node_id, output.output_name
+            )
+            if output.video:
+                name = hashlib.sha256(f"video\x00{url}".encode()).hexdigest()
+                self.videos[name] = (url, plan.video_bytes)
+                image.video, image.cover_url, image.url = True, url, f"{base_url}/videos/{name}.mp4"
+                image.in_images = plan.video_in_images
+            images.append(image)
+        return images
+
+    def _register_image(self, spec: RenderSpec, base_url: str) -> str:
+        source = spec.source.digest if spec.source else ""
+        key = f"{spec.prompt}\x00{spec.seed}\x00{spec.index}\x00{spec.count}\x00{spec.width}x{spec.height}\x00{source}"
+        name = hashlib.sha256(key.encode()).hexdigest()
+        self.images[name] = spec
+        return f"{base_url}/images/{name}.png"
 
     def refresh(self, task: SimTask) -> None:
         """Bring ``task.status`` and ``task.percent`` up to the current time."""
@@ -245,7 +308,7 @@ class TaskBook:
             task.percent = 1.0
 
     def finish(self, task: SimTask) -> None:
-        """Move a task to its terminal status (idempotent); charge it if it succeeded."""
+        """Move a task to its terminal status (idempotent); charge it (its price if it succeeded, or its billing)."""
         if task.terminal:
             return
         handle = self._timers.pop(task.uuid, None)
@@ -254,14 +317,18 @@ class TaskBook:
         self._active.get(task.access_key, set()).discard(task.uuid)
         # The scheduled moment, not now: a late timer or a status query may get here a little after it.
         task.finished_at = task.created_at + task.end_offset
+        charge = 0
         if task.outcome == "failed":
             task.status, task.generate_msg = int(ep.GenerateStatus.FAILED), "生图失败：模型推理异常"
         elif task.outcome == "timeout":  # the real service gives up at 30 min and releases the points
             task.status, task.generate_msg = int(ep.GenerateStatus.TIMED_OUT), "生图超时"
         else:  # blocked images are still paid for: only the survivors are reported
-            task.status, task.percent, task.points = int(ep.GenerateStatus.SUCCEEDED), 1.0, task.cost
-            self._balances[task.access_key] = self.balance(task.access_key) - task.cost
-            self.counters.points_spent += task.cost
+            task.status, task.percent, charge = int(ep.GenerateStatus.SUCCEEDED), 1.0, task.cost
+        if task.billing.cost is not None:
+            charge = task.billing.cost
+        task.points = charge
+        self._balances[task.access_key] = self.balance(task.access_key) - charge
+        self.counters.points_spent += charge
         log.info("task %s finished with status %d", task.uuid, task.status)
 
     def cancel_timers(self) -> None:

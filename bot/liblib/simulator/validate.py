@@ -47,6 +47,7 @@ class SubmitKind(StrEnum):
     CUSTOM_I2I = "custom-img2img"
     KONTEXT_T2I = "kontext-text2img"
     KONTEXT_I2I = "kontext-img2img"
+    COMFY = "comfy-app"  # a ComfyUI workflow (bot/liblib/simulator/comfy.py validates it)
 
     @property
     def family(self) -> ep.Family:

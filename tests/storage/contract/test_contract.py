@@ -105,6 +105,7 @@ def fully_populated_job() -> Job:
         not_before=datetime(2026, 1, 2, 3, 4, 30, tzinfo=UTC),
         fingerprint="f" * 64,
         parent_message_id=15,
+        cancel_requested_at=datetime(2026, 1, 2, 3, 5, 30, tzinfo=UTC),
     )
 
 
@@ -119,7 +120,14 @@ async def test_every_job_field_round_trips(store: Store) -> None:
     assert loaded == job
     assert loaded is not None
     assert isinstance(loaded.request.source_images, tuple)
-    for name in ("created_at", "state_changed_at", "submitted_at", "finished_at", "interaction_expires_at"):
+    for name in (
+        "created_at",
+        "state_changed_at",
+        "submitted_at",
+        "finished_at",
+        "interaction_expires_at",
+        "cancel_requested_at",
+    ):
         value = getattr(loaded, name)
         assert value.tzinfo is not None
         assert value.utcoffset() == timedelta(0)
@@ -303,6 +311,119 @@ async def test_settlement_is_unchecked_above_the_limit(store: Store) -> None:
     job = await walk(store, job, JobState.DELIVERING)
     await store.transition(job.id, JobState.DELIVERING, JobState.SUCCEEDED, settlement=Settlement(3, 25))
     assert await store.get_usage("user", 1, DAY) == (3, 25)
+
+
+# -- LiblibAI's bill: a terminal move settles at it, exactly once ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("src", "dst"),
+    [
+        (JobState.RUNNING, JobState.FAILED),  # e.g. an audit-blocked batch, billed
+        (JobState.RUNNING, JobState.EXPIRED),  # the bot stopped waiting: the estimate
+        (JobState.DELIVERING, JobState.FAILED),  # billed, then not deliverable
+    ],
+)
+async def test_a_billed_end_is_charged_the_bill_exactly_once(store: Store, src: JobState, dst: JobState) -> None:
+    earlier = await enqueue_ok(store, make_job(debits=(user_debit(2, 10), guild_debit(2, 10))))
+    job = make_job(debits=(user_debit(3, 40, max_images=10), guild_debit(3, 40, max_images=10)))
+    job = await walk(store, await enqueue_ok(store, job), src)
+    assert await store.get_usage("user", 1, DAY) == (5, 50)
+
+    moved = await store.transition(job.id, src, dst, points_cost=25, failure_reason=FailureReason.AUDIT_REJECTED)
+    assert moved is not None and moved.state is dst
+    assert moved.refunded is False and moved.points_cost == 25
+    assert [(d.images, d.points) for d in moved.debits] == [(3, 25), (3, 25)]  # images count as used
+    assert await store.get_usage("user", 1, DAY) == (5, 35)
+    assert await store.get_usage("guild", 100, DAY) == (5, 35)
+    # No second terminal move, so no second settlement (nor a refund).
+    assert await store.transition(job.id, src, dst) is None
+    assert await store.transition(job.id, src, JobState.FAILED, points_cost=0) is None
+    assert await store.get_usage("user", 1, DAY) == (5, 35)
+    assert await store.get_job(job.id) == moved
+    assert earlier.debits[0].points == 10
+
+
+async def test_a_bill_recorded_before_the_end_settles_it_and_a_zero_bill_refunds(store: Store) -> None:
+    billed = await walk(store, await enqueue_ok(store, make_job(debits=(user_debit(1, 8),))), JobState.RUNNING)
+    free = await walk(store, await enqueue_ok(store, make_job(debits=(user_debit(1, 8),))), JobState.RUNNING)
+    assert await store.get_usage("user", 1, DAY) == (2, 16)
+    # LiblibAI's answer is recorded as the job leaves RUNNING; the end settles at it whatever ends it.
+    await store.transition(billed.id, JobState.RUNNING, JobState.DELIVERING, points_cost=12)
+    failed = await store.transition(billed.id, JobState.DELIVERING, JobState.FAILED)
+    assert failed is not None and not failed.refunded and failed.points_cost == 12
+    # LiblibAI billed nothing (pointsCost 0): refunded.
+    refunded = await store.transition(free.id, JobState.RUNNING, JobState.FAILED, points_cost=0)
+    assert refunded is not None and refunded.refunded
+    assert await store.get_usage("user", 1, DAY) == (1, 12)
+
+
+async def test_a_cancel_request_marks_a_running_job_once_and_guards_its_end(store: Store) -> None:
+    queued = await enqueue_ok(store, make_job(debits=(user_debit(1, 8),)))
+    assert await store.request_cancel(queued.id, JobState.RUNNING) is None  # not running: nothing marked
+    job = await walk(store, await enqueue_ok(store, make_job(debits=(user_debit(2, 16),))), JobState.RUNNING)
+    first = await store.request_cancel(job.id, JobState.RUNNING)
+    assert first is not None and first.state is JobState.RUNNING and first.cancel_requested_at is not None
+    again = await store.request_cancel(job.id, (JobState.RUNNING,))
+    assert again is not None and again.cancel_requested_at == first.cancel_requested_at  # the first time stays
+    assert await store.get_usage("user", 1, DAY) == (3, 24)  # nothing refunded yet: the task runs on
+    with pytest.raises(ValueError, match="cancel_requested_at"):
+        await store.update_job(job.id, cancel_requested_at=None)
+    # A cancelled job never reaches DELIVERING; it ends CANCELLED, charged what LiblibAI billed.
+    assert await store.transition(job.id, JobState.RUNNING, JobState.DELIVERING, when_cancel_requested=False) is None
+    other = await walk(store, await enqueue_ok(store, make_job()), JobState.RUNNING)
+    assert await store.transition(other.id, JobState.RUNNING, JobState.CANCELLED, when_cancel_requested=True) is None
+    ended = await store.transition(
+        job.id, JobState.RUNNING, JobState.CANCELLED, when_cancel_requested=True, points_cost=16
+    )
+    assert ended is not None and ended.state is JobState.CANCELLED and not ended.refunded
+    assert await store.get_usage("user", 1, DAY) == (3, 24)
+    assert await store.request_cancel(job.id, JobState.RUNNING) is None
+
+
+async def finish_task(store: Store, job_id: str, cost: int) -> JobState | None:
+    """What a poll does when the task ends (two dispatchers may both do it around a takeover)."""
+    moved = await store.transition(
+        job_id, JobState.RUNNING, JobState.DELIVERING, when_cancel_requested=False, points_cost=cost
+    )
+    if moved is None:
+        moved = await store.transition(
+            job_id, JobState.RUNNING, JobState.CANCELLED, when_cancel_requested=True, points_cost=cost
+        )
+    return moved.state if moved is not None else None
+
+
+async def test_a_cancel_racing_the_task_end_across_stores_settles_once(backend: Backend) -> None:
+    """A member's cancel (one process) against the task's end seen by two dispatchers (old and new, around a
+    takeover): each job is either delivered (the cancel came too late) or cancelled and charged once."""
+    async with AsyncExitStack() as stack:
+        stores = [await stack.enter_async_context(backend.open()) for _ in range(3)]
+        jobs = []
+        for _ in range(8):
+            job = await enqueue_ok(stores[0], make_job(debits=(user_debit(1, 8), guild_debit(1, 8))))
+            jobs.append(await walk(stores[0], job, JobState.RUNNING))
+        outcomes = await asyncio.gather(
+            *(
+                asyncio.gather(
+                    stores[0].request_cancel(job.id, JobState.RUNNING),
+                    finish_task(stores[1], job.id, 6),
+                    finish_task(stores[2], job.id, 6),
+                )
+                for job in jobs
+            )
+        )
+        for job, (request, *ends) in zip(jobs, outcomes, strict=True):
+            stored = await stores[0].get_job(job.id)
+            assert stored is not None and stored.points_cost == 6 and not stored.refunded
+            assert [e for e in ends if e is not None] == [stored.state]  # one end, by one dispatcher
+            if stored.state is JobState.CANCELLED:
+                assert request is not None
+            else:
+                assert stored.state is JobState.DELIVERING and stored.cancel_requested_at is None
+                await stores[1].transition(job.id, JobState.DELIVERING, JobState.SUCCEEDED, settlement=Settlement(1, 6))
+        # Every job was billed 6 and settled at 6, once: cancelled or delivered alike.
+        assert await stores[2].get_usage("user", 1, DAY) == (8, 48)
+        assert await stores[2].get_usage("guild", 100, DAY) == (8, 48)
 
 
 # -- atomic enqueue ---------------------------------------------------------------------------------
