@@ -28,7 +28,7 @@ from bot.discord_app.ui.views import register_handler, result_view
 from bot.generation.builder import RequestBuilder
 from bot.generation.families import make_submit_builder
 from bot.generation.preferences import PreferenceService
-from bot.generation.styles import StyleCatalog
+from bot.generation.styles import StyleCatalog, bot_wide_styles
 from bot.i18n import LocaleResolver
 from bot.jobs import JobRunner, JobService
 from bot.jobs.admission import Admission
@@ -351,6 +351,16 @@ async def open_runtime(
                 await health.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await balance_watch
+
+
+def check_settings(settings: Settings) -> None:
+    """What the settings' own validation cannot see (it needs the configured modes): the bot-wide ``[[styles]]``,
+    checked like ``/style add``. SettingsError names the style at fault; ``run`` and ``check`` call this with the
+    settings' other checks, and ``open_runtime`` refuses the same."""
+    try:
+        bot_wide_styles(settings.styles, RequestBuilder(settings.models))
+    except ValueError as exc:
+        raise SettingsError(f"invalid settings: {exc}") from None
 
 
 def style_catalog(store: Store, builder: RequestBuilder, settings: Settings) -> StyleCatalog:

@@ -24,7 +24,7 @@ import discord
 import bot.ops.problems as problems
 from bot import liblib
 from bot.billing import BalanceBook
-from bot.composition import uses_other_service, with_dev_keys
+from bot.composition import check_settings, uses_other_service, with_dev_keys
 from bot.config_sources import Provenance
 from bot.liblib import Family, LiblibClient
 from bot.log import setup_logging
@@ -307,6 +307,7 @@ def main(config: str | None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         settings, sources = load_settings_with_sources(config)
+        check_settings(settings)
     except SettingsError as exc:
         print(f"FAIL  settings: {exc}", file=out)
         return 2
