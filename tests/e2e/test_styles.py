@@ -170,6 +170,18 @@ async def test_invalid_styles_are_refused_and_nothing_is_stored(senv: Env) -> No
     assert await senv.runtime.store.list_styles(fake.guild_id) == []
 
 
+async def test_a_style_with_a_banned_word_is_refused(senv: Env) -> None:
+    """Its text would go into every member's prompt and strike them: refused before anything is stored."""
+    fake = senv.fake
+    await admin(fake, "settings", "words", {"action": "add", "words": "gore"})
+    banned = "That style's text contains a word banned on this server. Nothing was saved."
+    assert await style(fake, "add", {"name": "grim", "prefix": "a GORE scene of"}) == banned
+    assert (await style(fake, "add", {"name": "grim", "prefix": "x"})).startswith("✅ Style `grim` added.")
+    assert await style(fake, "edit", {"name": "grim", "negative": "no", "suffix": "lots of gore"}) == banned
+    assert [s.prefix for s in await senv.runtime.store.list_styles(fake.guild_id)] == ["x"]
+    assert (await senv.runtime.store.list_audit(fake.guild_id))[0].action == "add style grim"  # the newest
+
+
 async def test_a_bot_wide_style_and_a_server_style_of_the_same_name(senv: Env) -> None:
     _, task = await imagine(senv, {"prompt": "a harbour", "style": "wide"})
     assert task.params["prompt"] == "a harbour cinemascope"
