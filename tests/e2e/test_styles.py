@@ -214,6 +214,19 @@ async def test_style_autocomplete_offers_the_servers_and_the_bot_wide_styles(sen
         ("noir — Black and white", "noir"),
         ("wide — Cinemascope", "wide"),
     ]
+    for command, sub, options, focused, expected in (
+        ("style", "add", {"name": "x", "mode": "kont"}, "mode", ["kontext-pro", "kontext-max"]),
+        ("style", "edit", {"name": "kont", "mode": "kont"}, "mode", ["kontext-pro", "kontext-max"]),
+        ("style", "edit", {"name": ""}, "name", ["noir"]),  # the server's own: a bot-wide one is not its to edit
+        ("style", "remove", {"name": "n"}, "name", ["noir"]),
+        ("prefer", "set", {"style": "cinema"}, "style", ["wide"]),  # by its description
+        ("prefer", "set", {"mode": "anime"}, "mode", ["anime-xl"]),
+    ):
+        inter = await fake.autocomplete(command, options, focused=focused, subcommand=sub)
+        await fake.wait_for_ack(inter)
+        answer = fake.interaction_response(inter)
+        assert answer is not None
+        assert [c["value"] for c in answer["data"]["choices"]] == expected, (command, sub, focused)
 
 
 async def test_a_reply_mention_restyle_takes_a_style_flag(senv: Env) -> None:
