@@ -83,7 +83,7 @@ def new_job_id() -> str:
 class GenerationRequest:
     """What a member asked for, after validation; enough to rebuild the LiblibAI submit."""
 
-    mode: str  # "star3", "kontext", a configured custom model name, or "comfy:<workflow name>"
+    mode: str  # "star3", "kontext", a newer family's ("seedream", "img1", ...), a custom model's name, "comfy:<name>"
     prompt: str
     negative_prompt: str | None = None
     aspect_ratio: str | None = None
@@ -102,7 +102,10 @@ class GenerationRequest:
     width: int | None = None
     height: int | None = None
     hires: bool = False  # upscale: render through the mode's high-resolution option
+    variation: str | None = None  # a Vary: "subtle" | "strong", mapped per family (bot.generation.variation)
     simulated: bool = False
+    enhance: bool = False  # let LiblibAI rewrite the prompt first (Seedream promptMagic, libDream usePreLlm)
+    quality: str | None = None  # Smart IMG1: "turbo" | "normal" | "masterpiece" (None: normal)
     # Custom models: the LoRAs (model id, weight) to use instead of the model's configured ones (a style's preset).
     loras: tuple[tuple[str, float], ...] | None = None
 

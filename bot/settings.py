@@ -71,8 +71,21 @@ class DiscordSettings(_Section):
         return self
 
 
-# Documented defaults of [liblib.prices] (points per image; Kontext from the API docs, the others measured).
-DEFAULT_PRICES: dict[str, int] = {"star3": 8, "custom": 8, "kontext-pro": 29, "kontext-max": 58}
+# Defaults of [liblib.prices], points per image: Kontext from the API docs, Star-3 and custom measured; the newer
+# families' are estimates (the docs give no price; set them from LiblibAI's price list). Smart IMG1 is priced by
+# quality, for generate and inpaint alike.
+DEFAULT_PRICES: dict[str, int] = {
+    "star3": 8,
+    "custom": 8,
+    "kontext-pro": 29,
+    "kontext-max": 58,
+    "seedream": 20,
+    "seedream-4.5": 25,
+    "libdream": 20,
+    "img1-turbo": 10,
+    "img1-normal": 30,
+    "img1-masterpiece": 60,
+}
 
 
 def _unlimited(value: Any) -> Any:
@@ -147,9 +160,26 @@ class LiblibSettings(_Section):
 
 
 MODE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
-# Mode names of the built-in families, and "comfy" (the family of every ComfyUI workflow): no configured model
-# or workflow may take one.
-BUILTIN_MODE_NAMES = frozenset({"star3", "kontext", "kontext-pro", "kontext-max", "custom", "comfy"})
+# Mode names of the built-in families, "custom" and "comfy" (the families of configured models and workflows),
+# and Smart IMG1's price names: no configured model or workflow may take one.
+BUILTIN_MODE_NAMES = frozenset(
+    {
+        "star3",
+        "kontext",
+        "kontext-pro",
+        "kontext-max",
+        "seedream",
+        "seedream-4.5",
+        "libdream",
+        "img1",
+        "img1-inpaint",
+        "img1-turbo",
+        "img1-normal",
+        "img1-masterpiece",
+        "custom",
+        "comfy",
+    }
+)
 
 
 class LoraPreset(_Section):
@@ -343,7 +373,9 @@ class ActionsSettings(_Section):
     # Re-post the stored result of an identical seeded request made in the same server within this
     # many seconds instead of paying for it again; 0 disables. `/imagine fresh:true` always renders.
     dedupe_window_seconds: float = Field(86400.0, ge=0)
-    vary_strength: float = Field(0.45, gt=0, le=1)  # img2img denoising for Vary (custom models)
+    # img2img denoising of Vary (Subtle) and Vary (Strong) on custom models (bot/generation/variation.py)
+    vary_strength: float = Field(0.35, gt=0, le=1)
+    vary_strong_strength: float = Field(0.75, gt=0, le=1)
     upscale_strength: float = Field(0.3, gt=0, le=1)  # img2img denoising for Upscale of img2img results
 
 
@@ -536,9 +568,10 @@ class Settings(BaseSettings):
     @classmethod
     def _unique_model_names(cls, value: ModelsSettings) -> ModelsSettings:
         names = [m.name for m in value.custom]
-        reserved = {"star3", "kontext", "kontext-pro", "kontext-max"}
-        if len(names) != len(set(names)) or reserved & set(names):
-            raise ValueError("custom model names must be unique and not star3/kontext*")
+        if len(names) != len(set(names)) or BUILTIN_MODE_NAMES & set(names):
+            raise ValueError(
+                "custom model names must be unique and not a built-in mode's: " + ", ".join(sorted(BUILTIN_MODE_NAMES))
+            )
         return value
 
     @model_validator(mode="after")

@@ -19,6 +19,7 @@ from bot.discord_app.requester import NotAdminError, require_admin, role_ids
 from bot.discord_app.ui.quota_text import audit_text, overrides_text, policy_text, prompt_log_text, usage_text
 from bot.errors import BotError
 from bot.i18n import N_, LocaleResolver, Text, t
+from bot.liblib.endpoints import MAX_IMAGES_ANY_FAMILY
 from bot.quotas import GuildAdminService, ScopeConfig
 from bot.quotas.policy import SERVER, channel_scope, member_scope, role_scope
 
@@ -331,7 +332,7 @@ class AdminCog(commands.Cog):
 
     @settings.command(name="caps", description="Per-request caps: image count, steps, output size")
     @app_commands.describe(
-        max_count="Images per request (1-4)",
+        max_count="Images per request (1-15; each mode's own limit applies too)",
         max_steps="Sampling steps",
         max_side="Longest output side in pixels",
         channel="Only in this channel",
@@ -340,7 +341,7 @@ class AdminCog(commands.Cog):
     async def settings_caps(
         self,
         interaction: discord.Interaction,
-        max_count: app_commands.Range[int, 1, 4] | None = None,
+        max_count: app_commands.Range[int, 1, MAX_IMAGES_ANY_FAMILY] | None = None,
         max_steps: app_commands.Range[int, 1, 60] | None = None,
         max_side: app_commands.Range[int, 256, 8192] | None = None,
         channel: discord.TextChannel | None = None,

@@ -1,4 +1,5 @@
-"""Result buttons: Reroll, Vary, Upscale, Remix (a modal to edit the prompt), Delete, and Cancel.
+"""Result buttons: Reroll, Vary (Subtle), Vary (Strong), Upscale, Remix (a modal to edit the prompt), Delete,
+and Cancel.
 
 Every click is checked against the owner in the button's custom id before anything else (no I/O), so a
 stranger's click is refused privately and costs nothing. New jobs start through
@@ -24,6 +25,7 @@ from bot.discord_app.ui.views import Click
 from bot.errors import BotError, InvalidRequestError, NotJobOwnerError
 from bot.generation.actions import (
     JOB_KIND,
+    VARIATIONS,
     Action,
     may_act,
     reroll_request,
@@ -54,7 +56,7 @@ class NoResultError(BotError):
 
 
 class RemixModal(discord.ui.Modal):
-    """Edit the prompt, then reroll or vary one image."""
+    """Edit the prompt, then reroll or vary one image (subtly or strongly)."""
 
     def __init__(self, cog: ButtonsCog, job: Job, locale: str) -> None:
         super().__init__(title=t("Remix", locale), custom_id=f"lb-remix:{job.id}", timeout=900)
@@ -70,12 +72,16 @@ class RemixModal(discord.ui.Modal):
         self.add_item(discord.ui.Label(text=t("Prompt", locale), component=self.prompt))
         options = [discord.SelectOption(label=t("Reroll (new seed)", locale), value="reroll", default=True)]
         count = result_image_count(job) if supports_vary(job.request) else 0
+        varies = [
+            (Action.VARY, N_("Vary image {number} (subtle)"), N_("Vary the image (subtle)")),
+            (Action.VARY_STRONG, N_("Vary image {number} (strong)"), N_("Vary the image (strong)")),
+        ]
         options += [
             discord.SelectOption(
-                label=t("Vary image {number}", locale, number=n + 1) if count > 1 else t("Vary the image", locale),
-                value=f"vary:{n}",
+                label=t(numbered, locale, number=n + 1) if count > 1 else t(single, locale), value=f"{action}:{n}"
             )
             for n in range(min(count, 5))
+            for action, numbered, single in varies
         ]
         self.choice: discord.ui.Select[RemixModal] = discord.ui.Select(
             custom_id="action", options=options, min_values=1, max_values=1
@@ -191,7 +197,7 @@ class ButtonsCog(commands.Cog):
         request = self._request_for(parent, action, index)
         if prompt is not None:
             request = request.with_(prompt=prompt)
-        from_result = action is Action.VARY or (action is Action.UPSCALE and parent.request.is_img2img)
+        from_result = action in VARIATIONS or (action is Action.UPSCALE and parent.request.is_img2img)
 
         async def posted() -> tuple[bytes, str]:  # once LiblibAI's result URL has expired
             return await posted_result_image(interaction, parent, index)
@@ -222,10 +228,10 @@ class ButtonsCog(commands.Cog):
         if action is Action.REROLL:
             return reroll_request(parent)
         source = result_image(parent, index).url
-        if action is Action.VARY:
+        if action in VARIATIONS:
             if not supports_vary(parent.request):
                 raise InvalidRequestError("vary", N_("this result cannot be varied with its mode."))
-            return vary_request(parent, source, strength=settings.vary_strength)
+            return vary_request(parent, source, VARIATIONS[action])
         if not supports_upscale(parent.request):
             raise InvalidRequestError("upscale", N_("this result cannot be rendered larger with its mode."))
         return upscale_request(parent, index, source, strength=settings.upscale_strength)
@@ -236,5 +242,12 @@ class ButtonsCog(commands.Cog):
         parent = await self._parent(interaction, job_id)
         request = parent.request
         mode = self.builder.resolve_mode(mode_name(request))  # "kontext" without a model: the configured default
-        checked = self.builder.build(prompt, mode=mode)  # same prompt rules as /imagine (no I/O)
+        images = len(request.source_images)  # the parent's images are checked again with the new prompt
+        checked = self.builder.build(  # same prompt rules as /imagine (no I/O)
+            prompt,
+            mode=mode,
+            has_image=images > 0,
+            reference_count=max(0, images - 1),
+            has_mask=request.mask_image is not None,
+        )
         await self._new_job(interaction, action, job_id, index, prompt=checked.prompt)

@@ -23,7 +23,7 @@ from bot.generation.restyle import SourcePublisher
 from bot.generation.styles import StyleCatalog, styled_prompt, with_style_loras
 from bot.i18n import LocaleResolver, t
 from bot.jobs.admission import Admission
-from bot.liblib.endpoints import SEED_MAX
+from bot.liblib.endpoints import IMG1_QUALITIES, MAX_IMAGES_ANY_FAMILY, SEED_MAX
 from bot.media.sources import SourceImageFetcher
 from bot.media.transport import ImageTransport
 from bot.models import GenerationRequest, new_job_id
@@ -66,19 +66,27 @@ class GenerateCog(commands.Cog):
     @app_commands.command(name="imagine", description="Generate images from a prompt")
     @app_commands.describe(
         prompt="What to draw (English for Star-3 and custom models)",
-        mode="Model: star3, kontext-pro, kontext-max or a configured custom model",
+        mode="Model: star3, kontext-pro, kontext-max, seedream, seedream-4.5, libdream, img1 or a custom model",
         negative="What to avoid (custom models)",
         aspect="Aspect ratio",
-        count="How many images (1-4)",
-        seed="Seed for reproducible results (custom models)",
+        count="How many images (1-4; Seedream up to 15)",
+        seed="Seed for reproducible results (custom models, libDream)",
         steps="Sampling steps (Star-3 and custom models)",
-        image="An image to start from (image-to-image)",
+        image="An image to start from, or the first reference image",
+        image2="Another reference image (Kontext max, Seedream, IMG1)",
+        image3="Another reference image (Kontext max, Seedream, IMG1)",
+        image4="Another reference image (Kontext max, Seedream, IMG1)",
+        enhance="Let LiblibAI improve the prompt first (Seedream, libDream)",
+        quality="Smart IMG1 quality: turbo, normal or masterpiece",
         control_image="A structure reference (line, depth, pose, ...)",
         control_type="How the control image guides the result",
         fresh="Render again even if the same seeded request was rendered recently (re-posted otherwise)",
         style="A style preset of this server (see /style list)",
     )
-    @app_commands.choices(aspect=[app_commands.Choice(name=r, value=r) for r in ASPECT_RATIOS])
+    @app_commands.choices(
+        aspect=[app_commands.Choice(name=r, value=r) for r in ASPECT_RATIOS],
+        quality=[app_commands.Choice(name=q, value=q) for q in IMG1_QUALITIES],
+    )
     async def imagine(
         self,
         interaction: discord.Interaction,
@@ -86,10 +94,15 @@ class GenerateCog(commands.Cog):
         mode: str | None = None,
         negative: app_commands.Range[str, 1, 2000] | None = None,
         aspect: str | None = None,
-        count: app_commands.Range[int, 1, 4] | None = None,
+        count: app_commands.Range[int, 1, MAX_IMAGES_ANY_FAMILY] | None = None,
         seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
         steps: app_commands.Range[int, 1, 60] | None = None,
         image: discord.Attachment | None = None,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
+        image4: discord.Attachment | None = None,
+        enhance: bool = False,
+        quality: str | None = None,
         control_image: discord.Attachment | None = None,
         control_type: str | None = None,
         fresh: bool = False,
@@ -100,12 +113,17 @@ class GenerateCog(commands.Cog):
             interaction, flags, mode=mode, aspect=aspect, count=count, negative=negative, style=style
         )
         in_style = resolution.style.value
+        attached = [
+            (a, field)
+            for a, field in ((image, "image"), (image2, "image2"), (image3, "image3"), (image4, "image4"))
+            if a
+        ]
 
         def in_mode(name: str | None) -> GenerationRequest:  # the member's request in a mode (no I/O)
             info = self.builder.mode_info(self.builder.resolve_mode(name))
             fitted = resolution.fitted(
                 takes_negative=info.supports_negative,
-                takes_strength=info.supports_strength and image is not None,
+                takes_strength=info.supports_strength and bool(attached),
                 takes_aspect=info.supports_aspect,
                 max_count=info.max_count,
             )
@@ -117,32 +135,36 @@ class GenerateCog(commands.Cog):
                 count=fitted.count.value,
                 seed=seed if seed is not None else flags.seed,
                 steps=steps if steps is not None else flags.steps,
-                has_image=image is not None,
+                has_image=bool(attached),
+                reference_count=max(0, len(attached) - 1),
                 control_type=control_type,
                 has_control_image=control_image is not None,
                 strength=fitted.strength.value,
+                enhance=enhance,
+                quality=quality,
             )
             return with_style_loras(request, in_style, self.builder)
 
         request = in_mode(resolution.mode.value)
-        source = checked_ref(image, "image")
+        sources = [checked_ref(a, field) for a, field in attached]
+        images = [ref for ref in sources if ref is not None]
         control = checked_ref(control_image, "control_image")
         response = await interaction.response.defer(thinking=True)
         await self.acks.wait_turn()  # the duplicate check and uploads can wait for a burst's acks too
-        if not fresh and source is None and control is None and await self.repost_duplicate(interaction, request):
+        if not fresh and not images and control is None and await self.repost_duplicate(interaction, request):
             return
         job_id = new_job_id()
         publisher = SourcePublisher(self.sources, self.transport)
 
         async def prepare(request: GenerationRequest) -> GenerationRequest:
-            return await publisher.prepare_imagine(request, source, control, job_id=job_id)
+            return await publisher.prepare_imagine(request, images, control, job_id=job_id)
 
         await self.starter.start_interaction(
             interaction,
             request,
             job_id=job_id,
             response_message_id=response.message_id if response else None,
-            prepare=prepare if source is not None or control is not None else None,  # admitted before fetching
+            prepare=prepare if images or control is not None else None,  # admitted before fetching
             in_mode=in_mode,  # a cheaper mode, when a points budget refuses this one
         )
 

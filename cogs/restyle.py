@@ -73,12 +73,12 @@ class RestyleCog(commands.Cog):
     @app_commands.describe(
         image="The image to restyle (PNG, JPEG, WebP or GIF, up to 10 MB)",
         prompt="What to change, e.g. 'make it cyberpunk, keep the pose'",
-        mode="Model: kontext-pro (default), kontext-max, star3 or a configured custom model",
+        mode="Model: kontext-pro (default), kontext-max, star3, seedream, img1, img1-inpaint or a custom model",
         strength="How far to move from the image, 0-1 (custom models only)",
-        mask="Inpainting mask: white where to repaint, same size as the image (custom models)",
-        reference="An extra reference image (Kontext max)",
-        reference2="Another reference image (Kontext max)",
-        reference3="Another reference image (Kontext max)",
+        mask="Inpainting mask: white where to repaint, same size as the image (custom models, img1-inpaint)",
+        reference="An extra reference image (Kontext max, Seedream, IMG1)",
+        reference2="Another reference image (Kontext max, Seedream, IMG1)",
+        reference3="Another reference image (Kontext max, Seedream, IMG1)",
     )
     async def restyle(
         self,

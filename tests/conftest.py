@@ -7,9 +7,17 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 # PostgreSQL fixtures for every test directory (skipped with a reason when no database is reachable).
 from tests.pg import _pg_run_schema_url, pg_schema_url, pg_store_url, pg_url  # noqa: F401
+
+
+# Property tests are reproducible by default (the same examples every run: a red CI is never luck); explore new
+# examples with HYPOTHESIS_PROFILE=explore, and add what it finds as an @example.
+settings.register_profile("repeatable", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(autouse=True)

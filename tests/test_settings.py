@@ -45,6 +45,8 @@ def test_precedence_env_over_secret_env_over_file(tmp_path: Path, monkeypatch: p
         ("[liblib]\nsubmit_per_second = 0\n", "submit_per_second"),
         ("[nope]\nx = 1\n", "nope"),
         ('[[models.custom]]\nname = "star3"\ncheckpoint_id = "x"\n', "unique"),
+        ('[[models.custom]]\nname = "seedream"\ncheckpoint_id = "x"\n', "built-in mode"),
+        ('[[models.custom]]\nname = "img1-inpaint"\ncheckpoint_id = "x"\n', "built-in mode"),
     ],
 )
 def test_bad_settings_name_the_problem(tmp_path: Path, text: str, fragment: str) -> None:

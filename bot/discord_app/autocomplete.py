@@ -15,14 +15,15 @@ def _choice_name(mode: ModeInfo) -> str:
 
 
 def mode_choices(builder: RequestBuilder, current: str, *, with_image: bool = False) -> list[app_commands.Choice[str]]:
-    """Configured modes whose name, label or description contains what was typed (``with_image``: only modes
-    that take a source image, for restyling)."""
+    """Modes whose name, label or description contains what was typed: /imagine's (every mode but the
+    inpaint-only ones, which need a mask), or with ``with_image`` /restyle's (the modes that take a source image,
+    inpaint-only ones included: /restyle takes a mask)."""
     needle = current.lower()
+    modes = builder.restyle_modes() if with_image else builder.imagine_modes()
     return [
         app_commands.Choice(name=_choice_name(m)[:100], value=m.name)
-        for m in builder.modes()
-        if (needle in m.name or needle in m.label.lower() or needle in m.description.lower())
-        and (m.takes_image or not with_image)
+        for m in modes
+        if needle in m.name or needle in m.label.lower() or needle in m.description.lower()
     ][:25]
 
 

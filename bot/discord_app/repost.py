@@ -16,11 +16,17 @@ import logging
 import discord
 
 from bot.discord_app.requester import requester_from_interaction
-from bot.discord_app.ui.embeds import result_embed, withheld_note
+from bot.discord_app.ui.embeds import more_images_text, result_embed, withheld_note
 from bot.discord_app.ui.views import result_view
 from bot.jobs.admission import Admission
 from bot.media.codec import ImageFile, normalize_for_discord
-from bot.media.results import ResultUnavailableError, fetch_result_files, per_file_limit
+from bot.media.results import (
+    MAX_FILES_PER_MESSAGE,
+    ResultUnavailableError,
+    fetch_result_files,
+    message_batches,
+    per_file_limit,
+)
 from bot.media.transport import ImageTransport
 from bot.models import GenerationRequest, Job, JobResult, ResultImage
 
@@ -120,9 +126,20 @@ async def repost_result(
             points_cost=job.points_cost or 0,
         )
     elapsed = ((job.finished_at or job.created_at) - job.created_at).total_seconds()
+    first, *more = message_batches(files)  # Discord shows 10 files a message: the rest follow it
     await interaction.edit_original_response(
         content=None,
         embed=result_embed(job, shown, elapsed=elapsed, note=note, locale=locale),
-        attachments=[discord.File(io.BytesIO(f.data), filename=f.filename) for f in files],
+        attachments=_discord_files(first),
         view=result_view(job, owner_id=interaction.user.id, locale=locale),
     )
+    for number, batch in enumerate(more, start=2):
+        start = (number - 1) * MAX_FILES_PER_MESSAGE + 1
+        text = more_images_text(job, start, start + len(batch) - 1, len(files), locale)
+        await interaction.followup.send(
+            text, files=_discord_files(batch), allowed_mentions=discord.AllowedMentions.none()
+        )
+
+
+def _discord_files(files: list[ImageFile]) -> list[discord.File]:
+    return [discord.File(io.BytesIO(f.data), filename=f.filename) for f in files]

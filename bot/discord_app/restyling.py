@@ -203,7 +203,7 @@ class RestyleModal(discord.ui.Modal):
         self.parent_job_id = parent_job_id
         builder = restyler.builder
         default = builder.resolve_mode(restyler.default_mode)
-        modes = [m for m in builder.modes() if m.takes_image]  # a workflow without an image input cannot restyle
+        modes = builder.restyle_modes(with_mask=False)  # the form takes no mask
         self.instruction: discord.ui.TextInput[RestyleModal] = discord.ui.TextInput(
             label=t("Instruction", locale),
             style=discord.TextStyle.paragraph,

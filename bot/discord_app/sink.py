@@ -31,6 +31,7 @@ from bot.discord_app.ui import embeds
 from bot.i18n import N_
 from bot.jobs.sink import DeliveryError, Presentation, PresentationLookup, Progress, ResultSink, Stage
 from bot.media.codec import ImageFile
+from bot.media.results import MAX_FILES_PER_MESSAGE, message_batches
 from bot.media.videos import is_video_file
 from bot.models import Job, JobResult, ResultImage, utcnow
 
@@ -81,6 +82,7 @@ class DiscordResultSink(ResultSink):
         self._swept = time.monotonic()
         self._view_factory = view_factory
         self._presentation = presentation
+        self._more_posted: dict[str, set[int]] = {}  # job id -> its further messages posted (numbers from 2)
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -191,13 +193,13 @@ class DiscordResultSink(ResultSink):
         embed = embeds.result_embed(job, shown, elapsed=elapsed, note=note, attached_videos=attached_videos)
         view = self._view_factory(job) if self._view_factory else None
         self._last_edit.pop(job.id, None)
+        first, *more = message_batches(images)  # Discord shows 10 files a message: the rest follow it
         if self.token_alive(job):
             try:
                 # view=None also removes the progress message's Cancel button
                 message = await self._webhook(job).edit_message(
-                    ORIGINAL, content="", embed=embed, attachments=_files(images), view=view
+                    ORIGINAL, content="", embed=embed, attachments=_files(first), view=view
                 )
-                return message.id
             except discord.HTTPException as exc:
                 if exc.status == 413:
                     raise DeliveryError(N_("The images are too large for this channel."), permanent=True) from exc
@@ -207,13 +209,52 @@ class DiscordResultSink(ResultSink):
                 log.info("job %s: interaction delivery failed (%s); using the channel", job.id, exc.status)
             except (discord.RateLimited, aiohttp.ClientError, OSError) as exc:
                 raise _try_later(exc) from exc
-        message_id = await self._send_to_channel(job, embed=embed, files=images, view=view, nonce_tag="r")
+            else:
+                await self._post_more(job, more, total=len(images), result_id=message.id)
+                return message.id
+        message_id = await self._send_to_channel(job, embed=embed, files=first, view=view, nonce_tag="r")
+        await self._post_more(job, more, total=len(images), result_id=message_id)
         await self._drop_progress_message(job)
         return message_id
+
+    async def _post_more(self, job: Job, batches: list[list[ImageFile]], *, total: int, result_id: int) -> None:
+        """A result's further images, 10 to a message, after its first message (``result_id``): through the
+        interaction while its token lives, else in the channel as replies to the result. A batch posted before a
+        failed attempt is not posted again when the Deliverer retries."""
+        posted = self._more_posted.setdefault(job.id, set())
+        for number, batch in enumerate(batches, start=2):
+            if number in posted:
+                continue
+            start = (number - 1) * MAX_FILES_PER_MESSAGE + 1
+            text = embeds.more_images_text(job, start, start + len(batch) - 1, total)
+            if not await self._follow_up(job, text, batch):
+                await self._send_more_to_channel(job, text, batch, nonce_tag=f"r{number}", reference_id=result_id)
+            posted.add(number)
+        self._more_posted.pop(job.id, None)
+
+    async def _follow_up(self, job: Job, text: str, files: list[ImageFile]) -> bool:
+        """Post through the interaction; False when its token is gone or refused (the channel then takes it)."""
+        if not self.token_alive(job):
+            return False
+        try:
+            await self._webhook(job).send(
+                content=text, files=_files(files), wait=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+        except discord.HTTPException as exc:
+            if exc.status == 413:
+                raise DeliveryError(N_("The images are too large for this channel."), permanent=True) from exc
+            if is_transient(exc):
+                raise _try_later(exc) from exc
+            log.info("job %s: interaction follow-up failed (%s); using the channel", job.id, exc.status)
+            return False
+        except (discord.RateLimited, aiohttp.ClientError, OSError) as exc:
+            raise _try_later(exc) from exc
+        return True
 
     async def notify_failure(self, job: Job) -> None:
         embed = embeds.failure_embed(job)
         self._last_edit.pop(job.id, None)
+        self._more_posted.pop(job.id, None)
         if self.token_alive(job):
             try:
                 await self._webhook(job).edit_message(ORIGINAL, content="", embed=embed, view=None)
@@ -241,13 +282,6 @@ class DiscordResultSink(ResultSink):
     async def _send_to_channel(
         self, job: Job, *, embed: discord.Embed, files: list[ImageFile], view: discord.ui.View | None, nonce_tag: str
     ) -> int:
-        channel = await self._channel(job)
-        reference_id = job.reply_to_message_id or job.progress_message_id
-        reference = (
-            discord.MessageReference(message_id=reference_id, channel_id=job.channel_id, fail_if_not_exists=False)
-            if reference_id
-            else None
-        )
         kwargs: dict[str, Any] = {
             "content": f"<@{job.user_id}>",
             "embed": embed,
@@ -257,8 +291,26 @@ class DiscordResultSink(ResultSink):
             "nonce": f"{nonce_tag}{job.id}",
             **_view_kw(view),
         }
-        if reference is not None:
-            kwargs["reference"] = reference
+        return await self._channel_send(job, kwargs, job.reply_to_message_id or job.progress_message_id, bool(files))
+
+    async def _send_more_to_channel(
+        self, job: Job, text: str, files: list[ImageFile], *, nonce_tag: str, reference_id: int
+    ) -> int:
+        """A result's further images, in a reply to its first message that pings nobody."""
+        kwargs: dict[str, Any] = {
+            "content": text,
+            "files": _files(files),
+            "allowed_mentions": discord.AllowedMentions.none(),
+            "nonce": f"{nonce_tag}{job.id}",
+        }
+        return await self._channel_send(job, kwargs, reference_id, bool(files))
+
+    async def _channel_send(self, job: Job, kwargs: dict[str, Any], reference_id: int | None, files: bool) -> int:
+        channel = await self._channel(job)
+        if reference_id:
+            kwargs["reference"] = discord.MessageReference(
+                message_id=reference_id, channel_id=job.channel_id, fail_if_not_exists=False
+            )
         try:
             message = await channel.send(**kwargs)
         except discord.Forbidden as exc:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.errors import InvalidRequestError
 from bot.generation.comfy import comfy_mode
 from bot.generation.families import kontext_mode
 from bot.generation.prompt_text import clean_prompt
 from bot.i18n import N_
+from bot.liblib import endpoints as ep
 from bot.liblib.endpoints import (
     KONTEXT_ASPECT_RATIOS,
     MAX_IMAGE_COUNT,
@@ -37,8 +38,8 @@ class ModeInfo:
     supports_seed: bool
     supports_control: bool
     english_only: bool
-    max_references: int
-    supports_strength: bool = False  # img2img denoising strength and inpaint masks (custom models)
+    max_references: int  # input images in all
+    supports_strength: bool = False  # img2img denoising strength (custom models)
     description: str = ""  # shown by /models and the mode autocomplete
     takes_image: bool = True  # a source image (image-to-image, restyle)
     needs_image: bool = False  # refused without one
@@ -46,6 +47,77 @@ class ModeInfo:
     workflow: bool = False  # an owner-registered ComfyUI workflow
     video: bool = False  # makes a video rather than pictures
     supports_aspect: bool = True
+    supports_mask: bool = False  # inpainting with a mask over the source image
+    needs_mask: bool = False  # an inpaint-only mode: a source image and a mask are required
+    supports_enhance: bool = False  # LiblibAI may rewrite the prompt first (the "enhance" option)
+    qualities: tuple[str, ...] = ()  # the "quality" option's values (Smart IMG1)
+    max_total_images: int | None = None  # references and outputs together (Seedream: 15)
+    seed_max: int = SEED_MAX
+    supports_vary: bool = True
+    supports_upscale: bool = True
+
+
+def _newer_modes() -> list[ModeInfo]:
+    """The built-in modes of LiblibAI's newer families (liblib-api.md §5.8); none is English-only."""
+    refs = ep.SEEDREAM_MAX_REFERENCES
+    seedream = [
+        ModeInfo(
+            name,
+            label,
+            False,
+            False,
+            False,
+            False,
+            False,
+            refs[model],
+            supports_enhance=True,
+            max_count=ep.SEEDREAM_MAX_IMAGES,
+            max_total_images=ep.SEEDREAM_MAX_IMAGES,
+            supports_upscale=False,
+        )
+        for name, label, model in (
+            ("seedream", "Seedream 4.0", ep.SEEDREAM_40_MODEL),
+            ("seedream-4.5", "Seedream 4.5", ep.SEEDREAM_45_MODEL),
+        )
+    ]
+    libdream = ModeInfo(
+        "libdream",
+        "libDream",
+        False,
+        False,
+        True,
+        False,
+        False,
+        0,
+        takes_image=False,
+        supports_enhance=True,
+        seed_max=ep.LIBDREAM_SEED_MAX,
+        supports_vary=False,
+        supports_upscale=False,
+    )
+    img1 = ModeInfo(
+        "img1",
+        "Smart IMG1",
+        False,
+        False,
+        False,
+        False,
+        False,
+        ep.IMG1_MAX_REFERENCES,
+        qualities=ep.IMG1_QUALITIES,
+        supports_upscale=False,
+    )
+    inpaint = replace(
+        img1,
+        name="img1-inpaint",
+        label="Smart IMG1 inpaint",
+        max_references=1 + ep.IMG1_MAX_REFERENCES,  # the image to repaint, then references
+        needs_image=True,
+        supports_mask=True,
+        needs_mask=True,
+        supports_vary=False,
+    )
+    return [*seedream, libdream, img1, inpaint]
 
 
 def workflow_mode(w: ComfyWorkflow) -> ModeInfo:
@@ -66,6 +138,8 @@ def workflow_mode(w: ComfyWorkflow) -> ModeInfo:
         workflow=True,
         video=w.video,
         supports_aspect=w.width_input is not None,
+        supports_vary=False,  # no strength to vary at, and no high-resolution option
+        supports_upscale=False,
     )
 
 
@@ -87,15 +161,35 @@ class RequestBuilder:
     def modes(self) -> list[ModeInfo]:
         out = [
             ModeInfo("star3", "Star-3 Alpha", False, True, False, True, True, 1),
-            ModeInfo("kontext-pro", "F.1 Kontext pro", False, False, False, False, False, 1),
-            ModeInfo("kontext-max", "F.1 Kontext max", False, False, False, False, False, 4),
+            ModeInfo("kontext-pro", "F.1 Kontext pro", False, False, False, False, False, 1, supports_upscale=False),
+            ModeInfo("kontext-max", "F.1 Kontext max", False, False, False, False, False, 4, supports_upscale=False),
+            *_newer_modes(),
         ]
         for m in self._models.custom:
             out.append(
-                ModeInfo(m.name, m.label or m.name, True, True, True, bool(m.controlnets), m.english_only, 1, True)
+                ModeInfo(
+                    m.name,
+                    m.label or m.name,
+                    True,
+                    True,
+                    True,
+                    bool(m.controlnets),
+                    m.english_only,
+                    1,
+                    supports_strength=True,
+                    supports_mask=True,
+                )
             )
         out.extend(workflow_mode(w) for w in self._models.comfyui)
         return out
+
+    def imagine_modes(self) -> list[ModeInfo]:
+        """The modes /imagine offers: all but the inpaint-only ones (they need a mask; /restyle takes one)."""
+        return [m for m in self.modes() if not m.needs_mask]
+
+    def restyle_modes(self, *, with_mask: bool = True) -> list[ModeInfo]:
+        """The modes that start from an image (and, without ``with_mask``, need no mask)."""
+        return [m for m in self.modes() if m.takes_image and (with_mask or not m.needs_mask)]
 
     def mode_info(self, name: str) -> ModeInfo:
         for info in self.modes():
@@ -136,7 +230,9 @@ class RequestBuilder:
         has_control_image: bool = False,
         strength: float | None = None,
         has_mask: bool = False,
-        max_count: int = MAX_IMAGE_COUNT,
+        enhance: bool = False,
+        quality: str | None = None,
+        max_count: int = ep.MAX_IMAGES_ANY_FAMILY,
         max_steps: int | None = None,
     ) -> GenerationRequest:
         """Validate and normalise; image URLs are filled in later (after the defer)."""
@@ -171,15 +267,14 @@ class RequestBuilder:
             raise InvalidRequestError("aspect", N_("choose one of {choices}."), choices=", ".join(ASPECT_RATIOS))
         if aspect_ratio is not None and not info.supports_aspect:
             raise InvalidRequestError("aspect", N_("{label} makes pictures of one size only."), label=info.label)
+        images = reference_count + (1 if has_image else 0)
+        self._check_images(info, images, has_image=has_image, has_mask=has_mask)
         n = 1 if count is None else count
         if n > 1 and info.max_count == 1:
             raise InvalidRequestError("count", N_("{label} makes one image per request."), label=info.label)
-        if not 1 <= n <= min(max_count, info.max_count):
-            raise InvalidRequestError(
-                "count", N_("the image count must be between 1 and {limit}."), limit=min(max_count, info.max_count)
-            )
-        if seed is not None and not 0 <= seed <= SEED_MAX:
-            raise InvalidRequestError("seed", N_("the seed must be between 0 and {limit}."), limit=SEED_MAX)
+        self._check_count(info, n, images, max_count)
+        if seed is not None and not 0 <= seed <= info.seed_max:
+            raise InvalidRequestError("seed", N_("the seed must be between 0 and {limit}."), limit=info.seed_max)
         if seed is not None and not info.supports_seed:
             raise InvalidRequestError(
                 "seed",
@@ -192,19 +287,6 @@ class RequestBuilder:
                 raise InvalidRequestError("steps", N_("{label} does not take a step count."), label=info.label)
             if not 1 <= steps <= step_cap:
                 raise InvalidRequestError("steps", N_("steps must be between 1 and {step_cap}."), step_cap=step_cap)
-        if has_image and not info.takes_image:
-            raise InvalidRequestError("image", N_("{label} does not take an input image."), label=info.label)
-        if info.needs_image and not has_image:
-            raise InvalidRequestError(
-                "image", N_("{label} needs an input image: attach one with `image:` or use /restyle."), label=info.label
-            )
-        if reference_count + (1 if has_image else 0) > max(1, info.max_references):
-            raise InvalidRequestError(
-                "image",
-                N_("{label} takes at most {max_references} reference image(s)."),
-                label=info.label,
-                max_references=info.max_references,
-            )
         if control_type is not None or has_control_image:
             if not info.supports_control:
                 raise InvalidRequestError(
@@ -218,8 +300,7 @@ class RequestBuilder:
                 )
         if strength is not None and not 0.0 <= strength <= 1.0:
             raise InvalidRequestError("strength", N_("strength must be between 0 and 1."))
-        if has_mask and not (info.supports_strength and has_image):
-            raise InvalidRequestError("mask", N_("masks (inpainting) work with custom models and a source image only."))
+        self._check_extras(info, enhance=enhance, quality=quality)
         base, _, variant = mode_name.partition("-")
         is_kontext = base == "kontext"
         return GenerationRequest(
@@ -234,6 +315,8 @@ class RequestBuilder:
             control_type=control_type,
             strength=strength,
             simulated=self.simulated,
+            enhance=enhance,
+            quality=quality,
         )
 
     def in_mode(self, request: GenerationRequest, mode: str) -> GenerationRequest:
@@ -254,7 +337,74 @@ class RequestBuilder:
             has_control_image=request.control_image is not None,
             strength=request.strength,
             has_mask=request.mask_image is not None,
+            enhance=request.enhance,
+            quality=request.quality,
         )
         return rebuilt.with_(
-            source_images=request.source_images, mask_image=request.mask_image, control_image=request.control_image
+            source_images=request.source_images,
+            mask_image=request.mask_image,
+            control_image=request.control_image,
+            variation=request.variation,  # a Vary stays as strong in the other mode's own terms
         )
+
+    def _check_count(self, info: ModeInfo, count: int, images: int, max_count: int) -> None:
+        limit = min(max_count, info.max_count)
+        if not 1 <= count <= limit:
+            raise InvalidRequestError("count", N_("the image count must be between 1 and {limit}."), limit=limit)
+        total = info.max_total_images
+        if total is not None and images + count > total:
+            raise InvalidRequestError(
+                "count",
+                N_(
+                    "{label} takes at most {total} images in all, references and results together: "
+                    "with {references} reference image(s), ask for at most {limit}."
+                ),
+                label=info.label,
+                total=total,
+                references=images,
+                limit=max(0, total - images),
+            )
+
+    @staticmethod
+    def _check_images(info: ModeInfo, images: int, *, has_image: bool, has_mask: bool) -> None:
+        if has_image and not info.takes_image:
+            raise InvalidRequestError("image", N_("{label} does not take an input image."), label=info.label)
+        if info.needs_image and not has_image and not info.needs_mask:
+            raise InvalidRequestError(
+                "image", N_("{label} needs an input image: attach one with `image:` or use /restyle."), label=info.label
+            )
+        if images > max(1, info.max_references):
+            raise InvalidRequestError(
+                "image",
+                N_("{label} takes at most {max_references} reference image(s)."),
+                label=info.label,
+                max_references=info.max_references,
+            )
+        if has_mask and not (info.supports_mask and has_image):
+            raise InvalidRequestError(
+                "mask",
+                N_("masks (inpainting) work with a source image in custom models and `img1-inpaint` only."),
+            )
+        if info.needs_mask and not (has_mask and has_image):
+            raise InvalidRequestError(
+                "mask",
+                N_(
+                    "{label} repaints part of an image: use `/restyle` with the image and a mask "
+                    "(white where to paint)."
+                ),
+                label=info.label,
+            )
+
+    def _check_extras(self, info: ModeInfo, *, enhance: bool, quality: str | None) -> None:
+        if enhance and not info.supports_enhance:
+            able = ", ".join(m.name for m in self.modes() if m.supports_enhance)
+            raise InvalidRequestError(
+                "enhance", N_("{label} cannot enhance prompts. Modes that can: {modes}."), label=info.label, modes=able
+            )
+        if quality is not None and not info.qualities:
+            able = ", ".join(m.name for m in self.modes() if m.qualities)
+            raise InvalidRequestError(
+                "quality", N_("{label} has no quality setting. Modes that have: {modes}."), label=info.label, modes=able
+            )
+        if quality is not None and quality not in info.qualities:
+            raise InvalidRequestError("quality", N_("choose one of {choices}."), choices=", ".join(info.qualities))

@@ -1,12 +1,13 @@
 """Map a GenerationRequest onto a LiblibAI SubmitRequest (route, template, generateParams).
 
 Mode defaults (sampler, CFG, LoRA, hires fix, ControlNet presets) come from the settings; the member's
-options override them within the caps the request builder already enforced.
+options override them within the caps the request builder already enforced. The built-in modes and the
+family each belongs to are listed here (``BUILTIN_MODES``); any other mode name is a custom checkpoint. A Vary's
+strength becomes each family's own lever here (``bot.generation.variation``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -14,16 +15,34 @@ from pydantic import ValidationError
 
 from bot.errors import InvalidRequestError
 from bot.generation.comfy import comfy_submit, workflow_name
+from bot.generation.sizes import IMG1_SIZES, img1_aspect, libdream_size, seedream_size, size_for_ratio
+from bot.generation.variation import Variation, instructed_prompt, variation_of
 from bot.i18n import N_
+from bot.liblib import endpoints as ep
 from bot.liblib import models as lm
 from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest
-from bot.settings import CustomModel, Settings
+from bot.settings import ActionsSettings, CustomModel, Settings
 
 SubmitBuilder = Callable[[GenerationRequest], lm.SubmitRequest]
 
 _STAR3_NAMED = {"1:1": "square", "3:4": "portrait", "16:9": "landscape"}
 STAR3_MAX_SIDE = 2048
+
+# Every built-in mode name (as members type it and admins allow it) and its family. "kontext" alone stands
+# for the configured default Kontext model.
+BUILTIN_MODES: dict[str, Family] = {
+    "star3": Family.STAR3,
+    "kontext": Family.KONTEXT,
+    "kontext-pro": Family.KONTEXT,
+    "kontext-max": Family.KONTEXT,
+    "seedream": Family.SEEDREAM,
+    "seedream-4.5": Family.SEEDREAM,
+    "libdream": Family.LIBDREAM,
+    "img1": Family.IMG1,
+    "img1-inpaint": Family.IMG1,
+}
+SEEDREAM_MODELS = {"seedream": ep.SEEDREAM_40_MODEL, "seedream-4.5": ep.SEEDREAM_45_MODEL}
 
 
 def kontext_mode(model: str) -> str:
@@ -49,23 +68,36 @@ def mode_name(request: GenerationRequest, kontext_default: str | None = None) ->
 def family_of(mode: str) -> Family:
     if workflow_name(mode) is not None:
         return Family.COMFY
-    if mode == "star3":
-        return Family.STAR3
-    if mode.startswith("kontext"):
-        return Family.KONTEXT
-    return Family.CUSTOM
+    family = BUILTIN_MODES.get(mode)
+    if family is not None:
+        return family
+    return Family.KONTEXT if mode.startswith("kontext") else Family.CUSTOM
 
 
-def size_for_ratio(ratio: str | None, area: int, *, lo: int, hi: int, step: int = 64) -> tuple[int, int]:
-    """Width and height near ``area`` pixels for ``ratio`` ("W:H"), multiples of ``step`` within [lo, hi]."""
-    rw, rh = (int(x) for x in (ratio or "1:1").split(":"))
-    height = math.sqrt(area * rh / rw)
-    width = height * rw / rh
+def price_name(request: GenerationRequest, kontext_default: str | None = None) -> str:
+    """The [liblib.prices] entry a request is charged at: its mode's name, except Smart IMG1, priced by quality
+    ("img1-turbo", "img1-normal", "img1-masterpiece") for generate and inpaint alike."""
+    if family_of(request.mode) is Family.IMG1:
+        return f"img1-{request.quality or 'normal'}"
+    return mode_name(request, kontext_default)
 
-    def fit(v: float) -> int:
-        return max(lo, min(hi, round(v / step) * step))
 
-    return fit(width), fit(height)
+def keeps_source_shape(mode: str) -> bool:
+    """Whether a restyle in ``mode`` should take the source image's aspect ratio when the member names none:
+    Star-3 img2img follows the source by itself, and IMG1's "auto" follows its images."""
+    return family_of(mode) not in (Family.STAR3, Family.IMG1)
+
+
+def planned_long_side(request: GenerationRequest) -> int | None:
+    """The longest side of the output of a newer family, as its submit will ask for it (None: not known here)."""
+    family = family_of(request.mode)
+    if family is Family.SEEDREAM:
+        return max(seedream_size(SEEDREAM_MODELS.get(request.mode, ep.SEEDREAM_40_MODEL), request.aspect_ratio))
+    if family is Family.LIBDREAM:
+        return max(libdream_size(request.aspect_ratio))
+    if family is Family.IMG1:
+        return max(IMG1_SIZES.get(img1_aspect(request.aspect_ratio), IMG1_SIZES["portrait"]))
+    return None
 
 
 def make_submit_builder(settings: Settings) -> SubmitBuilder:
@@ -84,10 +116,17 @@ def make_submit_builder(settings: Settings) -> SubmitBuilder:
                 return _star3(request, ultra=ultra)
             if request.mode == "kontext":
                 return _kontext(request, default_model=settings.models.kontext_default_model)
+            family = BUILTIN_MODES.get(request.mode)
+            if family is Family.SEEDREAM:
+                return _seedream(request)
+            if family is Family.LIBDREAM:
+                return _libdream(request)
+            if family is Family.IMG1:
+                return _img1(request)
             model = custom.get(request.mode)
             if model is None:
                 raise InvalidRequestError("mode", N_("the model `{mode}` is no longer configured."), mode=request.mode)
-            return _custom(request, model)
+            return _custom(request, model, settings.actions)
         except ValidationError as exc:
             raise InvalidRequestError("options", lm.explain(exc)) from exc
 
@@ -95,6 +134,9 @@ def make_submit_builder(settings: Settings) -> SubmitBuilder:
 
 
 def _star3(r: GenerationRequest, *, ultra: bool) -> lm.SubmitRequest:
+    if r.is_img2img and variation_of(r.variation) is Variation.STRONG:
+        # Star-3's img2img takes no strength: a strong variation draws anew, the image as an IPAdapter reference.
+        r = r.with_(source_images=(), control_type="IPAdapter", control_image=r.source_images[0])
     control: dict[str, Any] = {}
     if r.control_type and r.control_image:
         control = {"control_type": r.control_type, "control_image": r.control_image}
@@ -117,12 +159,19 @@ def _star3(r: GenerationRequest, *, ultra: bool) -> lm.SubmitRequest:
     )
 
 
+def _instructed(r: GenerationRequest) -> str:
+    """The prompt of a family that follows instructions and takes no strength (Kontext, Seedream, IMG1); a Vary's
+    comes after the instruction that says how far to stray from the image."""
+    variation = variation_of(r.variation)
+    return instructed_prompt(r.prompt, variation) if variation and r.is_img2img else r.prompt
+
+
 def _kontext(r: GenerationRequest, *, default_model: str) -> lm.SubmitRequest:
     model = cast(lm.KontextModel, r.kontext_model or default_model)
     ratio = cast(lm.KontextAspectRatio, r.aspect_ratio or "1:1")
     if r.is_img2img:
         return lm.kontext_img2img(
-            r.prompt,
+            _instructed(r),
             list(r.source_images),
             model=model,
             aspect_ratio=ratio,
@@ -138,13 +187,72 @@ def _kontext(r: GenerationRequest, *, default_model: str) -> lm.SubmitRequest:
     )
 
 
+def _seedream(r: GenerationRequest) -> lm.SubmitRequest:
+    model = cast(lm.SeedreamModel, SEEDREAM_MODELS[r.mode])
+    width, height = seedream_size(model, r.aspect_ratio)
+    return lm.seedream(
+        _instructed(r),
+        model=model,
+        width=width,
+        height=height,
+        img_count=r.count,
+        prompt_magic=r.enhance,
+        reference_images=list(r.source_images),
+    )
+
+
+def _libdream(r: GenerationRequest) -> lm.SubmitRequest:
+    width, height = libdream_size(r.aspect_ratio)
+    return lm.libdream(
+        r.prompt,
+        width=width,
+        height=height,
+        img_count=r.count,
+        use_pre_llm=r.enhance,
+        scale=r.guidance_scale,
+        seed=r.seed,
+    )
+
+
+def _img1(r: GenerationRequest) -> lm.SubmitRequest:
+    quality = cast(lm.Img1Quality, r.quality or "normal")
+    ratio = cast(lm.Img1AspectRatio, img1_aspect(r.aspect_ratio))
+    if r.mode != "img1-inpaint":
+        return lm.img1_generate(
+            _instructed(r), aspect_ratio=ratio, img_count=r.count, quality=quality, image_list=list(r.source_images)
+        )
+    if not r.source_images or not r.mask_image:
+        raise InvalidRequestError("mask", N_("img1-inpaint repaints part of an image: give an image and a mask."))
+    return lm.img1_inpaint(
+        r.prompt,
+        r.source_images[0],
+        r.mask_image,
+        aspect_ratio=ratio,
+        img_count=r.count,
+        quality=quality,
+        image_list=list(r.source_images[1:]),
+    )
+
+
+def _denoising(r: GenerationRequest, actions: ActionsSettings) -> float:
+    """A custom model's img2img strength: the member's (a restyle), else the Vary's configured one, else 0.75."""
+    if r.strength is not None:
+        return r.strength
+    variation = variation_of(r.variation)
+    if variation is Variation.SUBTLE:
+        return actions.vary_strength
+    if variation is Variation.STRONG:
+        return actions.vary_strong_strength
+    return 0.75
+
+
 def _loras(r: GenerationRequest, m: CustomModel) -> list[dict[str, Any]] | None:
     """The request's LoRAs (a style's preset) when it names them, else the model's configured ones."""
     pairs = r.loras if r.loras is not None else tuple((lo.model_id, lo.weight) for lo in m.loras)
     return [{"model_id": model_id, "weight": weight} for model_id, weight in pairs] or None
 
 
-def _custom(r: GenerationRequest, m: CustomModel) -> lm.SubmitRequest:
+def _custom(r: GenerationRequest, m: CustomModel, actions: ActionsSettings) -> lm.SubmitRequest:
     width, height = (m.width, m.height)
     if r.aspect_ratio:
         width, height = size_for_ratio(r.aspect_ratio, m.width * m.height, lo=128, hi=1536)
@@ -190,7 +298,7 @@ def _custom(r: GenerationRequest, m: CustomModel) -> lm.SubmitRequest:
                 "source_image": r.source_images[0],
                 "resized_width": width,
                 "resized_height": height,
-                "denoising_strength": r.strength if r.strength is not None else 0.75,
+                "denoising_strength": _denoising(r, actions),
                 "mode": 4 if r.mask_image else 0,
                 "inpaint_param": {"mask_image": r.mask_image} if r.mask_image else None,
             }

@@ -19,7 +19,7 @@ from bot.storage import JobStore
 
 _SCHEMA = "request-v1"
 # Fields added after request-v1, left out at their defaults so earlier requests keep their fingerprints.
-_LATER_DEFAULTS: dict[str, object] = {"loras": None}
+_LATER_DEFAULTS: dict[str, object] = {"enhance": False, "quality": None, "variation": None, "loras": None}
 
 
 def request_fingerprint(request: GenerationRequest) -> str:

@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 
 from bot.errors import InvalidRequestError
 from bot.generation.builder import ASPECT_RATIOS, RequestBuilder
-from bot.generation.families import kontext_mode
+from bot.generation.families import keeps_source_shape, kontext_mode
 from bot.i18n import N_
+from bot.liblib.endpoints import IMG1_INPAINT_MAX_BYTES, MAX_INPUT_IMAGE_BYTES
 from bot.media.codec import InputImage, as_png_mask, as_png_or_jpeg, sniff_input
 from bot.media.sources import SourceImageFetcher, SourceRef
 from bot.media.transport import ImageTransport
@@ -39,8 +40,8 @@ def nearest_aspect_ratio(width: int, height: int) -> str:
 def shaped_like_source(request: GenerationRequest, width: int, height: int) -> GenerationRequest:
     """An image-to-image request keeps its source's shape (``width`` x ``height``): modes that take an aspect
     ratio (Kontext, custom models) get the nearest supported one unless one was asked for (Star-3 image-to-image
-    takes no aspect ratio)."""
-    if request.mode != "star3" and request.aspect_ratio is None:
+    takes no aspect ratio, and IMG1's "auto" follows its images)."""
+    if keeps_source_shape(request.mode) and request.aspect_ratio is None:
         return request.with_(aspect_ratio=nearest_aspect_ratio(width, height))
     return request
 
@@ -121,17 +122,24 @@ class SourcePublisher:
         return await self._transport.publish(fetched.image, source_url=source_url, stem=stem)
 
     async def prepare_imagine(
-        self, request: GenerationRequest, image: SourceRef | None, control_image: SourceRef | None, *, job_id: str
+        self,
+        request: GenerationRequest,
+        images: Sequence[SourceRef],
+        control_image: SourceRef | None,
+        *,
+        job_id: str,
     ) -> GenerationRequest:
-        """/imagine's start image and control image (either optional): both checked, then published."""
-        refs = {"src": image, "ctl": control_image}
-        fetched = {suffix: await self._fetch(ref) for suffix, ref in refs.items() if ref is not None}
-        urls = {suffix: await self._publish(f, f"{job_id}-{suffix}") for suffix, f in fetched.items()}
+        """/imagine's input images (the start image or the references, in order; maybe none) and control image
+        (optional): all checked first, then published."""
+        stems = [f"{job_id}-src", *(f"{job_id}-ref{index}" for index in range(1, len(images)))]
+        refs = [*zip(stems, images, strict=True), *([(f"{job_id}-ctl", control_image)] if control_image else [])]
+        fetched = [(stem, await self._fetch(ref)) for stem, ref in refs]
+        urls = [await self._publish(f, stem) for stem, f in fetched]
         changes: dict[str, object] = {}
-        if "src" in urls:
-            changes["source_images"] = (urls["src"],)
-        if "ctl" in urls:
-            changes["control_image"] = urls["ctl"]
+        if images:
+            changes["source_images"] = tuple(urls[: len(images)])
+        if control_image is not None:
+            changes["control_image"] = urls[-1]
         return request.with_(**changes)
 
     async def prepare(
@@ -162,10 +170,13 @@ class SourcePublisher:
                     image_width=main.width,
                     image_height=main.height,
                 )
-            # The mask must match the image LiblibAI gets, which may have been downscaled to fit its limit.
-            upload = await self._workers.run(as_png_or_jpeg, main)
+            # The mask must match the image LiblibAI gets, which may have been downscaled to fit its limit
+            # (Smart IMG1 inpaint takes an image and a mask of at most 4 MB each, liblib-api.md §9).
+            limit = IMG1_INPAINT_MAX_BYTES if request.mode == "img1-inpaint" else MAX_INPUT_IMAGE_BYTES
+            upload = await self._workers.run(as_png_or_jpeg, main, max_bytes=limit)
             fetched[0] = replace(fetched[0], image=upload)
-            mask_image = await self._workers.run(as_png_mask, mask_image, size=(upload.width, upload.height))
+            size = (upload.width, upload.height)
+            mask_image = await self._workers.run(as_png_mask, mask_image, size=size, max_bytes=limit)
         stems = [f"{job_id}-src", *(f"{job_id}-ref{index}" for index in range(1, len(fetched)))]
         urls = [await self._publish(f, stem) for f, stem in zip(fetched, stems, strict=True)]
         changes: dict[str, object] = {"source_images": tuple(urls)}

@@ -23,6 +23,7 @@ from bot.i18n import N_, Text
 from bot.jobs._parts import RunnerPart, RunnerParts
 from bot.jobs._tasks import cancel_all
 from bot.jobs.events import bill_after, billed, failure_for, log_job_event
+from bot.jobs.progress import ProgressGauge
 from bot.jobs.sink import Progress, Stage
 from bot.models import FailureReason, Job, JobResult, JobState, ResultImage, ResultVideo, utcnow
 from bot.settings import QueueSettings
@@ -111,6 +112,8 @@ class Poller(RunnerPart):
         family = family_of(job.request.mode)
         started = job.submitted_at or job.state_changed_at
         deadline = self._settings.running_deadline - (utcnow() - job.state_changed_at).total_seconds()
+        # The bar: LiblibAI's percent where it reports one, else the family's learned duration (never backwards).
+        gauge = ProgressGauge(lambda: self._client.estimated_duration(family))
 
         async def on_progress(status: liblib.TaskStatus) -> None:
             current = await self._store.get_job(job.id)
@@ -118,7 +121,9 @@ class Poller(RunnerPart):
                 return  # cancelled: the task runs on at LiblibAI (no cancel API), but the member saw "Cancelled"
             stage = _STAGES.get(status.generate_status, Stage.GENERATING)
             elapsed = (utcnow() - started).total_seconds()
-            await self._sink.progress(job, Progress(stage, percent=status.percent_completed, elapsed=elapsed))
+            reading = gauge.read(elapsed, status.progress)
+            progress = Progress(stage, percent=reading.fraction, elapsed=elapsed, eta=reading.remaining)
+            await self._sink.progress(job, progress)
 
         try:
             # The client polls on through transient status errors until the deadline (and learns durations).

@@ -54,10 +54,10 @@ PresentationLookup = Callable[[Job], Awaitable[Presentation]]
 @dataclass(frozen=True, slots=True)
 class Progress:
     stage: Stage
-    position: int | None = None
-    percent: float | None = None
-    elapsed: float | None = None
-    eta: float | None = None
+    position: int | None = None  # in the queue
+    percent: float | None = None  # how far along (0–1) while LiblibAI has it: ``bot.jobs.progress``
+    elapsed: float | None = None  # seconds since the submit
+    eta: float | None = None  # seconds until it starts (queued) or until its result (at LiblibAI)
 
 
 class DeliveryError(Exception):

@@ -17,7 +17,7 @@ from typing import Any, Unpack
 from bot.backoff import retry_delay
 from bot.liblib.base import TRANSIENT_ERRORS, BaseClient, ClientOptions, SubmitGate
 from bot.liblib.durations import DurationEstimator
-from bot.liblib.endpoints import Family, GenerateStatus
+from bot.liblib.endpoints import DEFAULT_STATUS_PATH, Family, GenerateStatus
 from bot.liblib.envelope import BODY_SNIPPET
 from bot.liblib.errors import (
     AuditRejectedError,
@@ -158,13 +158,15 @@ class TasksMixin(BaseClient):
         return uuid
 
     def status_path(self, family: Family) -> str:
-        """The status route for a family, from settings (liblib-api.md §6.1, §11.2)."""
-        return {
+        """The status route for a family, from settings where the sources disagree (liblib-api.md §6.1, §11.2);
+        the newer families all poll ``/api/generate/status``."""
+        configured = {
             Family.STAR3: self._settings.star3_status_path,
             Family.CUSTOM: self._settings.custom_status_path,
             Family.KONTEXT: self._settings.kontext_status_path,
             Family.COMFY: self._settings.comfy_status_path,
-        }[family]
+        }
+        return configured.get(family) or DEFAULT_STATUS_PATH[family]
 
     async def get_status(self, family: Family, generate_uuid: str) -> TaskStatus:
         """Query a task once. Frees its slot when the status is terminal or the task is unknown (100051)."""

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 DISCORD_REQUEST_BYTES = 24 * 1024 * 1024  # keep under Discord's 25 MiB per message
+MAX_FILES_PER_MESSAGE = 10  # Discord's limit; a larger result (Seedream: up to 15) takes several messages
 
 
 class ResultUnavailableError(BotError):
@@ -33,7 +34,14 @@ class ResultUnavailableError(BotError):
 
 
 def per_file_limit(count: int, max_file_bytes: int) -> int:
-    return min(max_file_bytes, DISCORD_REQUEST_BYTES // max(1, count))
+    """Each file's share of a message (``count`` files are posted, at most 10 to a message)."""
+    return min(max_file_bytes, DISCORD_REQUEST_BYTES // max(1, min(count, MAX_FILES_PER_MESSAGE)))
+
+
+def message_batches(files: list[ImageFile]) -> list[list[ImageFile]]:
+    """``files`` in the messages that carry them: at most 10 to a message, in order (none: one empty batch)."""
+    step = MAX_FILES_PER_MESSAGE
+    return [files[i : i + step] for i in range(0, len(files), step)] or [[]]
 
 
 class ResultSource(Protocol):
@@ -50,7 +58,7 @@ ResultUnavailableError when it is gone too)."""
 async def download_result_files(
     source: ResultSource, job: Job, *, max_file_bytes: int, workers: ImageWorkers
 ) -> list[ImageFile]:
-    """The job's result images, fitted for one Discord message (each within ``max_file_bytes``, all within
+    """The job's result images, fitted for Discord (each within ``max_file_bytes``, each message's ten within
     Discord's request cap) on ``workers``. Raises the download's LiblibError, or LiblibResponseValidationError
     for an image that cannot be decoded (not an image, or cut short)."""
     images = job.result.images if job.result else ()

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.liblib.endpoints import MAX_IMAGES_ANY_FAMILY
 from bot.quotas.windows import UnknownTimezoneError, get_zone
 from bot.settings import QuotaSettings
 
@@ -65,7 +66,7 @@ class ScopeConfig(BaseModel):
     channel_allowed: bool | None = None  # server scope: the default for channels
     default_mode: str | None = None
     allowed_models: list[str] | None = None  # None = every configured model
-    max_count: int | None = Field(None, ge=1, le=4)
+    max_count: int | None = Field(None, ge=1, le=MAX_IMAGES_ANY_FAMILY)  # each mode's own limit applies too
     max_steps: int | None = Field(None, ge=1, le=60)
     max_side: int | None = Field(None, ge=256, le=8192)  # longest output side, pixels
     img2img: bool | None = None
@@ -195,7 +196,7 @@ class Policy:
             channel_allowed=True,
             default_mode=None,
             allowed_models=None,
-            max_count=4,
+            max_count=MAX_IMAGES_ANY_FAMILY,  # no server cap: each mode's own limit (Seedream 15, others 4)
             max_steps=max_steps,
             max_side=None,
             img2img=True,

@@ -31,7 +31,7 @@ from bot.errors import (
     QuotaExceededError,
     discord_time,
 )
-from bot.generation.families import family_of, mode_name
+from bot.generation.families import family_of, mode_name, planned_long_side, price_name
 from bot.i18n import N_, Text
 from bot.jobs.admission import Quote, Requester
 from bot.jobs.sink import Presentation
@@ -60,9 +60,13 @@ def member_usage_scope(guild_id: int | None) -> str:
 
 
 def estimated_long_side(request: GenerationRequest) -> int:
-    """The output's longest side, roughly: explicit sizes, else about 1 MP (2 MP-ish when high-res)."""
+    """The output's longest side, roughly: explicit sizes, the size a newer family's submit asks for, else about
+    1 MP (2 MP-ish when high-res)."""
     if request.width or request.height:
         return max(request.width or 0, request.height or 0)
+    planned = planned_long_side(request)
+    if planned is not None:
+        return planned
     w, h = (int(x) for x in (request.aspect_ratio or "1:1").split(":"))
     area = (2048 * 2048) if request.hires else (1024 * 1024)
     height = math.sqrt(area * h / w)
@@ -365,7 +369,7 @@ class QuotaService:
         return None
 
     def price_per_image(self, request: GenerationRequest) -> int:
-        name = mode_name(request, self._settings.models.kontext_default_model)
+        name = price_name(request, self._settings.models.kontext_default_model)
         return price_per_image(self._settings.liblib.prices, name)
 
     def estimate_points(self, request: GenerationRequest) -> int:

@@ -1,4 +1,5 @@
-"""Result buttons end to end: Reroll, Vary, Upscale, Remix, Delete, Cancel; owners, admins, restarts."""
+"""Result buttons end to end: Reroll, Vary (Subtle/Strong), Upscale, Remix, Delete, Cancel; owners, admins,
+restarts."""
 
 from __future__ import annotations
 
@@ -25,8 +26,15 @@ from tests.e2e.helpers import (
 from tests.e2e.test_discord_faults import logged
 from tests.e2e.test_imagine import png_size
 from tests.fake_discord import FakeDiscord
+from tests.fake_discord.messages import walk_components
 
 STRANGER = 7_100_000_000_000_000_001
+
+
+def str_options(modal: dict) -> list[dict]:
+    """The options of the (one) select menu in a modal's components."""
+    [select] = [c for _, c in walk_components(modal["components"]) if c.get("type") == 3]
+    return select["options"]
 
 
 def button(message: dict, action: str, index: int = 0) -> str:
@@ -38,7 +46,8 @@ async def test_every_result_has_buttons_for_each_image(env: Env) -> None:
     _, job, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "three owls", "count": 3})
     names = labels(message)
     assert {"🔁 Reroll", "🎛️ Remix", "🗑️ Delete"} <= set(names)
-    assert [n for n in names if n.startswith("🎲")] == ["🎲 V1", "🎲 V2", "🎲 V3"]
+    assert [n for n in names if n.startswith("🎲")] == ["🎲 V1 Subtle", "🎲 V2 Subtle", "🎲 V3 Subtle"]
+    assert [n for n in names if n.startswith("🌀")] == ["🌀 V1 Strong", "🌀 V2 Strong", "🌀 V3 Strong"]
     assert [n for n in names if n.startswith("🔍")] == ["🔍 U1", "🔍 U2", "🔍 U3"]
     assert [n for n in names if n.startswith("🎨")] == ["🎨 R1", "🎨 R2", "🎨 R3"]
     assert all(c.endswith(f":{env.fake.user_id}") and f":{job.id}:" in c for c in custom_ids(message))
@@ -69,11 +78,49 @@ async def test_vary_starts_image_to_image_from_the_chosen_image(env: Env) -> Non
     child = await job_for_token(env.runtime.store, click.token)
     assert child.kind is JobKind.VARY and child.request.is_img2img and child.request.count == 2
     task = env.sim.tasks()[-1]
-    assert task.params["denoisingStrength"] == 0.45  # [actions] vary_strength
+    assert task.params["denoisingStrength"] == 0.35  # Vary (Subtle): [actions] vary_strength
     assert task.params["sourceImage"] == child.request.source_images[0]
     # The source is a copy of image 2 in LiblibAI's storage (upload transport), fetched by the simulator.
     assert env.sim.counters.source_fetches[-1] == task.params["sourceImage"]
     assert env.sim.counters.uploads == 1
+
+
+def subtle_and_strong_differ(mode: str, subtle, strong, strong_source: str) -> None:
+    """What each family sends for the two strengths (``bot.generation.variation``)."""
+    if mode == "dreamtech-xl":  # a custom checkpoint's img2img denoising: [actions] vary_strength, vary_strong_strength
+        assert (subtle.params["denoisingStrength"], strong.params["denoisingStrength"]) == (0.35, 0.75)
+        assert subtle.path == strong.path == "/api/generate/webui/img2img"
+    elif mode in ("kontext-pro", "seedream", "img1"):  # no strength there: the instruction says how far to go
+        assert subtle.params["prompt"].startswith("Make a subtle variation of this image")
+        assert strong.params["prompt"].startswith("Make a significantly different variation of this image")
+        assert subtle.params["prompt"].endswith("Original prompt: two foxes")
+        images = "referenceImages" if mode == "seedream" else "image_list"
+        assert strong.params[images] == [strong_source]
+    else:  # Star-3's img2img takes no strength: strong draws anew with the image as an IPAdapter reference
+        assert subtle.path == "/api/generate/webui/img2img/ultra" and "controlnet" not in subtle.params
+        assert strong.path == "/api/generate/webui/text2img/ultra" and "sourceImage" not in strong.params
+        assert strong.params["controlnet"]["controlType"] == "IPAdapter"
+        assert strong.params["controlnet"]["controlImage"] == strong_source  # the result image, as published
+
+
+@pytest.mark.parametrize("mode", ["dreamtech-xl", "kontext-pro", "star3", "seedream", "img1"])
+async def test_vary_subtle_and_strong_send_different_strengths_and_both_deliver(env: Env, mode: str) -> None:
+    _, parent, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "two foxes", "mode": mode})
+    assert {"🎲 Vary (Subtle)", "🌀 Vary (Strong)"} <= set(labels(message))
+    children = {}
+    for action in ("vary", "varystrong"):
+        click = await env.fake.click(int(message["id"]), button(message, action))
+        result = await result_of(env.fake, click)  # delivered
+        child = await job_for_token(env.runtime.store, click.token)
+        assert child.kind is JobKind.VARY and child.parent_job_id == parent.id and child.request.is_img2img
+        children[action] = (child, env.sim.tasks()[-1], embed_fields(result)["From"])
+    (subtle, subtle_task, subtle_from), (strong, strong_task, strong_from) = children["vary"], children["varystrong"]
+    assert (subtle.request.variation, strong.request.variation) == ("subtle", "strong")
+    subtle_and_strong_differ(mode, subtle_task, strong_task, strong.request.source_images[0])
+    # The credit line names the parent job and the strength.
+    assert f"🎲 Subtle variation of [job `{parent.id}`]" in subtle_from and message["id"] in subtle_from
+    assert f"🌀 Strong variation of [job `{parent.id}`]" in strong_from
+    assert env.sim.counters.submits == 3
 
 
 async def expire_result_urls(env: Env, job: Job) -> None:
@@ -154,6 +201,16 @@ async def test_remix_edits_the_prompt_then_rerolls_or_varies(env: Env) -> None:
     await result_of(env.fake, submit)
     varied = await job_for_token(env.runtime.store, submit.token)
     assert varied.kind is JobKind.VARY and varied.request.is_img2img and varied.request.prompt == "a green fox"
+    assert varied.request.variation == "subtle"
+
+    click = await env.fake.click(int(message["id"]), button(message, "remix"))
+    modal = (await ack(env.fake, click)).json["data"]
+    offered = [o["value"] for o in str_options(modal)]
+    assert offered == ["reroll", "vary:0", "varystrong:0", "vary:1", "varystrong:1"]
+    submit = await env.fake.submit_modal(modal_id, {"prompt": "a wild fox", "action": ["varystrong:0"]})
+    await result_of(env.fake, submit)
+    strong = await job_for_token(env.runtime.store, submit.token)
+    assert (strong.kind, strong.request.variation, strong.request.prompt) == (JobKind.VARY, "strong", "a wild fox")
 
 
 async def test_remix_with_an_invalid_prompt_is_refused_privately(env: Env) -> None:
@@ -170,7 +227,7 @@ async def test_a_strangers_click_is_refused_privately_without_an_api_call(env: E
     env.fake.add_member(STRANGER, name="stranger")
     _, _, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "mine"})
     submits = env.sim.counters.submit_requests
-    for action in ("reroll", "vary", "upscale", "remix", "delete"):
+    for action in ("reroll", "vary", "varystrong", "upscale", "remix", "delete"):
         click = await env.fake.click(int(message["id"]), button(message, action), user_id=STRANGER)
         call = await ack(env.fake, click)
         assert call.json["type"] == 4 and call.json["data"]["flags"] & 64
@@ -225,6 +282,10 @@ async def test_the_server_setting_opens_the_buttons_to_everyone(env: Env) -> Non
     click = await fake.click(int(message["id"]), button(message, "reroll"), user_id=STRANGER)
     await result_of(fake, click)
     assert (await job_for_token(env.runtime.store, click.token)).user_id == STRANGER
+    strong = await fake.click(int(message["id"]), button(message, "varystrong"), user_id=STRANGER)
+    await result_of(fake, strong)
+    varied = await job_for_token(env.runtime.store, strong.token)
+    assert (varied.user_id, varied.kind, varied.request.variation) == (STRANGER, JobKind.VARY, "strong")
     delete = await fake.click(int(message["id"]), button(message, "delete"), user_id=STRANGER)
     assert (await ack(fake, delete)).json["data"]["flags"] & 64  # Delete stays with the requester
 
@@ -237,10 +298,16 @@ async def test_buttons_on_a_result_from_before_a_restart_still_work(fake: FakeDi
         reroll = await fake.click(int(message["id"]), button(message, "reroll"))
         vary = await fake.click(int(message["id"]), button(message, "vary", 1))
         upscale = await fake.click(int(message["id"]), button(message, "upscale", 0))
-        for click, kind in ((reroll, JobKind.REROLL), (vary, JobKind.VARY), (upscale, JobKind.UPSCALE)):
+        clicks = [(reroll, JobKind.REROLL, None), (vary, JobKind.VARY, "subtle"), (upscale, JobKind.UPSCALE, None)]
+        for click, kind, variation in clicks:
             await result_of(fake, click)
             child = await job_for_token(runtime.store, click.token)
             assert child.kind is kind and child.parent_job_id == parent.id
+            assert child.request.variation == variation
+        strong = await fake.click(int(message["id"]), button(message, "varystrong", 0))  # 3 jobs at once at most
+        await result_of(fake, strong)
+        child = await job_for_token(runtime.store, strong.token)
+        assert (child.kind, child.parent_job_id, child.request.variation) == (JobKind.VARY, parent.id, "strong")
         click = await fake.click(int(message["id"]), button(message, "remix"))
         assert (await ack(fake, click)).json["type"] == 9  # the modal is open
         submit = await fake.submit_modal(f"lb-remix:{parent.id}", {"prompt": "after", "action": ["reroll"]})
@@ -248,7 +315,7 @@ async def test_buttons_on_a_result_from_before_a_restart_still_work(fake: FakeDi
         delete = await fake.click(int(message["id"]), button(message, "delete"))
         await fake.wait_for_call(lambda c: c.method == "DELETE" and delete.token in c.path)
     assert int(message["id"]) in fake.deleted_message_ids
-    assert sim.counters.submits == 5
+    assert sim.counters.submits == 6
     assert_no_pings(fake)
 
 

@@ -68,7 +68,7 @@ async def test_invalid_values_get_an_ephemeral_error_and_no_api_call(env: Env, o
 
 @pytest.mark.parametrize(
     "options",
-    [{"prompt": "x" * 2001}, {"prompt": "a", "count": 5}, {"prompt": "a", "count": 0}, {"prompt": "a", "steps": 61}],
+    [{"prompt": "x" * 2001}, {"prompt": "a", "count": 16}, {"prompt": "a", "count": 0}, {"prompt": "a", "steps": 61}],
 )
 async def test_values_beyond_declared_bounds_never_reach_the_bot(env: Env, options: dict) -> None:
     """The synced declaration carries the bounds, so Discord's client refuses them (the fake mirrors it)."""

@@ -314,8 +314,10 @@ async def test_no_offer_when_no_mode_fits(env: Env) -> None:
     call = await refusal_with_offer(fake, inter)
     assert "your daily points limit" in call.json["content"] and "cheaper" not in call.json["content"]
     assert not call.json.get("components")
-    # Within budget for Kontext pro, but only Kontext max takes four images: no mode can take this request.
+    # Within budget for Kontext pro, but among the allowed modes only Kontext max takes four images (Seedream and
+    # IMG1 take more, for less): no allowed mode can take this request.
     await admin(fake, "quota", "set", {"points_per_day": 30})
+    await admin(fake, "settings", "models", {"allowed": "star3, kontext-pro, kontext-max, dreamtech-xl"})
     files = {name: fake.host_file(f"{name}.png", png()) for name in ("image", "reference", "reference2", "reference3")}
     restyle = await fake.slash("restyle", {"prompt": "blend them"}, attachments=files)
     call = await refusal_with_offer(fake, restyle)

@@ -3,6 +3,9 @@ from __future__ import annotations
 import pytest
 
 from bot.generation.actions import (
+    JOB_KIND,
+    NEW_JOB_ACTIONS,
+    VARIATIONS,
     Action,
     may_act,
     reroll_request,
@@ -10,7 +13,8 @@ from bot.generation.actions import (
     upscale_request,
     vary_request,
 )
-from bot.models import GenerationRequest, Job, JobResult, JobState, ResultImage
+from bot.generation.variation import Variation
+from bot.models import GenerationRequest, Job, JobKind, JobResult, JobState, ResultImage
 
 OWNER, OTHER = 1, 2
 
@@ -67,11 +71,23 @@ def test_reroll_keeps_everything_but_the_seed() -> None:
     assert reroll_request(job(original)) == original.with_(seed=None)
 
 
-def test_vary_starts_from_the_given_image_at_the_given_strength() -> None:
-    original = GenerationRequest(mode="star3", prompt="p", count=2, control_type="depth", control_image="c")
-    varied = vary_request(job(original), "https://copy.png", strength=0.45)
-    assert varied.source_images == ("https://copy.png",) and varied.strength == 0.45
+@pytest.mark.parametrize("variation", list(Variation))
+def test_vary_starts_from_the_given_image_and_records_its_strength(variation: Variation) -> None:
+    original = GenerationRequest(
+        mode="dreamtech-xl", prompt="p", count=2, control_type="depth", control_image="c", strength=0.9
+    )
+    varied = vary_request(job(original), "https://copy.png", variation)
+    assert varied.source_images == ("https://copy.png",) and varied.variation == variation
+    assert varied.strength is None  # the family maps the variation at submit, not an earlier job's strength
     assert varied.count == 2 and varied.seed is None and varied.control_image is None
+
+
+def test_both_varys_start_vary_jobs_and_an_upscale_is_no_variation() -> None:
+    assert JOB_KIND[Action.VARY] is JOB_KIND[Action.VARY_STRONG] is JobKind.VARY
+    assert VARIATIONS == {Action.VARY: Variation.SUBTLE, Action.VARY_STRONG: Variation.STRONG}
+    assert {Action.VARY, Action.VARY_STRONG} <= NEW_JOB_ACTIONS
+    varied = GenerationRequest(mode="dreamtech-xl", prompt="p", source_images=("s",), variation="strong")
+    assert upscale_request(job(varied), 0, "https://copy.png", strength=0.3).variation is None
 
 
 def test_upscale_of_a_custom_text2img_result_reuses_that_images_seed() -> None:

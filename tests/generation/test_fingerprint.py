@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import asdict
+
 import pytest
 
 from bot.generation.fingerprint import is_reproducible, request_fingerprint
@@ -30,6 +34,10 @@ def test_equal_requests_share_a_fingerprint_and_it_is_a_sha256() -> None:
         {"hires": True},
         {"strength": 0.4},
         {"simulated": True},
+        {"enhance": True},
+        {"quality": "masterpiece"},
+        {"variation": "subtle"},
+        {"variation": "strong"},
         {"loras": (("ink-lora", 0.6),)},
         {"loras": ()},
     ],
@@ -46,3 +54,17 @@ def test_a_request_without_a_style_lora_keeps_the_fingerprint_it_had_before_lora
 def test_only_seeded_requests_are_reproducible() -> None:
     assert is_reproducible(BASE)
     assert not is_reproducible(BASE.with_(seed=None))
+
+
+def test_fields_added_later_keep_earlier_fingerprints() -> None:
+    """``enhance``, ``quality``, ``variation`` and ``loras`` came after request-v1: at their defaults a request hashes
+    as it always did, so recent identical seeded requests stored before the upgrade are still found (and not paid
+    for again)."""
+    data = asdict(BASE)
+    for name in ("enhance", "quality", "variation", "loras"):
+        del data[name]
+    data["source_images"] = []
+    canonical = json.dumps(
+        {"schema": "request-v1", "request": data}, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
+    assert request_fingerprint(BASE) == hashlib.sha256(canonical.encode()).hexdigest()

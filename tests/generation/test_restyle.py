@@ -52,3 +52,12 @@ def test_reference_count_follows_the_mode(builder: RequestBuilder) -> None:
         build_restyle_request(builder, "mix", mode="kontext-max", reference_count=4)
     with pytest.raises(InvalidRequestError, match="at most 1"):
         build_restyle_request(builder, "mix", mode="star3", reference_count=1)
+
+
+def test_the_newer_modes_in_restyles(builder: RequestBuilder) -> None:
+    assert build_restyle_request(builder, "mix", mode="seedream", reference_count=9).mode == "seedream"
+    assert build_restyle_request(builder, "scarf", mode="img1-inpaint", has_mask=True).mode == "img1-inpaint"
+    with pytest.raises(InvalidRequestError, match="/restyle"):
+        build_restyle_request(builder, "scarf", mode="img1-inpaint")  # no mask
+    with pytest.raises(InvalidRequestError, match="does not take an input image"):
+        build_restyle_request(builder, "scarf", mode="libdream")

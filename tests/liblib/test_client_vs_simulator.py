@@ -211,3 +211,28 @@ async def test_submits_are_spaced_a_little_wider_than_the_rate_limit() -> None:
         assert (created[-1] - created[0]) / 5 >= 0.1
         assert client._limiter.time_period == pytest.approx(0.1 * 1.02)
         assert sim.counters.rate_limit_violations == 0
+
+
+async def test_the_newer_families_end_to_end(client: LiblibClient, sim: Simulator) -> None:
+    """Each newer family's request is accepted by the simulator as built, polled on its status route, and
+    read back (IMG1 without progress or seeds)."""
+    url = await client.upload_image(png(), "ref.png", "image/png")
+    request = lm.seedream("一只猫", width=2048, height=1024, img_count=2, reference_images=[url])
+    seedream = await generate(client, request)
+    assert len(seedream.images) == 2 and seedream.points_cost == 40
+    v45 = await generate(client, lm.seedream("x", model="doubao-seedream-4-5-251128", width=2560, height=1440))
+    assert v45.points_cost == 25
+    libdream = await generate(client, lm.libdream("古镇", use_pre_llm=True, seed=9))
+    assert libdream.seeds == (9,)
+    img1 = await generate(client, lm.img1_generate("a cat", quality="turbo", image_list=[url, url]))
+    assert img1.seeds == (None,) and img1.points_cost == 10
+    assert img1.status is not None and img1.status.percent_completed is None
+    inpaint = await generate(client, lm.img1_inpaint("a hat", url, url, quality="masterpiece"))
+    assert inpaint.points_cost == 60
+    assert sim.counters.source_fetches.count(url) == 1 + 2 + 2
+    assert {task.path for task in sim.tasks()} == {
+        "/api/generate/seedreamV4",
+        "/api/generate/libDream",
+        "/api/generate/smart-img1/generate",
+        "/api/generate/smart-img1/inpaint",
+    }

@@ -275,9 +275,12 @@ async def test_family_submit_progress_and_png(sim, http, images, route, params, 
     assert {1, 2, 5} <= set(statuses)
     assert set(statuses) <= {1, 2, 3, 4, 5}
     percents = [s["percentCompleted"] for s in seen]
-    assert percents == sorted(percents)
-    assert percents[0] < 1.0
-    assert percents[-1] == 1.0
+    if status_path == ep.WEBUI_STATUS:  # "not implemented" there: LiblibAI answers 0 throughout, even when done
+        assert set(percents) == {0}
+    else:
+        assert percents == sorted(percents)
+        assert percents[0] < 1.0
+        assert percents[-1] == 1.0
     assert all(s["images"] == [] for s in seen[:-1])
 
     final = seen[-1]

@@ -95,8 +95,9 @@ def test_validate_change_refuses_keys_outside_their_scope_and_bad_values() -> No
         validate_change("member:1", {}, {"server_points_per_day": 1})
     with pytest.raises(ConfigError, match="time zone"):
         validate_change("server", {}, {"timezone": "Nowhere/Special"})
+    assert validate_change("server", {}, {"max_count": 15}) == {"max_count": 15}  # Seedream makes up to 15
     with pytest.raises(ConfigError):
-        validate_change("server", {}, {"max_count": 9})
+        validate_change("server", {}, {"max_count": 16})
 
 
 def test_unknown_stored_keys_are_ignored_and_invalid_rows_skipped() -> None:

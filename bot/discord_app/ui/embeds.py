@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 
@@ -18,6 +19,7 @@ COLOR_PROGRESS = 0x5865F2
 COLOR_DONE = 0x57F287
 COLOR_FAILED = 0xED4245
 PROMPT_PREVIEW = 900
+BAR_CELLS = 10
 
 FAILURE_TITLES: dict[FailureReason, str] = {
     FailureReason.INVALID_PARAMETER: N_("Invalid parameter"),
@@ -47,6 +49,9 @@ ORIGIN_LABELS: dict[JobKind, str] = {
     JobKind.RESTYLE: N_("🎨 Restyle"),
     JobKind.IMAGINE: N_("Remake"),
 }
+# A Vary's credit says how strong it was (jobs from before there were two strengths say "Variation").
+VARIATION_LABELS: dict[str, str] = {"subtle": N_("🎲 Subtle variation"), "strong": N_("🌀 Strong variation")}
+VARIATION_NAMES: dict[str, str] = {"subtle": N_("vary (subtle)"), "strong": N_("vary (strong)")}
 
 
 def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
@@ -79,6 +84,18 @@ def kind_name(kind: object, locale: Locale) -> str:
     return t(KIND_NAMES.get(str(kind), str(kind)), locale)
 
 
+def _vary_strength(job: Job) -> str | None:
+    """The strength a Vary recorded ("subtle" or "strong"); None for other jobs and older Varys."""
+    variation = job.request.variation
+    return variation if job.kind is JobKind.VARY and variation in VARIATION_NAMES else None
+
+
+def job_kind_name(job: Job, locale: Locale) -> str:
+    """The job's kind as members read it; a Vary says how strong ("vary (strong)")."""
+    strength = _vary_strength(job)
+    return t(VARIATION_NAMES[strength], locale) if strength else kind_name(job.kind, locale)
+
+
 def state_name(state: object, locale: Locale) -> str:
     return t(STATE_NAMES.get(str(state), str(state)), locale)
 
@@ -88,7 +105,11 @@ def origin_text(job: Job, locale: Locale = None) -> str | None:
     if not job.parent_job_id:
         return None
     locale = locale or job.locale
-    label = t(ORIGIN_LABELS[job.kind], locale) if job.kind in ORIGIN_LABELS else str(job.kind).capitalize()
+    strength = _vary_strength(job)
+    if strength:
+        label = t(VARIATION_LABELS[strength], locale)
+    else:
+        label = t(ORIGIN_LABELS[job.kind], locale) if job.kind in ORIGIN_LABELS else str(job.kind).capitalize()
     target = t("job `{job_id}`", locale, job_id=job.parent_job_id)
     if job.parent_message_id:
         target = f"[{target}]({message_link(job.guild_id, job.channel_id, job.parent_message_id)})"
@@ -129,16 +150,32 @@ def _stage_text(progress: Progress, locale: Locale) -> str:
     if stage is Stage.SUBMITTING:
         return t("📤 Submitting to LiblibAI…", locale)
     if stage is Stage.WAITING:
-        return t("⏳ Accepted by LiblibAI, waiting for a worker…", locale)
+        return t("⏳ Accepted by LiblibAI, waiting for a worker…", locale) + _gauge(progress, locale)
     if stage is Stage.GENERATING:
-        pct = f" {progress.percent * 100:.0f}%" if progress.percent else ""
-        text = t("🎨 Generating{percent}", locale, percent=pct)
+        text = t("🎨 Generating{percent}", locale, percent=_gauge(progress, locale))
         if progress.elapsed is not None:
             text += t(" · {duration} elapsed", locale, duration=_duration(progress.elapsed))
         return text
     if stage is Stage.AUDITING:
-        return t("🔍 Content audit…", locale)
+        return t("🔍 Content audit…", locale) + _gauge(progress, locale)
     return t("📥 Delivering…", locale)
+
+
+def progress_bar(fraction: float, cells: int = BAR_CELLS) -> str:
+    """``█████░░░░░``: whole cells only, so a bar below 100 % is never drawn full."""
+    filled = max(0, min(cells, int(fraction * cells)))
+    return "█" * filled + "░" * (cells - filled)
+
+
+def _gauge(progress: Progress, locale: Locale) -> str:
+    """The bar, the percent (rounded down: never "100%" before the result) and the time left, while LiblibAI
+    has the job (``bot.jobs.progress`` decides the figures); nothing without a percent."""
+    if progress.percent is None:
+        return ""
+    text = f" `{progress_bar(progress.percent)}` {int(progress.percent * 100)}%"
+    if progress.eta is None:
+        return text + t(" · almost done", locale)
+    return text + t(" · about {duration} left", locale, duration=_duration(math.ceil(progress.eta)))
 
 
 def progress_text(job: Job, progress: Progress) -> str:
@@ -150,7 +187,7 @@ def progress_text(job: Job, progress: Progress) -> str:
         text += t(" · ≈ {points} points", locale, points=job.points_reserved)
     origin = ""
     if job.parent_job_id:
-        origin = t(" · {kind} of `{job_id}`", locale, kind=kind_name(job.kind, locale), job_id=job.parent_job_id)
+        origin = t(" · {kind} of `{job_id}`", locale, kind=job_kind_name(job, locale), job_id=job.parent_job_id)
     return f"{text}\n> {escape_prompt(job.request.prompt, 200)}\n`{job.id}` · {describe_mode(job, locale)}{origin}"
 
 
@@ -241,11 +278,23 @@ def result_embed(
         embed.add_field(name=t("Note", locale), value=note, inline=False)
     footer = t("job {job_id}", locale, job_id=job.id)
     if job.parent_job_id:
-        footer += t(" · {kind} of {job_id}", locale, kind=kind_name(job.kind, locale), job_id=job.parent_job_id)
+        footer += t(" · {kind} of {job_id}", locale, kind=job_kind_name(job, locale), job_id=job.parent_job_id)
     if is_simulated(job):
         footer += t(" · simulated (LiblibAI simulator, no real generation)", locale)
     embed.set_footer(text=footer)
     return embed
+
+
+def more_images_text(job: Job, first: int, last: int, total: int, locale: Locale = None) -> str:
+    """The text of a result's further message when its images take more than one (Discord shows 10 a message)."""
+    return t(
+        "🖼️ Images {first}–{last} of {total} · job `{job_id}`",
+        locale or job.locale,
+        first=first,
+        last=last,
+        total=total,
+        job_id=job.id,
+    )
 
 
 def video_note(result: JobResult, attached: int, locale: Locale) -> str:

@@ -9,9 +9,11 @@ import discord
 from bot.billing import price_per_image
 from bot.discord_app.ui.embeds import COLOR_PROGRESS, describe_mode, escape_prompt, kind_name, message_link, state_name
 from bot.generation.builder import ModeInfo
+from bot.generation.families import price_name
 from bot.i18n import N_, Locale, t
 from bot.jobs import QueueSnapshot
-from bot.models import Job, JobState
+from bot.liblib.endpoints import MAX_IMAGE_COUNT
+from bot.models import GenerationRequest, Job, JobState
 
 MAX_LISTED = 10
 
@@ -30,7 +32,8 @@ HELP_TEXT = N_("""\
 Generate pictures with LiblibAI, right here.
 
 **/imagine** `prompt` — draw something. Options: `mode`, `aspect`, `count`, `seed`, `steps`, `negative`, \
-`image` (start from a picture), `control_image` + `control_type`, `fresh`.
+`image` (start from a picture; `image2`–`image4`: more references), `enhance` (improve the prompt first), \
+`quality` (Smart IMG1), `control_image` + `control_type`, `fresh`.
 Flags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `--count N`, `--steps N`, \
 `--mode <mode>` (options win over flags).
 
@@ -97,11 +100,24 @@ def _workflow_line(mode: ModeInfo, *, default: bool, price: int, locale: Locale)
     return f"**{mode.label}** (`{mode.name}`){mark}{about}\n{' · '.join(facts)}"
 
 
-def _mode_line(mode: ModeInfo, *, default: bool, price: int, locale: Locale) -> str:
+def _mode_price(mode: ModeInfo, prices: Mapping[str, int], locale: Locale) -> str:
+    """Points per image; per quality where the mode has qualities (Smart IMG1)."""
+    if not mode.qualities:
+        return t("{points} points/image", locale, points=price_per_image(prices, mode.name))
+    each = [
+        f"{q} {price_per_image(prices, price_name(GenerationRequest(mode=mode.name, prompt='', quality=q)))}"
+        for q in mode.qualities
+    ]
+    return t("{points} points/image", locale, points=" / ".join(each))
+
+
+def _mode_line(mode: ModeInfo, *, default: bool, prices: Mapping[str, int], locale: Locale) -> str:
     if mode.workflow:
-        return _workflow_line(mode, default=default, price=price, locale=locale)
-    can = [t("Vary", locale)]
-    if not mode.name.startswith("kontext"):
+        return _workflow_line(mode, default=default, price=price_per_image(prices, mode.name), locale=locale)
+    can = []
+    if mode.supports_vary:
+        can.append(t("Vary", locale))
+    if mode.supports_upscale:
         can.append(t("Upscale", locale))
     if mode.supports_negative:
         can.append(t("negative prompt", locale))
@@ -111,23 +127,28 @@ def _mode_line(mode: ModeInfo, *, default: bool, price: int, locale: Locale) -> 
         can.append(t("steps", locale))
     if mode.supports_control:
         can.append(t("structure control", locale))
-    if mode.max_references > 1:
+    if mode.supports_enhance:
+        can.append(t("prompt enhancement", locale))
+    if mode.needs_mask:
+        can.append(t("inpainting with a mask (/restyle)", locale))
+    if mode.max_count > MAX_IMAGE_COUNT:
+        can.append(t("up to {count} images", locale, count=mode.max_count))
+    if mode.max_references == 0:
+        refs = t("prompt only", locale)
+    elif mode.max_references > 1:
         refs = t("{count} reference images", locale, count=mode.max_references)
     else:
         refs = t("{count} reference image", locale, count=mode.max_references)
     language = t("English prompts", locale) if mode.english_only else t("Chinese or English prompts", locale)
     mark = t(" — **default**", locale) if default else ""
-    cost = t("{points} points/image", locale, points=price)
+    cost = _mode_price(mode, prices, locale)
     return f"**{mode.label}** (`{mode.name}`){mark}\n{cost} · {language} · {refs} · {', '.join(can)}"
 
 
 def models_embed(
     modes: Sequence[ModeInfo], *, default_mode: str, prices: Mapping[str, int], locale: Locale = None
 ) -> discord.Embed:
-    lines = [
-        _mode_line(m, default=m.name == default_mode, price=price_per_image(prices, m.name), locale=locale)
-        for m in modes
-    ]
+    lines = [_mode_line(m, default=m.name == default_mode, prices=prices, locale=locale) for m in modes]
     embed = discord.Embed(
         title=t("Modes and models", locale), description="\n\n".join(lines)[:4000], color=COLOR_PROGRESS
     )

@@ -23,7 +23,7 @@ from bot.models import Job, result_image_count
 log = logging.getLogger(__name__)
 
 CUSTOM_ID = re.compile(
-    r"lb:(?P<action>reroll|vary|upscale|remix|restyle|delete|cancel):(?P<job>[0-9A-Za-z_-]{1,40}):(?P<index>\d{1,2}):(?P<owner>\d{1,20})"
+    r"lb:(?P<action>reroll|vary|varystrong|upscale|remix|restyle|delete|cancel):(?P<job>[0-9A-Za-z_-]{1,40}):(?P<index>\d{1,2}):(?P<owner>\d{1,20})"
 )
 MAX_IMAGE_BUTTONS = 5  # one row
 
@@ -63,13 +63,15 @@ _STYLE: dict[Action, tuple[str, str, discord.ButtonStyle]] = {
     Action.REMIX: (N_("Remix"), "🎛️", discord.ButtonStyle.secondary),
     Action.DELETE: (N_("Delete"), "🗑️", discord.ButtonStyle.danger),
     Action.CANCEL: (N_("Cancel"), "✖️", discord.ButtonStyle.danger),
-    Action.VARY: (N_("Vary"), "🎲", discord.ButtonStyle.secondary),
+    Action.VARY: (N_("Vary (Subtle)"), "🎲", discord.ButtonStyle.secondary),
+    Action.VARY_STRONG: (N_("Vary (Strong)"), "🌀", discord.ButtonStyle.secondary),
     Action.UPSCALE: (N_("Upscale"), "🔍", discord.ButtonStyle.secondary),
     Action.RESTYLE: (N_("Restyle"), "🎨", discord.ButtonStyle.secondary),
 }
 # Per-image buttons when a result has several images: "V1", "U2", ...
 _NUMBERED: dict[Action, str] = {
-    Action.VARY: N_("V{number}"),
+    Action.VARY: N_("V{number} Subtle"),
+    Action.VARY_STRONG: N_("V{number} Strong"),
     Action.UPSCALE: N_("U{number}"),
     Action.RESTYLE: N_("R{number}"),
 }
@@ -109,7 +111,8 @@ def _label(action: Action, locale: Locale) -> str:
 
 
 def result_view(job: Job, *, owner_id: int | None = None, locale: Locale = None) -> discord.ui.View:
-    """Reroll, Remix, Restyle and Delete; Vary, Upscale (and Restyle when there are several images) per image.
+    """Reroll, Remix, Restyle and Delete; Vary (Subtle), Vary (Strong), Upscale (and Restyle when there are several
+    images) per image: a row each, at most 5 rows; one image's two Varys share a row.
 
     Labels in ``locale`` (a re-post: the asker's language), else the job's language."""
     locale = locale or job.locale
@@ -121,17 +124,17 @@ def result_view(job: Job, *, owner_id: int | None = None, locale: Locale = None)
         first_row = [Action.DELETE]
     for action in first_row:
         view.add_item(ActionButton(Click(action, job.id, 0, owner), label=_label(action, locale), row=0))
+    vary = [Action.VARY, Action.VARY_STRONG] if supports_vary(job.request) else []
     rows = [
-        (Action.VARY, supports_vary(job.request)),
-        (Action.UPSCALE, supports_upscale(job.request)),
-        (Action.RESTYLE, count > 1),
+        *([vary] if count == 1 else [[action] for action in vary]),
+        [Action.UPSCALE] if supports_upscale(job.request) else [],
+        [Action.RESTYLE] if count > 1 else [],
     ]
-    for row, (action, supported) in enumerate(rows, start=1):
-        if not supported:
-            continue
-        for index in range(count):
-            label = _label(action, locale) if count == 1 else t(_NUMBERED[action], locale, number=index + 1)
-            view.add_item(ActionButton(Click(action, job.id, index, owner), label=label, row=row))
+    for row, actions in enumerate([r for r in rows if r], start=1):
+        for action in actions:
+            for index in range(count):
+                label = _label(action, locale) if count == 1 else t(_NUMBERED[action], locale, number=index + 1)
+                view.add_item(ActionButton(Click(action, job.id, index, owner), label=label, row=row))
     return view
 
 

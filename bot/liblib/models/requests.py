@@ -60,6 +60,12 @@ class _Request(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+class WireParams(_Request):
+    """A family's whole ``generateParams``: every family has an image count (each narrows its range)."""
+
+    img_count: int = 1
+
+
 # --------------------------------------------------------------------------------------------------
 # Star-3 Alpha (§5.1, §5.2)
 # --------------------------------------------------------------------------------------------------
@@ -95,7 +101,7 @@ class Star3ControlNet(_Request):
     )
 
 
-class Star3Text2ImgParams(_Request):
+class Star3Text2ImgParams(WireParams):
     prompt: Prompt
     aspect_ratio: Star3AspectRatio | None = None
     image_size: Star3ImageSize | None = None
@@ -111,7 +117,7 @@ class Star3Text2ImgParams(_Request):
         return self
 
 
-class Star3Img2ImgParams(_Request):
+class Star3Img2ImgParams(WireParams):
     prompt: Prompt
     source_image: Annotated[str, check_url("source image")]
     img_count: ImgCount = 1
@@ -173,7 +179,7 @@ class InpaintParam(_Request):
     inpainting_fill: Annotated[int, between("inpainting fill", 0, 3)] = 1
 
 
-class _CustomCommon(_Request):
+class _CustomCommon(WireParams):
     check_point_id: Annotated[str, check_nonempty("checkpoint id")]
     vae_id: str | None = None  # "" = the checkpoint's own VAE
     prompt: Prompt
@@ -219,7 +225,7 @@ class CustomImg2ImgParams(_CustomCommon):
 # --------------------------------------------------------------------------------------------------
 
 
-class KontextText2ImgParams(_Request):
+class KontextText2ImgParams(WireParams):
     model: KontextModel = "max"
     prompt: Prompt
     aspect_ratio: KontextAspectRatio = "1:1"
@@ -248,15 +254,8 @@ class KontextImg2ImgParams(KontextText2ImgParams):
         return self
 
 
-GenerateParams = (
-    Star3Text2ImgParams
-    | Star3Img2ImgParams
-    | CustomText2ImgParams
-    | CustomImg2ImgParams
-    | KontextText2ImgParams
-    | KontextImg2ImgParams
-    | ComfyParams
-)
+# Every family's generateParams model derives from WireParams; a ComfyUI workflow's is its node map.
+GenerateParams = WireParams | ComfyParams
 
 
 @dataclass(frozen=True, slots=True)

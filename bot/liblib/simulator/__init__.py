@@ -10,9 +10,11 @@ whatever the outcome, or a status without ``pointsCost``) can be injected from t
 (``/_sim/*``, unauthenticated, simulator only).
 
 Choices where the real service is unknown, kept deliberately:
-* Each family is only served by its own status route (webui tasks on ``/webui/status``, Kontext on
-  ``/api/generate/status``, ComfyUI workflows on ``/api/generate/comfy/status``); any other status route
-  answers 100051, so a client polling the wrong route fails loudly here.
+* Each family is only served by its own status route (webui tasks on ``/webui/status``, Kontext, Seedream,
+  libDream and IMG1 on ``/api/generate/status``, ComfyUI workflows on ``/api/generate/comfy/status``); any
+  other status route answers 100051, so a client polling the wrong route fails loudly here.
+* The newer families' prices are the bot's estimates (the docs give none), and their render times scale
+  with the family (a Seedream group, IMG1's quality).
 * The submit QPS token is spent by every submit that passes the rate gate, even one later refused for
   its parameters: the gateway counts requests, not tasks.
 * Injected "timeout" and "truncated" faults on a submit still create the task (the request was

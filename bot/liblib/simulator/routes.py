@@ -29,7 +29,7 @@ from bot.liblib.simulator.replies import (
     invalid_reply,
 )
 from bot.liblib.simulator.tasks import Billing, SimCounters, TaskBook
-from bot.liblib.simulator.validate import MSG_INCOMPLETE, Rejection, SubmitKind, classify, source_urls
+from bot.liblib.simulator.validate import MSG_INCOMPLETE, Rejection, SubmitKind, classify, small_sources, source_urls
 from bot.liblib.simulator.validate import validate as validate_params
 from bot.settings import SimulatorSettings
 
@@ -143,8 +143,10 @@ class ApiRoutes:
         try:
             sources: list[SourcePicture] = []
             urls = comfy.source_urls(params) if workflow is not None else source_urls(kind, params)
+            small = small_sources(kind, params) if workflow is None else frozenset()
             for url in urls:
-                fetched = await self._fetch_source(url)
+                limit = ep.IMG1_INPAINT_MAX_BYTES if url in small else ep.MAX_INPUT_IMAGE_BYTES
+                fetched = await self._fetch_source(url, limit=limit)
                 if isinstance(fetched, Reply):
                     return fetched
                 sources.append(fetched)
@@ -169,6 +171,10 @@ class ApiRoutes:
     def _points_key(self, kind: SubmitKind, params: dict[str, Any]) -> str:
         if kind.family is ep.Family.KONTEXT:
             return f"kontext-{params.get('model', 'max')}"
+        if kind.family is ep.Family.SEEDREAM:
+            return "seedream-4.5" if params.get("model") == ep.SEEDREAM_45_MODEL else "seedream"
+        if kind.family is ep.Family.IMG1:  # priced by quality, generate and inpaint alike
+            return f"img1-{params.get('quality', 'normal')}"
         return kind.family.value
 
     # ------------------------------------------------------------------ ComfyUI workflows
@@ -197,12 +203,12 @@ class ApiRoutes:
     def _comfy_templates(self) -> frozenset[str]:
         return frozenset({ep.TEMPLATE_COMFY, *(w.template_uuid for w in self._workflows.values())})
 
-    async def _fetch_source(self, url: str) -> SourcePicture | Reply:
-        """Download an input image like the real service: the picture, or the 100030/100031 reply."""
+    async def _fetch_source(self, url: str, *, limit: int = ep.MAX_INPUT_IMAGE_BYTES) -> SourcePicture | Reply:
+        """Download an input image like the real service: the picture, or the 100030/100031 reply (an image over
+        ``limit`` bytes: 100030)."""
         self.counters.source_fetches.append(url)
         if self._http is None:
             raise RuntimeError("the simulator is not started")
-        limit = ep.MAX_INPUT_IMAGE_BYTES
         try:
             async with self._http.get(url) as resp:
                 if not 200 <= resp.status < 300 or (resp.content_length or 0) > limit:
@@ -245,7 +251,7 @@ class ApiRoutes:
         data: dict[str, Any] = {
             "generateUuid": task.uuid,
             "generateStatus": task.status,
-            "percentCompleted": task.percent,
+            "percentCompleted": task.reported_percent,
             "generateMsg": task.generate_msg,
             "pointsCost": task.points,
             "accountBalance": self.balance(access_key),
@@ -255,6 +261,9 @@ class ApiRoutes:
                 if not img.video
             ],
         }
+        if SubmitKind(task.kind).family is ep.Family.IMG1:  # IMG1 reports no progress and no seeds (§5.8)
+            del data["percentCompleted"]
+            data["images"] = [{k: v for k, v in image.items() if k != "seed"} for image in data["images"]]
         if task.kind == SubmitKind.COMFY:  # ComfyUI: outputs name their node; videos have a list of their own
             data["images"] = [
                 {

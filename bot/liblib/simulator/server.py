@@ -30,7 +30,20 @@ log = logging.getLogger(__name__)
 OUTCOMES = frozenset({"failed", "audit_reject", "timeout", "partial_audit", "sensitive_prompt"})
 
 _FETCH_TIMEOUT = 10.0
-_DEFAULT_POINTS = {"star3": 8, "custom": 8, "kontext-pro": 29, "kontext-max": 58, "comfy": 10}
+# Points per image. Kontext's are documented; the rest are the bot's defaults for them (liblib-api.md gives none).
+_DEFAULT_POINTS = {
+    "star3": 8,
+    "custom": 8,
+    "kontext-pro": 29,
+    "kontext-max": 58,
+    "seedream": 20,
+    "seedream-4.5": 25,
+    "libdream": 20,
+    "img1-turbo": 10,
+    "img1-normal": 30,
+    "img1-masterpiece": 60,
+    "comfy": 10,
+}
 
 
 class Simulator(ApiRoutes):

@@ -1,9 +1,10 @@
 """Task records and the task life cycle of the LiblibAI simulator (liblib-api.md §6, §9).
 
 A task's status follows real time from its creation: 1 for ``queued`` seconds, 2 for ``running``
-(``percentCompleted`` rising 0→1), then 3 and 4 for half of ``auditing`` each, then 5. Injected outcomes
-end it as 6 or 7 after the running phase instead. A loop timer makes each task terminal on time even when
-nobody polls, so the concurrency count and the points charged never depend on the client polling.
+(``percentCompleted`` rising 0→1, except on the webui routes, where LiblibAI answers 0 throughout), then 3
+and 4 for half of ``auditing`` each, then 5. Injected outcomes end it as 6 or 7 after the running phase
+instead. A loop timer makes each task terminal on time even when nobody polls, so the concurrency count and
+the points charged never depend on the client polling.
 """
 
 from __future__ import annotations
@@ -33,6 +34,24 @@ from bot.liblib.simulator.validate import SubmitKind
 log = logging.getLogger(__name__)
 
 Durations = tuple[float, float, float]  # seconds in status 1, in 2, and in 3+4
+
+# Smart IMG1's output sizes by ``aspectRatio`` (liblib-api.md §5.8).
+IMG1_SIZES: dict[str, tuple[int, int]] = {"square": (1024, 1024), "portrait": (1024, 1536), "landscape": (1536, 1024)}
+# How much longer than the configured running time each family renders: a Seedream group takes a little longer per
+# image, IMG1 by quality. A rough likeness of the real service, so progress and waits differ by family in the bot.
+_IMG1_RUNNING = {"turbo": 0.5, "normal": 1.0, "masterpiece": 2.0}
+
+
+def running_factor(kind: SubmitKind, params: dict[str, Any]) -> float:
+    if kind is SubmitKind.SEEDREAM:
+        return 1.0 + 0.1 * (int(params.get("imgCount", 1)) - 1)
+    if kind.family is ep.Family.IMG1:
+        return _IMG1_RUNNING.get(str(params.get("quality", "normal")), 1.0)
+    return 1.0
+
+
+def _scaled(durations: Durations, running: float) -> Durations:
+    return (durations[0], durations[1] * running, durations[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +145,12 @@ class SimTask:
         return ep.DEFAULT_STATUS_PATH[SubmitKind(self.kind).family]
 
     @property
+    def reported_percent(self) -> float:
+        """``percentCompleted`` as LiblibAI answers it: "not implemented" on the webui routes (Star-3, custom
+        checkpoints), where it stays 0 even on success (DOC's example); rising 0→1 elsewhere."""
+        return 0.0 if self.status_path == ep.WEBUI_STATUS else self.percent
+
+    @property
     def end_offset(self) -> float:
         """Seconds from creation to the terminal status."""
         queued, running, auditing = self.durations
@@ -149,6 +174,18 @@ def output_size(kind: SubmitKind, params: dict[str, Any], sources: list[tuple[in
         if "aspectRatio" in params or not sources:
             return kontext_size(params.get("aspectRatio", "1:1"))
         return megapixel_size(*sources[0])
+    if kind is SubmitKind.SEEDREAM:
+        return (int(params.get("width", 2048)), int(params.get("height", 2048)))
+    if kind is SubmitKind.LIBDREAM:
+        side = ep.LIBDREAM_DEFAULT_SIDE
+        return (int(params.get("width", side)), int(params.get("height", side)))
+    if kind.family is ep.Family.IMG1:
+        ratio = params.get("aspectRatio", "auto")
+        if ratio in IMG1_SIZES:
+            return IMG1_SIZES[ratio]
+        if sources:  # "auto" (and inpaint) follow the first image: the one repainted, or the first reference
+            return clamp_size(sources[0], 64, 2048)
+        return IMG1_SIZES["square"]
     if sources:  # img2img without an explicit size follows the source picture
         low = 512 if kind.family is ep.Family.STAR3 else 128
         return clamp_size(sources[0], low, 2048)
@@ -229,7 +266,7 @@ class TaskBook:
             cost=cost,
             outcome=outcome,
             billing=billing or Billing(),
-            durations=durations or self.durations,
+            durations=durations or _scaled(self.durations, running_factor(kind, params)),
         )
         self.tasks[task.uuid] = task
         active = self._active.setdefault(access_key, set())
@@ -252,7 +289,8 @@ class TaskBook:
     ) -> list[SimImage]:
         count = int(params.get("imgCount", 1))
         width, height = output_size(kind, params, [(s.width, s.height) for s in sources])
-        base_seed = int(params.get("seed", -1)) if kind.family is ep.Family.CUSTOM else -1
+        seeded = kind.family in (ep.Family.CUSTOM, ep.Family.LIBDREAM)
+        base_seed = int(params.get("seed", -1)) if seeded else -1
         prompt = str(params["prompt"])
         # Image-to-image results are painted from the main source (the first fetched).
         source = sources[0] if kind.img2img and sources else None

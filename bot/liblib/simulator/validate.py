@@ -47,6 +47,10 @@ class SubmitKind(StrEnum):
     CUSTOM_I2I = "custom-img2img"
     KONTEXT_T2I = "kontext-text2img"
     KONTEXT_I2I = "kontext-img2img"
+    SEEDREAM = "seedream-v4"
+    LIBDREAM = "libdream-text2img"
+    IMG1_GENERATE = "img1-generate"
+    IMG1_INPAINT = "img1-inpaint"
     COMFY = "comfy-app"  # a ComfyUI workflow (bot/liblib/simulator/comfy.py validates it)
 
     @property
@@ -56,6 +60,15 @@ class SubmitKind(StrEnum):
     @property
     def img2img(self) -> bool:
         return self.value.endswith("img2img")
+
+
+# The newer families' routes each serve one template (liblib-api.md §3).
+_NEWER_ROUTES: dict[str, tuple[str, SubmitKind]] = {
+    ep.SEEDREAM: (ep.TEMPLATE_SEEDREAM, SubmitKind.SEEDREAM),
+    ep.LIBDREAM: (ep.TEMPLATE_LIBDREAM, SubmitKind.LIBDREAM),
+    ep.IMG1_GENERATE: (ep.TEMPLATE_IMG1_GENERATE, SubmitKind.IMG1_GENERATE),
+    ep.IMG1_INPAINT: (ep.TEMPLATE_IMG1_INPAINT, SubmitKind.IMG1_INPAINT),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +102,8 @@ def classify(path: str, template_uuid: object) -> SubmitKind | Rejection:
         allowed = {ep.TEMPLATE_KONTEXT_TEXT2IMG: SubmitKind.KONTEXT_T2I}
     elif path == ep.KONTEXT_IMG2IMG:
         allowed = {ep.TEMPLATE_KONTEXT_IMG2IMG: SubmitKind.KONTEXT_I2I}
+    elif path in _NEWER_ROUTES:
+        allowed = dict([_NEWER_ROUTES[path]])
     elif path == ep.WEBUI_TEXT2IMG:
         # One app reports Star-3 moved to the plain webui routes with the same uuids (§11.2).
         allowed = dict.fromkeys(_CUSTOM_T2I_TEMPLATES, SubmitKind.CUSTOM_T2I)
@@ -108,13 +123,20 @@ def classify(path: str, template_uuid: object) -> SubmitKind | Rejection:
 def validate(kind: SubmitKind, params: Mapping[str, Any], template_uuid: str = "") -> Rejection | None:
     """None when ``params`` satisfy §5 for ``kind``; otherwise the rejection naming the first bad field."""
     try:
-        _check_common(params)
+        seedream = kind is SubmitKind.SEEDREAM
+        _check_common(params, max_count=ep.SEEDREAM_MAX_IMAGES if seedream else ep.MAX_IMAGE_COUNT)
         if kind.family is ep.Family.STAR3:
             _check_star3(kind, params)
         elif kind.family is ep.Family.CUSTOM:
             _check_custom(kind, params, qwen=template_uuid == _QWEN_TEMPLATE)
-        else:
+        elif kind.family is ep.Family.KONTEXT:
             _check_kontext(kind, params)
+        elif seedream:
+            _check_seedream(params)
+        elif kind is SubmitKind.LIBDREAM:
+            _check_libdream(params)
+        else:
+            _check_img1(kind, params)
     except _InvalidError as exc:
         return invalid(exc.field)
     return None
@@ -136,7 +158,20 @@ def source_urls(kind: SubmitKind, params: Mapping[str, Any]) -> list[str]:
             urls.append(params["inpaintParam"]["maskImage"])
     if kind is SubmitKind.KONTEXT_I2I:
         urls.extend(params["image_list"])
+    if kind is SubmitKind.SEEDREAM:
+        urls.extend(params.get("referenceImages") or [])
+    if kind is SubmitKind.IMG1_INPAINT:
+        urls.extend([params["image"], params["mask"]])
+    if kind.family is ep.Family.IMG1:
+        urls.extend(params.get("image_list") or [])
     return urls
+
+
+def small_sources(kind: SubmitKind, params: Mapping[str, Any]) -> frozenset[str]:
+    """Input URLs held to IMG1 inpaint's 4 MB limit (liblib-api.md §9) rather than the usual 10 MB."""
+    if kind is SubmitKind.IMG1_INPAINT:
+        return frozenset({params["image"], params["mask"]})
+    return frozenset()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -176,7 +211,7 @@ def _url(params: Mapping[str, Any], name: str, *, required: bool = True, label: 
         raise _InvalidError(label or name)
 
 
-def _check_common(params: Mapping[str, Any]) -> None:
+def _check_common(params: Mapping[str, Any], *, max_count: int) -> None:
     for name in ("prompt", "negativePrompt"):
         value = params.get(name)
         if name == "prompt" and (not isinstance(value, str) or not value.strip()):
@@ -185,7 +220,7 @@ def _check_common(params: Mapping[str, Any]) -> None:
             raise _InvalidError(name)
     # imgCount is documented as required for the webui routes; defaulting to 1 keeps the simulator
     # from failing a client over a point the real service's enforcement of is unknown.
-    _int(params, "imgCount", 1, ep.MAX_IMAGE_COUNT)
+    _int(params, "imgCount", 1, max_count)
 
 
 def _check_star3(kind: SubmitKind, params: Mapping[str, Any]) -> None:
@@ -299,3 +334,68 @@ def _check_kontext(kind: SubmitKind, params: Mapping[str, Any]) -> None:
             raise _InvalidError("image_list")
         if model == "pro" and len(images) > 1:  # DOC: pro has no multi-image reference
             raise _InvalidError("image_list")
+
+
+def _size(params: Mapping[str, Any], lo: int, hi: int) -> tuple[int, int] | None:
+    """Both of ``width`` and ``height`` (each within [lo, hi]) or neither."""
+    if params.get("width") is None and params.get("height") is None:
+        return None
+    _int(params, "width", lo, hi, required=True)
+    _int(params, "height", lo, hi, required=True)
+    return int(params["width"]), int(params["height"])
+
+
+def _urls(params: Mapping[str, Any], name: str, lo: int, hi: int) -> list[str]:
+    """An optional list of ``lo``..``hi`` non-empty URL strings."""
+    value = params.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not lo <= len(value) <= hi:
+        raise _InvalidError(name)
+    if any(not isinstance(url, str) or not url.strip() for url in value):
+        raise _InvalidError(name)
+    return value
+
+
+def _check_seedream(params: Mapping[str, Any]) -> None:
+    model = params.get("model", ep.SEEDREAM_40_MODEL)
+    if model not in ep.SEEDREAM_MODELS:
+        raise _InvalidError("model")
+    _int(params, "promptMagic", 0, 1)
+    sequential = params.get("sequentialImageGeneration")
+    if sequential is not None and sequential not in ep.SEEDREAM_SEQUENTIAL:
+        raise _InvalidError("sequentialImageGeneration")
+    if model == ep.SEEDREAM_45_MODEL:  # 4.5: a rule on the total pixels only
+        size = _size(params, 1, ep.SEEDREAM_45_PIXELS[1])
+        if size is not None and not ep.SEEDREAM_45_PIXELS[0] <= size[0] * size[1] <= ep.SEEDREAM_45_PIXELS[1]:
+            raise _InvalidError("width*height")
+    else:
+        size = _size(params, *ep.SEEDREAM_40_SIDE)
+        if size is not None and size[0] * size[1] > ep.SEEDREAM_40_MAX_PIXELS:
+            raise _InvalidError("width*height")
+    references = _urls(params, "referenceImages", 1, ep.SEEDREAM_MAX_REFERENCES[model])
+    if len(references) + int(params.get("imgCount", 1)) > ep.SEEDREAM_MAX_IMAGES:
+        raise _InvalidError("imgCount")
+
+
+def _check_libdream(params: Mapping[str, Any]) -> None:
+    if "usePreLlm" in params and not isinstance(params["usePreLlm"], bool):
+        raise _InvalidError("usePreLlm")
+    size = _size(params, *ep.LIBDREAM_SIDE)
+    if size is not None and size[0] * size[1] > ep.LIBDREAM_MAX_PIXELS:
+        raise _InvalidError("width*height")
+    _number(params, "scale", *ep.LIBDREAM_SCALE)
+    _int(params, "seed", -1, ep.SEED_MAX)
+
+
+def _check_img1(kind: SubmitKind, params: Mapping[str, Any]) -> None:
+    ratio = params.get("aspectRatio")
+    if ratio is not None and ratio not in ep.IMG1_ASPECT_RATIOS:
+        raise _InvalidError("aspectRatio")
+    quality = params.get("quality")
+    if quality is not None and quality not in ep.IMG1_QUALITIES:
+        raise _InvalidError("quality")
+    _urls(params, "image_list", 0, ep.IMG1_MAX_REFERENCES)
+    if kind is SubmitKind.IMG1_INPAINT:
+        _url(params, "image")
+        _url(params, "mask")
