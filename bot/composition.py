@@ -27,6 +27,8 @@ from bot.discord_app.starting import JobStarter
 from bot.discord_app.ui.views import register_handler, result_view
 from bot.generation.builder import RequestBuilder
 from bot.generation.families import make_submit_builder
+from bot.generation.preferences import PreferenceService
+from bot.generation.styles import StyleCatalog, bot_wide_styles
 from bot.i18n import LocaleResolver
 from bot.jobs import JobRunner, JobService
 from bot.jobs.admission import Admission
@@ -45,13 +47,15 @@ from bot.ops.health import HealthServer
 from bot.ops.metrics import Metrics
 from bot.quotas import GuildAdminService, QuotaService
 from bot.reports.service import UsageReporter
-from bot.settings import DEFAULT_BASE_URL, DiscordSettings, LiblibSettings, Settings
+from bot.settings import DEFAULT_BASE_URL, DiscordSettings, LiblibSettings, Settings, SettingsError
 from bot.storage import Store, open_store
 from cogs.admin import AdminCog
 from cogs.buttons import ButtonsCog
 from cogs.generate import GenerateCog
 from cogs.info import InfoCog
+from cogs.prefer import PreferCog
 from cogs.restyle import RestyleCog
+from cogs.styles import StyleCog
 from cogs.usage import UsageCog
 
 log = logging.getLogger(__name__)
@@ -77,6 +81,8 @@ class Services:
     acks: AckPriority  # answered commands let unanswered ones go first
     balance: BalanceBook  # the LiblibAI account balance and its forecast (/usage top)
     router: ModeRouter  # the mode of a request whose member named none (language, unavailable modes)
+    styles: StyleCatalog  # the servers' and the bot-wide style presets (/style, /imagine style:)
+    preferences: PreferenceService  # members' personal defaults (/prefer)
 
 
 @dataclass(slots=True)
@@ -99,7 +105,13 @@ def cog_loader(services: Services) -> CogLoader:
 
     async def load(bot: LiblibBot) -> None:
         restyler = Restyler(
-            s.builder, s.sources, s.transport, s.starter, s.locales, default_mode=models.restyle_default_mode
+            s.builder,
+            s.sources,
+            s.transport,
+            s.starter,
+            s.locales,
+            default_mode=models.restyle_default_mode,
+            styles=s.styles,
         )
         await bot.add_cog(
             GenerateCog(
@@ -114,6 +126,8 @@ def cog_loader(services: Services) -> CogLoader:
                 acks=s.acks,
                 settings=s.settings.actions,
                 default_mode=models.default_mode,
+                styles=s.styles,
+                preferences=s.preferences,
             )
         )
         await bot.add_cog(RestyleCog(bot, restyler, s.locales))
@@ -142,6 +156,8 @@ def cog_loader(services: Services) -> CogLoader:
             )
         )
         await bot.add_cog(AdminCog(s.admin, s.locales))
+        await bot.add_cog(StyleCog(s.admin, s.locales))
+        await bot.add_cog(PreferCog(s.preferences, s.styles, s.locales))
         await bot.add_cog(
             UsageCog(
                 s.admin.quotas, UsageReporter(s.store, s.admin.quotas.zone, s.transport.workers), s.balance, s.locales
@@ -253,7 +269,10 @@ async def open_runtime(
         quotas = QuotaService(store, settings)
         availability = ModeAvailability(settings.liblib.unavailable_cooloff_seconds)  # routes LiblibAI does not serve
         metrics.watch_modes(availability.states)
-        locales = LocaleResolver(settings.discord.default_locale, quotas.server_language)
+        builder = RequestBuilder(settings.models, simulated=lambda: client.simulated)
+        styles = style_catalog(store, builder, settings)
+        preferences = PreferenceService(store, styles)
+        locales = LocaleResolver(settings.discord.default_locale, quotas.server_language, preferences.language)
         acks = AckPriority()
         bot = LiblibBot(settings, store, locales=locales, acks=acks, **options)
         fair = FairQueue()
@@ -295,7 +314,6 @@ async def open_runtime(
             quota_error=quotas.quota_error,
             availability=availability,
         )
-        builder = RequestBuilder(settings.models, simulated=lambda: client.simulated)
         questions = Questions(locales, timeout=settings.quotas.confirm_timeout_seconds)
         bot.before_close.append(questions.close)  # open questions end unanswered: nothing is queued
         starter = JobStarter(
@@ -312,7 +330,7 @@ async def open_runtime(
             jobs=jobs,
             starter=starter,
             questions=questions,
-            admin=GuildAdminService(store, quotas),
+            admin=GuildAdminService(store, quotas, styles),
             builder=builder,
             transport=ImageTransport(client, settings.liblib.image_transport, workers=images),
             sources=SourceImageFetcher(
@@ -329,6 +347,8 @@ async def open_runtime(
                 availability=availability,
                 price=quotas.price_per_image,
             ),
+            styles=styles,
+            preferences=preferences,
         )
         bot.runner = runner
         bot.load_cogs = cog_loader(services)
@@ -347,6 +367,25 @@ async def open_runtime(
                 await health.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await balance_watch
+
+
+def check_settings(settings: Settings) -> None:
+    """What the settings' own validation cannot see (it needs the configured modes): the bot-wide ``[[styles]]``,
+    checked like ``/style add``. SettingsError names the style at fault; ``run`` and ``check`` call this with the
+    settings' other checks, and ``open_runtime`` refuses the same."""
+    try:
+        bot_wide_styles(settings.styles, RequestBuilder(settings.models))
+    except ValueError as exc:
+        raise SettingsError(f"invalid settings: {exc}") from None
+
+
+def style_catalog(store: Store, builder: RequestBuilder, settings: Settings) -> StyleCatalog:
+    """The style presets, with the settings' bot-wide ``[[styles]]`` checked like a server's (a bad one stops the
+    start, naming it)."""
+    try:
+        return StyleCatalog(store, builder, settings.styles)
+    except ValueError as exc:
+        raise SettingsError(f"invalid settings: {exc}") from None
 
 
 def balance_book(settings: Settings, store: Store, bot: LiblibBot, metrics: Metrics) -> BalanceBook:

@@ -111,6 +111,8 @@ class GenerationRequest:
     # the default it would have used, and the prompt's language when that was the reason (bot.generation.language).
     routed_from: str | None = None
     routed_language: str | None = None
+    # Custom models: the LoRAs (model id, weight) to use instead of the model's configured ones (a style's preset).
+    loras: tuple[tuple[str, float], ...] | None = None
 
     @property
     def is_img2img(self) -> bool:
@@ -125,6 +127,8 @@ class GenerationRequest:
     def from_json(cls, raw: str) -> Self:
         data: dict[str, Any] = json.loads(raw)
         data["source_images"] = tuple(data.get("source_images") or ())
+        if data.get("loras") is not None:
+            data["loras"] = tuple((str(model_id), float(weight)) for model_id, weight in data["loras"])
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -256,6 +260,52 @@ class Job:
     @property
     def cancel_requested(self) -> bool:
         return self.cancel_requested_at is not None
+
+
+# -- styles and personal defaults ---------------------------------------------------------------------
+
+STYLE_FIELDS = ("description", "prefix", "suffix", "negative", "mode", "aspect", "lora", "strength")
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """A named preset for /imagine (``style:`` or ``--style``): text around the prompt and default options.
+
+    Bot-wide styles come from the settings (``[[styles]]``, ``guild_id`` None); a server's admins add their own
+    (``/style add``), and a server style wins over a bot-wide one of the same name on that server."""
+
+    name: str
+    description: str = ""
+    prefix: str = ""  # put before the member's prompt
+    suffix: str = ""  # put after it
+    negative: str | None = None  # the negative prompt, where the mode takes one
+    mode: str | None = None
+    aspect: str | None = None
+    lora: str | None = None  # a LoRA preset of the (custom) mode: [[models.custom.lora_presets]]
+    strength: float | None = None  # image-to-image strength, where the mode has one
+    guild_id: int | None = None  # the server that owns it; None: bot-wide
+
+    def values(self) -> dict[str, Any]:
+        """The fields it sets (``STYLE_FIELDS`` that are not empty)."""
+        return {name: getattr(self, name) for name in STYLE_FIELDS if getattr(self, name) not in (None, "")}
+
+
+PREFERENCE_FIELDS = ("mode", "aspect", "count", "style", "language")
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """A member's personal defaults (``/prefer``), bot-wide: used whenever they name nothing else."""
+
+    mode: str | None = None
+    aspect: str | None = None
+    count: int | None = None
+    style: str | None = None
+    language: str | None = None  # "en-US" | "zh-CN": replies in it whatever their Discord language
+
+    def values(self) -> dict[str, Any]:
+        """The defaults that are set."""
+        return {name: getattr(self, name) for name in PREFERENCE_FIELDS if getattr(self, name) is not None}
 
 
 # -- a job's result images --------------------------------------------------------------------------

@@ -190,6 +190,14 @@ class LoraPreset(_Section):
     weight: float = Field(0.8, ge=-4, le=4)
 
 
+class LoraPresetGroup(_Section):
+    """A named set of LoRAs for a custom model ([[models.custom.lora_presets]]), which a style can ask for by name;
+    it replaces the model's own ``loras`` for that job."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    loras: list[LoraPreset] = Field(default_factory=list, max_length=5)
+
+
 class ControlNetPreset(_Section):
     name: str
     preprocessor: int = 0
@@ -218,7 +226,19 @@ class CustomModel(_Section):
     hires_steps: int = Field(15, ge=1, le=30)
     hires_denoising: float = Field(0.35, ge=0, le=1)
     controlnets: list[ControlNetPreset] = Field(default_factory=list)
+    lora_presets: list[LoraPresetGroup] = Field(default_factory=list)  # for styles: /style add lora:<name>
     english_only: bool = True
+
+    @field_validator("lora_presets")
+    @classmethod
+    def _unique_presets(cls, value: list[LoraPresetGroup]) -> list[LoraPresetGroup]:
+        names = [p.name for p in value]
+        if len(names) != len(set(names)):
+            raise ValueError("LoRA preset names must be unique within a model")
+        return value
+
+    def lora_preset(self, name: str) -> LoraPresetGroup | None:
+        return next((p for p in self.lora_presets if p.name == name), None)
 
 
 COMFY_DEFAULT_TEMPLATE = "4df2efa0f18d46dc9758803e478eb51c"  # liblib-api.md §3
@@ -320,6 +340,21 @@ class ModelsSettings(_Section):
     # Caps a member may not exceed when overriding a model's defaults.
     max_steps: int = Field(60, ge=1, le=60)
     max_cfg_scale: float = Field(15.0, ge=1, le=15)
+
+
+class StyleSettings(_Section):
+    """A bot-wide style ([[styles]]), offered on every server; a server's own style of the same name wins there.
+    Checked at start-up like ``/style add`` (name, lengths, that the mode, aspect and LoRA preset exist)."""
+
+    name: str
+    description: str = ""
+    prefix: str = ""
+    suffix: str = ""
+    negative: str | None = None
+    mode: str | None = None
+    aspect: str | None = None
+    lora: str | None = None
+    strength: float | None = None
 
 
 class QueueSettings(_Section):
@@ -513,6 +548,15 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     balance: BalanceSettings = Field(default_factory=BalanceSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
+    styles: list[StyleSettings] = Field(default_factory=list)  # [[styles]]: bot-wide style presets
+
+    @field_validator("styles")
+    @classmethod
+    def _unique_style_names(cls, value: list[StyleSettings]) -> list[StyleSettings]:
+        names = [s.name for s in value]
+        if len(names) != len(set(names)):
+            raise ValueError("style names must be unique")
+        return value
 
     @model_validator(mode="after")
     def _a_submit_fits_its_deadline(self) -> Self:

@@ -10,14 +10,17 @@ from discord.ext import commands
 
 from bot.discord_app.ack_priority import AckPriority
 from bot.discord_app.attachments import checked_ref
-from bot.discord_app.autocomplete import mode_choices
+from bot.discord_app.autocomplete import mode_choices, style_choices
 from bot.discord_app.repost import repost_result
 from bot.discord_app.requester import requester_from_interaction
 from bot.discord_app.starting import JobStarter
 from bot.generation.builder import ASPECT_RATIOS, RequestBuilder
 from bot.generation.fingerprint import find_duplicate
-from bot.generation.prompt_flags import parse_flags
+from bot.generation.preferences import PreferenceService
+from bot.generation.prompt_flags import PromptFlags, parse_flags
+from bot.generation.resolution import Choices, Resolution, choose_style, resolve
 from bot.generation.restyle import SourcePublisher
+from bot.generation.styles import StyleCatalog, styled_prompt, with_style_loras
 from bot.i18n import LocaleResolver, t
 from bot.jobs.admission import Admission
 from bot.jobs.routing import ModeRouter
@@ -46,6 +49,8 @@ class GenerateCog(commands.Cog):
         acks: AckPriority,
         settings: ActionsSettings,
         default_mode: str,
+        styles: StyleCatalog,
+        preferences: PreferenceService,
     ) -> None:
         self.starter = starter
         self.admission = admission  # the rules re-posts follow
@@ -58,6 +63,8 @@ class GenerateCog(commands.Cog):
         self.acks = acks
         self.settings = settings
         self.default_mode = default_mode
+        self.styles = styles  # the server's and the bot-wide style presets
+        self.preferences = preferences  # the member's personal defaults
 
     @app_commands.command(name="imagine", description="Generate images from a prompt")
     @app_commands.describe(
@@ -77,6 +84,7 @@ class GenerateCog(commands.Cog):
         control_image="A structure reference (line, depth, pose, ...)",
         control_type="How the control image guides the result",
         fresh="Render again even if the same seeded request was rendered recently (re-posted otherwise)",
+        style="A style preset of this server (see /style list)",
     )
     @app_commands.choices(
         aspect=[app_commands.Choice(name=r, value=r) for r in ASPECT_RATIOS],
@@ -101,8 +109,13 @@ class GenerateCog(commands.Cog):
         control_image: discord.Attachment | None = None,
         control_type: str | None = None,
         fresh: bool = False,
+        style: app_commands.Range[str, 1, 32] | None = None,
     ) -> None:
-        flags = parse_flags(prompt)  # options win over flags typed in the prompt; both over the member's default
+        flags = parse_flags(prompt)
+        resolution = await self.resolution(
+            interaction, flags, mode=mode, aspect=aspect, count=count, negative=negative, style=style
+        )
+        in_style = resolution.style.value
         attached = [
             (a, field)
             for a, field in ((image, "image"), (image2, "image2"), (image3, "image3"), (image4, "image4"))
@@ -110,28 +123,39 @@ class GenerateCog(commands.Cog):
         ]
 
         def in_mode(name: str | None) -> GenerationRequest:  # the member's request in a mode (no I/O)
-            return self.builder.build(
-                flags.prompt,
+            info = self.builder.mode_info(self.builder.resolve_mode(name))
+            fitted = resolution.fitted(
+                takes_negative=info.supports_negative,
+                takes_strength=info.supports_strength and bool(attached),
+                takes_aspect=info.supports_aspect,
+                max_count=info.max_count,
+            )
+            request = self.builder.build(
+                styled_prompt(flags.prompt, in_style),
                 mode=name,
-                negative_prompt=negative or flags.negative_prompt,
-                aspect_ratio=aspect or flags.aspect_ratio,
-                count=count if count is not None else flags.count,
+                negative_prompt=fitted.negative.value,
+                aspect_ratio=fitted.aspect.value,
+                count=fitted.count.value,
                 seed=seed if seed is not None else flags.seed,
                 steps=steps if steps is not None else flags.steps,
                 has_image=bool(attached),
                 reference_count=max(0, len(attached) - 1),
                 control_type=control_type,
                 has_control_image=control_image is not None,
+                strength=fitted.strength.value,
                 enhance=enhance,
                 quality=quality,
             )
+            return with_style_loras(request, in_style, self.builder)
 
+        # A mode the member named is kept; a default one (/prefer, style, server, bot) may be routed elsewhere.
         request = await self.router.request(
             requester_from_interaction(interaction),
             in_mode,
             prompt=flags.prompt,
             negative=negative or flags.negative_prompt,
-            chosen=mode or flags.mode,
+            chosen=resolution.mode.value if resolution.mode.explicit else None,
+            default=None if resolution.mode.explicit else resolution.mode.value,
         )
         sources = [checked_ref(a, field) for a, field in attached]
         images = [ref for ref in sources if ref is not None]
@@ -154,6 +178,34 @@ class GenerateCog(commands.Cog):
             prepare=prepare if images or control is not None else None,  # admitted before fetching
             in_mode=in_mode,  # a cheaper mode, when a points budget refuses this one
         )
+
+    async def resolution(
+        self,
+        interaction: discord.Interaction,
+        flags: PromptFlags,
+        *,
+        mode: str | None,
+        aspect: str | None,
+        count: int | None,
+        negative: str | None,
+        style: str | None = None,
+    ) -> Resolution:
+        """Every value of the request by the one order (``bot.generation.resolution``): the options, the prompt's
+        flags, the member's /prefer defaults, the style in use, the server's default mode, the bot's. Each value
+        keeps its source: ``resolution.mode.explicit`` tells whether the member chose the mode for this request."""
+        preferences, preferred = await self.preferences.choices(interaction.user.id)
+        chosen = choose_style(style, flags.style, preferences.style)
+        in_use = await self.styles.in_use(interaction.guild_id, chosen)  # a named style that does not exist: refused
+        resolution = resolve(
+            option=Choices(mode=mode, aspect=aspect, count=count, negative=negative),
+            flag=Choices(mode=flags.mode, aspect=flags.aspect_ratio, count=flags.count, negative=flags.negative_prompt),
+            preference=preferred,
+            style=in_use,
+            server=Choices(mode=await self.admission.default_mode(requester_from_interaction(interaction))),
+            bot=Choices(mode=self.default_mode),
+        )
+        log.debug("imagine by %s resolved from %s", interaction.user.id, resolution.sources())
+        return resolution
 
     async def repost_duplicate(self, interaction: discord.Interaction, request: GenerationRequest) -> bool:
         """Re-post the result of an identical seeded request rendered recently here, instead of paying again."""
@@ -183,6 +235,12 @@ class GenerateCog(commands.Cog):
     @imagine.autocomplete("mode")
     async def mode_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return mode_choices(self.builder, current)
+
+    @imagine.autocomplete("style")
+    async def style_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return style_choices(await self.styles.available(interaction.guild_id), current)
 
     @imagine.autocomplete("control_type")
     async def control_autocomplete(

@@ -114,9 +114,11 @@ class RestyleCog(commands.Cog):
         me = self.bot.user
         if me is None or message.author.bot or not any(u.id == me.id for u in message.mentions):
             return  # bots (ourselves included) and messages that do not mention us (@everyone alone)
-        # No member locale here: the server's default language (see LocaleResolver.for_guild).
+        # No Discord language here: the member's /prefer language, else the server's (see LocaleResolver.for_guild).
         guild = message.guild
-        locale = await self.locales.for_guild(guild.id if guild else None, guild.preferred_locale if guild else None)
+        locale = await self.locales.for_guild(
+            guild.id if guild else None, guild.preferred_locale if guild else None, user_id=message.author.id
+        )
         try:
             await self._restyle_reply(message, me, locale)
         except Exception as exc:

@@ -1,10 +1,12 @@
-"""Autocomplete shared by the commands that take a ``mode`` option (/imagine, /restyle)."""
+"""Autocomplete shared by the commands that take a ``mode`` option (/imagine, /restyle, /prefer) or a ``style``
+(/imagine, /prefer, /style edit|remove)."""
 
 from __future__ import annotations
 
 from discord import app_commands
 
 from bot.generation.builder import ModeInfo, RequestBuilder
+from bot.models import Style
 
 
 def _choice_name(mode: ModeInfo) -> str:
@@ -22,4 +24,14 @@ def mode_choices(builder: RequestBuilder, current: str, *, with_image: bool = Fa
         app_commands.Choice(name=_choice_name(m)[:100], value=m.name)
         for m in modes
         if needle in m.name or needle in m.label.lower() or needle in m.description.lower()
+    ][:25]
+
+
+def style_choices(styles: list[Style], current: str) -> list[app_commands.Choice[str]]:
+    """Styles whose name or description contains what was typed (the name, then the description)."""
+    needle = current.strip().lower()
+    return [
+        app_commands.Choice(name=(f"{s.name} — {s.description}" if s.description else s.name)[:100], value=s.name)
+        for s in styles
+        if needle in s.name or needle in s.description.lower()
     ][:25]

@@ -8,7 +8,6 @@ so quotas apply alike.
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 from collections.abc import Sequence
 
@@ -20,11 +19,13 @@ from bot.discord_app.starting import JobStarter
 from bot.errors import InvalidRequestError
 from bot.generation.builder import RequestBuilder
 from bot.generation.prompt_flags import PromptFlags
+from bot.generation.resolution import Choices, Resolved, Source, choose_style, resolve
 from bot.generation.restyle import SourcePublisher, build_restyle_request, restyle_mode
+from bot.generation.styles import StyleCatalog, styled_prompt, with_style_loras
 from bot.i18n import N_, LocaleResolver, t
 from bot.media.sources import SourceImageFetcher, SourceRef
 from bot.media.transport import ImageTransport
-from bot.models import GenerationRequest, JobKind, new_job_id
+from bot.models import GenerationRequest, JobKind, Style, new_job_id
 
 
 def image_refs(message: discord.Message, field: str = "image", *, embeds: bool = True) -> list[SourceRef]:
@@ -55,10 +56,12 @@ class Restyler:
         locales: LocaleResolver,
         *,
         default_mode: str,
+        styles: StyleCatalog | None = None,
     ) -> None:
         self.builder = builder
         self.locales = locales
         self.default_mode = default_mode
+        self._styles = styles  # a reply + mention may name one (--style)
         self._publisher = SourcePublisher(sources, transport)
         self._starter = starter
 
@@ -69,18 +72,35 @@ class Restyler:
         references: Sequence[SourceRef],
         mask: SourceRef | None = None,
         strength: float | None = None,
+        *,
+        mode: str | None = None,
+        style: Resolved[Style] | None = None,
     ) -> GenerationRequest:
-        """The checked request (no I/O): the member's prompt and options (``flags``), and each image's declared
-        size and type."""
-        mode = restyle_mode(self.builder, self.default_mode, flags.mode, 1 + len(references))
+        """The checked request (no I/O): the member's prompt and options (``mode`` and ``strength`` from the command
+        or form, the rest typed as ``flags``), the style in use, and each image's declared size and type.
+
+        The mode and the strength resolve by the one order (``bot.generation.resolution``): the option, the flag,
+        the style, then the restyle default (Kontext max for several images). A restyle keeps its image's shape,
+        so a style's aspect ratio does not apply, and personal defaults are /imagine's."""
+        resolution = resolve(
+            option=Choices(mode=mode, strength=strength),
+            flag=Choices(mode=flags.mode, negative=flags.negative_prompt),
+            style=style,
+            bot=Choices(mode=self.default_mode),
+        )
+        requested = resolution.mode.value if resolution.mode.source is not Source.BOT else None
+        mode_name = restyle_mode(self.builder, self.default_mode, requested, 1 + len(references))
+        info = self.builder.mode_info(self.builder.resolve_mode(mode_name))
+        fitted = resolution.fitted(takes_negative=info.supports_negative, takes_strength=info.supports_strength)
+        in_use = resolution.style.value
         request = build_restyle_request(
             self.builder,
-            flags.prompt,
-            mode=mode,
-            strength=strength,
+            styled_prompt(flags.prompt, in_use),
+            mode=mode_name,
+            strength=fitted.strength.value,
             reference_count=len(references),
             has_mask=mask is not None,
-            negative_prompt=flags.negative_prompt,
+            negative_prompt=fitted.negative.value,
             aspect_ratio=flags.aspect_ratio,
             count=flags.count,
             seed=flags.seed,
@@ -88,7 +108,7 @@ class Restyler:
         )
         for ref in (source, *references, *([mask] if mask else [])):
             ref.check()
-        return request
+        return with_style_loras(request, in_use, self.builder)
 
     async def run(
         self,
@@ -103,7 +123,7 @@ class Restyler:
         parent_job_id: str | None = None,
     ) -> None:
         """Validate (no I/O) → defer → pre-check → fetch, check and publish the images → enqueue."""
-        request = self._request(PromptFlags(prompt, mode=mode), source, references, mask, strength)
+        request = self._request(PromptFlags(prompt), source, references, mask, strength, mode=mode)
         response = await interaction.response.defer(thinking=True)
         job_id = new_job_id()
 
@@ -118,7 +138,7 @@ class Restyler:
             response_message_id=response.message_id if response else None,
             job_id=job_id,
             prepare=prepare,
-            in_mode=lambda name: self._request(PromptFlags(prompt, mode=name), source, references, mask, strength),
+            in_mode=lambda name: self._request(PromptFlags(prompt), source, references, mask, strength, mode=name),
         )
 
     async def run_message(
@@ -130,8 +150,12 @@ class Restyler:
         *,
         locale: str,
     ) -> None:
-        """A reply + mention: the prompt and options come from the message's text (``flags``)."""
-        request = self._request(flags, source, references)
+        """A reply + mention: the prompt and options come from the message's text (``flags``, ``--style`` too)."""
+        style: Resolved[Style] = Resolved()
+        if flags.style is not None and self._styles is not None:
+            guild_id = message.guild.id if message.guild else None
+            style = await self._styles.in_use(guild_id, choose_style(None, flags.style, None))
+        request = self._request(flags, source, references, style=style)
         job_id = new_job_id()
 
         async def prepare(request: GenerationRequest) -> GenerationRequest:
@@ -144,7 +168,7 @@ class Restyler:
             job_id=job_id,
             locale=locale,
             prepare=prepare,
-            in_mode=lambda name: self._request(dataclasses.replace(flags, mode=name), source, references),
+            in_mode=lambda name: self._request(flags, source, references, mode=name, style=style),
         )
 
     async def open_form(

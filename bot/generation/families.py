@@ -246,6 +246,12 @@ def _denoising(r: GenerationRequest, actions: ActionsSettings) -> float:
     return 0.75
 
 
+def _loras(r: GenerationRequest, m: CustomModel) -> list[dict[str, Any]] | None:
+    """The request's LoRAs (a style's preset) when it names them, else the model's configured ones."""
+    pairs = r.loras if r.loras is not None else tuple((lo.model_id, lo.weight) for lo in m.loras)
+    return [{"model_id": model_id, "weight": weight} for model_id, weight in pairs] or None
+
+
 def _custom(r: GenerationRequest, m: CustomModel, actions: ActionsSettings) -> lm.SubmitRequest:
     width, height = (m.width, m.height)
     if r.aspect_ratio:
@@ -261,7 +267,7 @@ def _custom(r: GenerationRequest, m: CustomModel, actions: ActionsSettings) -> l
         "cfg_scale": r.cfg_scale or m.cfg_scale,
         "img_count": r.count,
         "seed": r.seed if r.seed is not None else -1,
-        "additional_network": [{"model_id": lo.model_id, "weight": lo.weight} for lo in m.loras] or None,
+        "additional_network": _loras(r, m),
     }
     if r.control_type and r.control_image:
         preset = next((c for c in m.controlnets if c.name == r.control_type), None)

@@ -19,7 +19,7 @@ from bot.storage import JobStore
 
 _SCHEMA = "request-v1"
 # Fields added after request-v1, left out at their defaults so earlier requests keep their fingerprints.
-_LATER_DEFAULTS = {"enhance": False, "quality": None, "variation": None}
+_LATER_DEFAULTS: dict[str, object] = {"enhance": False, "quality": None, "variation": None, "loras": None}
 # Notes on how the mode was chosen, not part of the picture: left out (earlier requests keep their fingerprints).
 _NOT_THE_PICTURE = ("routed_from", "routed_language")
 

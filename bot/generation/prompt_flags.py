@@ -1,7 +1,8 @@
 """Midjourney-style flags inside a prompt: ``a fox --ar 16:9 --no blur --seed 42``.
 
 Flags are recognised only as whole words starting with ``--`` followed by a letter, so prompts such
-as "well--known" or "— dash" are left alone. Slash-command options win over flags.
+as "well--known" or "— dash" are left alone. Slash-command options win over flags
+(``bot.generation.resolution`` has the whole order).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from bot.errors import InvalidRequestError
 from bot.i18n import N_
 
-KNOWN_FLAGS = ("--ar", "--aspect", "--no", "--seed", "--count", "--steps", "--mode")
+KNOWN_FLAGS = ("--ar", "--aspect", "--no", "--seed", "--count", "--steps", "--mode", "--style")
 _FLAG = re.compile(r"(?:(?<=\s)|^)--([A-Za-z][\w-]*)(?=\s|$)")
 
 
@@ -25,6 +26,7 @@ class PromptFlags:
     count: int | None = None
     steps: int | None = None
     mode: str | None = None
+    style: str | None = None  # a style preset's name (bot.generation.styles)
 
 
 def _int(name: str, value: str) -> int:
@@ -66,4 +68,5 @@ def parse_flags(text: str) -> PromptFlags:
         count=_int("--count", single["--count"]) if "--count" in single else None,
         steps=_int("--steps", single["--steps"]) if "--steps" in single else None,
         mode=single["--mode"].lower() if "--mode" in single else None,
+        style=single["--style"].lower() if "--style" in single else None,
     )

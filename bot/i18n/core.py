@@ -118,16 +118,24 @@ def _decode_text(data: dict[str, Any]) -> Text:
 
 
 class LocaleResolver:
-    """Which language to answer in: the member's own Discord language when we speak it, else the
-    server's default (``/settings language``), else the bot-wide ``[discord] default_locale``."""
+    """Which language to answer in, first that applies:
+
+    1. the member's own choice (``/prefer set language:``), whatever their Discord language;
+    2. the member's Discord language, when we speak it (English or Simplified Chinese);
+    3. the server's default (``/settings language``);
+    4. the bot-wide ``[discord] default_locale``.
+
+    A reply + mention has no Discord language: 1, then 3, then Chinese for a zh-CN server, then 4."""
 
     def __init__(
         self,
         default: str = ENGLISH,
         server_language: Callable[[int], Awaitable[str | None]] | None = None,
+        member_language: Callable[[int], Awaitable[str | None]] | None = None,
     ) -> None:
         self.default = language_of(default)
         self._server_language = server_language
+        self._member_language = member_language
 
     async def server_default(self, guild_id: int | None) -> str | None:
         if guild_id is None or self._server_language is None:
@@ -138,14 +146,33 @@ class LocaleResolver:
             log.warning("could not read the server language of guild %s", guild_id, exc_info=True)
             return None
 
+    async def member_choice(self, user_id: int | None) -> str | None:
+        """The language the member chose for the bot's replies (``/prefer``), if any."""
+        if user_id is None or self._member_language is None:
+            return None
+        try:
+            return supported_language(await self._member_language(user_id))
+        except Exception:  # a language lookup must never break a reply
+            log.warning("could not read the preferred language of user %s", user_id, exc_info=True)
+            return None
+
     async def for_interaction(self, interaction: discord.Interaction) -> str:
+        chosen = await self.member_choice(interaction.user.id)
+        if chosen is not None:
+            return chosen
         own = supported_language(interaction.locale)
         if own is not None:
             return own
         return await self.server_default(interaction.guild_id) or self.default
 
-    async def for_guild(self, guild_id: int | None, preferred_locale: Locale = None) -> str:
-        """No member locale (a reply + mention): the server default, else a zh-CN server's own locale."""
+    async def for_guild(
+        self, guild_id: int | None, preferred_locale: Locale = None, *, user_id: int | None = None
+    ) -> str:
+        """No member locale (a reply + mention): the member's choice (``user_id``), the server default, else a
+        zh-CN server's own locale, else the bot default."""
+        chosen = await self.member_choice(user_id)
+        if chosen is not None:
+            return chosen
         server = await self.server_default(guild_id)
         if server is not None:
             return server

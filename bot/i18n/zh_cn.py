@@ -696,5 +696,114 @@ _MESSAGES: dict[str, str] = {
     "this result cannot be varied with its mode.": "这个结果所用的模式不支持生成变体。",
 }
 
+# /style and /prefer: style presets and personal defaults.
+NAMES.update(
+    {
+        "style": "风格",
+        "style add": "添加",
+        "style edit": "编辑",
+        "style remove": "删除",
+        "style list": "列表",
+        "style add name": "名称",
+        "style edit name": "名称",
+        "style remove name": "名称",
+        "prefix": "前缀",
+        "suffix": "后缀",
+        "lora": "lora预设",
+        "description": "说明",
+        "prefer": "偏好",
+        "prefer set": "设置",
+        "setting": "项目",
+    }
+)
+_PRESETS: dict[str, str] = {
+    # commands
+    "A style preset of this server (see /style list)": "本服务器的风格预设（见 /风格 列表）",
+    "Style presets for /imagine": "/绘图 的风格预设",
+    "Add a style preset to this server (admins)": "为本服务器添加风格预设（管理员）",
+    "The style's name: lowercase letters, digits, - or _ (1-32)": "风格名称：小写字母、数字、- 或 _（1-32 个字符）",
+    "Text put before the member's prompt": "加在成员提示词前面的文字",
+    "Text put after the member's prompt": "加在成员提示词后面的文字",
+    "Negative prompt (modes that take one)": "反向提示词（支持它的模式）",
+    "The mode the style uses unless the member picks one": "该风格使用的模式（成员未指定时）",
+    "The aspect ratio the style uses unless the member picks one": "该风格使用的画幅（成员未指定时）",
+    "A LoRA preset of the style's custom model (from the bot's settings)": "该风格所用自定义模型的 LoRA 预设（来自机器人配置）",
+    "Image-to-image strength, 0-1 (custom models, with an image)": "图生图强度，0-1（自定义模型，需附图片）",
+    "A short description shown in /style list and autocomplete": "简短说明，显示在 /风格 列表 和自动补全中",
+    "Change a style preset of this server (admins)": "修改本服务器的风格预设（管理员）",
+    "The style to change": "要修改的风格",
+    "Settings to remove, comma-separated (prefix, suffix, negative, mode, aspect, lora, strength, ...)": (
+        "要移除的设置，用逗号分隔（prefix、suffix、negative、mode、aspect、lora、strength 等）"
+    ),
+    "Remove a style preset from this server (admins)": "删除本服务器的风格预设（管理员）",
+    "The style to remove": "要删除的风格",
+    "The style presets you can use here": "此处可用的风格预设",
+    "Your personal defaults for /imagine and replies": "你在 /绘图 与回复中的个人默认设置",
+    "Set your defaults (what you type in /imagine still wins)": "设置你的默认值（/绘图 中输入的内容仍然优先）",
+    "Your default mode": "你的默认模式",
+    "Your default aspect ratio": "你的默认画幅",
+    "Your default number of images": "你的默认张数",
+    "Your default style (a style of this server, or a bot-wide one)": "你的默认风格（本服务器的风格或全局风格）",
+    "The language the bot answers you in, whatever your Discord language": "机器人回复你时使用的语言（不论你的 Discord 语言）",
+    "Your personal defaults": "你的个人默认设置",
+    "Forget one of your defaults, or all of them": "清除某一项或全部默认设置",
+    "The default to forget (all of them when left out)": "要清除的默认项（留空则全部清除）",
+    "Images": "张数",
+    "Style": "风格",
+    "Language": "语言",
+    # messages
+    "A server can have at most {limit} styles.": "一个服务器最多可以有 {limit} 个风格。",
+    "Bot-wide styles": "全局风格",
+    "LoRA preset": "LoRA 预设",
+    "No styles yet. Admins add them with `/style add`.": "还没有风格。管理员可以用 `/风格 添加` 添加。",
+    "Styles on this server": "本服务器的风格",
+    "That style's text contains a word banned on this server. Nothing was saved.": (
+        "该风格的文字包含本服务器的违禁词，未保存任何内容。"
+    ),
+    "There is no style `{name}` here, and no style is defined yet.": "这里没有风格 `{name}`，目前也还没有任何风格。",
+    "There is no style `{name}` here. Available styles: {names}.": "这里没有风格 `{name}`。可用的风格：{names}。",
+    "This server already has a style `{name}`: change it with /style edit.": "本服务器已有风格 `{name}`：请用 /风格 编辑 修改。",
+    "Use one with `/imagine style:<name>` or `--style <name>` in the prompt.": (
+        "使用方法：`/绘图 风格:<名称>`，或在提示词中写 `--style <名称>`。"
+    ),
+    "What you type in /imagine (an option, or a flag such as `--ar`) always wins over these; they win over a "
+    "style's settings and the server's default.": (
+        "你在 /绘图 中输入的内容（选项，或 `--ar` 这样的参数）总是优先于这些默认值；这些默认值优先于风格的设置和服务器的默认值。"
+    ),
+    "You have no personal defaults. Set some with `/prefer set`.": "你还没有个人默认设置。可以用 `/偏好 设置` 设置。",
+    "Your defaults (in every server)": "你的默认设置（所有服务器通用）",
+    "`{fields}` cannot be cleared. Settings: {known}.": "无法清除 `{fields}`。可清除的设置：{known}。",
+    "`{name}` is a bot-wide style: add a style of the same name here to replace it on this server.": (
+        "`{name}` 是全局风格：在本服务器添加同名风格即可在这里替换它。"
+    ),
+    "a LoRA preset belongs to a custom model: give the style that mode.": "LoRA 预设属于自定义模型：请为该风格指定那个模式。",
+    "a style must set at least one of prefix, suffix, negative, mode, aspect, lora or strength.": (
+        "风格至少要设置 prefix、suffix、negative、mode、aspect、lora、strength 中的一项。"
+    ),
+    "a style name is 1-32 lowercase letters, digits, - or _, starting with a letter or digit.": (
+        "风格名称须为 1-32 个小写字母、数字、- 或 _，并以字母或数字开头。"
+    ),
+    "prefix": "前缀",
+    "suffix": "后缀",
+    "mode": "模式",
+    "aspect": "画幅",
+    "strength": "强度",
+    "replaced on this server": "已被本服务器的同名风格替换",
+    "{length} characters is too long; the limit is {limit}.": "{length} 个字符太长了，上限是 {limit}。",
+    "{model} has no LoRA preset `{name}`. Its presets: {presets}.": "{model} 没有 LoRA 预设 `{name}`。它的预设：{presets}。",
+    "✅ Style `{name}` added.": "✅ 已添加风格 `{name}`。",
+    "✅ Style `{name}` removed. It was:": "✅ 已删除风格 `{name}`。它原来的设置：",
+    "✅ Style `{name}` saved.": "✅ 已保存风格 `{name}`。",
+    "✅ That default is cleared.": "✅ 该默认项已清除。",
+    "✅ Your defaults are cleared.": "✅ 你的默认设置已全部清除。",
+    "Styles and personal defaults": "风格与个人默认设置",
+    "`/imagine style:<name>` or `--style <name>` in the prompt applies a style preset (`/style list`). `/prefer set` "
+    "keeps your own defaults (mode, aspect, count, style, language) in every server. What you type wins over your "
+    "defaults, which win over a style and the server's default.\n": (
+        "`/绘图 风格:<名称>` 或在提示词中写 `--style <名称>` 可套用风格预设（`/风格 列表`）。`/偏好 设置` 保存你自己的默认值"
+        "（模式、画幅、张数、风格、语言），所有服务器通用。你输入的内容优先于你的默认值，你的默认值优先于风格和服务器的默认值。\n"
+    ),
+}
+
 # Descriptions, choice names and messages.
-TEXTS: dict[str, str] = {**_COMMAND_TEXTS, **_MESSAGES}
+TEXTS: dict[str, str] = {**_COMMAND_TEXTS, **_MESSAGES, **_PRESETS}

@@ -32,10 +32,18 @@ class ModeRouter:
         self._price = price  # points per image (the admission's price table)
 
     async def request(
-        self, requester: Requester, build: Build, *, prompt: str, negative: str | None, chosen: str | None
+        self,
+        requester: Requester,
+        build: Build,
+        *,
+        prompt: str,
+        negative: str | None,
+        chosen: str | None,
+        default: str | None = None,
     ) -> GenerationRequest:
         """The member's request (``build``: in a mode, no I/O) in the mode they ``chosen`` (a mode option or a
-        ``--mode`` flag), which is never overridden; else in their default or where the routing sends it."""
+        ``--mode`` flag), which is never overridden; else in their ``default`` (the resolution's: a /prefer mode,
+        a style's, the server's; None: the server's or the bot's) or where the routing sends it."""
         if chosen:
             return build(chosen)
         rules = await self._admission.mode_rules(requester)
@@ -44,7 +52,7 @@ class ModeRouter:
             build,
             prompt=prompt,
             negative=negative,
-            default=rules.default_mode or self._default_mode,
+            default=default or rules.default_mode or self._default_mode,
             preferred=(rules.non_english_default, self._non_english_default),
             allowed=rules.allowed_models,
             available=self._available,

@@ -25,7 +25,7 @@ import discord
 import bot.ops.problems as problems
 from bot import liblib
 from bot.billing import BalanceBook
-from bot.composition import uses_other_service, with_dev_keys
+from bot.composition import check_settings, uses_other_service, with_dev_keys
 from bot.config_sources import Provenance
 from bot.generation.builder import RequestBuilder
 from bot.generation.families import make_submit_builder
@@ -346,6 +346,7 @@ def main(config: str | None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         settings, sources = load_settings_with_sources(config)
+        check_settings(settings)
     except SettingsError as exc:
         print(f"FAIL  settings: {exc}", file=out)
         return 2

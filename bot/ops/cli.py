@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
 def _command(args: argparse.Namespace) -> int:
     try:
         settings, sources = load_settings_with_sources(args.config)
+        if args.command in ("run", "sync-commands"):
+            from bot.composition import check_settings
+
+            check_settings(settings)  # what needs the configured modes: the bot-wide styles
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return problems.EXIT_SETTINGS

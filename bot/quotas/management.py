@@ -8,10 +8,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.errors import BotError
+from bot.generation.styles import StyleCatalog
 from bot.i18n import N_
+from bot.models import Style
 from bot.quotas.policy import SERVER, ConfigError, GuildConfig, ScopeConfig, validate_change
 from bot.quotas.service import BLOCKED, COOLDOWN, QuotaService, member_usage_scope
-from bot.quotas.words import normalize
+from bot.quotas.words import normalize, word_matcher
 from bot.storage.base import AuditEntry, PromptLogEntry, QuotaStore
 
 log = logging.getLogger(__name__)
@@ -24,9 +26,10 @@ class SettingsChangeError(BotError):
 
 
 class GuildAdminService:
-    def __init__(self, store: QuotaStore, quotas: QuotaService) -> None:
+    def __init__(self, store: QuotaStore, quotas: QuotaService, styles: StyleCatalog | None = None) -> None:
         self._store = store
         self._quotas = quotas
+        self._styles = styles
 
     @property
     def quotas(self) -> QuotaService:
@@ -119,6 +122,50 @@ class GuildAdminService:
             guild_id, actor_id, "lift block", {"member": user_id, "was_blocked": active, "strikes": strikes}
         )
         return active
+
+    # -- style presets (/style) ---------------------------------------------------------------------
+
+    @property
+    def styles(self) -> StyleCatalog:
+        if self._styles is None:
+            raise RuntimeError("GuildAdminService was built without a StyleCatalog")
+        return self._styles
+
+    async def _refuse_banned_words(self, guild_id: int, style: Style) -> None:
+        """A style's text goes into members' prompts: a banned word there would strike every member using it."""
+        policy = await self._quotas.policy_for(guild_id, user_id=None, channel_id=None)
+        word = word_matcher(policy.banned_words).find(f"{style.prefix} {style.suffix}", style.negative)
+        if word is not None:
+            raise SettingsChangeError(N_("That style's text contains a word banned on this server. Nothing was saved."))
+
+    async def add_style(self, guild_id: int, actor_id: int, style: Style) -> Style:
+        """Add a server style (validated by the catalog), recorded in the audit trail."""
+
+        async def vet(checked: Style) -> None:
+            await self._refuse_banned_words(guild_id, checked)
+
+        added = await self.styles.add(guild_id, style, vet=vet)
+        await self._audit(guild_id, actor_id, f"add style {added.name}", added.values())
+        return added
+
+    async def edit_style(
+        self, guild_id: int, actor_id: int, name: str, changes: Mapping[str, Any], *, unset: Iterable[str] = ()
+    ) -> Style:
+        unset = [k for k in unset if k not in changes]
+
+        async def vet(checked: Style) -> None:
+            await self._refuse_banned_words(guild_id, checked)
+
+        edited = await self.styles.edit(guild_id, name, changes, unset, vet=vet)
+        await self._audit(
+            guild_id, actor_id, f"edit style {edited.name}", {"set": dict(changes), "unset": sorted(unset)}
+        )
+        return edited
+
+    async def remove_style(self, guild_id: int, actor_id: int, name: str) -> Style:
+        removed = await self.styles.remove(guild_id, name)
+        await self._audit(guild_id, actor_id, f"remove style {removed.name}", removed.values())
+        return removed
 
     async def audit_log(self, guild_id: int, *, limit: int = 20) -> list[AuditEntry]:
         return await self._store.list_audit(guild_id, limit=limit)

@@ -17,9 +17,11 @@ from bot.storage.base import (
     Lease,
     LeaseStore,
     MetaStore,
+    PreferenceStore,
     QuotaStore,
     Settlement,
     Store,
+    StyleStore,
     UsageStore,
 )
 from bot.storage.postgres import PostgresStore, open_postgres_store
@@ -36,10 +38,12 @@ __all__ = [
     "LeaseStore",
     "MetaStore",
     "PostgresStore",
+    "PreferenceStore",
     "QuotaStore",
     "Settlement",
     "SqliteStore",
     "Store",
+    "StyleStore",
     "UsageStore",
     "open_store",
 ]

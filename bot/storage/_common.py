@@ -3,7 +3,7 @@
 - the Job <-> row codec (each adapter supplies how its driver binds and returns datetimes);
 - the transition rules: allowed moves, the ``expected`` normalisation, the default timestamps;
 - the refund and settlement arithmetic (counter deltas, the settled debits);
-- decoding of a row of the admin audit and of the prompt log.
+- decoding of a row of the admin audit and of the prompt log; the style and preference codecs.
 
 The shared SQL and its orchestration are in ``_sql.py`` (SqlStore); migrations in ``_migrations.py``.
 """
@@ -17,7 +17,18 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 
 from bot.i18n import Text
-from bot.models import TRANSITIONS, FailureReason, GenerationRequest, Job, JobKind, JobResult, JobState, UsageDebit
+from bot.models import (
+    TRANSITIONS,
+    FailureReason,
+    GenerationRequest,
+    Job,
+    JobKind,
+    JobResult,
+    JobState,
+    Preferences,
+    Style,
+    UsageDebit,
+)
 from bot.storage.base import (
     AuditEntry,
     EnqueueOutcome,
@@ -274,4 +285,49 @@ def prompt_log_entry(row: Row, *, decode_datetime: Callable[[Any], datetime]) ->
         job_state=state,
         images=images,
         points=points,
+    )
+
+
+def style_values(style: Style) -> tuple[Any, ...]:
+    """A server style's columns, guild_id to strength (``updated_at`` is the store's)."""
+    if style.guild_id is None:
+        raise ValueError("only a server's style is stored (bot-wide ones live in the settings)")
+    return (
+        style.guild_id,
+        style.name,
+        style.description,
+        style.prefix,
+        style.suffix,
+        style.negative,
+        style.mode,
+        style.aspect,
+        style.lora,
+        style.strength,
+    )
+
+
+def style(row: Row) -> Style:
+    strength = row["strength"]
+    return Style(
+        name=str(row["name"]),
+        description=str(row["description"]),
+        prefix=str(row["prefix"]),
+        suffix=str(row["suffix"]),
+        negative=row["negative"],
+        mode=row["mode"],
+        aspect=row["aspect"],
+        lora=row["lora"],
+        strength=float(strength) if strength is not None else None,
+        guild_id=int(row["guild_id"]),
+    )
+
+
+def preferences(row: Row) -> Preferences:
+    count = row["image_count"]
+    return Preferences(
+        mode=row["mode"],
+        aspect=row["aspect"],
+        count=int(count) if count is not None else None,
+        style=row["style"],
+        language=row["language"],
     )

@@ -23,7 +23,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Final, Protocol, Self
 
-from bot.models import ACTIVE_STATES, Job, JobState, utcnow
+from bot.models import ACTIVE_STATES, Job, JobState, Preferences, Style, utcnow
 from bot.storage import _common
 from bot.storage._common import JOB_FIELDS, CounterKey, Rollback, Row, counter_key
 from bot.storage.base import (
@@ -98,6 +98,11 @@ _SET_TIMER_SQL: Final = """
 INSERT INTO member_timers (guild_id, user_id, kind, until) VALUES ($1, $2, $3, $4)
 ON CONFLICT (guild_id, user_id, kind) DO UPDATE SET until = excluded.until
 """
+
+
+_STYLE_COLUMNS: Final = (
+    "guild_id, name, description, prefix, suffix, negative, mode, aspect, lora, strength, updated_at"
+)
 
 
 class SqlStore(abc.ABC):
@@ -569,6 +574,62 @@ class SqlStore(abc.ABC):
                 return None
             current = await conn.fetchval(_TIMER_SQL, guild_id, user_id, kind)
         return self._decode_datetime(current) if current is not None else None
+
+    # -- styles and personal defaults -------------------------------------------------------------
+
+    async def list_styles(self, guild_id: int) -> list[Style]:
+        async with self._read() as conn:
+            rows = await conn.fetch("SELECT * FROM styles WHERE guild_id = $1 ORDER BY name", guild_id)
+        return [_common.style(r) for r in rows]
+
+    async def insert_style(self, style: Style) -> bool:
+        async with self._write() as conn:
+            added = await conn.execute(
+                f"INSERT INTO styles ({_STYLE_COLUMNS}) VALUES ({_placeholders(1, 11)}) "  # noqa: S608 - constants
+                "ON CONFLICT (guild_id, name) DO NOTHING",
+                *_common.style_values(style),
+                self._encode_datetime(utcnow()),
+            )
+        return added == 1
+
+    async def update_style(self, style: Style) -> bool:
+        async with self._write() as conn:
+            changed = await conn.execute(
+                "UPDATE styles SET description = $3, prefix = $4, suffix = $5, negative = $6, mode = $7, "
+                "aspect = $8, lora = $9, strength = $10, updated_at = $11 WHERE guild_id = $1 AND name = $2",
+                *_common.style_values(style),
+                self._encode_datetime(utcnow()),
+            )
+        return changed == 1
+
+    async def delete_style(self, guild_id: int, name: str) -> bool:
+        async with self._write() as conn:
+            return await conn.execute("DELETE FROM styles WHERE guild_id = $1 AND name = $2", guild_id, name) == 1
+
+    async def get_preferences(self, user_id: int) -> Preferences | None:
+        async with self._read() as conn:
+            row = await conn.fetchrow("SELECT * FROM member_preferences WHERE user_id = $1", user_id)
+        return _common.preferences(row) if row is not None else None
+
+    async def set_preferences(self, user_id: int, preferences: Preferences | None) -> None:
+        async with self._write() as conn:
+            if preferences is None or not preferences.values():
+                await conn.execute("DELETE FROM member_preferences WHERE user_id = $1", user_id)
+                return
+            await conn.execute(
+                """INSERT INTO member_preferences (user_id, mode, aspect, image_count, style, language, updated_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   ON CONFLICT (user_id) DO UPDATE SET mode = excluded.mode, aspect = excluded.aspect,
+                       image_count = excluded.image_count, style = excluded.style, language = excluded.language,
+                       updated_at = excluded.updated_at""",
+                user_id,
+                preferences.mode,
+                preferences.aspect,
+                preferences.count,
+                preferences.style,
+                preferences.language,
+                self._encode_datetime(utcnow()),
+            )
 
     # -- meta -------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 - ``JobStore``: jobs and their guarded moves (with the quota reservation taken, refunded or settled);
 - ``UsageStore``: the quota counters; ``GuildSettingsStore``: server settings, the admin audit trail,
   the prompt log, strikes and member timers; ``QuotaStore``: both, for the quota rules;
+- ``StyleStore``: the servers' style presets; ``PreferenceStore``: each member's personal defaults;
 - ``MetaStore``: a small key/value table; ``LeaseStore``: the dispatcher ``Lease``;
 - ``Store``: all of them plus health and closing, for the composition root.
 
@@ -17,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.models import Job, JobState, UsageDebit
+from bot.models import Job, JobState, Preferences, Style, UsageDebit
 
 
 class EnqueueOutcome(StrEnum):
@@ -253,6 +254,31 @@ class QuotaStore(UsageStore, GuildSettingsStore, Protocol):
     """What the quota rules and the server admin read and write: counters and server settings."""
 
 
+class StyleStore(Protocol):
+    """The style presets of each server (``/style``); bot-wide styles live in the settings, not here."""
+
+    async def list_styles(self, guild_id: int) -> list[Style]:
+        """The server's styles, by name."""
+
+    async def insert_style(self, style: Style) -> bool:
+        """Add ``style`` to its server (``style.guild_id``); False when that server has one of that name."""
+
+    async def update_style(self, style: Style) -> bool:
+        """Replace the server's style of that name with ``style``; False when there is none."""
+
+    async def delete_style(self, guild_id: int, name: str) -> bool:
+        """Remove the server's style ``name``; False when there was none."""
+
+
+class PreferenceStore(Protocol):
+    """Each member's personal defaults (``/prefer``), one set per member for every server."""
+
+    async def get_preferences(self, user_id: int) -> Preferences | None: ...
+
+    async def set_preferences(self, user_id: int, preferences: Preferences | None) -> None:
+        """Replace the member's defaults; None, or none set, forgets them."""
+
+
 class MetaStore(Protocol):
     async def get_meta(self, key: str) -> str | None: ...
 
@@ -268,7 +294,7 @@ class LeaseStore(Protocol):
         """The lease called ``name`` on this database; a holder keeps it ``ttl_seconds`` per renewal."""
 
 
-class Store(JobStore, QuotaStore, MetaStore, LeaseStore, Protocol):
+class Store(JobStore, QuotaStore, StyleStore, PreferenceStore, MetaStore, LeaseStore, Protocol):
     """Every port of one database, for the composition root."""
 
     async def ping(self) -> bool:

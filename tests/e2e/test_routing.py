@@ -125,3 +125,19 @@ async def test_a_bare_404_counts_as_not_served(env: Env) -> None:
     await wait_embed_title(env.fake, inter.token, "Model not available")
     job = await job_for_token(env.runtime.store, inter.token, JobState.FAILED)
     assert job.refunded
+
+
+async def test_a_preferred_english_only_mode_is_a_default_and_is_routed(env: Env) -> None:
+    """A /prefer mode is a default, not a choice for this request: a Chinese prompt leaves it for a mode that
+    takes Chinese, and says so; the same mode named in the command keeps its refusal."""
+    from tests.e2e.test_styles import prefer
+
+    await prefer(env.fake, "set", {"mode": "dreamtech-xl"})  # a custom checkpoint: English prompts only
+    inter = await env.fake.slash("imagine", {"prompt": "一只猫在月光下"})
+    queued = await queued_message(env.fake, inter)
+    await wait_result(env.fake, inter.token)
+    job = await job_for_token(env.runtime.store, inter.token)
+    assert job.request.routed_from == "dreamtech-xl" and job.request.routed_language == "zh"
+    assert f"Chinese prompt → {mode_name(job.request)}" in queued
+    explicit = await env.fake.slash("imagine", {"prompt": "一只猫在月光下", "mode": "dreamtech-xl"})
+    assert "English prompts only" in await private_reply(env.fake, explicit)

@@ -38,10 +38,17 @@ def test_equal_requests_share_a_fingerprint_and_it_is_a_sha256() -> None:
         {"quality": "masterpiece"},
         {"variation": "subtle"},
         {"variation": "strong"},
+        {"loras": (("ink-lora", 0.6),)},
+        {"loras": ()},
     ],
 )
 def test_anything_that_changes_the_picture_changes_the_fingerprint(change: dict) -> None:
     assert request_fingerprint(BASE.with_(**change)) != request_fingerprint(BASE)
+
+
+def test_a_request_without_a_style_lora_keeps_the_fingerprint_it_had_before_loras() -> None:
+    """Stored jobs are found again by their fingerprint: a field added later must not move the old ones."""
+    assert request_fingerprint(BASE) == "d1079c9bb405a26bc56291b971ff4aeb059dace7c13a979b5d3a47bfa4ad7d6f"
 
 
 def test_only_seeded_requests_are_reproducible() -> None:
@@ -50,11 +57,11 @@ def test_only_seeded_requests_are_reproducible() -> None:
 
 
 def test_fields_added_later_keep_earlier_fingerprints() -> None:
-    """``enhance``, ``quality`` and ``variation`` came after request-v1: at their defaults a request hashes as it
-    always did, so recent identical seeded requests stored before the upgrade are still found (and not paid for
-    again)."""
+    """``enhance``, ``quality``, ``variation`` and ``loras`` came after request-v1: at their defaults a request hashes
+    as it always did, so recent identical seeded requests stored before the upgrade are still found (and not paid
+    for again)."""
     data = asdict(BASE)
-    for name in ("enhance", "quality", "variation", "routed_from", "routed_language"):
+    for name in ("enhance", "quality", "variation", "loras", "routed_from", "routed_language"):
         del data[name]
     data["source_images"] = []
     canonical = json.dumps(

@@ -20,6 +20,7 @@ from bot.generation.prompt_flags import PromptFlags, parse_flags
         ("well--known fox — dash", PromptFlags(prompt="well--known fox — dash")),
         ("画一只猫 --ar 1:1", PromptFlags(prompt="画一只猫", aspect_ratio="1:1")),
         ("--ar 2:3", PromptFlags(prompt="", aspect_ratio="2:3")),
+        ("a fox --style Noir --ar 3:4", PromptFlags(prompt="a fox", style="noir", aspect_ratio="3:4")),
     ],
 )
 def test_parse_table(text: str, expected: PromptFlags) -> None:
@@ -35,6 +36,8 @@ def test_parse_table(text: str, expected: PromptFlags) -> None:
         ("a fox --ar 16:9 --ar 1:1", "twice"),
         ("a fox --ar 16:9 --aspect 1:1", "twice"),
         ("a fox --count 2 3", "one value"),
+        ("a fox --style film noir", "one value"),
+        ("a fox --style", "needs a value"),
     ],
 )
 def test_parse_errors_are_friendly(text: str, fragment: str) -> None:

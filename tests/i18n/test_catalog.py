@@ -178,6 +178,28 @@ async def test_locale_resolver_order() -> None:
     assert await LocaleResolver("zh-CN").for_guild(None) == CHINESE
 
 
+async def test_a_members_own_language_comes_first() -> None:
+    """member preference (/prefer) > Discord language > server > bot default; a failed look-up is skipped."""
+    from bot.i18n import LocaleResolver
+
+    chosen = {7: "en-US", 8: None}
+
+    async def member_language(user_id: int) -> str | None:
+        if user_id == 9:
+            raise RuntimeError("database down")
+        return chosen.get(user_id)
+
+    async def server_language(guild_id: int) -> str | None:
+        return "zh-CN"
+
+    resolver = LocaleResolver("zh-CN", server_language, member_language)
+    assert await resolver.member_choice(7) == ENGLISH
+    assert await resolver.for_guild(1, user_id=7) == ENGLISH  # over the server's Chinese
+    assert await resolver.for_guild(1, user_id=8) == CHINESE  # no choice: the server's
+    assert await resolver.for_guild(1, user_id=9) == CHINESE  # a failed look-up never breaks a reply
+    assert await resolver.member_choice(None) is None
+
+
 def test_bot_errors_render_in_both_languages_and_keep_english_message() -> None:
     from bot.errors import InvalidRequestError, JobNotFoundError
 

@@ -335,6 +335,18 @@ def test_an_unsupported_storage_scheme_fails_check_and_run_alike(tmp_path: Path)
     assert cli_main(["--config", config, "run"]) == 2  # run refuses the same settings before anything starts
 
 
+def test_a_bad_bot_wide_style_fails_check_and_run_alike(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """[[styles]] are checked against the configured modes, like /style add, before anything starts."""
+    config = write(tmp_path / "c.toml", '[[styles]]\nname = "noir"\nprefix = "film noir"\nmode = "midjourney"\n')
+    out = io.StringIO()
+    from bot.ops.check import main as check_main
+
+    assert check_main(config, out) == 2
+    assert "FAIL  settings: invalid settings: styles: 'noir': mode: unknown mode `midjourney`" in out.getvalue()
+    assert cli_main(["--config", config, "run"]) == 2
+    assert "styles: 'noir': mode: unknown mode `midjourney`" in capsys.readouterr().err
+
+
 def test_a_misspelt_key_gets_the_closest_valid_one(tmp_path: Path) -> None:
     from bot.ops.check import main as check_main
 

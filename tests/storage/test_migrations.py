@@ -17,6 +17,7 @@ SHIPPED = [
     Migration(4, "job_retention", ""),
     Migration(5, "lease_epoch", ""),
     Migration(6, "cancel_requested", ""),
+    Migration(7, "styles_and_preferences", ""),
 ]
 
 

@@ -53,6 +53,13 @@ HELP_EXAMPLES = N_("""\
 """)
 
 
+HELP_PRESETS = N_("""\
+`/imagine style:<name>` or `--style <name>` in the prompt applies a style preset (`/style list`). `/prefer set` \
+keeps your own defaults (mode, aspect, count, style, language) in every server. What you type wins over your \
+defaults, which win over a style and the server's default.
+""")
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "?"
@@ -64,6 +71,7 @@ def help_embed(locale: Locale = None) -> discord.Embed:
     embed = discord.Embed(
         title=t("LiblibAI bot — help", locale), description=t(HELP_TEXT, locale), color=COLOR_PROGRESS
     )
+    embed.add_field(name=t("Styles and personal defaults", locale), value=t(HELP_PRESETS, locale), inline=False)
     embed.add_field(name=t("Examples", locale), value=t(HELP_EXAMPLES, locale), inline=False)
     return embed
 

@@ -1,0 +1,27 @@
+-- 0007: style presets a server's admins define (/style add), and each member's personal defaults (/prefer),
+-- kept for the member across every server. Datetimes as in 0001.
+
+CREATE TABLE styles (
+    guild_id     INTEGER NOT NULL,
+    name         TEXT NOT NULL,           -- lowercase, 1-32 characters
+    description  TEXT NOT NULL DEFAULT '',
+    prefix       TEXT NOT NULL DEFAULT '',
+    suffix       TEXT NOT NULL DEFAULT '',
+    negative     TEXT,
+    mode         TEXT,
+    aspect       TEXT,
+    lora         TEXT,                    -- a LoRA preset of the custom model (settings)
+    strength     REAL,
+    updated_at   TEXT NOT NULL,
+    PRIMARY KEY (guild_id, name)
+);
+
+CREATE TABLE member_preferences (
+    user_id      INTEGER PRIMARY KEY,
+    mode         TEXT,
+    aspect       TEXT,
+    image_count  INTEGER,
+    style        TEXT,
+    language     TEXT,                    -- "en-US" or "zh-CN"
+    updated_at   TEXT NOT NULL
+);
