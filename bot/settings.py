@@ -372,7 +372,7 @@ class QueueSettings(_Section):
 
 
 class ActionsSettings(_Section):
-    """Result buttons and re-posting (README "Result buttons")."""
+    """Result buttons and re-posting (docs/usage.md, "Result buttons")."""
 
     # Reroll/Vary/Upscale/Remix for anyone, not only the requester (admins always may; Delete and
     # Cancel stay with the requester and admins). Per-server overrides come with server settings.

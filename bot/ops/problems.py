@@ -116,7 +116,7 @@ def intents_refused() -> Problem:
 # Gateway close codes an owner can act on (discord.com/developers/docs/topics/opcodes-and-status-codes).
 _CLOSE_ADVICE = {
     4010: "the shard settings are invalid: check [discord] shard_count and shard_ids",
-    4011: "Discord requires sharding for this many servers: set [discord] shard_count (see the README)",
+    4011: "Discord requires sharding for this many servers: set [discord] shard_count (see docs/operations.md)",
     4013: "the requested gateway intents are invalid",
     4014: "a privileged intent is not enabled in the Developer Portal (Bot -> Privileged Gateway Intents)",
 }
