@@ -815,3 +815,16 @@ async def test_every_answer_carries_the_simulator_tag(sim, http):
         json={"generateUuid": "x"},
     ) as resp:
         assert resp.headers.get(ep.SIMULATOR_HEADER) == "1"
+
+
+def test_the_rate_gate_forgives_arrival_jitter_but_not_a_client_faster_than_the_rate() -> None:
+    from bot.liblib.simulator.routes import RateGate
+
+    gate = RateGate(1.0)  # one per second, 0.1 s tolerance
+    # a request that arrived 80 ms late, then one on time (0.92 s later): jitter, not a violation
+    assert [gate.admit("k", t) for t in (0.0, 1.08, 2.0, 3.0)] == [True, True, True, True]
+    assert not gate.admit("k", 3.5)  # half an interval early: refused
+    fast = RateGate(1.0)
+    verdicts = [fast.admit("k", n * 0.95) for n in range(6)]  # 5 % too fast: runs out of tolerance
+    assert verdicts[:3] == [True, True, True] and False in verdicts
+    assert RateGate(1.0).admit("a", 0.0) and RateGate(1.0).admit("b", 0.0)  # per key

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 SENSITIVE_WORD = "forbidden-word"  # deterministic hook: any prompt containing it answers 100052
 
-_RATE_JITTER = 0.03  # timer jitter a client's 1/s limiter may show
+_RATE_JITTER = 0.03  # the least timing jitter a client's requests may show on arrival
+_RATE_TOLERANCE = 0.1  # ... and as a share of the interval: a request that left late must not make the next look early
 
 # A few real checkpoints (liblib-api.md §5.6): versionUuid -> (modelName, versionName, baseAlgo).
 _MODELS: dict[str, tuple[str, str, str]] = {
@@ -49,19 +50,24 @@ _MODELS: dict[str, tuple[str, str, str]] = {
 
 
 class RateGate:
-    """Per-key token bucket of capacity 1: a request sooner than 1/rate after the last admitted one is refused."""
+    """Per-key rate limit as a virtual schedule (the generic cell rate algorithm): each admitted request books the
+    next slot one interval later; a request earlier than its slot by more than the jitter tolerance is refused.
+
+    A request that arrived late (the network or a busy loop delayed it) does not make the next, on time, look early,
+    but a client faster than the rate runs out of tolerance within a few requests and is refused."""
 
     def __init__(self, per_second: float) -> None:
         if per_second <= 0:
             raise ValueError("rate must be positive")
         self.interval = 1.0 / per_second
-        self._last: dict[str, float] = {}
+        self.tolerance = max(_RATE_JITTER, _RATE_TOLERANCE * self.interval)
+        self._next: dict[str, float] = {}  # the earliest on-time arrival of the key's next request
 
     def admit(self, key: str, now: float) -> bool:
-        last = self._last.get(key)
-        if last is not None and now - last < self.interval - _RATE_JITTER:
+        due = self._next.get(key)
+        if due is not None and now < due - self.tolerance:
             return False
-        self._last[key] = now
+        self._next[key] = max(due if due is not None else now, now) + self.interval
         return True
 
 
