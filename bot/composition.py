@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -24,11 +25,13 @@ from bot.discord_app.confirming import Questions, register_questions
 from bot.discord_app.restyling import Restyler
 from bot.discord_app.sink import DiscordResultSink
 from bot.discord_app.starting import JobStarter
+from bot.discord_app.ui.offers import ResultOffers, register_offers
 from bot.discord_app.ui.views import register_handler, result_view
 from bot.generation.builder import RequestBuilder
 from bot.generation.families import make_submit_builder
 from bot.generation.preferences import PreferenceService
 from bot.generation.styles import StyleCatalog, bot_wide_styles
+from bot.generation.result_edits import Outpainter, Upscaler
 from bot.i18n import LocaleResolver
 from bot.jobs import JobRunner, JobService
 from bot.jobs.admission import Admission
@@ -50,6 +53,7 @@ from bot.reports.service import UsageReporter
 from bot.settings import DEFAULT_BASE_URL, DiscordSettings, LiblibSettings, Settings, SettingsError
 from bot.storage import Store, open_store
 from cogs.admin import AdminCog
+from cogs.blend import BlendCog
 from cogs.buttons import ButtonsCog
 from cogs.generate import GenerateCog
 from cogs.info import InfoCog
@@ -83,6 +87,7 @@ class Services:
     router: ModeRouter  # the mode of a request whose member named none (language, unavailable modes)
     styles: StyleCatalog  # the servers' and the bot-wide style presets (/style, /imagine style:)
     preferences: PreferenceService  # members' personal defaults (/prefer)
+    offers: ResultOffers  # which result buttons the settings offer, at what price (Upscale, Zoom Out, Pan)
 
 
 @dataclass(slots=True)
@@ -140,9 +145,22 @@ def cog_loader(services: Services) -> CogLoader:
             locales=s.locales,
             settings=s.settings.actions,
             quotas=s.admin.quotas,
+            upscaler=Upscaler(s.builder, s.transport, models, strength=s.settings.actions.upscale_strength),
+            outpainter=Outpainter(s.builder, s.transport, models),
         )
         await bot.add_cog(actions)
         register_handler(bot, actions)  # result buttons (dynamic items) survive restarts
+        register_offers(bot, s.offers)  # what re-posted results offer
+        await bot.add_cog(
+            BlendCog(
+                starter=s.starter,
+                router=s.router,
+                builder=s.builder,
+                transport=s.transport,
+                sources=s.sources,
+                acks=s.acks,
+            )
+        )
         register_questions(bot, s.questions)  # a click on a question a restart forgot is told it expired
         await bot.add_cog(
             InfoCog(
@@ -276,10 +294,11 @@ async def open_runtime(
         acks = AckPriority()
         bot = LiblibBot(settings, store, locales=locales, acks=acks, **options)
         fair = FairQueue()
+        offers = ResultOffers(settings.models, settings.liblib.prices)
         sink = DiscordResultSink(
             bot,
             edit_interval=settings.queue.progress_edit_interval,
-            view_factory=result_view,
+            view_factory=functools.partial(result_view, offers=offers),
             presentation=quotas.presentation,
         )
         runner = JobRunner(
@@ -349,6 +368,7 @@ async def open_runtime(
             ),
             styles=styles,
             preferences=preferences,
+            offers=offers,
         )
         bot.runner = runner
         bot.load_cogs = cog_loader(services)

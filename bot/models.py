@@ -50,6 +50,10 @@ class JobKind(StrEnum):
     REROLL = "reroll"
     VARY = "vary"
     UPSCALE = "upscale"
+    ZOOM_OUT = "zoomout"  # Zoom Out 1.5x / 2x (outpainting around the image)
+    MAKE_SQUARE = "square"  # outpainting to a square
+    PAN = "pan"  # outpainting on one side
+    BLEND = "blend"  # /blend: several images into one
 
 
 class FailureReason(StrEnum):

@@ -337,6 +337,17 @@ class ModelsSettings(_Section):
     )
     # ComfyUI workflows registered on the LiblibAI account, offered as modes (priced in [liblib.prices]).
     comfyui: list[ComfyWorkflow] = Field(default_factory=list)
+    # -- U1-U4, Zoom Out / Make Square / Pan (README "Result buttons") --
+    # A [[models.comfyui]] workflow that upscales an image (it needs an image_input): when set, every Upscale goes
+    # through it, whatever the result's mode. Unset: each mode's own way (bot/generation/upscaling.py).
+    upscale_workflow: str = ""
+    # The reference-taking mode that enlarges results of modes that cannot draw larger themselves (Kontext,
+    # Seedream, libDream, IMG1, workflows): the image as its reference with an "upscale, keep every detail"
+    # instruction. "": those results offer no Upscale (unless upscale_workflow is set).
+    upscale_reference_mode: Literal["seedream", "seedream-4.5", ""] = "seedream-4.5"
+    # Where Zoom Out, Make Square and Pan send the enlarged canvas and its mask: Smart IMG1 inpaint, or a custom
+    # model's img2img inpaint (its name). "": no such buttons.
+    outpaint_mode: str = "img1-inpaint"
     # Caps a member may not exceed when overriding a model's defaults.
     max_steps: int = Field(60, ge=1, le=60)
     max_cfg_scale: float = Field(15.0, ge=1, le=15)
@@ -383,7 +394,7 @@ class ActionsSettings(_Section):
     # img2img denoising of Vary (Subtle) and Vary (Strong) on custom models (bot/generation/variation.py)
     vary_strength: float = Field(0.35, gt=0, le=1)
     vary_strong_strength: float = Field(0.75, gt=0, le=1)
-    upscale_strength: float = Field(0.3, gt=0, le=1)  # img2img denoising for Upscale of img2img results
+    upscale_strength: float = Field(0.3, gt=0, le=1)  # img2img denoising of an Upscale through a custom model
 
 
 class FetchSettings(_Section):
@@ -580,6 +591,28 @@ class Settings(BaseSettings):
                 "custom model names must be unique and not a built-in mode's: " + ", ".join(sorted(BUILTIN_MODE_NAMES))
             )
         return value
+
+    @model_validator(mode="after")
+    def _result_edits_name_what_exists(self) -> Self:
+        """``[models] upscale_workflow`` names a workflow that takes an image; ``outpaint_mode`` an inpainting mode."""
+        models = self.models
+        if models.upscale_workflow:
+            workflow = next((w for w in models.comfyui if w.name == models.upscale_workflow), None)
+            if workflow is None:
+                raise ValueError(
+                    f"models.upscale_workflow: {models.upscale_workflow!r} is not a [[models.comfyui]] workflow"
+                )
+            if workflow.image_input is None:
+                raise ValueError(
+                    f"models.upscale_workflow: the workflow {workflow.name!r} takes no image (set its image_input)"
+                )
+        custom = {m.name for m in models.custom}
+        if models.outpaint_mode not in ("", "img1-inpaint") and models.outpaint_mode not in custom:
+            raise ValueError(
+                f"models.outpaint_mode: {models.outpaint_mode!r} is neither img1-inpaint nor a custom model "
+                '([[models.custom]]); "" turns Zoom Out, Make Square and Pan off'
+            )
+        return self
 
     @model_validator(mode="after")
     def _comfy_workflows_are_distinct_and_priced(self) -> Self:

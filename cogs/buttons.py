@@ -1,5 +1,5 @@
-"""Result buttons: Reroll, Vary (Subtle), Vary (Strong), Upscale, Remix (a modal to edit the prompt), Delete,
-and Cancel.
+"""Result buttons: Reroll, Vary (Subtle), Vary (Strong), Upscale, Zoom Out, Make Square, Pan, Remix (a modal to edit
+the prompt), Delete, and Cancel.
 
 Every click is checked against the owner in the button's custom id before anything else (no I/O), so a
 stranger's click is refused privately and costs nothing. New jobs start through
@@ -19,26 +19,27 @@ from bot.discord_app.replies import answer_error
 from bot.discord_app.repost import posted_result_image
 from bot.discord_app.requester import requester_from_interaction
 from bot.discord_app.restyling import Restyler, image_refs
-from bot.discord_app.starting import JobStarter
+from bot.discord_app.starting import JobStarter, Prepare
 from bot.discord_app.ui.embeds import cancelled_text
 from bot.discord_app.ui.views import Click
 from bot.errors import BotError, InvalidRequestError, NotJobOwnerError
 from bot.generation.actions import (
     JOB_KIND,
+    OUTPAINTS,
     VARIATIONS,
     Action,
     may_act,
     reroll_request,
-    supports_upscale,
     supports_vary,
-    upscale_request,
     vary_request,
 )
 from bot.generation.builder import RequestBuilder
 from bot.generation.families import mode_name
+from bot.generation.result_edits import Outpainter, Upscaler
 from bot.i18n import N_, LocaleResolver, Text, t
 from bot.jobs import JobService
 from bot.jobs.admission import Requester
+from bot.media.outpaint import Outpaint
 from bot.media.results import source_from_result
 from bot.media.transport import ImageTransport
 from bot.models import GenerationRequest, Job, has_result, new_job_id, result_image, result_image_count
@@ -46,6 +47,17 @@ from bot.quotas import QuotaService
 from bot.settings import ActionsSettings
 
 log = logging.getLogger(__name__)
+
+# The Remix form's choices that outpaint the image with the edited prompt.
+REMIX_OUTPAINTS: dict[Outpaint, str] = {
+    Outpaint.ZOOM_OUT_2: N_("Zoom Out 2x"),
+    Outpaint.ZOOM_OUT_15: N_("Zoom Out 1.5x"),
+    Outpaint.SQUARE: N_("Make Square"),
+    Outpaint.PAN_LEFT: N_("Pan left"),
+    Outpaint.PAN_RIGHT: N_("Pan right"),
+    Outpaint.PAN_UP: N_("Pan up"),
+    Outpaint.PAN_DOWN: N_("Pan down"),
+}
 
 
 class NoResultError(BotError):
@@ -83,6 +95,10 @@ class RemixModal(discord.ui.Modal):
             for n in range(min(count, 5))
             for action, numbered, single in varies
         ]
+        options += [  # Zoom Out, Make Square, Pan with the edited prompt (a result of one image)
+            discord.SelectOption(label=t(REMIX_OUTPAINTS[kind], locale), value=f"{kind}:0")
+            for kind in cog.outpainter.kinds(job)
+        ]
         self.choice: discord.ui.Select[RemixModal] = discord.ui.Select(
             custom_id="action", options=options, min_values=1, max_values=1
         )
@@ -109,7 +125,11 @@ class ButtonsCog(commands.Cog):
         locales: LocaleResolver,
         settings: ActionsSettings,
         quotas: QuotaService,
+        upscaler: Upscaler,
+        outpainter: Outpainter,
     ) -> None:
+        self.upscaler = upscaler  # U1-U4: that very image, larger
+        self.outpainter = outpainter  # Zoom Out, Make Square, Pan
         self.jobs = jobs
         self.starter = starter
         self.builder = builder
@@ -194,18 +214,30 @@ class ButtonsCog(commands.Cog):
         response = await interaction.response.defer(thinking=True)
         parent = await self._parent(interaction, job_id)
         new_id = new_job_id()
-        request = self._request_for(parent, action, index)
-        if prompt is not None:
-            request = request.with_(prompt=prompt)
-        from_result = action in VARIATIONS or (action is Action.UPSCALE and parent.request.is_img2img)
+        request = self._request_for(parent, action, index, prompt)
+        stem = f"{new_id}-src"
 
         async def posted() -> tuple[bytes, str]:  # once LiblibAI's result URL has expired
             return await posted_result_image(interaction, parent, index)
 
         async def publish_source(request: GenerationRequest) -> GenerationRequest:
-            source = await source_from_result(self.transport, parent, index, stem=f"{new_id}-src", posted=posted)
+            source = await source_from_result(self.transport, parent, index, stem=stem, posted=posted)
             return request.with_(source_images=(source,))
 
+        async def upscale(request: GenerationRequest) -> GenerationRequest:
+            return await self.upscaler.prepare(request, parent, index, stem=stem, posted=posted)
+
+        async def outpaint(request: GenerationRequest) -> GenerationRequest:
+            return await self.outpainter.prepare(request, parent, index, OUTPAINTS[action], stem=stem, posted=posted)
+
+        prepare: Prepare | None = None  # the image work, done once the member is admitted
+        if action in VARIATIONS:
+            prepare = publish_source
+        elif action is Action.UPSCALE:
+            prepare = upscale
+        elif action in OUTPAINTS:
+            prepare = outpaint
+        own_mode = action is Action.UPSCALE or action in OUTPAINTS
         await self.starter.start_interaction(
             interaction,
             request,
@@ -214,32 +246,38 @@ class ButtonsCog(commands.Cog):
             response_message_id=response.message_id if response else None,
             job_id=new_id,
             parent_message_id=interaction.message.id if interaction.message else None,
-            prepare=publish_source if from_result else None,  # fetched and uploaded once admitted
-            # A cheaper mode, when a points budget refuses this one (an Upscale is its mode's own high resolution).
-            in_mode=None if action is Action.UPSCALE else lambda name: self.builder.in_mode(request, name),
+            prepare=prepare,
+            # A cheaper mode, when a points budget refuses this one; an Upscale and an outpainting go where their
+            # settings send them.
+            in_mode=None if own_mode else lambda name: self.builder.in_mode(request, name),
         )
 
-    def _request_for(self, parent: Job, action: Action, index: int) -> GenerationRequest:
-        """The new job's request (no I/O). A result used as the source stands as its result URL until
-        ``source_from_result`` has checked and published it."""
-        settings = self.settings
+    def _request_for(self, parent: Job, action: Action, index: int, prompt: str | None = None) -> GenerationRequest:
+        """The new job's request (no I/O), with ``prompt`` (a Remix's) instead of the original when given. A result
+        used as the source stands as its result URL until the job's ``prepare`` has checked and published it."""
         if not 0 <= index < result_image_count(parent):
             raise InvalidRequestError("image", N_("that image is not part of this result."))
+        if action in OUTPAINTS:  # checked for the inpainting mode, the prompt included
+            return self.outpainter.request(parent, index, prompt=prompt)
+        request = self._same_prompt_request(parent, action, index)
+        return request.with_(prompt=prompt) if prompt is not None else request
+
+    def _same_prompt_request(self, parent: Job, action: Action, index: int) -> GenerationRequest:
         if action is Action.REROLL:
             return reroll_request(parent)
-        source = result_image(parent, index).url
         if action in VARIATIONS:
             if not supports_vary(parent.request):
                 raise InvalidRequestError("vary", N_("this result cannot be varied with its mode."))
-            return vary_request(parent, source, VARIATIONS[action])
-        if not supports_upscale(parent.request):
-            raise InvalidRequestError("upscale", N_("this result cannot be rendered larger with its mode."))
-        return upscale_request(parent, index, source, strength=settings.upscale_strength)
+            return vary_request(parent, result_image(parent, index).url, VARIATIONS[action])
+        return self.upscaler.request(parent, index)
 
     async def remix_submitted(
         self, interaction: discord.Interaction, job_id: str, prompt: str, action: Action, index: int
     ) -> None:
         parent = await self._parent(interaction, job_id)
+        if action in OUTPAINTS:  # the prompt goes to the inpainting mode, and is checked for it there
+            await self._new_job(interaction, action, job_id, index, prompt=prompt)
+            return
         request = parent.request
         mode = self.builder.resolve_mode(mode_name(request))  # "kontext" without a model: the configured default
         images = len(request.source_images)  # the parent's images are checked again with the new prompt

@@ -114,3 +114,36 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     [flow] = settings.models.comfyui
     assert flow.name == "anime-flow" and flow.prompt_input == "6.text" and len(flow.params) == 7
     assert flow.count_input == "5.batch_size" and flow.image_input is None
+
+
+# -- [models] upscale_workflow, upscale_reference_mode, outpaint_mode (issue 20 items 1, 2) --------------------------
+
+
+def test_the_upscale_workflow_is_a_configured_workflow_that_takes_an_image() -> None:
+    s = Settings(
+        models={"comfyui": [image_workflow()], "upscale_workflow": "repaint-flow"},
+        liblib={"prices": prices(image_workflow())},
+    )
+    assert s.models.upscale_workflow == "repaint-flow"
+    with pytest.raises(ValueError, match=r"upscale_workflow: 'esrgan' is not a \[\[models.comfyui\]\] workflow"):
+        Settings(models={"upscale_workflow": "esrgan"})
+    with pytest.raises(ValueError, match="takes no image"):
+        Settings(
+            models={"comfyui": [text_workflow()], "upscale_workflow": "sd15-flow"},
+            liblib={"prices": prices(text_workflow())},
+        )
+
+
+def test_the_outpaint_mode_is_img1_inpaint_a_custom_model_or_off() -> None:
+    assert Settings().models.outpaint_mode == "img1-inpaint"
+    assert Settings(models={"outpaint_mode": "dreamtech-xl"}).models.outpaint_mode == "dreamtech-xl"
+    assert Settings(models={"outpaint_mode": ""}).models.outpaint_mode == ""
+    with pytest.raises(ValueError, match="outpaint_mode: 'kontext-max' is neither img1-inpaint nor a custom model"):
+        Settings(models={"outpaint_mode": "kontext-max"})
+
+
+def test_the_upscale_reference_mode_is_a_seedream_model_or_off() -> None:
+    assert Settings().models.upscale_reference_mode == "seedream-4.5"
+    assert Settings(models={"upscale_reference_mode": ""}).models.upscale_reference_mode == ""
+    with pytest.raises(ValueError, match="upscale_reference_mode"):
+        Settings(models={"upscale_reference_mode": "img1"})

@@ -1,10 +1,11 @@
-"""Autocomplete shared by the commands that take a ``mode`` option (/imagine, /restyle, /prefer) or a ``style``
-(/imagine, /prefer, /style edit|remove)."""
+"""Autocomplete shared by the commands that take a ``mode`` option (/imagine, /restyle, /prefer, /blend) or a
+``style`` (/imagine, /prefer, /style edit|remove)."""
 
 from __future__ import annotations
 
 from discord import app_commands
 
+from bot.generation.blending import MIN_IMAGES, blend_modes
 from bot.generation.builder import ModeInfo, RequestBuilder
 from bot.models import Style
 
@@ -34,4 +35,15 @@ def style_choices(styles: list[Style], current: str) -> list[app_commands.Choice
         app_commands.Choice(name=(f"{s.name} — {s.description}" if s.description else s.name)[:100], value=s.name)
         for s in styles
         if needle in s.name or needle in s.description.lower()
+    ][:25]
+
+
+def blend_choices(builder: RequestBuilder, current: str) -> list[app_commands.Choice[str]]:
+    """/blend's modes (those that take at least two reference images) whose name or label contains what was typed."""
+    needle = current.lower()
+    names = set(blend_modes(builder, MIN_IMAGES))
+    return [
+        app_commands.Choice(name=_choice_name(m)[:100], value=m.name)
+        for m in builder.modes()
+        if m.name in names and (needle in m.name or needle in m.label.lower())
     ][:25]

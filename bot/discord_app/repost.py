@@ -17,6 +17,7 @@ import discord
 
 from bot.discord_app.requester import requester_from_interaction
 from bot.discord_app.ui.embeds import more_images_text, result_embed, withheld_note
+from bot.discord_app.ui.offers import offers_for
 from bot.discord_app.ui.views import result_view
 from bot.jobs.admission import Admission
 from bot.media.codec import ImageFile, normalize_for_discord
@@ -131,7 +132,7 @@ async def repost_result(
         content=None,
         embed=result_embed(job, shown, elapsed=elapsed, note=note, locale=locale),
         attachments=_discord_files(first),
-        view=result_view(job, owner_id=interaction.user.id, locale=locale),
+        view=result_view(job, owner_id=interaction.user.id, locale=locale, offers=offers_for(interaction.client)),
     )
     for number, batch in enumerate(more, start=2):
         start = (number - 1) * MAX_FILES_PER_MESSAGE + 1

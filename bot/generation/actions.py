@@ -2,10 +2,8 @@
 
 Reroll: the same request with a new seed. Vary (Subtle) and Vary (Strong): image-to-image from one result image,
 staying close to it or straying far (``bot.generation.variation`` says what each means per family).
-Upscale: a larger render of one image through the mode's high-resolution option, up to the API's size
-limit (Star-3: ``imageSize`` up to 2048; custom checkpoints: hires fix at 2x, up to 2048, on the image's
-own seed so the picture stays the same; image-to-image results: an img2img pass at 2x and a low strength).
-F.1 Kontext and the newer families (Seedream, libDream, IMG1) have no such option, so they offer no Upscale;
+Upscale: that very image, larger (``bot.generation.upscaling`` says how per mode). Zoom Out, Make Square and Pan:
+the image on a larger canvas, the new area painted by the inpainting mode (``bot.generation.outpainting``).
 libDream takes no image and IMG1 inpaint needs a mask, so those two offer no Vary.
 """
 
@@ -14,15 +12,15 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.generation.comfy import workflow_name
-from bot.generation.families import family_of
+from bot.generation.upscaling import upscale_route
 from bot.generation.variation import Variation
-from bot.liblib.endpoints import Family
+from bot.media.outpaint import Outpaint
 from bot.models import (
     GenerationRequest,
     Job,
     JobKind,
-    result_image,
 )
+from bot.settings import ModelsSettings
 
 
 class Action(StrEnum):
@@ -34,6 +32,14 @@ class Action(StrEnum):
     RESTYLE = "restyle"  # opens the restyle modal on one image of the result
     DELETE = "delete"
     CANCEL = "cancel"
+    # Zoom Out, Make Square, Pan (outpainting one image; their ids are the Outpaint values)
+    ZOOM_OUT_2 = "zoom2"
+    ZOOM_OUT_15 = "zoom15"
+    MAKE_SQUARE = "square"
+    PAN_LEFT = "panleft"
+    PAN_RIGHT = "panright"
+    PAN_UP = "panup"
+    PAN_DOWN = "pandown"
 
 
 # Actions that start a new (charged) job; the rest only act on messages or the running job.
@@ -47,6 +53,20 @@ JOB_KIND = {
     Action.UPSCALE: JobKind.UPSCALE,
 }
 VARIATIONS = {Action.VARY: Variation.SUBTLE, Action.VARY_STRONG: Variation.STRONG}
+
+# -- Zoom Out, Make Square, Pan (issue 20 item 2) --
+OUTPAINTS: dict[Action, Outpaint] = {Action(kind.value): kind for kind in Outpaint}
+OUTPAINT_JOB_KIND = {
+    Outpaint.ZOOM_OUT_2: JobKind.ZOOM_OUT,
+    Outpaint.ZOOM_OUT_15: JobKind.ZOOM_OUT,
+    Outpaint.SQUARE: JobKind.MAKE_SQUARE,
+    Outpaint.PAN_LEFT: JobKind.PAN,
+    Outpaint.PAN_RIGHT: JobKind.PAN,
+    Outpaint.PAN_UP: JobKind.PAN,
+    Outpaint.PAN_DOWN: JobKind.PAN,
+}
+NEW_JOB_ACTIONS = NEW_JOB_ACTIONS | frozenset(OUTPAINTS)
+JOB_KIND.update({action: OUTPAINT_JOB_KIND[kind] for action, kind in OUTPAINTS.items()})
 
 
 def may_act(action: Action, *, actor_id: int, owner_id: int, is_admin: bool, open_to_everyone: bool) -> bool:
@@ -63,14 +83,10 @@ def supports_vary(request: GenerationRequest) -> bool:
     return workflow_name(request.mode) is None and request.mode not in ("libdream", "img1-inpaint")
 
 
-def supports_upscale(request: GenerationRequest) -> bool:
-    """Star-3 and custom checkpoints: Kontext, the newer families and workflows have no high-resolution option."""
-    if request.hires:
-        return False  # already rendered at the high-resolution size
-    family = family_of(request.mode)
-    if family is Family.STAR3:
-        return not request.is_img2img  # Star-3 img2img has no size option: it follows the source
-    return family is Family.CUSTOM
+def supports_upscale(request: GenerationRequest, models: ModelsSettings) -> bool:
+    """Whether a result of ``request`` can be upscaled with the owner's ``models`` settings (not an upscaled one;
+    ``bot.generation.upscaling``)."""
+    return upscale_route(request, models) is not None
 
 
 def reroll_request(job: Job) -> GenerationRequest:
@@ -91,15 +107,3 @@ def vary_request(job: Job, source_url: str, variation: Variation) -> GenerationR
         control_type=None,
         control_image=None,
     )
-
-
-def upscale_request(job: Job, index: int, source_url: str, *, strength: float) -> GenerationRequest:
-    """One image, larger: see the module docstring for what each mode does."""
-    request = job.request.with_(variation=None)  # an Upscale keeps the picture: no variation of it
-    image = result_image(job, index)
-    seed = image.seed if request.mode not in ("star3", "kontext") else None
-    if request.is_img2img:
-        return request.with_(
-            source_images=(source_url,), strength=strength, count=1, hires=True, seed=seed, mask_image=None
-        )
-    return request.with_(count=1, hires=True, seed=seed)

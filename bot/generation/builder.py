@@ -13,6 +13,7 @@ from bot.generation.comfy import comfy_mode
 from bot.generation.families import kontext_mode
 from bot.generation.language import request_language
 from bot.generation.prompt_text import clean_prompt
+from bot.generation.upscaling import upscale_route
 from bot.i18n import N_
 from bot.liblib import endpoints as ep
 from bot.liblib.endpoints import (
@@ -53,7 +54,7 @@ class ModeInfo:
     max_total_images: int | None = None  # references and outputs together (Seedream: 15)
     seed_max: int = SEED_MAX
     supports_vary: bool = True
-    supports_upscale: bool = True
+    supports_upscale: bool = True  # set by ``RequestBuilder.modes`` from the settings (bot.generation.upscaling)
 
 
 def _newer_modes() -> list[ModeInfo]:
@@ -72,7 +73,6 @@ def _newer_modes() -> list[ModeInfo]:
             supports_enhance=True,
             max_count=ep.SEEDREAM_MAX_IMAGES,
             max_total_images=ep.SEEDREAM_MAX_IMAGES,
-            supports_upscale=False,
         )
         for name, label, model in (
             ("seedream", "Seedream 4.0", ep.SEEDREAM_40_MODEL),
@@ -92,7 +92,6 @@ def _newer_modes() -> list[ModeInfo]:
         supports_enhance=True,
         seed_max=ep.LIBDREAM_SEED_MAX,
         supports_vary=False,
-        supports_upscale=False,
     )
     img1 = ModeInfo(
         "img1",
@@ -104,7 +103,6 @@ def _newer_modes() -> list[ModeInfo]:
         False,
         ep.IMG1_MAX_REFERENCES,
         qualities=ep.IMG1_QUALITIES,
-        supports_upscale=False,
     )
     inpaint = replace(
         img1,
@@ -137,8 +135,7 @@ def workflow_mode(w: ComfyWorkflow) -> ModeInfo:
         workflow=True,
         video=w.video,
         supports_aspect=w.width_input is not None,
-        supports_vary=False,  # no strength to vary at, and no high-resolution option
-        supports_upscale=False,
+        supports_vary=False,  # no strength to vary at
     )
 
 
@@ -160,8 +157,8 @@ class RequestBuilder:
     def modes(self) -> list[ModeInfo]:
         out = [
             ModeInfo("star3", "Star-3 Alpha", False, True, False, True, True, 1),
-            ModeInfo("kontext-pro", "F.1 Kontext pro", False, False, False, False, False, 1, supports_upscale=False),
-            ModeInfo("kontext-max", "F.1 Kontext max", False, False, False, False, False, 4, supports_upscale=False),
+            ModeInfo("kontext-pro", "F.1 Kontext pro", False, False, False, False, False, 1),
+            ModeInfo("kontext-max", "F.1 Kontext max", False, False, False, False, False, 4),
             *_newer_modes(),
         ]
         for m in self._models.custom:
@@ -180,7 +177,12 @@ class RequestBuilder:
                 )
             )
         out.extend(workflow_mode(w) for w in self._models.comfyui)
-        return out
+        return [replace(m, supports_upscale=self._upscalable(m)) for m in out]
+
+    def _upscalable(self, mode: ModeInfo) -> bool:
+        """Whether U1–U4 are offered on this mode's results (a video workflow's have no image)."""
+        name = comfy_mode(mode.name) if mode.workflow else mode.name
+        return not mode.video and upscale_route(GenerationRequest(mode=name, prompt=""), self._models) is not None
 
     def imagine_modes(self) -> list[ModeInfo]:
         """The modes /imagine offers: all but the inpaint-only ones (they need a mask; /restyle takes one)."""

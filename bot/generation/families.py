@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from bot.errors import InvalidRequestError
 from bot.generation.comfy import comfy_submit, workflow_name
+from bot.generation.instructions import upscale_prompt
 from bot.generation.sizes import IMG1_SIZES, img1_aspect, libdream_size, seedream_size, size_for_ratio
 from bot.generation.variation import Variation, instructed_prompt, variation_of
 from bot.i18n import N_
@@ -161,9 +162,12 @@ def _star3(r: GenerationRequest, *, ultra: bool) -> lm.SubmitRequest:
 
 def _instructed(r: GenerationRequest) -> str:
     """The prompt of a family that follows instructions and takes no strength (Kontext, Seedream, IMG1); a Vary's
-    comes after the instruction that says how far to stray from the image."""
+    comes after the instruction that says how far to stray from the image, an Upscale's after the one that says to
+    keep every detail (``bot.generation.instructions``)."""
     variation = variation_of(r.variation)
-    return instructed_prompt(r.prompt, variation) if variation and r.is_img2img else r.prompt
+    if variation and r.is_img2img:
+        return instructed_prompt(r.prompt, variation)
+    return upscale_prompt(r.prompt) if r.hires and r.is_img2img else r.prompt
 
 
 def _kontext(r: GenerationRequest, *, default_model: str) -> lm.SubmitRequest:
@@ -189,7 +193,8 @@ def _kontext(r: GenerationRequest, *, default_model: str) -> lm.SubmitRequest:
 
 def _seedream(r: GenerationRequest) -> lm.SubmitRequest:
     model = cast(lm.SeedreamModel, SEEDREAM_MODELS[r.mode])
-    width, height = seedream_size(model, r.aspect_ratio)
+    # An explicit size (an Upscale's, bot.generation.upscaling) wins over the aspect ratio's.
+    width, height = (r.width, r.height) if r.width and r.height else seedream_size(model, r.aspect_ratio)
     return lm.seedream(
         _instructed(r),
         model=model,
@@ -290,7 +295,9 @@ def _custom(r: GenerationRequest, m: CustomModel, actions: ActionsSettings) -> l
             }
         ]
     if r.is_img2img:
-        if r.hires:  # Upscale of an image-to-image result: img2img has no hires fix, so render at 2x
+        if r.width and r.height:  # an explicit size: an Upscale's or an outpainting canvas's
+            width, height = r.width, r.height
+        elif r.hires:  # (an Upscale stored before it had a size) img2img has no hires fix, so render at 2x
             width, height = min(2048, width * 2 // 8 * 8), min(2048, height * 2 // 8 * 8)
         params = lm.CustomImg2ImgParams.model_validate(
             {

@@ -111,3 +111,18 @@ def img1_aspect(ratio: str | None) -> str:
     if rw == rh:
         return "square"
     return "landscape" if rw > rh else "portrait"
+
+
+def scaled_size(
+    width: int, height: int, factor: float, rules: PixelRules, *, step: int = STEP
+) -> tuple[int, int] | None:
+    """``width`` x ``height`` grown by ``factor`` as far as ``rules`` allow (the ratio kept), sides multiples of
+    ``step``; None when no size within the rules keeps the ratio."""
+    side_lo, side_hi = rules.side
+    pixel_lo, pixel_hi = rules.pixels
+    scale = min(factor, side_hi / max(width, height), math.sqrt(pixel_hi / (width * height)))
+    scale = max(scale, side_lo / min(width, height), math.sqrt(pixel_lo / (width * height)))
+    grown = (int(width * scale) // step * step, int(height * scale) // step * step)
+    if grown[0] * grown[1] < pixel_lo or min(grown) < side_lo:  # rounded down below a minimum: round up instead
+        grown = (math.ceil(width * scale / step) * step, math.ceil(height * scale / step) * step)
+    return grown if rules.allows(*grown) else None

@@ -95,6 +95,10 @@ NAMES: dict[str, str] = {
     "top": "排行",
     "report": "报表",
     "days": "天数",
+    # /blend
+    "blend": "融合",
+    "image1": "图片1",
+    "image5": "图片5",
 }
 
 # Command descriptions and choice names.
@@ -233,6 +237,15 @@ _COMMAND_TEXTS: dict[str, str] = {
     "How many days back, today included (1-90)": "统计最近几天，含今天（1-90）",
     "Who may use the buttons under results": "谁可以使用结果下方的按钮",
     "On: any member may Reroll, Vary, Upscale, Remix or Restyle any result": "开启：任何成员都可以对任意结果重新生成、变体、放大、改写或重绘",
+    # /blend
+    "Blend 2 to 5 images into one": "把 2 到 5 张图片融合成一张",
+    "The first image (PNG, JPEG, WebP or GIF, up to 10 MB)": "第一张图片（PNG、JPEG、WebP 或 GIF，最大 10 MB）",
+    "The second image": "第二张图片",
+    "Another image (optional)": "另一张图片（可选）",
+    "What to make of them (optional)": "想把它们融合成什么（可选）",
+    "Model: kontext-max, seedream, seedream-4.5 or img1 (default: the cheapest allowed)": (
+        "模型：kontext-max、seedream、seedream-4.5 或 img1（默认：允许的最便宜模式）"
+    ),
 }
 
 
@@ -657,7 +670,7 @@ _MESSAGES: dict[str, str] = {
     "Try another mode; nothing was charged.": "模型 `{mode}` 目前在此账户不可用（LiblibAI 不提供该服务）。请换一个模式；未扣除任何费用。",
     "• Prompts not in English (default English-only): {mode}": "• 非英文提示词（默认模型只接受英文时）：{mode}",
     "Bot default": "机器人默认",
-    "Generate pictures with LiblibAI, right here.\n\n**/imagine** `prompt` — draw something. Options: `mode`, `aspect`, `count`, `seed`, `steps`, `negative`, `image` (start from a picture; `image2`–`image4`: more references), `enhance` (improve the prompt first), `quality` (Smart IMG1), `control_image` + `control_type`, `fresh`.\nFlags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `--count N`, `--steps N`, `--mode <mode>` (options win over flags).\n\n**Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image) · 🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits (refunded) or runs (LiblibAI still charges a job it accepted).\n\n**/show** `job` — post a past result again, with buttons · **/queue** — what this server is waiting for · **/jobs** — your recent jobs · **/models** — what each mode can do.\n": "在这里用 LiblibAI 生成图片。\n\n**/绘图** `提示词` — 画点什么。选项：`模式`、`画幅`、`数量`、`种子`、`步数`、`反向提示词`、`图片`（以图片为起点；`图片2`–`图片4`：更多参考图）、`优化提示词`（先优化提示词）、`质量`（Smart IMG1）、`控制图` + `控制类型`、`重新生成`。\n提示词里也可以写参数：`--ar 16:9`、`--no <反向提示词>`、`--seed N`、`--count N`、`--steps N`、`--mode <模式>`（选项优先于参数）。\n\n**结果下方的按钮** — 🔁 重新生成（新种子）· 🎲 变体（每张图）· 🔍 放大（每张图）· 🎛️ 改提示词（修改提示词后重新生成或生成变体）· 🗑️ 删除。排队时按 ✖️ 取消会退还额度；生成中取消时，LiblibAI 仍会对已接受的任务扣费。\n\n**/查看** `任务` — 重新发送历史结果（附带按钮）· **/队列** — 本服务器的排队情况 · **/我的任务** — 你最近的任务 · **/模型** — 各模式支持的功能。\n",
+    "Generate pictures with LiblibAI, right here.\n\n**/imagine** `prompt` — draw something. Options: `mode`, `aspect`, `count`, `seed`, `steps`, `negative`, `image` (start from a picture; `image2`–`image4`: more references), `enhance` (improve the prompt first), `quality` (Smart IMG1), `control_image` + `control_type`, `fresh`.\nFlags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `--count N`, `--steps N`, `--mode <mode>` (options win over flags).\n\n**/blend** `image1` `image2` … `image5` — 2 to 5 images into one (optional `prompt`, `aspect`, `mode`).\n\n**Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image: that very image, larger; its cost on the button) · 🔭 Zoom Out, 🔳 Make Square, ⬅️ ➡️ ⬆️ ⬇️ Pan (a result of one image) · 🎛️ Remix (edit the prompt, then reroll, vary, zoom or pan) · 🗑️ Delete. ✖️ Cancel while it waits (refunded) or runs (LiblibAI still charges a job it accepted).\n\n**/show** `job` — post a past result again, with buttons · **/queue** — what this server is waiting for · **/jobs** — your recent jobs · **/models** — what each mode can do.\n": "在这里用 LiblibAI 生成图片。\n\n**/绘图** `提示词` — 画点什么。选项：`模式`、`画幅`、`数量`、`种子`、`步数`、`反向提示词`、`图片`（以图片为起点；`图片2`–`图片4`：更多参考图）、`优化提示词`（先优化提示词）、`质量`（Smart IMG1）、`控制图` + `控制类型`、`重新生成`。\n提示词里也可以写参数：`--ar 16:9`、`--no <反向提示词>`、`--seed N`、`--count N`、`--steps N`、`--mode <模式>`（选项优先于参数）。\n\n**/融合** `图片1` `图片2` … `图片5` — 把 2 到 5 张图片融合成一张（可选 `提示词`、`画幅`、`模式`）。\n\n**结果下方的按钮** — 🔁 重新生成（新种子）· 🎲 变体（每张图）· 🔍 放大（每张图：就是这张图，放大；按钮上标有消耗）· 🔭 拉远、🔳 变为正方形、⬅️ ➡️ ⬆️ ⬇️ 扩展（单张图的结果）· 🎛️ 改提示词（修改提示词后重新生成、生成变体、拉远或扩展）· 🗑️ 删除。排队时按 ✖️ 取消会退还额度；生成中取消时，LiblibAI 仍会对已接受的任务扣费。\n\n**/查看** `任务` — 重新发送历史结果（附带按钮）· **/队列** — 本服务器的排队情况 · **/我的任务** — 你最近的任务 · **/模型** — 各模式支持的功能。\n",
     "`/imagine prompt: a red fox in the snow, cinematic light --ar 16:9`\n`/imagine prompt: 一只在雪地里的红狐狸 mode: kontext-pro`\n`/imagine prompt: a lighthouse at dusk --count 4 --mode dreamtech-xl --seed 42`\n`/imagine prompt: make it autumn image: <attach a photo>`\n": "`/绘图 提示词: 一只在雪地里的红狐狸，电影感光线 --ar 16:9`\n`/绘图 提示词: 一只在雪地里的红狐狸 模式: kontext-pro`\n`/绘图 提示词: a lighthouse at dusk --count 4 --mode dreamtech-xl --seed 42`\n`/绘图 提示词: 改成秋天 图片: <附上一张照片>`\n",
     "The content audit filtered part of this batch, so this server shows the rest only in age-restricted channels. Use `/show` there to see them.": "内容审核过滤了这批图片中的一部分，因此本服务器只在年龄限制频道中显示其余图片。请在那里使用 `/show` 查看。",
     "✅ Any member may now use result buttons (Delete and Cancel stay with the requester).": "✅ 现在所有成员都可以使用任意结果下方的按钮（删除和取消仍只限发起人）。",
@@ -694,6 +707,31 @@ _MESSAGES: dict[str, str] = {
     "{label} makes one image per request.": "{label} 每次只生成一张图。",
     "{label} makes pictures of one size only.": "{label} 只生成一种尺寸的图片，不能选择画幅。",
     "this result cannot be varied with its mode.": "这个结果所用的模式不支持生成变体。",
+    # Upscale prices, Zoom Out, Make Square, Pan, /blend (issue 20 items 1, 2, 4)
+    "Upscale (≈ {points} points)": "放大（约 {points} 积分）",
+    "U{number} ≈{points}": "放大{number} 约{points}",
+    "Zoom Out 2x": "拉远 2 倍",
+    "Zoom Out 1.5x": "拉远 1.5 倍",
+    "Make Square": "变为正方形",
+    "Pan left": "向左扩展",
+    "Pan right": "向右扩展",
+    "Pan up": "向上扩展",
+    "Pan down": "向下扩展",
+    "🔭 Zoom Out": "🔭 拉远",
+    "🔳 Make Square": "🔳 变为正方形",
+    "↔️ Pan": "↔️ 扩展",
+    "zoom out": "拉远",
+    "make square": "变为正方形",
+    "pan": "扩展",
+    "blend": "融合",
+    "square": "正方形",
+    "outpaint": "扩图",
+    "this image is already square.": "这张图片已经是正方形了。",
+    "zooming out and panning are turned off on this bot.": "这个机器人没有开启拉远和扩展功能。",
+    "this image ({width}×{height}) is already about as large as {mode} draws.": (
+        "这张图片（{width}×{height}）已经接近 {mode} 能生成的最大尺寸。"
+    ),
+    "no configured mode takes {count} images at once.": "没有已配置的模式能一次接收 {count} 张图片。",
 }
 
 # /style and /prefer: style presets and personal defaults.

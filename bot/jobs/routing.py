@@ -4,10 +4,11 @@ LiblibAI serves now, the prices)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from bot.errors import BotError
 from bot.generation.builder import RequestBuilder
-from bot.generation.routing import Build, route_request
+from bot.generation.routing import Build, mode_allowed, route_request
 from bot.jobs.admission import Admission, Requester
 from bot.liblib.availability import ModeAvailability
 from bot.models import GenerationRequest
@@ -58,6 +59,23 @@ class ModeRouter:
             available=self._available,
             price=self._price,
         )
+
+    async def cheapest(self, requester: Requester, build: Build, modes: Sequence[str]) -> GenerationRequest:
+        """The request (``build``: in a mode, no I/O) in the cheapest of ``modes`` that the server allows, LiblibAI
+        serves and that takes it (ties: the first listed), e.g. /blend's when its member named no mode. None fits:
+        the request in the first of ``modes``, whose refusal the member then reads."""
+        rules = await self._admission.mode_rules(requester)
+        fits = []
+        for n, mode in enumerate(modes):
+            try:
+                request = build(mode)
+            except BotError:
+                continue  # that mode cannot take it
+            if self._available(mode) and mode_allowed(rules.allowed_models, request):
+                fits.append((self._price(request), n, request))
+        if not fits:
+            return build(modes[0])
+        return min(fits, key=lambda fit: (fit[0], fit[1]))[2]
 
     def _available(self, mode: str) -> bool:
         return self._availability is None or self._availability.is_available(mode)

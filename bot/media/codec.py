@@ -175,12 +175,34 @@ def as_png_mask(
     CPU-heavy: call it through ``ImageWorkers``."""
     with Image.open(io.BytesIO(image.data)) as img:
         mask = img.convert("L")
+    return mask_png(mask, size=size, max_bytes=max_bytes)
+
+
+def mask_png(mask: Image.Image, *, size: tuple[int, int] | None = None, max_bytes: int) -> InputImage:
+    """A grayscale mask (mode "L") as ``as_png_mask`` uploads it: at ``size``, within ``max_bytes``."""
     if size is not None and mask.size != size:
         mask = mask.resize(size, Image.Resampling.BILINEAR)
     data = _encoded(mask, "PNG")
     if len(data) > max_bytes:
         data = _encoded(mask.convert("1", dither=Image.Dither.NONE), "PNG")
     return InputImage(data, "image/png", "png", mask.width, mask.height)
+
+
+def fit_upload(img: Image.Image, *, max_bytes: int, lossless: bool = True) -> InputImage:
+    """A picture the bot drew (an outpainting canvas, an enlarged source) as LiblibAI's upload takes it: PNG when
+    ``lossless`` and it fits, else JPEG, downscaled until it fits ``max_bytes``. CPU-heavy: call it through
+    ``ImageWorkers``."""
+    return _fit_upload(img, max_bytes, lossless_first=lossless)
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """The width and height in an image's header (nothing decoded); InvalidRequestError when it is no image."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise InvalidRequestError("image", N_("that file is not a readable image.")) from None
+    return int(width), int(height)
 
 
 def normalize_for_discord(data: bytes, stem: str, *, max_bytes: int) -> ImageFile:

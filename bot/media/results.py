@@ -84,6 +84,23 @@ async def fetch_result_files(transport: ImageTransport, job: Job, *, max_file_by
         raise ResultUnavailableError(job.id) from exc
 
 
+async def result_image_bytes(
+    transport: ImageTransport, job: Job, index: int, *, posted: PostedImage | None = None
+) -> tuple[bytes, str]:
+    """Result image ``index`` as LiblibAI stored it, and the URL it came from; once that URL has expired, the
+    image as posted on Discord (``posted``). Raises ResultUnavailableError when neither has it."""
+    url = result_image(job, index).url
+    try:
+        return await transport.download(url, max_bytes=MAX_DOWNLOAD_BYTES), url
+    except liblib.LiblibError as exc:
+        if posted is None:
+            raise ResultUnavailableError(job.id) from exc
+        log.info(
+            "job %s: result image %d unavailable (%s); using the posted copy", job.id, index + 1, type(exc).__name__
+        )
+        return await posted()
+
+
 async def source_from_result(
     transport: ImageTransport, job: Job, index: int, *, stem: str, posted: PostedImage | None = None
 ) -> str:
@@ -91,16 +108,7 @@ async def source_from_result(
     when the transport uploads (so it outlives the result URL); a too-large image passes by URL.
 
     When LiblibAI's result URL is gone (they expire), the image comes from ``posted`` (the copy on Discord)."""
-    url = result_image(job, index).url
-    try:
-        raw = await transport.download(url, max_bytes=MAX_DOWNLOAD_BYTES)
-    except liblib.LiblibError as exc:
-        if posted is None:
-            raise ResultUnavailableError(job.id) from exc
-        log.info(
-            "job %s: result image %d unavailable (%s); using the posted copy", job.id, index + 1, type(exc).__name__
-        )
-        raw, url = await posted()
+    raw, url = await result_image_bytes(transport, job, index, posted=posted)
     if len(raw) > MAX_INPUT_IMAGE_BYTES:
         return url
     image = await transport.workers.run(sniff_input, raw, field="image")

@@ -48,7 +48,7 @@ async def test_every_result_has_buttons_for_each_image(env: Env) -> None:
     assert {"🔁 Reroll", "🎛️ Remix", "🗑️ Delete"} <= set(names)
     assert [n for n in names if n.startswith("🎲")] == ["🎲 V1 Subtle", "🎲 V2 Subtle", "🎲 V3 Subtle"]
     assert [n for n in names if n.startswith("🌀")] == ["🌀 V1 Strong", "🌀 V2 Strong", "🌀 V3 Strong"]
-    assert [n for n in names if n.startswith("🔍")] == ["🔍 U1", "🔍 U2", "🔍 U3"]
+    assert [n for n in names if n.startswith("🔍")] == ["🔍 U1 ≈8", "🔍 U2 ≈8", "🔍 U3 ≈8"]  # with their cost
     assert [n for n in names if n.startswith("🎨")] == ["🎨 R1", "🎨 R2", "🎨 R3"]
     assert all(c.endswith(f":{env.fake.user_id}") and f":{job.id}:" in c for c in custom_ids(message))
 
@@ -159,28 +159,17 @@ async def test_vary_and_upscale_use_the_posted_images_once_the_liblib_urls_expir
     assert env.sim.counters.submits == 3
 
 
-async def test_upscale_renders_the_image_larger_through_the_high_resolution_option(env: Env) -> None:
+async def test_upscale_renders_the_image_larger(env: Env) -> None:
+    """(tests/e2e/test_upscale.py: what each mode sends; the source is that very image.)"""
     _, _parent, message = await imagine_done(env.fake, env.runtime.store, {"prompt": "a castle", "aspect": "1:1"})
     click = await env.fake.click(int(message["id"]), button(message, "upscale"))
     result = await result_of(env.fake, click)
-    assert png_size(result.files[0].content) == (2048, 2048)  # Star-3 imageSize, the API's maximum
+    assert png_size(result.files[0].content) == (2048, 2048)  # 2x, Star-3's largest
     child = await job_for_token(env.runtime.store, click.token)
     assert child.kind is JobKind.UPSCALE and child.request.hires and child.request.count == 1
     assert "Upscale of" in embed_fields(result)["From"]
     # An upscale cannot be upscaled again.
     assert not [c for c in custom_ids(env.fake.original_message(click)) if c.startswith("lb:upscale")]
-
-
-async def test_upscale_of_a_custom_model_keeps_the_seed_and_uses_hires_fix(env: Env) -> None:
-    _, parent, message = await imagine_done(
-        env.fake, env.runtime.store, {"prompt": "a cabin", "mode": "dreamtech-xl", "count": 2}
-    )
-    click = await env.fake.click(int(message["id"]), button(message, "upscale", 1))
-    result = await result_of(env.fake, click)
-    task = env.sim.tasks()[-1]
-    assert task.params["seed"] == parent.result.images[1].seed
-    assert task.params["hiResFixInfo"]["resizedWidth"] == 2048
-    assert png_size(result.files[0].content) == (1024, 1024)  # the simulator renders at the base size
 
 
 async def test_remix_edits_the_prompt_then_rerolls_or_varies(env: Env) -> None:

@@ -193,7 +193,7 @@ async def test_models_lists_the_newer_modes(env: Env) -> None:
     seedream = blocks["seedream"]
     assert "Chinese or English prompts" in seedream and "10 reference images" in seedream
     assert "prompt enhancement" in seedream and "up to 15 images" in seedream and "20 points/image" in seedream
-    assert "Upscale" not in seedream and "Vary" in seedream
+    assert "Upscale" in seedream and "Vary" in seedream  # Upscale: through Seedream 4.5 (upscale_reference_mode)
     assert "14 reference images" in blocks["seedream-4.5"] and "25 points/image" in blocks["seedream-4.5"]
     assert "prompt only" in blocks["libdream"] and "seed" in blocks["libdream"] and "Vary" not in blocks["libdream"]
     assert "turbo 10 / normal 30 / masterpiece 60 points/image" in blocks["img1"]

@@ -115,7 +115,7 @@ async def test_a_chinese_member_sees_chinese_progress_result_and_buttons(env: En
     assert {"模式", "种子", "尺寸", "积分", "用时"} <= set(fields)
     assert result.json["embeds"][0]["footer"]["text"].startswith("任务 ")
     shown = labels(result.json)
-    assert {"🔁 重新生成", "🎛️ 改提示词", "🗑️ 删除", "🎲 变体1（微调）", "🌀 变体2（大幅）", "🔍 放大1"} <= set(shown)
+    assert {"🔁 重新生成", "🎛️ 改提示词", "🗑️ 删除", "🎲 变体1（微调）", "🌀 变体2（大幅）", "🔍 放大1 约8"} <= set(shown)
     job = await job_for_token(env.runtime.store, inter.token)
     assert job.locale == "zh-CN"
 

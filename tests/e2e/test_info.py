@@ -41,7 +41,7 @@ async def test_models_lists_every_configured_mode_and_what_it_supports(env: Env)
     star3 = next(block for block in text.split("\n\n") if "(`star3`)" in block)
     assert "**default**" in star3 and "English prompts" in star3 and "Upscale" in star3
     kontext = next(block for block in text.split("\n\n") if "(`kontext-max`)" in block)
-    assert "4 reference images" in kontext and "Upscale" not in kontext
+    assert "4 reference images" in kontext and "Upscale" in kontext  # through [models] upscale_reference_mode
     custom = next(block for block in text.split("\n\n") if "(`dreamtech-xl`)" in block)
     assert "negative prompt" in custom and "seed" in custom
     # the price table ([liblib.prices] defaults): what each image reserves

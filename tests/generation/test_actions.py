@@ -5,16 +5,20 @@ import pytest
 from bot.generation.actions import (
     JOB_KIND,
     NEW_JOB_ACTIONS,
+    OUTPAINTS,
     VARIATIONS,
     Action,
     may_act,
     reroll_request,
     supports_upscale,
-    upscale_request,
     vary_request,
 )
+from bot.generation.upscaling import Route as UpscaleHow
+from bot.generation.upscaling import UpscaleRoute, upscale_request
 from bot.generation.variation import Variation
+from bot.media.outpaint import Outpaint
 from bot.models import GenerationRequest, Job, JobKind, JobResult, JobState, ResultImage
+from bot.settings import ModelsSettings
 
 OWNER, OTHER = 1, 2
 
@@ -55,15 +59,24 @@ def test_who_may_press_which_button(action: Action, actor: int, admin: bool, ope
     ("request_", "expected"),
     [
         (GenerationRequest(mode="star3", prompt="p"), True),
-        (GenerationRequest(mode="star3", prompt="p", source_images=("u",)), False),  # follows the source size
-        (GenerationRequest(mode="kontext", prompt="p", kontext_model="pro"), False),  # no size option
+        (GenerationRequest(mode="star3", prompt="p", source_images=("u",)), True),  # from the image, enlarged
+        (GenerationRequest(mode="kontext", prompt="p", kontext_model="pro"), True),  # through Seedream 4.5
         (GenerationRequest(mode="dreamtech-xl", prompt="p"), True),
         (GenerationRequest(mode="dreamtech-xl", prompt="p", source_images=("u",)), True),
         (GenerationRequest(mode="dreamtech-xl", prompt="p", hires=True), False),  # already large
     ],
 )
 def test_which_results_can_be_upscaled(request_: GenerationRequest, expected: bool) -> None:
-    assert supports_upscale(request_) is expected
+    assert supports_upscale(request_, ModelsSettings()) is expected
+
+
+def test_zoom_make_square_and_pan_are_new_jobs_of_their_own_kinds() -> None:
+    assert set(OUTPAINTS.values()) == set(Outpaint) and set(OUTPAINTS) <= NEW_JOB_ACTIONS
+    assert JOB_KIND[Action.ZOOM_OUT_2] is JOB_KIND[Action.ZOOM_OUT_15] is JobKind.ZOOM_OUT
+    assert JOB_KIND[Action.MAKE_SQUARE] is JobKind.MAKE_SQUARE
+    assert {JOB_KIND[a] for a in (Action.PAN_LEFT, Action.PAN_RIGHT, Action.PAN_UP, Action.PAN_DOWN)} == {JobKind.PAN}
+    assert may_act(Action.PAN_RIGHT, actor_id=OTHER, owner_id=OWNER, is_admin=False, open_to_everyone=True)
+    assert not may_act(Action.ZOOM_OUT_2, actor_id=OTHER, owner_id=OWNER, is_admin=False, open_to_everyone=False)
 
 
 def test_reroll_keeps_everything_but_the_seed() -> None:
@@ -87,20 +100,5 @@ def test_both_varys_start_vary_jobs_and_an_upscale_is_no_variation() -> None:
     assert VARIATIONS == {Action.VARY: Variation.SUBTLE, Action.VARY_STRONG: Variation.STRONG}
     assert {Action.VARY, Action.VARY_STRONG} <= NEW_JOB_ACTIONS
     varied = GenerationRequest(mode="dreamtech-xl", prompt="p", source_images=("s",), variation="strong")
-    assert upscale_request(job(varied), 0, "https://copy.png", strength=0.3).variation is None
-
-
-def test_upscale_of_a_custom_text2img_result_reuses_that_images_seed() -> None:
-    up = upscale_request(job(GenerationRequest(mode="dreamtech-xl", prompt="p", count=2)), 1, "", strength=0.3)
-    assert up.hires and up.count == 1 and up.seed == 12 and not up.is_img2img
-
-
-def test_upscale_of_an_img2img_result_starts_from_that_image() -> None:
-    original = GenerationRequest(mode="dreamtech-xl", prompt="p", source_images=("https://member.png",))
-    up = upscale_request(job(original), 0, "https://result-copy.png", strength=0.3)
-    assert up.source_images == ("https://result-copy.png",) and up.strength == 0.3 and up.hires
-
-
-def test_star3_upscale_has_no_seed_to_keep() -> None:
-    up = upscale_request(job(GenerationRequest(mode="star3", prompt="p")), 0, "", strength=0.3)
-    assert up.seed is None and up.hires
+    route = UpscaleRoute("dreamtech-xl", UpscaleHow.IMG2IMG)
+    assert upscale_request(job(varied), 0, route, strength=0.3).variation is None

@@ -131,7 +131,7 @@ def test_mode_capabilities_agree_with_the_result_buttons(builder: RequestBuilder
         mode = "kontext" if info.name.startswith("kontext") else info.name
         request = GenerationRequest(mode=mode, prompt="p")
         assert info.supports_vary == supports_vary(request), info.name
-        assert info.supports_upscale == supports_upscale(request), info.name
+        assert info.supports_upscale == supports_upscale(request, ModelsSettings()), info.name
 
 
 def test_in_mode_keeps_the_request_or_says_why_that_mode_cannot_take_it(builder: RequestBuilder) -> None:

@@ -15,7 +15,7 @@ from bot.generation.comfy import comfy_mode, workflow_name
 from bot.generation.families import family_of, make_submit_builder, mode_name
 from bot.liblib.endpoints import Family
 from bot.models import GenerationRequest
-from bot.settings import Settings
+from bot.settings import ModelsSettings, Settings
 from tests.comfy_workflows import IMAGE_UUID, TEXT_PARAMS, TEXT_UUID, image_workflow, prices, text_workflow
 
 
@@ -42,7 +42,10 @@ def test_the_mode_names_the_workflow(builder: RequestBuilder) -> None:
     assert workflow_name(request.mode) == "sd15-flow" and workflow_name("star3") is None
     assert family_of(request.mode) is Family.COMFY
     assert mode_name(request) == "sd15-flow"  # what members, admins, prices and the allowed list use
-    assert not supports_vary(request) and not supports_upscale(request)
+    assert not supports_vary(request)
+    # Its images are upscaled through the reference mode (Seedream 4.5); with none configured, not at all.
+    assert supports_upscale(request, ModelsSettings())
+    assert not supports_upscale(request, ModelsSettings(upscale_reference_mode=""))
 
 
 def test_prompt_seed_size_and_count_land_on_their_inputs_and_nothing_else_changes(

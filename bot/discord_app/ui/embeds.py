@@ -50,6 +50,9 @@ ORIGIN_LABELS: dict[JobKind, str] = {
     JobKind.UPSCALE: N_("🔍 Upscale"),
     JobKind.RESTYLE: N_("🎨 Restyle"),
     JobKind.IMAGINE: N_("Remake"),
+    JobKind.ZOOM_OUT: N_("🔭 Zoom Out"),
+    JobKind.MAKE_SQUARE: N_("🔳 Make Square"),
+    JobKind.PAN: N_("↔️ Pan"),
 }
 # A Vary's credit says how strong it was (jobs from before there were two strengths say "Variation").
 VARIATION_LABELS: dict[str, str] = {"subtle": N_("🎲 Subtle variation"), "strong": N_("🌀 Strong variation")}
@@ -67,6 +70,10 @@ KIND_NAMES: dict[str, str] = {
     "vary": N_("vary"),
     "upscale": N_("upscale"),
     "restyle": N_("restyle"),
+    "zoomout": N_("zoom out"),
+    "square": N_("make square"),
+    "pan": N_("pan"),
+    "blend": N_("blend"),
 }
 
 # Job states as members read them.

@@ -37,8 +37,11 @@ Generate pictures with LiblibAI, right here.
 Flags work inside the prompt too: `--ar 16:9`, `--no <negative>`, `--seed N`, `--count N`, `--steps N`, \
 `--mode <mode>` (options win over flags).
 
-**Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image) · \
-🎛️ Remix (edit the prompt, then reroll or vary) · 🗑️ Delete. ✖️ Cancel while it waits (refunded) or runs \
+**/blend** `image1` `image2` … `image5` — 2 to 5 images into one (optional `prompt`, `aspect`, `mode`).
+
+**Buttons under a result** — 🔁 Reroll (new seed) · 🎲 Vary (per image) · 🔍 Upscale (per image: that very image, \
+larger; its cost on the button) · 🔭 Zoom Out, 🔳 Make Square, ⬅️ ➡️ ⬆️ ⬇️ Pan (a result of one image) · \
+🎛️ Remix (edit the prompt, then reroll, vary, zoom or pan) · 🗑️ Delete. ✖️ Cancel while it waits (refunded) or runs \
 (LiblibAI still charges a job it accepted).
 
 **/show** `job` — post a past result again, with buttons · **/queue** — what this server is waiting for \
