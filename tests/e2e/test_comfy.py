@@ -73,7 +73,8 @@ async def test_imagine_through_a_workflow_is_delivered(cenv: Env) -> None:
     assert job.request.mode == "comfy:sd15-flow" and job.points_reserved == 2 * PRICES["sd15-flow"]
     ids = custom_ids(fake.original_message(inter) or {})
     assert any(i.startswith("lb:reroll:") for i in ids)
-    assert not any(i.startswith(("lb:vary:", "lb:varystrong:", "lb:upscale:")) for i in ids)  # a workflow has neither
+    assert not any(i.startswith(("lb:vary:", "lb:varystrong:")) for i in ids)  # a workflow has no strength to vary
+    assert any(i.startswith("lb:upscale:") for i in ids)  # its images upscale through Seedream 4.5, as Kontext's
 
 
 async def test_a_workflow_that_needs_an_image_is_refused_without_one(cenv: Env) -> None:
