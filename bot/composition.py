@@ -30,8 +30,8 @@ from bot.discord_app.ui.views import register_handler, result_view
 from bot.generation.builder import RequestBuilder
 from bot.generation.families import make_submit_builder
 from bot.generation.preferences import PreferenceService
-from bot.generation.styles import StyleCatalog, bot_wide_styles
 from bot.generation.result_edits import Outpainter, Upscaler
+from bot.generation.styles import StyleCatalog, bot_wide_styles
 from bot.i18n import LocaleResolver
 from bot.jobs import JobRunner, JobService
 from bot.jobs.admission import Admission
