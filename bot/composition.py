@@ -158,7 +158,6 @@ def cog_loader(services: Services) -> CogLoader:
                 builder=s.builder,
                 transport=s.transport,
                 sources=s.sources,
-                acks=s.acks,
             )
         )
         register_questions(bot, s.questions)  # a click on a question a restart forgot is told it expired

@@ -10,7 +10,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_app.ack_priority import AckPriority
 from bot.discord_app.attachments import checked_ref
 from bot.discord_app.autocomplete import blend_choices
 from bot.discord_app.requester import requester_from_interaction
@@ -37,13 +36,11 @@ class BlendCog(commands.Cog):
         builder: RequestBuilder,
         transport: ImageTransport,
         sources: SourceImageFetcher,
-        acks: AckPriority,
     ) -> None:
         self.starter = starter
         self.router = router  # the cheapest mode the server allows
         self.builder = builder
         self.publisher = SourcePublisher(sources, transport)  # member images by URL, allowlisted hosts only
-        self.acks = acks
 
     @app_commands.command(name="blend", description="Blend 2 to 5 images into one")
     @app_commands.describe(
