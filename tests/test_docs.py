@@ -86,7 +86,20 @@ def test_every_setting_is_documented_in_its_section() -> None:
 
 def test_every_slash_command_is_documented() -> None:
     text = all_docs()
-    names = {"imagine", "restyle", "models", "queue", "jobs", "show", "help", "usage", "quota", "settings", "style"}
+    names = {
+        "imagine",
+        "restyle",
+        "blend",
+        "models",
+        "queue",
+        "jobs",
+        "show",
+        "help",
+        "usage",
+        "quota",
+        "settings",
+        "style",
+    }
     for name in names | {"prefer"}:
         assert f"`/{name}" in text, name
 
