@@ -29,6 +29,42 @@ _SCRUBBED_PREFIXES = ("LIBBOT_", "LIBLIB_")
 _SCRUBBED = frozenset({"DISCORD_TOKEN"})
 
 
+def process_sections(
+    fake: FakeDiscord,
+    base_url: str,
+    db: Path,
+    *,
+    queue: dict[str, Any] | None = None,
+    level: str = "INFO",
+    **liblib: Any,
+) -> dict[str, dict[str, Any]]:
+    """The settings of a bot process against ``fake`` and the simulator at ``base_url`` (its dev keys), on SQLite
+    at ``db``: fast polling, uploads, progress edits every 0.3 s; ``liblib`` and ``queue`` add or override keys."""
+    from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY
+
+    return {
+        "discord": {
+            "token": fake.token,
+            "dev_guild_id": fake.guild_id,
+            "api_base_url": fake.api_base,
+            "gateway_url": fake.gateway_url,
+        },
+        "liblib": {
+            "base_url": base_url,
+            "access_key": DEV_ACCESS_KEY,
+            "secret_key": DEV_SECRET_KEY,
+            "poll_interval_min": 0.05,
+            "poll_interval_max": 0.2,
+            "request_timeout": 10.0,
+            "image_transport": "upload",
+        }
+        | liblib,
+        "queue": {"progress_edit_interval": 0.3} | (queue or {}),
+        "storage": {"url": f"sqlite:///{db}"},
+        "logging": {"level": level},
+    }
+
+
 def write_settings(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
     """Write a settings TOML of flat sections (strings, numbers, booleans, lists of those)."""
     lines: list[str] = []

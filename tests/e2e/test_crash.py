@@ -16,13 +16,13 @@ from collections import Counter
 from functools import partial
 from pathlib import Path
 
-from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
+from bot.liblib.simulator import Simulator
 from bot.models import FailureReason, Job, JobState
 from bot.settings import SimulatorSettings
 from bot.storage import open_store
 from tests.e2e.conftest import assert_no_pings
 from tests.e2e.faults import embed_titles, is_original_edit
-from tests.e2e.process import BotProcess, start, write_settings
+from tests.e2e.process import BotProcess, process_sections, start, write_settings
 from tests.fake_discord import Call, FakeDiscord
 
 JOBS = 20
@@ -56,32 +56,12 @@ async def test_sigkill_with_jobs_in_every_state_loses_nothing_and_submits_nothin
 ) -> None:
     sim_settings = SimulatorSettings(port=0, queued_seconds=0.1, running_seconds=1.0, auditing_seconds=0.1)
     async with Simulator(sim_settings, submit_per_second=20.0, max_concurrent=5) as sim:
-        url = f"sqlite:///{tmp_path / 'bot.db'}"
-        settings_path = write_settings(
-            tmp_path / "bot.toml",
-            {
-                "discord": {
-                    "token": fake.token,
-                    "dev_guild_id": fake.guild_id,
-                    "api_base_url": fake.api_base,
-                    "gateway_url": fake.gateway_url,
-                },
-                "liblib": {
-                    "base_url": sim.base_url,
-                    "access_key": DEV_ACCESS_KEY,
-                    "secret_key": DEV_SECRET_KEY,
-                    "submit_per_second": 4.0,
-                    "max_concurrent_tasks": 4,
-                    "poll_interval_min": 0.05,
-                    "poll_interval_max": 0.2,
-                    "request_timeout": 10.0,
-                    "image_transport": "upload",
-                },
-                "queue": {"max_active_per_user": JOBS, "progress_edit_interval": 0.3},
-                "storage": {"url": url},
-                "logging": {"level": "INFO"},
-            },
+        db = tmp_path / "bot.db"
+        url = f"sqlite:///{db}"
+        sections = process_sections(
+            fake, sim.base_url, db, queue={"max_active_per_user": JOBS}, submit_per_second=4.0, max_concurrent_tasks=4
         )
+        settings_path = write_settings(tmp_path / "bot.toml", sections)
         users = [int(fake.add_member(8000 + i, name=f"member{i}")["user"]["id"]) for i in range(USERS)]
         log_path = tmp_path / "bot.log"
 
@@ -170,32 +150,13 @@ async def test_sigkill_while_a_job_waits_for_the_rate_limiter_submits_it_after_t
     was sent for it, so after the restart it is submitted and delivered once, not failed as an unknown outcome."""
     sim_settings = SimulatorSettings(port=0, queued_seconds=0.1, running_seconds=0.5, auditing_seconds=0.1)
     async with Simulator(sim_settings, submit_per_second=20.0, max_concurrent=5) as sim:
-        url = f"sqlite:///{tmp_path / 'bot.db'}"
-        settings_path = write_settings(
-            tmp_path / "bot.toml",
-            {
-                "discord": {
-                    "token": fake.token,
-                    "dev_guild_id": fake.guild_id,
-                    "api_base_url": fake.api_base,
-                    "gateway_url": fake.gateway_url,
-                },
-                "liblib": {
-                    "base_url": sim.base_url,
-                    "access_key": DEV_ACCESS_KEY,
-                    "secret_key": DEV_SECRET_KEY,
-                    "submit_per_second": 0.4,
-                    "poll_interval_min": 0.05,
-                    "poll_interval_max": 0.2,
-                    "request_timeout": 10.0,
-                    "image_transport": "upload",
-                },
-                "queue": {"max_active_per_user": 5, "progress_edit_interval": 0.3},
-                "storage": {"url": url},
-                # DEBUG: the submitter says when a job starts waiting for its submit slot.
-                "logging": {"level": "DEBUG"},
-            },
+        db = tmp_path / "bot.db"
+        url = f"sqlite:///{db}"
+        # DEBUG: the submitter says when a job starts waiting for its submit slot.
+        sections = process_sections(
+            fake, sim.base_url, db, queue={"max_active_per_user": 5}, level="DEBUG", submit_per_second=0.4
         )
+        settings_path = write_settings(tmp_path / "bot.toml", sections)
         user = int(fake.add_member(8100, name="patient")["user"]["id"])
         log_path = tmp_path / "bot.log"
         bot = await start(settings_path, log_path=log_path, fake=fake)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot.liblib.simulator import DEV_ACCESS_KEY, DEV_SECRET_KEY, Simulator
+from bot.liblib.simulator import Simulator
 from bot.models import FailureReason, Job, JobState
 from bot.quotas.service import ACCOUNT_ID, ACCOUNT_SCOPE, GUILD_SCOPE, member_usage_scope
 from bot.settings import SimulatorSettings
@@ -26,7 +26,7 @@ from bot.storage import Store, open_store
 from tests.e2e.conftest import assert_no_pings, make_settings, running_bot
 from tests.e2e.faults import footers, is_original_edit, wait_failure_notice, wait_result
 from tests.e2e.helpers import ack, custom_ids, job_for_token
-from tests.e2e.process import start, write_settings
+from tests.e2e.process import process_sections, start, write_settings
 from tests.e2e.test_quotas import private_reply, queued_or_refused, today
 from tests.fake_discord import FakeDiscord
 
@@ -216,30 +216,10 @@ async def test_a_cancelled_job_is_settled_once_across_a_sigkill_restart(fake: Fa
     the billed cost, once; a job running next to it is delivered and settled as usual."""
     sim_settings = SimulatorSettings(port=0, queued_seconds=0.05, running_seconds=3.0, auditing_seconds=0.05)
     async with Simulator(sim_settings, submit_per_second=20.0, max_concurrent=5) as sim:
-        url = f"sqlite:///{tmp_path / 'bot.db'}"
+        db = tmp_path / "bot.db"
+        url = f"sqlite:///{db}"
         settings_path = write_settings(
-            tmp_path / "bot.toml",
-            {
-                "discord": {
-                    "token": fake.token,
-                    "dev_guild_id": fake.guild_id,
-                    "api_base_url": fake.api_base,
-                    "gateway_url": fake.gateway_url,
-                },
-                "liblib": {
-                    "base_url": sim.base_url,
-                    "access_key": DEV_ACCESS_KEY,
-                    "secret_key": DEV_SECRET_KEY,
-                    "submit_per_second": 20.0,
-                    "poll_interval_min": 0.05,
-                    "poll_interval_max": 0.2,
-                    "request_timeout": 10.0,
-                    "image_transport": "upload",
-                },
-                "queue": {"progress_edit_interval": 0.3},
-                "storage": {"url": url},
-                "logging": {"level": "INFO"},
-            },
+            tmp_path / "bot.toml", process_sections(fake, sim.base_url, db, submit_per_second=20.0)
         )
         log_path = tmp_path / "bot.log"
         bot = await start(settings_path, log_path=log_path, fake=fake)
