@@ -34,7 +34,7 @@ from bot.liblib import Family, LiblibClient
 from bot.liblib.availability import probe_routes
 from bot.log import setup_logging
 from bot.settings import POSTGRES_SCHEMES, Settings, SettingsError, load_settings_with_sources
-from bot.storage import open_store
+from bot.storage import PendingMigrationsError, open_store
 from bot.storage.postgres import probe_postgres, redacted
 from bot.storage.sqlite import sqlite_path_from_url
 
@@ -262,12 +262,15 @@ async def check_balance(settings: Settings) -> Finding:
     if raw is not None and (raw == ":memory:" or not os.path.exists(raw)):  # noqa: ASYNC240 - one stat
         return Finding(True, "balance", "no record yet (the bot records it with every finished job)")
     try:
-        async with asyncio.timeout(10), open_store(settings.storage.url) as store:
+        # A read: no migration applied here (a check before an upgrade must leave the schema as it is).
+        async with asyncio.timeout(10), open_store(settings.storage.url, migrate=False) as store:
             book = BalanceBook(store, settings.balance)
             reading = await book.latest()
             if reading is None:
                 return Finding(True, "balance", "no record yet (the bot records it with every finished job)")
             outlook = await book.forecast(reading)
+    except PendingMigrationsError:
+        return Finding(True, "balance", "not read: the database has migrations pending (the next start applies them)")
     except (OSError, ValueError, TimeoutError) as exc:
         return Finding(True, "balance", f"not read ({type(exc).__name__})")
     detail = f"{reading.points} points, reported {reading.at:%Y-%m-%d %H:%M} UTC"

@@ -3,10 +3,12 @@ SQLite and PostgreSQL adapters over one shared SQL implementation, and ``open_st
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from bot.settings import POSTGRES_SCHEMES
+from bot.storage._migrations import PendingMigrationsError
 from bot.storage.base import (
     EnqueueOutcome,
     EnqueueResult,
@@ -37,6 +39,7 @@ __all__ = [
     "Lease",
     "LeaseStore",
     "MetaStore",
+    "PendingMigrationsError",
     "PostgresStore",
     "PreferenceStore",
     "QuotaStore",
@@ -49,19 +52,21 @@ __all__ = [
 ]
 
 
-def open_store(url: str) -> AbstractAsyncContextManager[Store]:
+def open_store(url: str, *, migrate: bool = True) -> AbstractAsyncContextManager[Store]:
     """Open the store named by ``url`` for the duration of an ``async with`` block.
 
     ``sqlite:///relative/path``, ``sqlite:////absolute/path`` and ``sqlite:///:memory:`` open a
     SqliteStore (creating the file's directory and applying migrations); a plain path is taken as
     a SQLite file. ``postgresql://user@host:5432/db`` (or ``postgres://``) opens a PostgresStore on
     an existing database, applying migrations; ``?search_path=name`` selects an existing schema.
+    ``migrate=False`` (reads such as ``check``'s) changes no schema: a database with pending migrations is refused
+    with PendingMigrationsError.
     """
     if url.startswith(POSTGRES_SCHEMES):
-        return _opened(open_postgres_store, url)
+        return _opened(functools.partial(open_postgres_store, migrate=migrate), url)
     if "://" in url and not url.startswith("sqlite://"):
         raise ValueError(f"unsupported storage URL scheme: {url.split('://', 1)[0]!r}")
-    return _opened(open_sqlite_store, url)
+    return _opened(functools.partial(open_sqlite_store, migrate=migrate), url)
 
 
 @asynccontextmanager

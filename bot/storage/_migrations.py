@@ -114,15 +114,26 @@ def applied_names(recorded: Sequence[tuple[int, str]], migrations: Sequence[Migr
     return names
 
 
+class PendingMigrationsError(RuntimeError):
+    """Opened without migrating (a read such as ``check``'s) on a database this code would migrate."""
+
+
 async def migrate(
-    begin: Callable[[], AbstractAsyncContextManager[MigrationSession]], migrations: Sequence[Migration]
+    begin: Callable[[], AbstractAsyncContextManager[MigrationSession]],
+    migrations: Sequence[Migration],
+    *,
+    apply: bool = True,
 ) -> int:
     """Apply every migration the database has not recorded, in order, each in its own ``begin()``
-    transaction (read the records again under its lock); returns the schema version (the last number)."""
+    transaction (read the records again under its lock); returns the schema version (the last number).
+    ``apply=False`` changes nothing: a pending migration raises PendingMigrationsError inside its transaction,
+    which rolls back whatever reading the records set up."""
     for migration in migrations:
         async with begin() as session:
             if migration.name in applied_names(await session.recorded(), migrations):
                 continue
+            if not apply:
+                raise PendingMigrationsError(f"migration {migration.file} is not applied yet (run applies it)")
             await session.run(migration.sql)
             await session.record(migration)
         log.info("applied migration %s", migration.file)

@@ -161,7 +161,7 @@ async def _current_schema(conn: Conn) -> str:
     return str(schema)
 
 
-async def apply_migrations(conn: Conn, directory: Traversable | None = None) -> int:
+async def apply_migrations(conn: Conn, directory: Traversable | None = None, *, apply: bool = True) -> int:
     """Apply the pending migrations (``_migrations.migrate``), each in a transaction that first takes an
     advisory lock named after the schema, so concurrent openers apply each migration once."""
     lock = f"libbot:migrations:{await _current_schema(conn)}"
@@ -172,7 +172,7 @@ async def apply_migrations(conn: Conn, directory: Traversable | None = None) -> 
             await conn.execute(_LOCK_SQL, lock)
             yield _MigrationSession(conn)
 
-    return await migrate(begin, load_migrations("postgres", directory))
+    return await migrate(begin, load_migrations("postgres", directory), apply=apply)
 
 
 async def _check_columns(conn: Conn) -> None:
@@ -294,6 +294,7 @@ class PostgresStore(SqlStore):
         max_size: int = 10,
         migrations: Traversable | None = None,
         acquire_timeout: float = ACQUIRE_TIMEOUT,
+        migrate: bool = True,
     ) -> Self:
         """Create the pool and apply pending migrations (the schema itself must exist).
 
@@ -303,7 +304,7 @@ class PostgresStore(SqlStore):
         try:
             async with pool.acquire() as conn:
                 schema = await _current_schema(conn)
-                version = await apply_migrations(conn, migrations)
+                version = await apply_migrations(conn, migrations, apply=migrate)
                 await _check_columns(conn)
         except BaseException:
             await pool.close()
@@ -400,10 +401,18 @@ class PostgresStore(SqlStore):
 
 
 async def open_postgres_store(
-    url: str, *, min_size: int = 1, max_size: int = 10, acquire_timeout: float = ACQUIRE_TIMEOUT
+    url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    acquire_timeout: float = ACQUIRE_TIMEOUT,
+    migrate: bool = True,
 ) -> PostgresStore:
-    """Open a PostgresStore on ``url`` (migrating as needed). The caller closes it."""
-    return await PostgresStore.open(url, min_size=min_size, max_size=max_size, acquire_timeout=acquire_timeout)
+    """Open a PostgresStore on ``url`` (migrating as needed; ``migrate=False``: refuse a database with pending
+    migrations). The caller closes it."""
+    return await PostgresStore.open(
+        url, min_size=min_size, max_size=max_size, acquire_timeout=acquire_timeout, migrate=migrate
+    )
 
 
 async def probe_postgres(url: str, *, connect_timeout: float = 5.0) -> str:

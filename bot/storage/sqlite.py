@@ -191,7 +191,9 @@ def _is_only_comments(sql: str) -> bool:
     return not "".join(lines).strip(";").strip()
 
 
-async def apply_migrations(conn: aiosqlite.Connection, directory: Traversable | None = None) -> int:
+async def apply_migrations(
+    conn: aiosqlite.Connection, directory: Traversable | None = None, *, apply: bool = True
+) -> int:
     """Apply the pending migrations (``_migrations.migrate``), each in a ``BEGIN IMMEDIATE`` transaction:
     the write lock makes two processes opening a fresh file at once apply each migration once."""
 
@@ -205,7 +207,7 @@ async def apply_migrations(conn: aiosqlite.Connection, directory: Traversable | 
             await conn.execute("ROLLBACK")
             raise
 
-    return await migrate(begin, load_migrations("sqlite", directory))
+    return await migrate(begin, load_migrations("sqlite", directory), apply=apply)
 
 
 async def _check_columns(conn: aiosqlite.Connection) -> None:
@@ -296,9 +298,17 @@ class SqliteStore(SqlStore):
         self._tx_dirty = False  # a ROLLBACK was interrupted (cancelled twice): redo it first
 
     @classmethod
-    async def open(cls, path: str | Path, *, busy_timeout: float = 5.0, migrations: Traversable | None = None) -> Self:
-        """Connect, set the pragmas and apply pending migrations. Creates the parent directory (0700) and the
-        file (0600), and tightens an existing file readable by others (``_create_private``)."""
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        busy_timeout: float = 5.0,
+        migrations: Traversable | None = None,
+        migrate: bool = True,
+    ) -> Self:
+        """Connect, set the pragmas and apply pending migrations (``migrate=False``: refuse a database that has
+        some, with PendingMigrationsError). Creates the parent directory (0700) and the file (0600), and tightens
+        an existing file readable by others (``_create_private``)."""
         target = str(path)
         if target != MEMORY:
             _create_private(Path(target))
@@ -311,7 +321,7 @@ class SqliteStore(SqlStore):
             if target != MEMORY and str(mode).lower() != "wal":
                 log.warning("SQLite journal_mode is %s, not WAL (%s)", mode, target)
             await conn.execute("PRAGMA synchronous = NORMAL")
-            version = await apply_migrations(conn, migrations)
+            version = await apply_migrations(conn, migrations, apply=migrate)
             await _check_columns(conn)
         except BaseException:
             await conn.close()
@@ -415,10 +425,10 @@ class SqliteStore(SqlStore):
                 log.info("SQLite store closed: %s", self._path)
 
 
-async def open_sqlite_store(url_or_path: str | Path, *, busy_timeout: float = 5.0) -> SqliteStore:
+async def open_sqlite_store(url_or_path: str | Path, *, busy_timeout: float = 5.0, migrate: bool = True) -> SqliteStore:
     """Open (creating the file, its directory and the schema as needed) and return a SqliteStore.
 
     Accepts ``sqlite:///relative/path``, ``sqlite:////absolute/path``, ``sqlite:///:memory:`` or a
     plain path. The caller closes it (``await store.close()`` or ``async with store:``).
     """
-    return await SqliteStore.open(sqlite_path_from_url(url_or_path), busy_timeout=busy_timeout)
+    return await SqliteStore.open(sqlite_path_from_url(url_or_path), busy_timeout=busy_timeout, migrate=migrate)

@@ -414,3 +414,26 @@ async def test_warnings_logged_during_the_checks_come_after_the_lines(
     notes = [i for i, line in enumerate(lines) if line.startswith("note  ")]
     checks = [i for i, line in enumerate(lines) if line.startswith(("ok  ", "FAIL", "WARN"))]
     assert notes and min(notes) > max(checks), out
+
+
+async def test_check_changes_no_schema_on_postgresql_or_sqlite(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path, pg_schema_url: str
+) -> None:
+    """A check before an upgrade must leave the database as it is: the balance is read without migrating (it is
+    "not read" while migrations are pending), and the next start still has them to apply."""
+    import sqlite3
+
+    from tests.pg import raw_pg
+
+    code, out = await check(settings_for(fake, sim, tmp_path, storage={"url": pg_schema_url}))
+    assert code == 0 and "migration(s) pending" in out, out
+    assert "ok    balance: not read: the database has migrations pending" in out
+    tables = await raw_pg(pg_schema_url, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    assert tables == []  # before the fix: the balance check had created and migrated every table
+
+    db = tmp_path / "old.db"
+    sqlite3.connect(db).close()  # an existing SQLite file the bot has not migrated yet
+    code, out = await check(settings_for(fake, sim, tmp_path, storage={"url": f"sqlite:///{db}"}))
+    assert "ok    balance: not read: the database has migrations pending" in out, out
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == []
