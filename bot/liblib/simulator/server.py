@@ -23,27 +23,16 @@ from bot.liblib.simulator.oss import OssStore
 from bot.liblib.simulator.replies import MSG_AUTH, Reply, dumps, invalid_reply, respond
 from bot.liblib.simulator.routes import ApiRoutes, RateGate
 from bot.liblib.simulator.tasks import Billing, SimCounters, SimTask, TaskBook
-from bot.settings import SimulatorSettings
+from bot.settings import DEFAULT_PRICES, SimulatorSettings
 
 log = logging.getLogger(__name__)
 
 OUTCOMES = frozenset({"failed", "audit_reject", "timeout", "partial_audit", "sensitive_prompt"})
 
 _FETCH_TIMEOUT = 10.0
-# Points per image. Kontext's are documented; the rest are the bot's defaults for them (liblib-api.md gives none).
-_DEFAULT_POINTS = {
-    "star3": 8,
-    "custom": 8,
-    "kontext-pro": 29,
-    "kontext-max": 58,
-    "seedream": 20,
-    "seedream-4.5": 25,
-    "libdream": 20,
-    "img1-turbo": 10,
-    "img1-normal": 30,
-    "img1-masterpiece": 60,
-    "comfy": 10,
-}
+# Points per image LiblibAI bills: the bot's documented [liblib.prices] defaults (Kontext from the docs, the rest
+# the bot's own figures), and a default for ComfyUI workflows registered without a price.
+_DEFAULT_POINTS = {**DEFAULT_PRICES, "comfy": 10}
 
 
 class Simulator(ApiRoutes):
